@@ -1,0 +1,93 @@
+//! EnScrypt: memory-hard stretching of a password or rescue code into a 256-bit key.
+//!
+//! `k1 = scrypt(pw, salt)`, `k(i) = scrypt(pw, k(i-1))` as the salt, output `k1 ⊕ … ⊕ kn`, with
+//! scrypt fixed at N = 512 (log2 N = 9), r = 256, p = 1 (16 MiB per call). The iteration count
+//! is stored beside the salt; creating a key picks it by elapsed time.
+
+use std::time::{Duration, Instant};
+
+use zeroize::Zeroize;
+
+use super::secret::secret32;
+use crate::Error;
+
+/// scrypt's log2 N, fixed for SQRL.
+pub const LOG2_N: u8 = 9;
+/// scrypt's r, fixed for SQRL.
+pub const R: u32 = 256;
+/// scrypt's p, fixed for SQRL.
+pub const P: u32 = 1;
+
+secret32!(
+    /// The output of EnScrypt: the AES-256-GCM key for an S4 block.
+    EnScryptKey
+);
+
+fn params() -> Result<scrypt::Params, Error> {
+    scrypt::Params::new(LOG2_N, R, P, 32).map_err(|_| Error::ScryptParameters)
+}
+
+/// Runs EnScrypt, calling `keep_going(done)` after each iteration (`done` counts completed
+/// iterations, from 1); stops when it returns `false`. Always does at least one iteration.
+/// Returns the key and the number of iterations done.
+pub fn enscrypt_while(
+    password: &[u8],
+    salt: &[u8],
+    mut keep_going: impl FnMut(u32) -> bool,
+) -> Result<(EnScryptKey, u32), Error> {
+    let params = params()?;
+    let mut out = [0u8; 32];
+    let mut current = [0u8; 32];
+    scrypt::scrypt(password, salt, &params, &mut current).map_err(|_| Error::ScryptParameters)?;
+    out.copy_from_slice(&current);
+    let mut done: u32 = 1;
+    while keep_going(done) {
+        let mut next = [0u8; 32];
+        scrypt::scrypt(password, &current, &params, &mut next)
+            .map_err(|_| Error::ScryptParameters)?;
+        for (o, n) in out.iter_mut().zip(next.iter()) {
+            *o ^= n;
+        }
+        current.zeroize();
+        current = next;
+        next.zeroize();
+        done = done.checked_add(1).ok_or(Error::ScryptParameters)?;
+    }
+    current.zeroize();
+    Ok((EnScryptKey::from_bytes(out), done))
+}
+
+/// EnScrypt with a known iteration count (reading an identity), reporting progress as
+/// `(done, total)` after each iteration.
+pub fn enscrypt(
+    password: &[u8],
+    salt: &[u8],
+    iterations: u32,
+    mut progress: impl FnMut(u32, u32),
+) -> Result<EnScryptKey, Error> {
+    if iterations == 0 {
+        return Err(Error::ZeroIterations);
+    }
+    let (key, _) = enscrypt_while(password, salt, |done| {
+        progress(done, iterations);
+        done < iterations
+    })?;
+    Ok(key)
+}
+
+/// EnScrypt for at least `duration` of wall-clock time (creating or re-protecting an
+/// identity), reporting the elapsed time after each iteration. Returns the key and the
+/// iteration count to store.
+pub fn enscrypt_for(
+    password: &[u8],
+    salt: &[u8],
+    duration: Duration,
+    mut progress: impl FnMut(Duration, Duration),
+) -> Result<(EnScryptKey, u32), Error> {
+    let start = Instant::now();
+    enscrypt_while(password, salt, |_| {
+        let elapsed = start.elapsed();
+        progress(elapsed.min(duration), duration);
+        elapsed < duration
+    })
+}
