@@ -35,3 +35,8 @@ mod error;
 pub mod keys;
 
 pub use error::Error;
+
+/// The README's example, compiled as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeExample;

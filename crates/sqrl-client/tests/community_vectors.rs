@@ -4,7 +4,12 @@
 //!
 //! The EnScrypt rows with 40 iterations take about a minute; they are `#[ignore]`d and run with
 //! `cargo test -p sqrl-client --test community_vectors -- --include-ignored` (CI runs them).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

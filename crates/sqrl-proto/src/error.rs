@@ -206,3 +206,44 @@ pub enum Error {
 
 /// Result alias for this crate.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+impl Error {
+    /// A stable, kebab-case name of the failed check, for logs, metrics and the published
+    /// test vectors (messages may be reworded; codes do not change).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Base64Alphabet { .. } => "base64-alphabet",
+            Error::Base64Padding => "base64-padding",
+            Error::Base64NonCanonical { .. } => "base64-non-canonical",
+            Error::WrongLength { .. } => "wrong-length",
+            Error::TooLarge { .. } => "too-large",
+            Error::TooMany { .. } => "too-many",
+            Error::NotUtf8 { .. } => "not-utf8",
+            Error::BadLineEnding { .. } => "bad-line-ending",
+            Error::EmptyLine { .. } => "empty-line",
+            Error::MissingEquals { .. } => "missing-equals",
+            Error::InvalidName { .. } => "invalid-name",
+            Error::ControlCharacter { .. } => "control-character",
+            Error::DuplicateName { .. } => "duplicate-name",
+            Error::MissingParameter { .. } => "missing-parameter",
+            Error::VersionNotFirst => "version-not-first",
+            Error::InvalidVersion { .. } => "invalid-version",
+            Error::NoCommonVersion => "no-common-version",
+            Error::InvalidTif => "invalid-tif",
+            Error::InvalidValue { .. } => "invalid-value",
+            Error::NotRootAnchored { .. } => "not-root-anchored",
+            Error::UrlScheme => "url-scheme",
+            Error::UrlCharacter { .. } => "url-character",
+            Error::UrlFragment => "url-fragment",
+            Error::UrlHost { .. } => "url-host",
+            Error::UrlPort => "url-port",
+            Error::UrlMissingNut => "url-missing-nut",
+            Error::UrlDuplicateParameter { .. } => "url-duplicate-parameter",
+            Error::UrlExtension { .. } => "url-extension",
+            Error::UrlCancel { .. } => "url-cancel",
+            Error::MalformedField { .. } => "malformed-field",
+            Error::InvalidPublicKey { .. } => "invalid-public-key",
+            Error::BadSignature { .. } => "bad-signature",
+        }
+    }
+}

@@ -286,7 +286,7 @@ pub enum ServerEcho {
     /// The first request of an exchange echoes the SQRL URL text.
     Url(String),
     /// Later requests echo the previous reply.
-    Reply(ServerParams),
+    Reply(Box<ServerParams>),
 }
 
 impl ServerEcho {
@@ -310,7 +310,7 @@ impl ServerEcho {
             return Ok(ServerEcho::Url(url));
         }
         let list = NameValueList::parse_bytes(&bytes, list_limit)?;
-        ServerParams::from_list(&list).map(ServerEcho::Reply)
+        ServerParams::from_list(&list).map(|p| ServerEcho::Reply(Box::new(p)))
     }
 }
 
@@ -388,7 +388,7 @@ mod tests {
         let reply = ServerParams::new("n", Tif::IPS_MATCHED, "/s?nut=n");
         assert_eq!(
             ServerEcho::decode(&reply.encode().unwrap()).unwrap(),
-            ServerEcho::Reply(reply)
+            ServerEcho::Reply(Box::new(reply))
         );
     }
 }

@@ -1,6 +1,12 @@
 //! Helpers shared by the integration tests: locating `../shared/sqrl/vectors` and reading
 //! its CSV files.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::PathBuf;
 
