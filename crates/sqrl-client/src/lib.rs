@@ -32,9 +32,12 @@
 //! ```
 
 mod error;
+pub mod identity;
 pub mod keys;
+pub mod storage;
 
 pub use error::Error;
+pub use identity::{Identity, Password, Progress, RescueCode, Stage, Stretch, Unlocked};
 
 /// The README's example, compiled as a doctest so it cannot rot.
 #[cfg(doctest)]

@@ -1,0 +1,198 @@
+//! The textual identity: base56 with a check character per line (`spec/keys.md` §9.4).
+//!
+//! Bytes are read as one little-endian number and written least-significant digit first, with
+//! as many digits as the same number of `0xFF` bytes needs. Every 19 digits get a check
+//! character — SHA-256 of those digits followed by the 0-based line number, as a little-endian
+//! number, mod 56 — and the last, shorter line gets one too. Shown as groups of four, one line
+//! of 20 per row.
+
+use sha2::{Digest, Sha256};
+
+use crate::Error;
+
+/// The 56 characters: digits and letters without 0, 1, I, O, l, o.
+pub const ALPHABET: &[u8; 56] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz";
+
+const DATA_PER_LINE: usize = 19;
+
+/// Largest input accepted by [`encode`]/[`decode`] (an identity is at most a few hundred bytes).
+pub const MAX_BYTES: usize = 1024;
+
+/// The character for a digit 0..56 (always a remainder of division by 56).
+fn digit_char(d: u8) -> char {
+    ALPHABET.get(usize::from(d)).map_or('2', |&c| char::from(c))
+}
+
+fn digit_value(c: u8) -> Option<u8> {
+    ALPHABET.iter().position(|&a| a == c).map(|p| p as u8)
+}
+
+/// Number of base56 digits for `len` bytes: divisions of an all-`0xFF` number until zero.
+pub fn digits_for(len: usize) -> usize {
+    // 56^k > 256^len  <=>  k > len * 8 / log2(56); computed exactly with integer arithmetic.
+    let mut number = vec![0xFFu8; len];
+    let mut count = 0;
+    while number.iter().any(|&b| b != 0) {
+        divide_in_place(&mut number, 56);
+        count += 1;
+    }
+    count
+}
+
+/// Divides a little-endian number in place, returning the remainder.
+fn divide_in_place(number: &mut [u8], divisor: u32) -> u8 {
+    let mut remainder = 0u32;
+    for byte in number.iter_mut().rev() {
+        let value = (remainder << 8) | u32::from(*byte);
+        *byte = (value / divisor) as u8;
+        remainder = value % divisor;
+    }
+    remainder as u8
+}
+
+/// The plain base56 digits of `bytes` (no check characters).
+pub fn encode_digits(bytes: &[u8]) -> String {
+    let mut number = bytes.to_vec();
+    let mut out = String::with_capacity(digits_for(bytes.len()));
+    for _ in 0..digits_for(bytes.len()) {
+        let d = divide_in_place(&mut number, 56);
+        out.push(digit_char(d));
+    }
+    out
+}
+
+/// The check character of one line of data digits.
+pub fn check_char(data: &str, line: u8) -> char {
+    let digest: [u8; 32] = Sha256::new()
+        .chain_update(data.as_bytes())
+        .chain_update([line])
+        .finalize()
+        .into();
+    let mut number = digest;
+    digit_char(divide_in_place(&mut number, 56))
+}
+
+/// The full textual form: lines of 19 digits plus a check character, groups of four separated
+/// by spaces, lines separated by `\n`.
+pub fn encode(bytes: &[u8]) -> String {
+    let digits = encode_digits(bytes);
+    let mut lines = Vec::new();
+    for (index, chunk) in digits.as_bytes().chunks(DATA_PER_LINE).enumerate() {
+        let data = String::from_utf8_lossy(chunk);
+        let mut line: Vec<u8> = chunk.to_vec();
+        line.push(check_char(&data, index as u8) as u8);
+        let groups: Vec<String> = line
+            .chunks(4)
+            .map(|g| String::from_utf8_lossy(g).into_owned())
+            .collect();
+        lines.push(groups.join(" "));
+    }
+    lines.join("\n")
+}
+
+/// Decodes the textual form: spaces, tabs and line breaks anywhere are ignored; each line's
+/// check character is verified and a mismatch names the (1-based) line; the result has the
+/// byte length whose digit count matches.
+pub fn decode(text: &str) -> Result<Vec<u8>, Error> {
+    let chars: Vec<u8> = text
+        .bytes()
+        .filter(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        .collect();
+    if chars.len() > 2 * MAX_BYTES {
+        return Err(Error::TextualIdentity {
+            line: 0,
+            reason: "too long",
+        });
+    }
+    if chars.is_empty() {
+        return Err(Error::TextualIdentity {
+            line: 0,
+            reason: "empty",
+        });
+    }
+    let mut digits = Vec::with_capacity(chars.len());
+    for (index, line) in chars.chunks(DATA_PER_LINE + 1).enumerate() {
+        let number = index + 1;
+        let bad = |reason| Error::TextualIdentity {
+            line: number,
+            reason,
+        };
+        if line.iter().any(|&c| digit_value(c).is_none()) {
+            return Err(bad("character not in the base56 alphabet"));
+        }
+        let (data, check) = line.split_at(line.len().saturating_sub(1));
+        if data.is_empty() {
+            return Err(bad("line has no data before its check character"));
+        }
+        let data_text = String::from_utf8_lossy(data);
+        if check.first().copied() != Some(check_char(&data_text, index as u8) as u8) {
+            return Err(bad("check character does not match: a typo on this line"));
+        }
+        digits.extend_from_slice(data);
+    }
+    decode_digits_bytes(&digits).map_err(|reason| Error::TextualIdentity { line: 0, reason })
+}
+
+/// Decodes plain base56 digits (no check characters).
+pub fn decode_digits(digits: &str) -> Result<Vec<u8>, Error> {
+    decode_digits_bytes(digits.as_bytes())
+        .map_err(|reason| Error::TextualIdentity { line: 0, reason })
+}
+
+fn decode_digits_bytes(digits: &[u8]) -> Result<Vec<u8>, &'static str> {
+    let len = (0..=MAX_BYTES)
+        .find(|&n| digits_for(n) == digits.len())
+        .ok_or("the number of characters matches no byte length")?;
+    let mut number = vec![0u8; len];
+    for &c in digits.iter().rev() {
+        let d = digit_value(c).ok_or("character not in the base56 alphabet")?;
+        // number = number * 56 + d
+        let mut carry = u32::from(d);
+        for byte in number.iter_mut() {
+            let value = u32::from(*byte) * 56 + carry;
+            *byte = value as u8;
+            carry = value >> 8;
+        }
+        if carry != 0 {
+            return Err("value too large for its length");
+        }
+    }
+    Ok(number)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        for len in 0..80 {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+            assert_eq!(decode(&encode(&bytes)).unwrap(), bytes, "{len}");
+            assert_eq!(decode_digits(&encode_digits(&bytes)).unwrap(), bytes);
+        }
+        assert_eq!(digits_for(73), 101);
+    }
+
+    #[test]
+    fn a_typo_names_its_line() {
+        let text = encode(&[0x5a; 73]);
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        let third = lines[2].clone();
+        let replacement = if third.starts_with('2') { "3" } else { "2" };
+        lines[2] = format!("{replacement}{}", &third[1..]);
+        let err = decode(&lines.join("\n")).unwrap_err();
+        assert_eq!(
+            err,
+            Error::TextualIdentity {
+                line: 3,
+                reason: "check character does not match: a typo on this line"
+            }
+        );
+        assert!(matches!(
+            decode("0OIl"),
+            Err(Error::TextualIdentity { line: 1, .. })
+        ));
+        assert!(decode("").is_err());
+    }
+}
