@@ -53,7 +53,65 @@ pub enum Error {
         /// What is wrong.
         reason: &'static str,
     },
-    /// A wire-format error.
+    /// A wire-format error (in a URL we were given, or in the server's reply).
     #[error(transparent)]
     Proto(#[from] sqrl_proto::Error),
+
+    // ---- the exchange with a server -------------------------------------------------------
+    /// The reply sets TIF bits this protocol version does not define: abort.
+    #[error("the server replied with unknown TIF bits {0}")]
+    UnknownTifBits(sqrl_proto::Tif),
+    /// Two transient errors in a row: the login page has to be reloaded.
+    #[error("the server reported a transient error twice; reload the login page for a new code")]
+    TransientRepeated,
+    /// The server does not support the command.
+    #[error("the server does not support this command (tif {0})")]
+    NotSupported(sqrl_proto::Tif),
+    /// The server found the request malformed or a signature invalid.
+    #[error("the server rejected the request as malformed (tif {0})")]
+    ClientFailure(sqrl_proto::Tif),
+    /// The command failed for another reason.
+    #[error("the server refused the command (tif {0})")]
+    CommandFailed(sqrl_proto::Tif),
+    /// This identity was replaced by a newer one at this site.
+    #[error("this identity has been replaced by a newer one at this site")]
+    Superseded,
+    /// SQRL login is disabled for this identity at this site; `enable` needs the rescue code.
+    #[error(
+        "SQRL login is disabled for this identity at this site; enable it with the rescue code"
+    )]
+    SqrlDisabled,
+    /// The site does not know this identity (for disable, enable, remove).
+    #[error("this site does not know this identity")]
+    UnknownIdentity,
+    /// The server did not return the `suk` the next step needs.
+    #[error("the server did not return the stored unlock key (suk)")]
+    MissingSuk,
+    /// `enable`/`remove` need the identity unlock key from the rescue code.
+    #[error("this command needs the rescue code")]
+    NeedRescueCode,
+    /// `opt=cps` was sent but the reply has no `url=`.
+    #[error("the server did not return the url to open the session")]
+    MissingCpsUrl,
+    /// The user declined.
+    #[error("cancelled")]
+    Cancelled,
+    /// A method was called in the wrong state of the exchange.
+    #[error("the exchange is not waiting for that")]
+    OutOfOrder,
+
+    // ---- transport ------------------------------------------------------------------------
+    /// The SQRL URL asks for plain HTTP to a host that is not loopback, or plain HTTP was not
+    /// allowed.
+    #[error("refusing plain HTTP to {0}")]
+    InsecureTransport(String),
+    /// Network failure (connect, TLS, timeout).
+    #[error("could not reach the server: {0}")]
+    Network(String),
+    /// The server answered with a non-200 status and no SQRL reply.
+    #[error("the server answered HTTP {0}")]
+    HttpStatus(u16),
+    /// The reply is larger than the client accepts.
+    #[error("the server's reply is too large")]
+    ReplyTooLarge,
 }

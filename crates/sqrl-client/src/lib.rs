@@ -32,6 +32,7 @@
 //! ```
 
 mod error;
+pub mod exchange;
 pub mod identity;
 pub mod keys;
 pub mod storage;

@@ -1,4 +1,4 @@
-//! The textual identity: base56 with a check character per line (`spec/keys.md` §9.4).
+//! The textual identity: base56 with a check character per line (`spec/keys.md` §9.5).
 //!
 //! Bytes are read as one little-endian number and written least-significant digit first, with
 //! as many digits as the same number of `0xFF` bytes needs. Every 19 digits get a check

@@ -8,6 +8,8 @@
     clippy::indexing_slicing
 )]
 
+pub mod mini_server;
+
 use std::path::PathBuf;
 
 /// `../shared/sqrl/vectors` beside the repository (or `$SQRL_SHARED_VECTORS`), if present.

@@ -1,0 +1,481 @@
+//! The client side of a SQRL exchange, without IO (`spec/protocol.md` §8).
+//!
+//! [`Exchange::start`] gives the first request; each server reply goes to
+//! [`Exchange::receive`], which answers with the next [`Step`]: another request to send, a
+//! [`Prompt`] to show the user (answered with [`Exchange::decide`]), or the [`Outcome`].
+//! Randomness (the one-time lock key of a new association) is an input; there is no clock.
+//!
+//! ```
+//! # use sqrl_client::exchange::{Action, Config, Exchange, Step, Decision};
+//! # use sqrl_client::keys::{Iuk, Rlk};
+//! # use sqrl_proto::{ServerParams, SqrlUrl, Tif};
+//! let iuk = Iuk::from_bytes([1; 32]);
+//! let keys = sqrl_client::exchange::Keys::new(iuk.imk(), iuk.ilk(), Vec::new());
+//! let url = SqrlUrl::parse("sqrl://example.com/sqrl?nut=n1")?;
+//! let (mut exchange, first) = Exchange::start(url, Action::Login, &keys, Config::default(), Rlk::from_bytes([2; 32]))?;
+//! assert_eq!(first.url, "https://example.com/sqrl?nut=n1");
+//!
+//! // The server does not know us yet: the client asks the user, then associates.
+//! let reply = ServerParams::new("n2", Tif::IPS_MATCHED, "/sqrl?nut=n2").encode()?;
+//! let Step::Confirm(prompt) = exchange.receive(&reply)? else { unreachable!() };
+//! assert!(!prompt.known && prompt.ips_matched);
+//! let Step::Send(ident) = exchange.decide(Decision::Approve)? else { unreachable!() };
+//! assert_eq!(ident.url, "https://example.com/sqrl?nut=n2");
+//!
+//! let done = ServerParams::new("n3", Tif::CURRENT_ID_MATCH | Tif::IPS_MATCHED, "/sqrl?nut=n3").encode()?;
+//! let Step::Done(outcome) = exchange.receive(&done)? else { unreachable!() };
+//! assert!(outcome.new_association);
+//! # Ok::<(), sqrl_client::Error>(())
+//! ```
+
+use sqrl_proto::{
+    b64, signing_input, Ask, Button, ClientParams, Command, RequestBody, ServerParams, SqrlUrl, Tif,
+};
+
+use crate::keys::{IdentityLock, Ilk, Imk, Iuk, Rlk, SiteKey};
+use crate::Error;
+
+/// What the user wants to do at the site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Log in (associating the identity if the site does not know it, re-keying if it knows a
+    /// previous one).
+    Login,
+    /// Disable SQRL login for this identity at the site.
+    Disable,
+    /// Re-enable it (needs the rescue code's IUK).
+    Enable,
+    /// Remove the association (needs the rescue code's IUK).
+    Remove,
+}
+
+/// Options of one exchange.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Config {
+    /// Alternate identity string (empty: none).
+    pub alt_id: String,
+    /// Client-provided session: ask for `url=` instead of logging in the waiting browser.
+    pub cps: bool,
+    /// Cross-device: do not require the browser's IP.
+    pub noiptest: bool,
+    /// Ask the site to allow SQRL login only.
+    pub sqrlonly: bool,
+    /// Ask the site to disable other recovery.
+    pub hardlock: bool,
+}
+
+/// The keys an exchange needs, from an unlocked identity.
+#[derive(Debug)]
+pub struct Keys {
+    imk: Imk,
+    ilk: Ilk,
+    previous: Vec<Iuk>,
+    unlock: Option<Iuk>,
+}
+
+impl Keys {
+    /// Everyday keys: IMK and ILK, and previous IUKs newest first.
+    pub fn new(imk: Imk, ilk: Ilk, previous: Vec<Iuk>) -> Self {
+        Self {
+            imk,
+            ilk,
+            previous,
+            unlock: None,
+        }
+    }
+
+    /// From an unlocked identity.
+    pub fn from_unlocked(unlocked: &crate::Unlocked) -> Self {
+        Self::new(
+            unlocked.imk.clone(),
+            unlocked.ilk.clone(),
+            unlocked.previous.clone(),
+        )
+    }
+
+    /// Adds the current IUK (recovered with the rescue code), needed by `enable`/`remove`.
+    pub fn with_unlock_key(mut self, iuk: Iuk) -> Self {
+        self.unlock = Some(iuk);
+        self
+    }
+}
+
+/// An HTTP request to send: POST `body` to `url` as `application/x-www-form-urlencoded`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// The `https://` URL.
+    pub url: String,
+    /// The form body.
+    pub body: String,
+}
+
+/// What to show the user before the client signs the command that acts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prompt {
+    /// The action about to be performed.
+    pub action: Action,
+    /// The site that will receive it (the auth domain: what the key is for).
+    pub auth_domain: String,
+    /// The site knows this identity.
+    pub known: bool,
+    /// The site knows a previous identity: logging in will replace it (re-key).
+    pub replaces_previous: bool,
+    /// The request came from the same IP as the browser that showed the code.
+    pub ips_matched: bool,
+    /// The site's question, if any.
+    pub ask: Option<Ask>,
+}
+
+/// The user's answer to a [`Prompt`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Go ahead (`btn=0` when the site asked a question without buttons).
+    Approve,
+    /// Go ahead, answering the site's question with this button.
+    Button(Button),
+    /// Stop here; nothing more is sent.
+    Cancel,
+}
+
+/// How the exchange ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The final reply's TIF.
+    pub tif: Tif,
+    /// CPS: the address to send the browser to.
+    pub redirect: Option<String>,
+    /// The server's replacement cancel address, if it sent one.
+    pub cancel: Option<String>,
+    /// The identity was newly associated with the site.
+    pub new_association: bool,
+    /// A previous identity was replaced by the current one.
+    pub rekeyed: bool,
+}
+
+/// The next thing to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Send this request and pass the reply to [`Exchange::receive`].
+    Send(Request),
+    /// Ask the user, then call [`Exchange::decide`].
+    Confirm(Prompt),
+    /// Finished.
+    Done(Outcome),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Querying,
+    Deciding,
+    Committing,
+    Finished,
+}
+
+/// One exchange with one site.
+#[derive(Debug)]
+pub struct Exchange<'k> {
+    url: SqrlUrl,
+    action: Action,
+    config: Config,
+    keys: &'k Keys,
+    site: SiteKey,
+    previous_sites: Vec<SiteKey>,
+    lock: IdentityLock,
+    state: State,
+    /// Index of the previous identity presented in the current query.
+    presented: Option<usize>,
+    next_url: String,
+    server_text: String,
+    last_reply: Option<ServerParams>,
+    last_command: Command,
+    transient_in_a_row: bool,
+    button: Option<Button>,
+    prompt: Option<Prompt>,
+}
+
+fn tif_error(tif: Tif) -> Error {
+    if tif.contains(Tif::IDENTITY_SUPERSEDED) {
+        Error::Superseded
+    } else if tif.contains(Tif::FUNCTION_NOT_SUPPORTED) {
+        Error::NotSupported(tif)
+    } else if tif.contains(Tif::CLIENT_FAILURE) {
+        Error::ClientFailure(tif)
+    } else if tif.contains(Tif::SQRL_DISABLED) {
+        Error::SqrlDisabled
+    } else {
+        Error::CommandFailed(tif)
+    }
+}
+
+impl<'k> Exchange<'k> {
+    /// Starts an exchange for a scanned SQRL URL; returns it with the first `query`.
+    /// `rlk` is a fresh random lock key, used only if the site turns out not to know the
+    /// identity (or knows a previous one).
+    pub fn start(
+        url: SqrlUrl,
+        action: Action,
+        keys: &'k Keys,
+        config: Config,
+        rlk: Rlk,
+    ) -> Result<(Self, Request), Error> {
+        if matches!(action, Action::Enable | Action::Remove) && keys.unlock.is_none() {
+            return Err(Error::NeedRescueCode);
+        }
+        let domain = url.auth_domain().to_owned();
+        let site = keys.imk.site_key(&domain, &config.alt_id);
+        // Only a login may re-key, so only a login presents previous identities.
+        let previous_sites: Vec<SiteKey> = match action {
+            Action::Login => keys
+                .previous
+                .iter()
+                .map(|iuk| iuk.imk().site_key(&domain, &config.alt_id))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let mut exchange = Self {
+            next_url: url.request_url(),
+            server_text: b64::encode(url.as_str()),
+            lock: keys.ilk.lock(rlk),
+            presented: (!previous_sites.is_empty()).then_some(0),
+            url,
+            action,
+            config,
+            keys,
+            site,
+            previous_sites,
+            state: State::Querying,
+            last_reply: None,
+            last_command: Command::Query,
+            transient_in_a_row: false,
+            button: None,
+            prompt: None,
+        };
+        let request = exchange.request(Command::Query)?;
+        Ok((exchange, request))
+    }
+
+    /// The auth domain the exchange is for.
+    pub fn auth_domain(&self) -> &str {
+        self.url.auth_domain()
+    }
+
+    /// The cancel address for a waiting browser when the exchange fails or is cancelled: the
+    /// server's latest `can=`, else the URL's.
+    pub fn cancel_url(&self) -> Option<&str> {
+        self.last_reply
+            .as_ref()
+            .and_then(|r| r.can.as_deref())
+            .or(self.url.cancel_url())
+    }
+
+    fn options(&self, command: &Command) -> sqrl_proto::Options {
+        sqrl_proto::Options {
+            noiptest: self.config.noiptest,
+            cps: self.config.cps,
+            sqrlonly: self.config.sqrlonly,
+            hardlock: self.config.hardlock,
+            suk: matches!(self.action, Action::Enable | Action::Remove)
+                && *command == Command::Query,
+            unknown: Vec::new(),
+        }
+    }
+
+    fn reply_suk(&self) -> Result<sqrl_proto::Bytes32, Error> {
+        self.last_reply
+            .as_ref()
+            .and_then(|r| r.suk)
+            .ok_or(Error::MissingSuk)
+    }
+
+    /// Builds and signs the request for `command` against the latest server text.
+    fn request(&mut self, command: Command) -> Result<Request, Error> {
+        let keys = self.keys;
+        let mut params = ClientParams::new(command.clone(), self.site.public_key());
+        let previous = self.presented.and_then(|i| self.previous_sites.get(i));
+        params.pidk = previous.map(SiteKey::public_key);
+        if let Some(sin) = self.last_reply.as_ref().and_then(|r| r.sin.as_deref()) {
+            params.ins = Some(self.site.indexed_secret(sin));
+            params.pins = previous.map(|p| p.indexed_secret(sin));
+        }
+        params.opt = self.options(&command);
+        // Decided from the query's answer, not from a later transient-error reply.
+        let known = self.prompt.as_ref().is_some_and(|p| p.known);
+        if command == Command::Ident && !known {
+            params.suk = Some(self.lock.suk);
+            params.vuk = Some(self.lock.vuk);
+        }
+        params.btn = if command == Command::Query {
+            None
+        } else {
+            self.button
+        };
+        // urs: a re-key signs with the matched previous identity's unlock key; enable and
+        // remove with the current one (from the rescue code).
+        let unlock_iuk = match (&command, self.action) {
+            (Command::Ident, _) if previous.is_some() => {
+                self.presented.and_then(|i| keys.previous.get(i))
+            }
+            (Command::Enable | Command::Remove, _) => keys.unlock.as_ref(),
+            _ => None,
+        };
+        let suk = match unlock_iuk {
+            Some(_) => Some(self.reply_suk()?),
+            None => None,
+        };
+        let client = params.encode()?;
+        let message = signing_input(&client, &self.server_text);
+        let ids = self.site.sign(&message);
+        let pids = previous.map(|p| p.sign(&message));
+        let urs = match (unlock_iuk, suk) {
+            (Some(iuk), Some(suk)) => Some(iuk.unlock_request_signing_key(&suk).sign(&message)),
+            _ => None,
+        };
+        self.last_command = command;
+        let body = RequestBody::new(
+            client,
+            self.server_text.clone(),
+            &ids,
+            pids.as_ref(),
+            urs.as_ref(),
+        );
+        Ok(Request {
+            url: self.next_url.clone(),
+            body: body.encode(),
+        })
+    }
+
+    /// Takes the server's reply body (base64url text) and says what to do next.
+    pub fn receive(&mut self, reply_text: &str) -> Result<Step, Error> {
+        if !matches!(self.state, State::Querying | State::Committing) {
+            return Err(Error::OutOfOrder);
+        }
+        let reply_text = reply_text.trim_end_matches(['\r', '\n']);
+        let reply = ServerParams::decode(reply_text)?;
+        let version = reply.version.negotiate(&sqrl_proto::version::SUPPORTED)?;
+        let unknown = reply.tif.unknown_bits(version);
+        if unknown != Tif::empty() {
+            self.state = State::Finished;
+            return Err(Error::UnknownTifBits(unknown));
+        }
+        // From now on every request echoes this reply and goes where it says.
+        let next_url = self.url.request_url_for(&reply.qry)?;
+        self.next_url = next_url;
+        self.server_text = reply_text.to_owned();
+        let tif = reply.tif;
+        self.last_reply = Some(reply);
+
+        if tif.contains(Tif::TRANSIENT_ERROR) {
+            if self.transient_in_a_row {
+                self.state = State::Finished;
+                return Err(Error::TransientRepeated);
+            }
+            self.transient_in_a_row = true;
+            let command = self.last_command.clone();
+            return self.request(command).map(Step::Send);
+        }
+        self.transient_in_a_row = false;
+        if tif.contains(Tif::COMMAND_FAILED) {
+            self.state = State::Finished;
+            return Err(tif_error(tif));
+        }
+        match self.state {
+            State::Querying => self.after_query(tif),
+            _ => self.after_commit(tif),
+        }
+    }
+
+    fn after_query(&mut self, tif: Tif) -> Result<Step, Error> {
+        if tif.contains(Tif::IDENTITY_SUPERSEDED) {
+            self.state = State::Finished;
+            return Err(Error::Superseded);
+        }
+        let known = tif.contains(Tif::CURRENT_ID_MATCH);
+        let previous_match = tif.contains(Tif::PREVIOUS_ID_MATCH) && !known;
+        match self.action {
+            Action::Login => {
+                if tif.contains(Tif::SQRL_DISABLED) {
+                    self.state = State::Finished;
+                    return Err(Error::SqrlDisabled);
+                }
+                if previous_match {
+                    self.reply_suk()?;
+                } else if !known {
+                    // Not this previous identity: try the next older one, else associate.
+                    match self.presented {
+                        Some(i) if i + 1 < self.previous_sites.len() => {
+                            self.presented = Some(i + 1);
+                            return self.request(Command::Query).map(Step::Send);
+                        }
+                        _ => self.presented = None,
+                    }
+                }
+                if known {
+                    self.presented = None;
+                }
+            }
+            Action::Disable | Action::Enable | Action::Remove => {
+                if !known {
+                    self.state = State::Finished;
+                    return Err(Error::UnknownIdentity);
+                }
+                if self.action != Action::Disable {
+                    self.reply_suk()?;
+                }
+            }
+        }
+        let prompt = Prompt {
+            action: self.action,
+            auth_domain: self.url.auth_domain().to_owned(),
+            known,
+            replaces_previous: previous_match,
+            ips_matched: tif.contains(Tif::IPS_MATCHED),
+            ask: self.last_reply.as_ref().and_then(|r| r.ask.clone()),
+        };
+        self.prompt = Some(prompt.clone());
+        self.state = State::Deciding;
+        Ok(Step::Confirm(prompt))
+    }
+
+    fn after_commit(&mut self, tif: Tif) -> Result<Step, Error> {
+        self.state = State::Finished;
+        let reply = self.last_reply.as_ref();
+        let redirect = reply.and_then(|r| r.url.clone());
+        if self.config.cps && redirect.is_none() {
+            return Err(Error::MissingCpsUrl);
+        }
+        let prompt = self.prompt.as_ref();
+        Ok(Step::Done(Outcome {
+            tif,
+            redirect,
+            cancel: reply.and_then(|r| r.can.clone()),
+            new_association: self.action == Action::Login
+                && prompt.is_some_and(|p| !p.known && !p.replaces_previous),
+            rekeyed: prompt.is_some_and(|p| p.replaces_previous),
+        }))
+    }
+
+    /// The user's answer to the prompt: sends the command that acts, or stops.
+    pub fn decide(&mut self, decision: Decision) -> Result<Step, Error> {
+        if self.state != State::Deciding {
+            return Err(Error::OutOfOrder);
+        }
+        let asked = self.prompt.as_ref().and_then(|p| p.ask.as_ref());
+        self.button = match (decision, asked) {
+            (Decision::Cancel, _) => {
+                self.state = State::Finished;
+                return Err(Error::Cancelled);
+            }
+            (Decision::Button(button), _) => Some(button),
+            (Decision::Approve, Some(_)) => Some(Button::Ok),
+            (Decision::Approve, None) => None,
+        };
+        let command = match self.action {
+            Action::Login => Command::Ident,
+            Action::Disable => Command::Disable,
+            Action::Enable => Command::Enable,
+            Action::Remove => Command::Remove,
+        };
+        self.state = State::Committing;
+        self.request(command).map(Step::Send)
+    }
+}

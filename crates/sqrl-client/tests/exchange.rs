@@ -1,0 +1,326 @@
+//! The sans-IO exchange against a small in-memory SQRL server: new and known identities,
+//! re-key through previous identities, disable → enable with the rescue code, remove, `ask`
+//! and `btn`, `sin`/`ins`, CPS, transient errors, and malformed replies.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use common::mini_server::MiniServer;
+use rand_core::OsRng;
+use sqrl_client::exchange::{Action, Config, Decision, Exchange, Keys, Outcome, Prompt, Step};
+use sqrl_client::keys::{Iuk, Rlk};
+use sqrl_client::Error;
+use sqrl_proto::{b64, Ask, Button, ServerParams, SqrlUrl, Tif};
+
+fn path_and_query(url: &str) -> String {
+    let rest = url.split_once("://").unwrap().1;
+    rest[rest.find('/').unwrap()..].to_owned()
+}
+
+/// Runs one exchange to the end, answering the prompt with `decide`.
+fn run(
+    server: &mut MiniServer,
+    keys: &Keys,
+    action: Action,
+    config: Config,
+    mut decide: impl FnMut(&Prompt) -> Decision,
+) -> Result<(Outcome, Vec<Prompt>), Error> {
+    let url = SqrlUrl::parse(&server.issue_url()).unwrap();
+    let (mut exchange, mut request) =
+        Exchange::start(url, action, keys, config, Rlk::generate(&mut OsRng))?;
+    let mut prompts = Vec::new();
+    for _ in 0..20 {
+        let reply = server.handle(&path_and_query(&request.url), &request.body);
+        let mut step = exchange.receive(&reply)?;
+        loop {
+            match step {
+                Step::Send(next) => {
+                    request = next;
+                    break;
+                }
+                Step::Confirm(prompt) => {
+                    let decision = decide(&prompt);
+                    prompts.push(prompt);
+                    step = exchange.decide(decision)?;
+                }
+                Step::Done(outcome) => return Ok((outcome, prompts)),
+            }
+        }
+    }
+    panic!("exchange did not finish");
+}
+
+fn approve(_: &Prompt) -> Decision {
+    Decision::Approve
+}
+
+fn keys_for(iuk: &Iuk, previous: Vec<Iuk>) -> Keys {
+    Keys::new(iuk.imk(), iuk.ilk(), previous)
+}
+
+fn login(server: &mut MiniServer, keys: &Keys) -> Result<(Outcome, Vec<Prompt>), Error> {
+    run(server, keys, Action::Login, Config::default(), approve)
+}
+
+#[test]
+fn new_then_known_identity() {
+    let mut server = MiniServer::new("example.com");
+    let iuk = Iuk::generate(&mut OsRng);
+    let keys = keys_for(&iuk, vec![]);
+    let (outcome, prompts) = login(&mut server, &keys).unwrap();
+    assert!(outcome.new_association && !outcome.rekeyed);
+    assert!(!prompts[0].known && prompts[0].ips_matched);
+    assert_eq!(prompts[0].auth_domain, "example.com");
+    assert_eq!(server.accounts.len(), 1);
+    assert_eq!(server.log, ["query 4", "ident 5"]);
+
+    let (outcome, prompts) = login(&mut server, &keys).unwrap();
+    assert!(!outcome.new_association);
+    assert!(prompts[0].known);
+    assert_eq!(server.accounts.values().next().unwrap().logins, 2);
+}
+
+#[test]
+fn rekey_walks_previous_identities_and_replaces_the_account() {
+    let mut server = MiniServer::new("example.com");
+    let oldest = Iuk::generate(&mut OsRng);
+    login(&mut server, &keys_for(&oldest, vec![])).unwrap();
+    // Two re-keys later the site still knows only the oldest identity.
+    let middle = Iuk::generate(&mut OsRng);
+    let current = Iuk::generate(&mut OsRng);
+    let keys = keys_for(&current, vec![middle.clone(), oldest.clone()]);
+    server.log.clear();
+    let (outcome, prompts) = login(&mut server, &keys).unwrap();
+    assert!(outcome.rekeyed && !outcome.new_association);
+    assert!(prompts[0].replaces_previous);
+    // query with the middle pidk (no match), query with the oldest (match), ident.
+    assert_eq!(server.log, ["query 4", "query 6", "ident 5"]);
+    assert_eq!(server.accounts.len(), 1);
+    assert_eq!(server.superseded.len(), 1);
+
+    // The new identity is now known; the old one is superseded.
+    let (outcome, _) = login(&mut server, &keys).unwrap();
+    assert!(!outcome.rekeyed && !outcome.new_association);
+    assert_eq!(
+        login(&mut server, &keys_for(&oldest, vec![])).unwrap_err(),
+        Error::Superseded
+    );
+}
+
+#[test]
+fn disable_then_enable_with_the_rescue_code_then_remove() {
+    let mut server = MiniServer::new("example.com");
+    let iuk = Iuk::generate(&mut OsRng);
+    let keys = keys_for(&iuk, vec![]);
+    login(&mut server, &keys).unwrap();
+
+    let (outcome, _) = run(
+        &mut server,
+        &keys,
+        Action::Disable,
+        Config::default(),
+        approve,
+    )
+    .unwrap();
+    assert!(outcome.tif.contains(Tif::SQRL_DISABLED));
+    assert_eq!(login(&mut server, &keys).unwrap_err(), Error::SqrlDisabled);
+
+    // enable needs the IUK from the rescue code
+    let err = run(
+        &mut server,
+        &keys,
+        Action::Enable,
+        Config::default(),
+        approve,
+    )
+    .unwrap_err();
+    assert_eq!(err, Error::NeedRescueCode);
+    let with_iuk = keys_for(&iuk, vec![]).with_unlock_key(iuk.clone());
+    let (outcome, _) = run(
+        &mut server,
+        &with_iuk,
+        Action::Enable,
+        Config::default(),
+        approve,
+    )
+    .unwrap();
+    assert!(!outcome.tif.contains(Tif::SQRL_DISABLED));
+    login(&mut server, &keys).unwrap();
+
+    // A wrong IUK cannot sign urs for this account.
+    let impostor = keys_for(&iuk, vec![]).with_unlock_key(Iuk::generate(&mut OsRng));
+    let err = run(
+        &mut server,
+        &impostor,
+        Action::Remove,
+        Config::default(),
+        approve,
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::ClientFailure(_)), "{err:?}");
+    assert_eq!(server.accounts.len(), 1);
+
+    run(
+        &mut server,
+        &with_iuk,
+        Action::Remove,
+        Config::default(),
+        approve,
+    )
+    .unwrap();
+    assert!(server.accounts.is_empty());
+    let (outcome, _) = login(&mut server, &keys).unwrap();
+    assert!(outcome.new_association);
+}
+
+#[test]
+fn ask_is_shown_and_answered_with_btn() {
+    let mut server = MiniServer::new("example.com");
+    let keys = keys_for(&Iuk::generate(&mut OsRng), vec![]);
+    server.ask = Some(
+        Ask::new("Log in from Firefox?")
+            .with_button("Yes", None)
+            .unwrap()
+            .with_button("No", None)
+            .unwrap(),
+    );
+    let (_, prompts) = run(&mut server, &keys, Action::Login, Config::default(), |p| {
+        assert_eq!(p.ask.as_ref().unwrap().message, "Log in from Firefox?");
+        Decision::Button(Button::Second)
+    })
+    .unwrap();
+    assert_eq!(prompts.len(), 1);
+    assert_eq!(server.buttons, [Some(Button::Second)]);
+    // Approve without choosing a button answers btn=0.
+    login(&mut server, &keys).unwrap();
+    assert_eq!(server.buttons[1], Some(Button::Ok));
+}
+
+#[test]
+fn cancel_sends_nothing_more() {
+    let mut server = MiniServer::new("example.com");
+    let keys = keys_for(&Iuk::generate(&mut OsRng), vec![]);
+    let err = run(&mut server, &keys, Action::Login, Config::default(), |_| {
+        Decision::Cancel
+    })
+    .unwrap_err();
+    assert_eq!(err, Error::Cancelled);
+    assert_eq!(server.log, ["query 4"]);
+    assert!(server.accounts.is_empty());
+}
+
+#[test]
+fn sin_is_answered_with_a_stable_ins() {
+    let mut server = MiniServer::new("example.com");
+    let keys = keys_for(&Iuk::generate(&mut OsRng), vec![]);
+    server.sin = Some("17".into());
+    login(&mut server, &keys).unwrap();
+    login(&mut server, &keys).unwrap();
+    assert_eq!(server.ins.len(), 2);
+    assert_eq!(server.ins[0], server.ins[1]);
+    server.sin = Some("18".into());
+    login(&mut server, &keys).unwrap();
+    assert_ne!(server.ins[2], server.ins[0]);
+}
+
+#[test]
+fn cps_returns_the_url_to_open() {
+    let mut server = MiniServer::new("example.com");
+    let keys = keys_for(&Iuk::generate(&mut OsRng), vec![]);
+    let config = Config {
+        cps: true,
+        ..Config::default()
+    };
+    let (outcome, _) = run(&mut server, &keys, Action::Login, config, approve).unwrap();
+    let token = &server.cps_tokens[0];
+    assert_eq!(
+        outcome.redirect.unwrap(),
+        format!("https://example.com/cps?token={token}")
+    );
+}
+
+#[test]
+fn one_transient_error_is_retried_two_are_reported() {
+    let mut server = MiniServer::new("example.com");
+    let keys = keys_for(&Iuk::generate(&mut OsRng), vec![]);
+    server.transient = 1;
+    login(&mut server, &keys).unwrap();
+    assert_eq!(server.log, ["query 60", "query 4", "ident 5"]);
+    server.transient = 2;
+    assert_eq!(
+        login(&mut server, &keys).unwrap_err(),
+        Error::TransientRepeated
+    );
+}
+
+#[test]
+fn unknown_tif_bits_abort() {
+    let mut server = MiniServer::new("example.com");
+    let keys = keys_for(&Iuk::generate(&mut OsRng), vec![]);
+    server.extra_tif = 0x400;
+    let err = login(&mut server, &keys).unwrap_err();
+    assert_eq!(err, Error::UnknownTifBits(Tif::from_bits(0x400)));
+    assert!(server.accounts.is_empty());
+}
+
+#[test]
+fn ip_mismatch_is_shown_in_the_prompt() {
+    let mut server = MiniServer::new("example.com");
+    server.ip_mismatch = true;
+    let keys = keys_for(&Iuk::generate(&mut OsRng), vec![]);
+    let (_, prompts) = login(&mut server, &keys).unwrap();
+    assert!(!prompts[0].ips_matched);
+}
+
+fn started(keys: &Keys) -> Exchange<'_> {
+    let url = SqrlUrl::parse("sqrl://example.com/sqrl?nut=abc").unwrap();
+    Exchange::start(
+        url,
+        Action::Login,
+        keys,
+        Config::default(),
+        Rlk::generate(&mut OsRng),
+    )
+    .unwrap()
+    .0
+}
+
+#[test]
+fn malformed_replies_are_errors_not_panics() {
+    let keys = keys_for(&Iuk::generate(&mut OsRng), vec![]);
+    let good = ServerParams::new("n", Tif::IPS_MATCHED, "/sqrl?nut=n")
+        .encode()
+        .unwrap();
+    let mut cases: Vec<String> = (0..good.len()).map(|i| good[..i].to_owned()).collect();
+    cases.push("A".repeat(100_000));
+    cases.push("not base64 at all!".into());
+    cases.push(b64::encode("<html>502 Bad Gateway</html>"));
+    cases.push(b64::encode("ver=2\r\nnut=n\r\ntif=4\r\nqry=/s\r\n"));
+    cases.push(b64::encode(
+        "ver=1\r\nnut=n\r\ntif=4\r\nqry=https://evil.example/s\r\n",
+    ));
+    cases.push(b64::encode("ver=1\r\nnut=n\r\ntif=4\r\n"));
+    cases.push(b64::encode([0xff, 0xfe, 0x00]));
+    for case in cases {
+        let mut exchange = started(&keys);
+        if let Ok(step) = exchange.receive(&case) {
+            // Only prefixes that still form a complete reply may succeed.
+            assert!(matches!(step, Step::Confirm(_)), "{case:?}");
+        }
+    }
+    let mut exchange = started(&keys);
+    assert_eq!(
+        exchange.decide(Decision::Approve).unwrap_err(),
+        Error::OutOfOrder
+    );
+    let version2 = b64::encode("ver=2\r\nnut=n\r\ntif=4\r\nqry=/s\r\n");
+    assert_eq!(
+        exchange.receive(&version2).unwrap_err(),
+        Error::Proto(sqrl_proto::Error::NoCommonVersion)
+    );
+}
