@@ -1,12 +1,225 @@
-//! The `sqrl` command. Only `sqrl idk <auth-domain>` style helpers exist yet; see the client issue.
+//! `sqrl`: the phone side of SQRL for a terminal. Manage an identity; log in to a site by its
+//! `sqrl://` link or a picture of its QR code.
 
+mod identity_cmd;
+mod qr;
+mod site_cmd;
+mod ui;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+/// How a run ended; the process exit code tells scripts which kind of failure happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// 1: anything not below.
+    Other = 1,
+    /// 3: wrong password or rescue code, missing or damaged identity file.
+    Identity = 3,
+    /// 4: the server could not be reached or answered with something that is not SQRL.
+    Network = 4,
+    /// 5: the server refused (unknown identity, disabled, superseded, failed command).
+    Refused = 5,
+    /// 6: the user cancelled.
+    Cancelled = 6,
+    /// 7: bad input: not a SQRL URL, unreadable QR image.
+    Input = 7,
+}
+
+/// A failure to report: one sentence, and its kind.
+#[derive(Debug)]
+pub struct Failure {
+    kind: Kind,
+    message: String,
+}
+
+impl Failure {
+    pub fn new(kind: Kind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<sqrl_client::Error> for Failure {
+    fn from(error: sqrl_client::Error) -> Self {
+        use sqrl_client::Error as E;
+        let kind = match &error {
+            E::WrongPassword
+            | E::WrongRescueCode
+            | E::InvalidRescueCode
+            | E::MissingBlock { .. }
+            | E::S4Container(_)
+            | E::S4Block { .. }
+            | E::S4DuplicateBlock { .. }
+            | E::TextualIdentity { .. } => Kind::Identity,
+            E::Network(_) | E::HttpStatus(_) | E::ReplyTooLarge | E::InsecureTransport(_) => {
+                Kind::Network
+            }
+            E::UnknownTifBits(_)
+            | E::TransientRepeated
+            | E::NotSupported(_)
+            | E::ClientFailure(_)
+            | E::CommandFailed(_)
+            | E::Superseded
+            | E::SqrlDisabled
+            | E::UnknownIdentity
+            | E::MissingSuk
+            | E::MissingCpsUrl
+            | E::NeedRescueCode => Kind::Refused,
+            E::Cancelled => Kind::Cancelled,
+            E::Proto(_) => Kind::Network,
+            _ => Kind::Other,
+        };
+        let message = match &error {
+            E::Proto(e) => format!("the server's reply is not valid SQRL: {e}"),
+            _ => error.to_string(),
+        };
+        Failure::new(kind, message)
+    }
+}
+
+pub type Outcome = Result<(), Failure>;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sqrl",
+    version,
+    about = "Log in to websites with SQRL from a terminal",
+    long_about = "Log in to websites with SQRL from a terminal: the phone side of SQRL.\n\n\
+        Secrets come from a prompt, or for scripts from the environment: SQRL_PASSWORD (the \
+        identity's password), SQRL_NEW_PASSWORD (a password being set) and SQRL_RESCUE_CODE.",
+    after_help = "Exit codes: 0 done, 1 other error, 2 usage, 3 identity (wrong password or \
+        rescue code, missing or damaged file), 4 network or non-SQRL reply, 5 refused by the \
+        site, 6 cancelled, 7 bad input (URL or QR image)."
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Identity file [default: the platform's config directory, sqrl/identity.sqrl]
+    #[arg(long, global = true, env = "SQRL_IDENTITY", value_name = "PATH")]
+    identity: Option<PathBuf>,
+    /// Show protocol steps on stderr (-v: steps, -vv: debug)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// DANGER, for tests: talk plain HTTP to loopback hosts (127.0.0.0/8, ::1, localhost)
+    #[arg(long, global = true, hide = true)]
+    danger_loopback_http: bool,
+}
+
+impl Global {
+    pub fn identity_path(&self) -> Result<PathBuf, Failure> {
+        match &self.identity {
+            Some(path) => Ok(path.clone()),
+            None => dirs::config_dir()
+                .map(|d| d.join("sqrl").join("identity.sqrl"))
+                .ok_or_else(|| {
+                    Failure::new(
+                        Kind::Identity,
+                        "no config directory here; pass --identity PATH",
+                    )
+                }),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create, import, export, show, re-key or re-protect your identity
+    #[command(subcommand)]
+    Identity(identity_cmd::IdentityCommand),
+    /// Log in to a site by its sqrl:// link or a picture of its QR code
+    Login(site_cmd::LoginArgs),
+    /// Disable SQRL login for your identity at a site
+    Disable(site_cmd::SiteArgs),
+    /// Re-enable SQRL login at a site (needs the rescue code)
+    Enable(site_cmd::SiteArgs),
+    /// Remove your identity from a site (needs the rescue code)
+    Remove(site_cmd::SiteArgs),
+    /// Print shell completions
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Elvish,
+    Powershell,
+}
+
+fn init_tracing(verbose: u8) {
+    let level = match verbose {
+        0 => return,
+        1 => tracing::Level::INFO,
+        _ => tracing::Level::DEBUG,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn run(cli: Cli) -> Outcome {
+    init_tracing(cli.global.verbose);
+    match cli.command {
+        Command::Identity(command) => identity_cmd::run(&cli.global, command),
+        Command::Login(args) => site_cmd::login(&cli.global, args),
+        Command::Disable(args) => {
+            site_cmd::other(&cli.global, sqrl_client::exchange::Action::Disable, args)
+        }
+        Command::Enable(args) => {
+            site_cmd::other(&cli.global, sqrl_client::exchange::Action::Enable, args)
+        }
+        Command::Remove(args) => {
+            site_cmd::other(&cli.global, sqrl_client::exchange::Action::Remove, args)
+        }
+        Command::Completions { shell } => {
+            let shell = match shell {
+                Shell::Bash => clap_complete::Shell::Bash,
+                Shell::Zsh => clap_complete::Shell::Zsh,
+                Shell::Fish => clap_complete::Shell::Fish,
+                Shell::Elvish => clap_complete::Shell::Elvish,
+                Shell::Powershell => clap_complete::Shell::PowerShell,
+            };
+            clap_complete::generate(shell, &mut Cli::command(), "sqrl", &mut std::io::stdout());
+            Ok(())
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    eprintln!(
-        "sqrl {}: the command-line client is not implemented yet",
-        env!("CARGO_PKG_VERSION")
-    );
-    let _ = sqrl_client::keys::enhash;
-    ExitCode::from(2)
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("sqrl: {}", failure.message);
+            ExitCode::from(failure.kind as u8)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

@@ -330,6 +330,11 @@ impl<'k> Exchange<'k> {
             (Some(iuk), Some(suk)) => Some(iuk.unlock_request_signing_key(&suk).sign(&message)),
             _ => None,
         };
+        tracing::debug!(
+            command = params.command.as_str(),
+            domain = self.url.auth_domain(),
+            "signed request"
+        );
         self.last_command = command;
         let body = RequestBody::new(
             client,
@@ -362,6 +367,7 @@ impl<'k> Exchange<'k> {
         self.next_url = next_url;
         self.server_text = reply_text.to_owned();
         let tif = reply.tif;
+        tracing::debug!(tif = %tif, "sqrl reply");
         self.last_reply = Some(reply);
 
         if tif.contains(Tif::TRANSIENT_ERROR) {

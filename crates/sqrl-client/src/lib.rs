@@ -36,6 +36,7 @@ pub mod exchange;
 pub mod identity;
 pub mod keys;
 pub mod storage;
+pub mod transport;
 
 pub use error::Error;
 pub use identity::{Identity, Password, Progress, RescueCode, Stage, Stretch, Unlocked};

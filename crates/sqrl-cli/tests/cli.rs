@@ -1,0 +1,424 @@
+//! The `sqrl` binary against a small SQRL server on loopback, written for the test (the
+//! sqrl-client test server behind a minimal HTTP/1.1 loop; no code from the server crate):
+//! a new and a known identity, re-key with pidk/urs, disable → enable with the rescue code,
+//! ask/btn, CPS, a QR code read from a PNG, remove; and the exit codes of failures.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+#[path = "../../sqrl-client/tests/common/mini_server.rs"]
+mod mini_server;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use mini_server::MiniServer;
+use sqrl_proto::{Ask, Button};
+
+type Shared = Arc<Mutex<MiniServer>>;
+
+/// Serves `server` over HTTP/1.1 on a free loopback port; one request per connection.
+fn serve(respond: impl Fn(&str, &str) -> (u16, String) + Send + 'static) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).is_err() {
+                continue;
+            }
+            let target = request_line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("/")
+                .to_owned();
+            let mut length = 0;
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = header.split_once(':') {
+                    if name.eq_ignore_ascii_case("content-length") {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                }
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let (status, reply) = respond(&target, &String::from_utf8_lossy(&body));
+            let mut stream = stream;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                reply.len()
+            );
+        }
+    });
+    port
+}
+
+fn start() -> (Shared, u16) {
+    let server = Arc::new(Mutex::new(MiniServer::new("placeholder")));
+    let shared = Arc::clone(&server);
+    let port = serve(move |target, body| (200, shared.lock().unwrap().handle(target, body)));
+    server.lock().unwrap().host = format!("127.0.0.1:{port}");
+    (server, port)
+}
+
+fn temp_dir() -> PathBuf {
+    static COUNT: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "sqrl-cli-test-{}-{}",
+        std::process::id(),
+        COUNT.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+struct Client {
+    identity: PathBuf,
+    password: String,
+    rescue_code: String,
+}
+
+impl Client {
+    fn run(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sqrl"));
+        command
+            .args(args)
+            .arg("--danger-loopback-http")
+            .env("SQRL_IDENTITY", &self.identity)
+            .env("SQRL_PASSWORD", &self.password)
+            .env("SQRL_RESCUE_CODE", &self.rescue_code)
+            .env_remove("SQRL_NEW_PASSWORD");
+        for (k, v) in extra_env {
+            command.env(k, v);
+        }
+        command.output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str], extra_env: &[(&str, &str)]) -> String {
+        let out = self.run(args, extra_env);
+        assert!(
+            out.status.success(),
+            "sqrl {args:?} failed ({:?}): {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args, &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(code), "sqrl {args:?}: {stderr}");
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("sqrl: ")).collect();
+        assert_eq!(errors.len(), 1, "one error sentence: {stderr}");
+        assert_eq!(stderr.lines().last(), errors.first().copied(), "{stderr}");
+        errors[0].to_owned()
+    }
+
+    fn create(dir: &Path) -> Self {
+        let mut client = Client {
+            identity: dir.join("identity.sqrl"),
+            password: "correct horse battery".into(),
+            rescue_code: String::new(),
+        };
+        let out = client.ok(
+            &["identity", "new", "--enscrypt-iterations", "2"],
+            &[("SQRL_NEW_PASSWORD", "correct horse battery")],
+        );
+        client.rescue_code = rescue_code_in(&out);
+        client
+    }
+}
+
+fn rescue_code_in(stdout: &str) -> String {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("Rescue code: "))
+        .expect("rescue code printed");
+    line.trim_start_matches("Rescue code: ").to_owned()
+}
+
+fn login_url(server: &Shared) -> String {
+    server.lock().unwrap().issue_url()
+}
+
+#[test]
+fn new_known_rekey_disable_enable_ask_cps_qr_remove() {
+    let (server, _) = start();
+    let dir = temp_dir();
+    let mut client = Client::create(&dir);
+    assert_eq!(client.rescue_code.len(), 29);
+
+    // New identity, then known.
+    client.ok(&["login", "--yes", &login_url(&server)], &[]);
+    client.ok(&["login", "--yes", &login_url(&server)], &[]);
+    {
+        let s = server.lock().unwrap();
+        assert_eq!(s.log, ["query 4", "ident 5", "query 5", "ident 5"]);
+        assert_eq!(s.accounts.values().next().unwrap().logins, 2);
+    }
+
+    // Re-key: the site learns the new identity through pidk/pids/urs.
+    let out = client.ok(
+        &["identity", "rekey", "--enscrypt-iterations", "2"],
+        &[("SQRL_NEW_PASSWORD", "correct horse battery")],
+    );
+    let new_code = rescue_code_in(&out);
+    assert_ne!(new_code, client.rescue_code);
+    client.rescue_code = new_code;
+    server.lock().unwrap().log.clear();
+    client.ok(&["login", "--yes", &login_url(&server)], &[]);
+    {
+        let s = server.lock().unwrap();
+        assert_eq!(s.log, ["query 6", "ident 5"]);
+        assert_eq!(s.superseded.len(), 1);
+        assert_eq!(s.accounts.len(), 1);
+    }
+
+    // Disable, then login is refused; enable needs the (new) rescue code.
+    client.ok(&["disable", "--yes", &login_url(&server)], &[]);
+    let message = client.fails(&["login", "--yes", &login_url(&server)], 5);
+    assert!(message.contains("disabled"), "{message}");
+    client.ok(&["enable", "--yes", &login_url(&server)], &[]);
+    client.ok(&["login", "--yes", &login_url(&server)], &[]);
+
+    // ask/btn
+    server.lock().unwrap().ask = Some(
+        Ask::new("Log in from Firefox on Linux?")
+            .with_button("Yes", None)
+            .unwrap()
+            .with_button("No", None)
+            .unwrap(),
+    );
+    let out = client.run(
+        &["login", "--yes", "--button", "2", &login_url(&server)],
+        &[],
+    );
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Log in from Firefox on Linux?"));
+    assert_eq!(
+        server.lock().unwrap().buttons.last(),
+        Some(&Some(Button::Second))
+    );
+    server.lock().unwrap().ask = None;
+
+    // CPS prints the address that opens the session.
+    let stdout = client.ok(&["login", "--yes", "--cps", &login_url(&server)], &[]);
+    let token = server.lock().unwrap().cps_tokens.last().cloned().unwrap();
+    assert!(
+        stdout.trim().ends_with(&format!("/cps?token={token}")),
+        "{stdout}"
+    );
+
+    // A QR code read from a picture.
+    let url = login_url(&server);
+    let png = dir.join("qr.png");
+    qrcode::QrCode::new(url.as_bytes())
+        .unwrap()
+        .render::<image::Luma<u8>>()
+        .min_dimensions(300, 300)
+        .build()
+        .save(&png)
+        .unwrap();
+    server.lock().unwrap().log.clear();
+    client.ok(&["login", "--yes", "--qr", png.to_str().unwrap()], &[]);
+    assert_eq!(server.lock().unwrap().log, ["query 5", "ident 5"]);
+
+    // Remove with the rescue code: the site forgets the identity.
+    client.ok(&["remove", "--yes", &login_url(&server)], &[]);
+    assert!(server.lock().unwrap().accounts.is_empty());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn failures_have_one_sentence_and_an_exit_code() {
+    let (server, _) = start();
+    let dir = temp_dir();
+    let client = Client::create(&dir);
+    let wrong = Client {
+        identity: client.identity.clone(),
+        password: "wrong password".into(),
+        rescue_code: String::new(),
+    };
+    wrong.fails(&["login", "--yes", &login_url(&server)], 3);
+    client.fails(&["login", "--yes", "https://example.com/"], 7);
+    client.fails(&["login", "--yes", "--qr", "/nonexistent.png"], 7);
+    // Enable without a rescue code in the environment and no terminal.
+    let no_code = Client {
+        rescue_code: "1234".into(),
+        ..Client {
+            identity: client.identity.clone(),
+            password: client.password.clone(),
+            rescue_code: String::new(),
+        }
+    };
+    no_code.fails(&["enable", "--yes", &login_url(&server)], 3);
+    // Nothing listens there.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    client.fails(
+        &[
+            "login",
+            "--yes",
+            &format!("sqrl://127.0.0.1:{closed}/sqrl?nut=x"),
+        ],
+        4,
+    );
+    // A web server that is not a SQRL server.
+    let html = serve(|_, _| (404, "<html>not here</html>".into()));
+    client.fails(
+        &[
+            "login",
+            "--yes",
+            &format!("sqrl://127.0.0.1:{html}/sqrl?nut=x"),
+        ],
+        4,
+    );
+    let garbage = serve(|_, _| (200, "<html>hello</html>".into()));
+    client.fails(
+        &[
+            "login",
+            "--yes",
+            &format!("sqrl://127.0.0.1:{garbage}/sqrl?nut=x"),
+        ],
+        4,
+    );
+    // Without --yes and without a terminal, the prompt cancels.
+    client.fails(&["login", &login_url(&server)], 6);
+    assert!(server.lock().unwrap().accounts.is_empty());
+    // Plain HTTP is refused without the danger flag.
+    let out = Command::new(env!("CARGO_BIN_EXE_sqrl"))
+        .args(["login", "--yes", &login_url(&server)])
+        .env("SQRL_IDENTITY", &client.identity)
+        .env("SQRL_PASSWORD", &client.password)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn export_and_import_round_trip() {
+    let dir = temp_dir();
+    let client = Client::create(&dir);
+    let text = client.ok(&["identity", "export"], &[]);
+    assert!(text.starts_with("SQRLDATA"));
+    let textual = client.ok(&["identity", "export", "--format", "textual"], &[]);
+    assert_eq!(textual.trim().lines().count(), 6);
+    let paper = dir.join("paper.txt");
+    std::fs::write(&paper, &textual).unwrap();
+    // Import the printed form into a new file: needs the rescue code and a new password.
+    let restored = Client {
+        identity: dir.join("restored.sqrl"),
+        password: "another password".into(),
+        rescue_code: client.rescue_code.clone(),
+    };
+    restored.ok(
+        &[
+            "identity",
+            "import",
+            paper.to_str().unwrap(),
+            "--enscrypt-iterations",
+            "1",
+        ],
+        &[("SQRL_NEW_PASSWORD", "another password")],
+    );
+    let site = "sqrl://example.com/sqrl?nut=x";
+    let a = client.ok(&["identity", "show", "--site", site], &[]);
+    let b = restored.ok(&["identity", "show", "--site", site], &[]);
+    let idk = |s: &str| {
+        s.lines()
+            .find(|l| l.starts_with("idk:"))
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(idk(&a), idk(&b));
+    // A typo in the printed form names its line.
+    // Lines are 24 characters plus a newline: byte 26 is the second character of line 2.
+    let mut typo = textual.clone().into_bytes();
+    typo[26] = if typo[26] == b'2' { b'3' } else { b'2' };
+    std::fs::write(&paper, typo).unwrap();
+    let message = restored.fails(
+        &["identity", "import", "--force", paper.to_str().unwrap()],
+        3,
+    );
+    assert!(message.contains("line 2"), "{message}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn verbose_output_carries_no_secrets() {
+    let (server, _) = start();
+    let dir = temp_dir();
+    let client = Client::create(&dir);
+    let out = client.run(&["-vv", "login", "--yes", &login_url(&server)], &[]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("sqrl request"), "tracing is on: {stderr}");
+    let digits: String = client
+        .rescue_code
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    for secret in [
+        client.password.as_str(),
+        client.rescue_code.as_str(),
+        digits.as_str(),
+    ] {
+        assert!(!stderr.contains(secret), "secret in output: {stderr}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn help_for_every_command() {
+    for args in [
+        vec!["--help"],
+        vec!["identity", "--help"],
+        vec!["identity", "new", "--help"],
+        vec!["identity", "import", "--help"],
+        vec!["identity", "export", "--help"],
+        vec!["identity", "show", "--help"],
+        vec!["identity", "rekey", "--help"],
+        vec!["identity", "change-password", "--help"],
+        vec!["login", "--help"],
+        vec!["disable", "--help"],
+        vec!["enable", "--help"],
+        vec!["remove", "--help"],
+        vec!["completions", "--help"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_sqrl"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage"),
+            "{args:?}"
+        );
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_sqrl"))
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("sqrl"));
+}
