@@ -302,6 +302,16 @@ fn failures_have_one_sentence_and_an_exit_code() {
         ],
         4,
     );
+    let huge = serve(|_, _| (200, "A".repeat(100_000)));
+    let message = client.fails(
+        &[
+            "login",
+            "--yes",
+            &format!("sqrl://127.0.0.1:{huge}/sqrl?nut=x"),
+        ],
+        4,
+    );
+    assert!(message.contains("too large"), "{message}");
     // Without --yes and without a terminal, the prompt cancels.
     client.fails(&["login", &login_url(&server)], 6);
     assert!(server.lock().unwrap().accounts.is_empty());

@@ -497,3 +497,54 @@ impl S4 {
         format!("SQRLDATA{}", sqrl_proto::b64::encode(self.blocks()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Files written before the edition field existed have a 4-byte type-3 header whose 4
+    /// bytes are the AAD (148 bytes for four keys). They must still be read and opened.
+    #[test]
+    fn reads_the_old_type3_layout() {
+        let imk = Imk::from_bytes([7; 32]);
+        let previous: Vec<Iuk> = (1..=4u8).map(|i| Iuk::from_bytes([i; 32])).collect();
+        let mut old = PreviousBlock {
+            edition: None,
+            ciphertext: vec![[0; 32]; 4],
+            tag: [0; 16],
+        };
+        let mut data: Vec<u8> = previous.iter().flat_map(|k| *k.expose()).collect();
+        old.tag = seal(imk.expose(), [0; 12], &old.header(), &mut data).unwrap();
+        for (slot, chunk) in old.ciphertext.iter_mut().zip(data.chunks(32)) {
+            slot.copy_from_slice(chunk);
+        }
+        let bytes = old.to_bytes();
+        assert_eq!(bytes.len(), 148);
+        assert_eq!(&bytes[..4], &[148, 0, 3, 0]);
+
+        let parsed = S4::parse_blocks(&bytes).unwrap().previous.unwrap();
+        assert_eq!(parsed.edition, None);
+        assert_eq!(parsed.open(&imk).unwrap(), previous);
+        assert!(parsed.open(&Imk::from_bytes([8; 32])).is_none());
+
+        // The current layout of the same keys is 150 bytes and has the edition.
+        let new = PreviousBlock::seal(&previous, &imk, 3).unwrap();
+        let bytes = new.to_bytes();
+        assert_eq!(bytes.len(), 150);
+        let parsed = S4::parse_blocks(&bytes).unwrap().previous.unwrap();
+        assert_eq!(parsed.edition, Some(3));
+        assert_eq!(parsed.open(&imk).unwrap(), previous);
+    }
+
+    #[test]
+    fn rejects_bad_block_lengths() {
+        for bytes in [
+            &[3u8, 0, 1, 0][..],
+            &[50, 0, 3, 0],
+            &[10, 0, 1, 0, 0, 0, 0, 0, 0, 0],
+            &[0, 0, 9, 9],
+        ] {
+            assert!(S4::parse_blocks(bytes).is_err(), "{bytes:?}");
+        }
+    }
+}
