@@ -1,0 +1,335 @@
+//! One login flow (one QR code), as a state machine with the clock as input.
+//!
+//! ```text
+//! new ──query──▶ scanned ──ident──▶ confirmed ──browser redeems──▶ redeemed
+//!                   │                    └── (cps: the token redeems instead)
+//!                   └──ident btn=2──▶ rejected
+//! new / scanned ──lifetime passes──▶ expired;   confirmed ──redeem window passes──▶ expired
+//! ```
+//!
+//! `new` is never stored: it is what a valid QR nut with no flow record means. Every
+//! transition takes `now` (seconds since the Unix epoch) and refuses to leave a final state.
+
+use std::net::IpAddr;
+
+use sqrl_proto::Bytes32;
+
+use crate::nut::{FlowId, QrNut};
+use crate::useragent::BrowserInfo;
+
+/// How long things last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetimes {
+    /// From the QR code's issue to the end of the exchange (default 300 s).
+    pub nut: u64,
+    /// From confirmation to the browser's (or the CPS link's) redemption (default 120 s).
+    pub redeem: u64,
+}
+
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Self {
+            nut: 300,
+            redeem: 120,
+        }
+    }
+}
+
+/// The stored phase of a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// A query arrived.
+    Scanned,
+    /// The identity logged in; the browser (or, with CPS, the token holder) may redeem.
+    Confirmed {
+        /// The account that logged in.
+        account: Bytes32,
+        /// Client-provided session: only the CPS token logs a browser in.
+        cps: bool,
+        /// When.
+        at: u64,
+    },
+    /// The user declined on the phone.
+    Rejected,
+    /// The login was turned into a browser session.
+    Redeemed,
+}
+
+/// What the waiting page sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Waiting for a scan.
+    New,
+    /// A phone has the code.
+    Scanned,
+    /// Logged in; the page should redeem now.
+    Confirmed,
+    /// Logged in through CPS: the phone's client opens the session, not this page.
+    ConfirmedElsewhere,
+    /// Declined on the phone.
+    Rejected,
+    /// Too late: get a new code.
+    Expired,
+    /// Already turned into a session.
+    Redeemed,
+}
+
+/// Why a transition was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FlowError {
+    /// The flow's time is up.
+    #[error("the login code has expired")]
+    Expired,
+    /// The transition is not allowed from the current phase.
+    #[error("not allowed in this state of the login")]
+    WrongState,
+}
+
+/// A stored flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flow {
+    /// Its id.
+    pub id: FlowId,
+    /// Incremented on every write (optimistic concurrency).
+    pub version: u64,
+    /// QR code issue time.
+    pub issued_at: u64,
+    /// The IP of the browser that loaded the login page.
+    pub browser_ip: IpAddr,
+    /// That browser's kind.
+    pub browser: BrowserInfo,
+    /// The identity the flow is bound to (by its first query).
+    pub idk: Bytes32,
+    /// The phase.
+    pub phase: Phase,
+    /// The reply nut the next request must carry.
+    pub expected_nut: String,
+    /// SHA-256 of the last reply body, which the next request must echo.
+    pub reply_hash: [u8; 32],
+    /// The last reply carried an `ask`.
+    pub asked: bool,
+    /// SHA-256 of the CPS token, once issued.
+    pub cps_token_hash: Option<[u8; 32]>,
+}
+
+impl Flow {
+    /// `new → scanned`: the first query with a QR nut. Refused once the nut has expired.
+    pub fn scanned(
+        nut: &QrNut,
+        idk: Bytes32,
+        now: u64,
+        life: Lifetimes,
+    ) -> Result<Flow, FlowError> {
+        if now >= nut.issued_at.saturating_add(life.nut) || now.saturating_add(60) < nut.issued_at {
+            return Err(FlowError::Expired);
+        }
+        Ok(Flow {
+            id: nut.flow,
+            version: 0,
+            issued_at: nut.issued_at,
+            browser_ip: nut.browser_ip,
+            browser: nut.browser,
+            idk,
+            phase: Phase::Scanned,
+            expected_nut: String::new(),
+            reply_hash: [0; 32],
+            asked: false,
+            cps_token_hash: None,
+        })
+    }
+
+    /// The page's view at `now`.
+    pub fn status(&self, now: u64, life: Lifetimes) -> Status {
+        match self.phase {
+            Phase::Scanned if now >= self.issued_at.saturating_add(life.nut) => Status::Expired,
+            Phase::Scanned => Status::Scanned,
+            Phase::Confirmed { at, .. } if now >= at.saturating_add(life.redeem) => Status::Expired,
+            Phase::Confirmed { cps: true, .. } => Status::ConfirmedElsewhere,
+            Phase::Confirmed { .. } => Status::Confirmed,
+            Phase::Rejected => Status::Rejected,
+            Phase::Redeemed => Status::Redeemed,
+        }
+    }
+
+    /// Checks the exchange may go on at `now` (scanned and within the nut lifetime).
+    pub fn check_open(&self, now: u64, life: Lifetimes) -> Result<(), FlowError> {
+        match self.status(now, life) {
+            Status::Scanned => Ok(()),
+            Status::Expired => Err(FlowError::Expired),
+            _ => Err(FlowError::WrongState),
+        }
+    }
+
+    /// `scanned → confirmed`.
+    pub fn confirm(
+        &mut self,
+        account: Bytes32,
+        cps: bool,
+        now: u64,
+        life: Lifetimes,
+    ) -> Result<(), FlowError> {
+        self.check_open(now, life)?;
+        self.phase = Phase::Confirmed {
+            account,
+            cps,
+            at: now,
+        };
+        Ok(())
+    }
+
+    /// `scanned → rejected`.
+    pub fn reject(&mut self, now: u64, life: Lifetimes) -> Result<(), FlowError> {
+        self.check_open(now, life)?;
+        self.phase = Phase::Rejected;
+        Ok(())
+    }
+
+    /// `confirmed → redeemed` by the waiting browser (not for CPS flows). Returns the account.
+    pub fn redeem(&mut self, now: u64, life: Lifetimes) -> Result<Bytes32, FlowError> {
+        self.redeem_as(false, now, life)
+    }
+
+    /// `confirmed → redeemed` by the CPS token holder. Returns the account.
+    pub fn redeem_cps(&mut self, now: u64, life: Lifetimes) -> Result<Bytes32, FlowError> {
+        self.redeem_as(true, now, life)
+    }
+
+    fn redeem_as(
+        &mut self,
+        via_cps: bool,
+        now: u64,
+        life: Lifetimes,
+    ) -> Result<Bytes32, FlowError> {
+        match (self.status(now, life), self.phase) {
+            (Status::Expired, _) => Err(FlowError::Expired),
+            (
+                Status::Confirmed | Status::ConfirmedElsewhere,
+                Phase::Confirmed { account, cps, .. },
+            ) if cps == via_cps => {
+                self.phase = Phase::Redeemed;
+                Ok(account)
+            }
+            _ => Err(FlowError::WrongState),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::useragent::{Browser, Os};
+
+    const LIFE: Lifetimes = Lifetimes {
+        nut: 300,
+        redeem: 120,
+    };
+    const T0: u64 = 1_800_000_000;
+
+    fn nut() -> QrNut {
+        QrNut {
+            flow: FlowId([1; 16]),
+            issued_at: T0,
+            browser_ip: "192.0.2.1".parse().unwrap(),
+            browser: BrowserInfo {
+                browser: Browser::Firefox,
+                os: Os::Linux,
+            },
+        }
+    }
+
+    fn scanned_at(t: u64) -> Flow {
+        Flow::scanned(&nut(), Bytes32([2; 32]), t, LIFE).unwrap()
+    }
+
+    #[test]
+    fn happy_path_on_a_virtual_clock() {
+        let mut flow = scanned_at(T0 + 10);
+        assert_eq!(flow.status(T0 + 10, LIFE), Status::Scanned);
+        flow.confirm(Bytes32([3; 32]), false, T0 + 20, LIFE)
+            .unwrap();
+        assert_eq!(flow.status(T0 + 21, LIFE), Status::Confirmed);
+        assert_eq!(flow.redeem(T0 + 22, LIFE), Ok(Bytes32([3; 32])));
+        assert_eq!(flow.status(T0 + 23, LIFE), Status::Redeemed);
+    }
+
+    #[test]
+    fn scan_is_refused_at_and_after_expiry_and_for_future_nuts() {
+        assert!(Flow::scanned(&nut(), Bytes32([2; 32]), T0 + 299, LIFE).is_ok());
+        assert_eq!(
+            Flow::scanned(&nut(), Bytes32([2; 32]), T0 + 300, LIFE),
+            Err(FlowError::Expired)
+        );
+        assert_eq!(
+            Flow::scanned(&nut(), Bytes32([2; 32]), T0 - 61, LIFE),
+            Err(FlowError::Expired)
+        );
+    }
+
+    #[test]
+    fn scanned_flow_expires_with_its_nut() {
+        let mut flow = scanned_at(T0 + 1);
+        assert_eq!(flow.status(T0 + 300, LIFE), Status::Expired);
+        assert_eq!(
+            flow.clone()
+                .confirm(Bytes32([3; 32]), false, T0 + 300, LIFE),
+            Err(FlowError::Expired)
+        );
+        assert_eq!(flow.reject(T0 + 301, LIFE), Err(FlowError::Expired));
+    }
+
+    #[test]
+    fn confirmed_flow_must_be_redeemed_in_time_and_once() {
+        let mut flow = scanned_at(T0);
+        flow.confirm(Bytes32([3; 32]), false, T0 + 250, LIFE)
+            .unwrap();
+        // The redeem window runs from confirmation, past the nut lifetime.
+        assert_eq!(flow.status(T0 + 360, LIFE), Status::Confirmed);
+        assert_eq!(flow.clone().redeem(T0 + 370, LIFE), Err(FlowError::Expired));
+        flow.redeem(T0 + 369, LIFE).unwrap();
+        assert_eq!(flow.redeem(T0 + 369, LIFE), Err(FlowError::WrongState));
+    }
+
+    #[test]
+    fn forbidden_transitions() {
+        // rejected is final
+        let mut flow = scanned_at(T0);
+        flow.reject(T0 + 5, LIFE).unwrap();
+        assert_eq!(flow.status(T0 + 5, LIFE), Status::Rejected);
+        assert_eq!(
+            flow.clone().confirm(Bytes32([3; 32]), false, T0 + 6, LIFE),
+            Err(FlowError::WrongState)
+        );
+        assert_eq!(
+            flow.clone().reject(T0 + 6, LIFE),
+            Err(FlowError::WrongState)
+        );
+        assert_eq!(flow.redeem(T0 + 6, LIFE), Err(FlowError::WrongState));
+        // a scanned flow cannot be redeemed
+        assert_eq!(
+            scanned_at(T0).redeem(T0 + 1, LIFE),
+            Err(FlowError::WrongState)
+        );
+        // confirmed cannot be confirmed again or rejected
+        let mut flow = scanned_at(T0);
+        flow.confirm(Bytes32([3; 32]), false, T0 + 1, LIFE).unwrap();
+        assert_eq!(
+            flow.clone().confirm(Bytes32([4; 32]), false, T0 + 2, LIFE),
+            Err(FlowError::WrongState)
+        );
+        assert_eq!(
+            flow.clone().reject(T0 + 2, LIFE),
+            Err(FlowError::WrongState)
+        );
+        // the CPS token cannot redeem a browser flow, nor the browser a CPS flow
+        assert_eq!(
+            flow.clone().redeem_cps(T0 + 2, LIFE),
+            Err(FlowError::WrongState)
+        );
+        let mut cps = scanned_at(T0);
+        cps.confirm(Bytes32([3; 32]), true, T0 + 1, LIFE).unwrap();
+        assert_eq!(cps.status(T0 + 2, LIFE), Status::ConfirmedElsewhere);
+        assert_eq!(cps.clone().redeem(T0 + 2, LIFE), Err(FlowError::WrongState));
+        assert_eq!(cps.redeem_cps(T0 + 2, LIFE), Ok(Bytes32([3; 32])));
+        assert_eq!(cps.redeem_cps(T0 + 3, LIFE), Err(FlowError::WrongState));
+    }
+}
