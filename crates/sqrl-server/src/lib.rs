@@ -12,11 +12,15 @@
 pub mod flow;
 pub mod nut;
 pub mod service;
+pub mod sqlite;
 pub mod store;
 pub mod useragent;
 
 pub use flow::{Flow, FlowError, Lifetimes, Phase, Status};
 pub use nut::{FlowId, NutCodec};
 pub use service::{BrowserError, Config, Incoming, NewFlow, Response, SqrlService};
+pub use sqlite::SqliteStore;
 pub use sqrl_proto as proto;
-pub use store::{Account, AccountChange, Commit, MemoryStore, Store, StoreError};
+pub use store::{
+    Account, AccountChange, Commit, MemoryStore, Session, SessionStore, Store, StoreError,
+};

@@ -99,6 +99,8 @@ struct Memory {
     accounts: HashMap<Bytes32, Account>,
     superseded: HashSet<Bytes32>,
     flows: HashMap<FlowId, Flow>,
+    sessions: Vec<Session>,
+    names: HashMap<Bytes32, String>,
 }
 
 /// An in-memory store (tests, single-process demos).
@@ -157,10 +159,18 @@ impl Store for MemoryStore {
             AccountChange::Rekey { previous, account } => {
                 memory.accounts.remove(&previous);
                 memory.superseded.insert(previous);
+                for session in memory.sessions.iter_mut().filter(|s| s.idk == previous) {
+                    session.idk = account.idk;
+                }
+                if let Some(name) = memory.names.remove(&previous) {
+                    memory.names.insert(account.idk, name);
+                }
                 memory.accounts.insert(account.idk, account);
             }
             AccountChange::Remove(idk) => {
                 memory.accounts.remove(&idk);
+                memory.sessions.retain(|s| s.idk != idk);
+                memory.names.remove(&idk);
             }
         }
         memory.flows.insert(commit.flow.id, commit.flow);
@@ -172,5 +182,80 @@ impl Store for MemoryStore {
         let count = memory.flows.len();
         memory.flows.retain(|_, f| f.issued_at >= before);
         Ok(count - memory.flows.len())
+    }
+}
+
+/// A browser session after login. The cookie holds a random id; only its SHA-256 is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// SHA-256 of the session id (also the public handle used to revoke it).
+    pub id_hash: [u8; 32],
+    /// The account.
+    pub idk: Bytes32,
+    /// Created (seconds since the epoch).
+    pub created_at: u64,
+    /// The IP address that logged in.
+    pub ip: String,
+    /// Browser and OS, as shown on the account page.
+    pub browser: String,
+}
+
+/// Sessions and the site's own per-account data.
+pub trait SessionStore: Send + Sync {
+    /// Stores a new session.
+    fn create_session(&self, session: &Session) -> Result<(), StoreError>;
+    /// The session with this id hash.
+    fn session(&self, id_hash: &[u8; 32]) -> Result<Option<Session>, StoreError>;
+    /// All sessions of an account, oldest first.
+    fn sessions_of(&self, idk: &Bytes32) -> Result<Vec<Session>, StoreError>;
+    /// Deletes a session of `idk`; `false` if there was none.
+    fn delete_session(&self, idk: &Bytes32, id_hash: &[u8; 32]) -> Result<bool, StoreError>;
+    /// The account's display name (empty if never set).
+    fn display_name(&self, idk: &Bytes32) -> Result<String, StoreError>;
+    /// Sets the display name.
+    fn set_display_name(&self, idk: &Bytes32, name: &str) -> Result<(), StoreError>;
+}
+
+impl SessionStore for MemoryStore {
+    fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+        self.lock()?.sessions.push(session.clone());
+        Ok(())
+    }
+
+    fn session(&self, id_hash: &[u8; 32]) -> Result<Option<Session>, StoreError> {
+        Ok(self
+            .lock()?
+            .sessions
+            .iter()
+            .find(|s| &s.id_hash == id_hash)
+            .cloned())
+    }
+
+    fn sessions_of(&self, idk: &Bytes32) -> Result<Vec<Session>, StoreError> {
+        Ok(self
+            .lock()?
+            .sessions
+            .iter()
+            .filter(|s| &s.idk == idk)
+            .cloned()
+            .collect())
+    }
+
+    fn delete_session(&self, idk: &Bytes32, id_hash: &[u8; 32]) -> Result<bool, StoreError> {
+        let mut inner = self.lock()?;
+        let before = inner.sessions.len();
+        inner
+            .sessions
+            .retain(|s| !(&s.id_hash == id_hash && &s.idk == idk));
+        Ok(inner.sessions.len() != before)
+    }
+
+    fn display_name(&self, idk: &Bytes32) -> Result<String, StoreError> {
+        Ok(self.lock()?.names.get(idk).cloned().unwrap_or_default())
+    }
+
+    fn set_display_name(&self, idk: &Bytes32, name: &str) -> Result<(), StoreError> {
+        self.lock()?.names.insert(*idk, name.to_owned());
+        Ok(())
     }
 }
