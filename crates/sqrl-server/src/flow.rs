@@ -51,8 +51,12 @@ pub enum Phase {
     },
     /// The user declined on the phone.
     Rejected,
-    /// The login was turned into a browser session.
-    Redeemed,
+    /// The login was turned into a browser session (`cps`: by the client's link, not by the
+    /// page that showed the code).
+    Redeemed {
+        /// Redeemed through the CPS link.
+        cps: bool,
+    },
 }
 
 /// What the waiting page sees.
@@ -147,7 +151,8 @@ impl Flow {
             Phase::Confirmed { cps: true, .. } => Status::ConfirmedElsewhere,
             Phase::Confirmed { .. } => Status::Confirmed,
             Phase::Rejected => Status::Rejected,
-            Phase::Redeemed => Status::Redeemed,
+            Phase::Redeemed { cps: true } => Status::ConfirmedElsewhere,
+            Phase::Redeemed { cps: false } => Status::Redeemed,
         }
     }
 
@@ -206,7 +211,7 @@ impl Flow {
                 Status::Confirmed | Status::ConfirmedElsewhere,
                 Phase::Confirmed { account, cps, .. },
             ) if cps == via_cps => {
-                self.phase = Phase::Redeemed;
+                self.phase = Phase::Redeemed { cps };
                 Ok(account)
             }
             _ => Err(FlowError::WrongState),
@@ -330,6 +335,12 @@ mod tests {
         assert_eq!(cps.status(T0 + 2, LIFE), Status::ConfirmedElsewhere);
         assert_eq!(cps.clone().redeem(T0 + 2, LIFE), Err(FlowError::WrongState));
         assert_eq!(cps.redeem_cps(T0 + 2, LIFE), Ok(Bytes32([3; 32])));
+        assert_eq!(
+            cps.status(T0 + 3, LIFE),
+            Status::ConfirmedElsewhere,
+            "the page never thinks it is logged in"
+        );
         assert_eq!(cps.redeem_cps(T0 + 3, LIFE), Err(FlowError::WrongState));
+        assert_eq!(cps.redeem(T0 + 3, LIFE), Err(FlowError::WrongState));
     }
 }

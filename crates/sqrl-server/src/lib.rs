@@ -10,6 +10,7 @@
 //! tested on a virtual clock. Rules: `spec/protocol.md`.
 
 pub mod flow;
+pub mod http;
 pub mod nut;
 pub mod service;
 pub mod sqlite;

@@ -195,6 +195,16 @@ impl<S: Store> SqrlService<S> {
         format!("sqrl://{}{}?nut={nut}", self.config.host, self.config.path)
     }
 
+    /// The `sqrl://` URL of a QR nut.
+    pub fn url_for_nut(&self, nut: &str) -> String {
+        self.url_for(nut)
+    }
+
+    /// Opens a nut minted by this service (`None` for anything else).
+    pub fn open_nut(&self, nut: &str) -> Option<Nut> {
+        self.codec.open(nut)
+    }
+
     /// The same-device link: the QR URL plus `can=` (where the client sends the browser when
     /// the user cancels).
     pub fn link_with_cancel(&self, url: &str, cancel: &str) -> String {

@@ -176,7 +176,7 @@ fn read_flow(row: &rusqlite::Row<'_>) -> rusqlite::Result<Flow> {
             at: to_u64(row.get(10)?),
         },
         2 => Phase::Rejected,
-        _ => Phase::Redeemed,
+        _ => Phase::Redeemed { cps: row.get(9)? },
     };
     let cps_token_hash: Option<Vec<u8>> = row.get(14)?;
     Ok(Flow {
@@ -203,7 +203,7 @@ fn write_flow(tx: &rusqlite::Transaction<'_>, flow: &Flow) -> rusqlite::Result<u
         Phase::Scanned => (0, None, false, 0),
         Phase::Confirmed { account, cps, at } => (1, Some(account.0.to_vec()), cps, at),
         Phase::Rejected => (2, None, false, 0),
-        Phase::Redeemed => (3, None, false, 0),
+        Phase::Redeemed { cps } => (3, None, cps, 0),
     };
     tx.execute(
         &format!("INSERT OR REPLACE INTO flows ({FLOW_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"),
