@@ -1,12 +1,200 @@
-//! The `sqrl-site` binary. Not implemented yet; see the server issue.
+//! `sqrl-site`: a complete small website with SQRL login, on an embedded SQLite database.
+//!
+//! `cargo run --release -p sqrl-site` serves <http://127.0.0.1:8080> with `sqrl-site.sqlite`.
 
+mod keys;
+mod pages;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use sqrl_server::http::{unix_now, HttpSettings, SqrlHttp};
+use sqrl_server::{Config, Lifetimes, SqliteStore, SqrlService, Store};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sqrl-site",
+    version,
+    about = "A website with SQRL login on an embedded database"
+)]
+struct Args {
+    /// Address to listen on
+    #[arg(long, env = "SQRL_SITE_BIND", default_value = "127.0.0.1:8080")]
+    bind: SocketAddr,
+    /// The site's public origin, e.g. https://example.com (its host and port go into SQRL
+    /// URLs) [default: http://<bind>]
+    #[arg(long, env = "SQRL_SITE_ORIGIN")]
+    origin: Option<String>,
+    /// SQLite database file (created if missing); the site's keys live beside it
+    #[arg(long, env = "SQRL_SITE_DATABASE", default_value = "sqrl-site.sqlite")]
+    database: PathBuf,
+    /// Seconds a login code stays valid
+    #[arg(long, env = "SQRL_SITE_NUT_LIFETIME", default_value_t = 300, value_parser = clap::value_parser!(u64).range(10..=3600))]
+    nut_lifetime: u64,
+    /// Allow a plain-HTTP origin for a host that is not loopback (only behind a TLS proxy)
+    #[arg(long)]
+    allow_plain_http: bool,
+    /// Take client IPs from X-Forwarded-For (only behind your own proxy)
+    #[arg(long)]
+    trust_forwarded_for: bool,
+    /// Login codes each IP may request per minute
+    #[arg(long, default_value_t = 60)]
+    codes_per_minute: u32,
+}
+
+/// Checks the origin and splits it into (secure, host[:port]).
+fn parse_origin(origin: &str, allow_plain_http: bool) -> Result<(bool, String), String> {
+    let (secure, rest) = if let Some(rest) = origin.strip_prefix("https://") {
+        (true, rest)
+    } else if let Some(rest) = origin.strip_prefix("http://") {
+        (false, rest)
+    } else {
+        return Err(format!(
+            "--origin must start with https:// or http:// (got {origin})"
+        ));
+    };
+    let host_port = rest.trim_end_matches('/');
+    if host_port.is_empty() || host_port.contains(['/', '?', '#', '@']) {
+        return Err(format!(
+            "--origin must be scheme://host[:port] only (got {origin})"
+        ));
+    }
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default().to_owned(),
+        None => host_port.split(':').next().unwrap_or_default().to_owned(),
+    };
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if !secure && !loopback && !allow_plain_http {
+        return Err(format!(
+            "refusing plain HTTP for {host}: SQRL clients connect with HTTPS; use an https:// origin \
+             (behind a TLS proxy) or pass --allow-plain-http"
+        ));
+    }
+    // The SQRL URL must itself parse (IDNs, ports...).
+    sqrl_proto::SqrlUrl::parse(&format!("sqrl://{host_port}/sqrl?nut=x"))
+        .map_err(|e| format!("--origin host cannot be used in a SQRL URL: {e}"))?;
+    Ok((secure, host_port.to_owned()))
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let origin = args
+        .origin
+        .clone()
+        .unwrap_or_else(|| format!("http://{local}"));
+    let (secure, host) = parse_origin(&origin, args.allow_plain_http)?;
+    let origin = origin.trim_end_matches('/').to_owned();
+    let store = SqliteStore::open(&args.database)
+        .map_err(|e| format!("cannot open the database {}: {e}", args.database.display()))?;
+    let keys = keys::load_or_create(&args.database)?;
+    let mut config = Config::new(&host);
+    config.origin = origin.clone();
+    config.lifetimes = Lifetimes {
+        nut: args.nut_lifetime,
+        ..Lifetimes::default()
+    };
+    let service = SqrlService::new(config, &keys.nut, &keys.browser, store);
+    let settings = HttpSettings {
+        secure_cookies: secure,
+        after_login: "/account".into(),
+        login_page: "/".into(),
+        trust_forwarded_for: args.trust_forwarded_for,
+        mint_limit: (
+            args.codes_per_minute.max(1),
+            f64::from(args.codes_per_minute) / 60.0,
+        ),
+        ..HttpSettings::default()
+    };
+    let sqrl = SqrlHttp::builder(service)
+        .settings(settings)
+        .on_login(|event| {
+            tracing::info!(idk = %event.idk, ip = %event.ip, browser = %event.browser, cps = event.via_cps, "login");
+        })
+        .build();
+
+    // Housekeeping: forget flows older than a day.
+    let cleaner = sqrl.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            let _ = cleaner
+                .service()
+                .store()
+                .purge_flows(unix_now().saturating_sub(86_400));
+        }
+    });
+
+    let app = pages::router(sqrl.clone(), origin.clone()).merge(sqrl.router());
+    println!(
+        "sqrl-site listening on http://{local}  (public origin {origin}, database {})",
+        args.database.display()
+    );
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .map_err(|e| e.to_string())
+}
 
 fn main() -> ExitCode {
-    let _ = sqrl_server::proto::Tif::CURRENT_ID_MATCH;
-    eprintln!(
-        "sqrl-site {}: not implemented yet",
-        env!("CARGO_PKG_VERSION")
-    );
-    ExitCode::from(2)
+    let args = Args::parse();
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_target(false)
+        .try_init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("sqrl-site: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("sqrl-site: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins() {
+        assert_eq!(
+            parse_origin("http://127.0.0.1:8080", false),
+            Ok((false, "127.0.0.1:8080".into()))
+        );
+        assert_eq!(
+            parse_origin("https://example.com/", false),
+            Ok((true, "example.com".into()))
+        );
+        assert!(parse_origin("http://example.com", false).is_err());
+        assert!(parse_origin("http://example.com", true).is_ok());
+        assert!(parse_origin("example.com", false).is_err());
+        assert!(parse_origin("https://example.com/path", false).is_err());
+        assert_eq!(
+            parse_origin("http://[::1]:8080", false),
+            Ok((false, "[::1]:8080".into()))
+        );
+    }
 }

@@ -1,0 +1,263 @@
+//! The `sqrl-site` binary end to end over loopback HTTP: it starts on a free port with a fresh
+//! SQLite file and prints its URL; a browser (ureq with a cookie jar) loads the login page and
+//! gets a code; the real client logs in; the browser redeems, sees its account, sets a display
+//! name, survives a restart of the site, revokes another session, and logs out.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use rand_core::OsRng;
+use sqrl_client::exchange::{Action, Config, Decision, Exchange, Keys};
+use sqrl_client::keys::{Iuk, Rlk};
+use sqrl_client::transport::{self, HttpTransport};
+use sqrl_proto::{Button, SqrlUrl};
+
+struct Site {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(database: &Path) -> Site {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sqrl-site"))
+        .args(["--bind", "127.0.0.1:0", "--database"])
+        .arg(database)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL printed: {line:?}"))
+        .to_owned();
+    Site { child, base }
+}
+
+struct Browser {
+    agent: ureq::Agent,
+    base: String,
+    cookies: Vec<(String, String)>,
+}
+
+impl Browser {
+    fn new(site: &Site) -> Self {
+        Self {
+            agent: ureq::AgentBuilder::new()
+                .redirects(0)
+                .timeout(Duration::from_secs(30))
+                .build(),
+            base: site.base.clone(),
+            cookies: Vec::new(),
+        }
+    }
+
+    fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        form: Option<&[(&str, &str)]>,
+    ) -> (u16, String, Option<String>) {
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let request = self
+            .agent
+            .request(method, &format!("{}{path}", self.base))
+            .set("Cookie", &cookie)
+            .set(
+                "User-Agent",
+                "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/128.0",
+            );
+        let result = match form {
+            Some(fields) => request.send_form(fields),
+            None => request.call(),
+        };
+        let response = match result {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{e}"),
+        };
+        for set in response.all("set-cookie") {
+            let (name, value) = set.split(';').next().unwrap().split_once('=').unwrap();
+            self.cookies.retain(|(n, _)| n != name);
+            if !value.is_empty() {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+        let location = response.header("location").map(str::to_owned);
+        (response.status(), response.into_string().unwrap(), location)
+    }
+}
+
+fn log_in(site: &Site, keys: &Keys) -> Browser {
+    let mut browser = Browser::new(site);
+    let (status, page, _) = browser.send("GET", "/", None);
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("id=qr") && page.contains("/sqrl/new"),
+        "{page}"
+    );
+    let (status, body, _) = browser.send("POST", "/sqrl/new", None);
+    assert_eq!(status, 200, "{body}");
+    let url = body
+        .split("\"url\":\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let transport = HttpTransport::default().danger_allow_loopback_http();
+    let (exchange, first) = Exchange::start(
+        SqrlUrl::parse(&url).unwrap(),
+        Action::Login,
+        keys,
+        Config::default(),
+        Rlk::generate(&mut OsRng),
+    )
+    .unwrap();
+    transport::run(exchange, first, &transport, |prompt| {
+        assert!(prompt
+            .ask
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("Firefox on Linux"));
+        Decision::Button(Button::First)
+    })
+    .unwrap();
+    let (status, body, _) = browser.send("POST", "/sqrl/redeem", None);
+    assert_eq!(status, 200, "{body}");
+    browser
+}
+
+fn temp_database() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sqrl-site-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("site.sqlite")
+}
+
+#[test]
+fn a_visit_from_login_to_logout() {
+    let database = temp_database();
+    let site = start(&database);
+    let iuk = Iuk::generate(&mut OsRng);
+    let keys = Keys::new(iuk.imk(), iuk.ilk(), vec![]);
+    let idk = iuk.imk().site_key("127.0.0.1", "").public_key().encode();
+
+    let mut first = log_in(&site, &keys);
+    let (status, account, _) = first.send("GET", "/account", None);
+    assert_eq!(status, 200);
+    assert!(account.contains(&idk), "the account shows its identity key");
+    assert!(account.contains("(this browser)"));
+    // The login page sends a signed-in browser to its account.
+    assert_eq!(first.send("GET", "/", None).2.as_deref(), Some("/account"));
+
+    // A display name, escaped on output.
+    let (status, _, location) =
+        first.send("POST", "/account/name", Some(&[("name", "Ada <Lovelace>")]));
+    assert_eq!((status, location.as_deref()), (303, Some("/account")));
+    let (_, account, _) = first.send("GET", "/account", None);
+    assert!(account.contains("Hello, Ada &lt;Lovelace&gt;"), "{account}");
+
+    // A restart keeps accounts, names and sessions.
+    drop(site);
+    let site = start(&database);
+    first.base = site.base.clone();
+    let (status, account, _) = first.send("GET", "/account", None);
+    assert_eq!(status, 200);
+    assert!(account.contains("Ada &lt;Lovelace&gt;"));
+
+    // A second browser logs in; the first revokes it.
+    let mut second = log_in(&site, &keys);
+    let (_, account, _) = first.send("GET", "/account", None);
+    let handles: Vec<String> = account
+        .split("data-session=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(handles.len(), 2);
+    let (_, second_view, _) = second.send("GET", "/account", None);
+    let second_handle = handles
+        .iter()
+        .find(|h| {
+            second_view.contains(&format!(
+                "data-session=\"{h}\"><td>Firefox on Linux <strong>"
+            ))
+        })
+        .unwrap()
+        .clone();
+    first.send(
+        "POST",
+        "/account/revoke",
+        Some(&[("session", &second_handle)]),
+    );
+    assert_eq!(
+        second.send("GET", "/account", None).2.as_deref(),
+        Some("/"),
+        "revoked browser is logged out"
+    );
+
+    // Forms from another origin are refused.
+    let forged = first
+        .agent
+        .post(&format!("{}/account/name", site.base))
+        .set("Origin", "https://evil.example")
+        .set(
+            "Cookie",
+            &first
+                .cookies
+                .iter()
+                .map(|(n, v)| format!("{n}={v}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+        .send_form(&[("name", "pwned")]);
+    assert!(matches!(forged, Err(ureq::Error::Status(403, _))));
+
+    // Logout ends the session.
+    first.send("POST", "/sqrl/logout", None);
+    assert_eq!(first.send("GET", "/account", None).2.as_deref(), Some("/"));
+    drop(site);
+    std::fs::remove_dir_all(database.parent().unwrap()).unwrap();
+}
+
+#[test]
+fn refuses_plain_http_for_a_public_origin() {
+    let output = Command::new(env!("CARGO_BIN_EXE_sqrl-site"))
+        .args([
+            "--bind",
+            "127.0.0.1:0",
+            "--origin",
+            "http://example.com",
+            "--database",
+            "/nonexistent/x.sqlite",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("refusing plain HTTP"));
+}
