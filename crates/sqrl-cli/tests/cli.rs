@@ -154,6 +154,23 @@ fn rescue_code_in(stdout: &str) -> String {
     line.trim_start_matches("Rescue code: ").to_owned()
 }
 
+/// Draws `text` as a QR code PNG (6 pixels a module, 4-module quiet zone).
+fn qr_png(text: &str, path: &Path) {
+    let code = fast_qr::qr::QRBuilder::new(text).build().unwrap();
+    let (size, scale, quiet) = (code.size as u32, 6, 4);
+    let side = (size + 2 * quiet) * scale;
+    let image = image::GrayImage::from_fn(side, side, |x, y| {
+        let (mx, my) = (
+            (x / scale) as i64 - i64::from(quiet),
+            (y / scale) as i64 - i64::from(quiet),
+        );
+        let inside = (0..i64::from(size)).contains(&mx) && (0..i64::from(size)).contains(&my);
+        let dark = inside && code[my as usize][mx as usize].value();
+        image::Luma([if dark { 0 } else { 255 }])
+    });
+    image.save(path).unwrap();
+}
+
 fn login_url(server: &Shared) -> String {
     server.lock().unwrap().issue_url()
 }
@@ -229,13 +246,7 @@ fn new_known_rekey_disable_enable_ask_cps_qr_remove() {
     // A QR code read from a picture.
     let url = login_url(&server);
     let png = dir.join("qr.png");
-    qrcode::QrCode::new(url.as_bytes())
-        .unwrap()
-        .render::<image::Luma<u8>>()
-        .min_dimensions(300, 300)
-        .build()
-        .save(&png)
-        .unwrap();
+    qr_png(&url, &png);
     server.lock().unwrap().log.clear();
     client.ok(&["login", "--yes", "--qr", png.to_str().unwrap()], &[]);
     assert_eq!(server.lock().unwrap().log, ["query 5", "ident 5"]);

@@ -417,6 +417,18 @@ fn qr_images_only_for_our_nuts() {
         .call()
         .unwrap();
     assert_eq!(response.header("content-type"), Some("image/png"));
+    // The PNG scans back to the login URL.
+    let mut png = Vec::new();
+    std::io::Read::read_to_end(&mut response.into_reader(), &mut png).unwrap();
+    let image = image::load_from_memory(&png).unwrap().to_luma8();
+    let (w, h) = image.dimensions();
+    let mut prepared =
+        rqrr::PreparedImage::prepare_from_greyscale(w as usize, h as usize, |x, y| {
+            image.get_pixel(x as u32, y as u32).0[0]
+        });
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1);
+    assert_eq!(grids[0].decode().unwrap().1, login["url"].as_str().unwrap());
     assert_eq!(browser.call("GET", "/sqrl/qr.svg?nut=not-ours").0, 404);
     assert_eq!(browser.call("GET", "/sqrl/qr.png?nut=AAAA").0, 404);
 }

@@ -1,0 +1,214 @@
+//! Server-side cost of a login, beside raw `verify_strict` in the same run.
+//!
+//! Measured: the SQRL endpoint's work for one query + one ident (signatures, nut, echo check,
+//! store commit) with the in-memory store and with SQLite (WAL, synchronous=FULL, on disk);
+//! minting a login code; rendering its QR code as SVG and PNG. Client-side signing happens
+//! outside the timed sections. Printed as a ratio table after criterion's report.
+//!
+//! `cargo bench -p sqrl-server --bench service`
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::hint::black_box;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, Criterion};
+use ed25519_dalek::{Signer, SigningKey};
+use rand_core::OsRng;
+use sqrl_client::exchange::{Action, Config as ClientConfig, Decision, Exchange, Keys, Step};
+use sqrl_client::keys::{Iuk, Rlk};
+use sqrl_proto::SqrlUrl;
+use sqrl_server::{Config, Incoming, MemoryStore, SqliteStore, SqrlService, Store};
+
+const IP: &str = "192.0.2.10";
+
+/// One login; returns the time spent inside the server's `handle` calls.
+fn login<S: Store>(service: &SqrlService<S>, keys: &Keys) -> Duration {
+    let ip: IpAddr = IP.parse().unwrap();
+    let now = 1_800_000_000;
+    let flow = service.start_flow(ip, "Firefox/128.0", now, &mut OsRng);
+    let url = SqrlUrl::parse(&flow.url).unwrap();
+    let (mut exchange, mut request) = Exchange::start(
+        url,
+        Action::Login,
+        keys,
+        ClientConfig::default(),
+        Rlk::from_bytes([4; 32]),
+    )
+    .unwrap();
+    let mut spent = Duration::ZERO;
+    loop {
+        let query = request.url.split_once('?').unwrap().1.to_owned();
+        let start = Instant::now();
+        let reply = service.handle(
+            &Incoming {
+                query: &query,
+                body: request.body.as_bytes(),
+                client_ip: ip,
+                now,
+            },
+            &mut OsRng,
+        );
+        spent += start.elapsed();
+        match exchange.receive(&reply.body).unwrap() {
+            Step::Send(next) => request = next,
+            Step::Confirm(_) => match exchange
+                .decide(Decision::Button(sqrl_proto::Button::First))
+                .unwrap()
+            {
+                Step::Send(next) => request = next,
+                other => panic!("{other:?}"),
+            },
+            Step::Done(_) => return spent,
+        }
+    }
+}
+
+struct Fixture {
+    memory: SqrlService<MemoryStore>,
+    sqlite: SqrlService<SqliteStore>,
+    keys: Keys,
+    raw: SigningKey,
+    message: Vec<u8>,
+    _dir: std::path::PathBuf,
+}
+
+fn fixture() -> Fixture {
+    let dir = std::env::temp_dir().join(format!("sqrl-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let iuk = Iuk::generate(&mut OsRng);
+    let keys = Keys::new(iuk.imk(), iuk.ilk(), vec![]);
+    let memory = SqrlService::new(
+        Config::new("example.com"),
+        &[1; 32],
+        &[2; 32],
+        MemoryStore::new(),
+    );
+    let sqlite = SqrlService::new(
+        Config::new("example.com"),
+        &[1; 32],
+        &[2; 32],
+        SqliteStore::open(dir.join("bench.sqlite")).unwrap(),
+    );
+    // The account exists: we measure the everyday login of a known user.
+    login(&memory, &keys);
+    login(&sqlite, &keys);
+    Fixture {
+        memory,
+        sqlite,
+        keys,
+        raw: SigningKey::from_bytes(&[3; 32]),
+        message: vec![7; 400],
+        _dir: dir,
+    }
+}
+
+fn timed<'a>(op: impl Fn() + 'a) -> Box<dyn Fn() -> Duration + 'a> {
+    Box::new(move || {
+        let start = Instant::now();
+        op();
+        start.elapsed()
+    })
+}
+
+/// Operations measured as "time per call".
+fn operations(f: &Fixture) -> Vec<(&'static str, Box<dyn Fn() -> Duration + '_>)> {
+    let signature = f.raw.sign(&f.message);
+    let key = f.raw.verifying_key();
+    let ip: IpAddr = IP.parse().unwrap();
+    let svg_url = f.memory.start_flow(ip, "", 1_800_000_000, &mut OsRng).url;
+    let png_url = svg_url.clone();
+    vec![
+        (
+            "raw ed25519-dalek verify_strict",
+            timed(move || {
+                key.verify_strict(black_box(&f.message), &signature)
+                    .unwrap()
+            }),
+        ),
+        (
+            "query + ident, server side, memory store",
+            Box::new(|| login(&f.memory, &f.keys)),
+        ),
+        (
+            "query + ident, server side, SQLite on disk",
+            Box::new(|| login(&f.sqlite, &f.keys)),
+        ),
+        (
+            "mint a login code (sealed nut)",
+            timed(move || {
+                black_box(
+                    f.memory
+                        .start_flow(ip, "Firefox/128.0", 1_800_000_000, &mut OsRng),
+                );
+            }),
+        ),
+        (
+            "QR code as SVG (per login page view)",
+            timed(move || {
+                black_box(sqrl_server::http::qr::svg(&svg_url).unwrap());
+            }),
+        ),
+        (
+            "QR code as PNG",
+            timed(move || {
+                black_box(sqrl_server::http::qr::png(&png_url).unwrap());
+            }),
+        ),
+    ]
+}
+
+fn criterion_benches(c: &mut Criterion) {
+    let f = fixture();
+    for (name, op) in operations(&f) {
+        c.bench_function(name, |b| {
+            b.iter_custom(|iters| (0..iters).map(|_| op()).sum())
+        });
+    }
+}
+
+fn ratio_table() {
+    let f = fixture();
+    let ops = operations(&f);
+    let rounds = 11;
+    let mut per_call: Vec<Vec<f64>> = vec![Vec::new(); ops.len()];
+    for _ in 0..rounds {
+        for (i, (_, op)) in ops.iter().enumerate() {
+            let mut spent = Duration::ZERO;
+            let mut n = 0u32;
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_millis(60) {
+                spent += op();
+                n += 1;
+            }
+            per_call[i].push(spent.as_secs_f64() / f64::from(n));
+        }
+    }
+    let medians: Vec<f64> = per_call
+        .iter_mut()
+        .map(|v| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        })
+        .collect();
+    println!("\nratio to raw verify_strict, same run, median of {rounds} interleaved rounds:");
+    println!("{:<46} {:>10} {:>8}", "operation", "µs/call", "ratio");
+    for ((name, _), t) in ops.iter().zip(&medians) {
+        println!("{name:<46} {:>10.1} {:>8.2}", t * 1e6, t / medians[0]);
+    }
+}
+
+criterion_group!(benches, criterion_benches);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    ratio_table();
+}
