@@ -119,7 +119,10 @@ fn timed<'a>(op: impl Fn() + 'a) -> Box<dyn Fn() -> Duration + 'a> {
 }
 
 /// Operations measured as "time per call".
-fn operations(f: &Fixture) -> Vec<(&'static str, Box<dyn Fn() -> Duration + '_>)> {
+/// A named operation that returns the time it spent.
+type Operation<'a> = (&'static str, Box<dyn Fn() -> Duration + 'a>);
+
+fn operations(f: &Fixture) -> Vec<Operation<'_>> {
     let signature = f.raw.sign(&f.message);
     let key = f.raw.verifying_key();
     let ip: IpAddr = IP.parse().unwrap();
