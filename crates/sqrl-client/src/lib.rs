@@ -40,8 +40,3 @@ pub mod transport;
 
 pub use error::Error;
 pub use identity::{Identity, Password, Progress, RescueCode, Stage, Stretch, Unlocked};
-
-/// The README's example, compiled as a doctest so it cannot rot.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-struct ReadmeExample;

@@ -25,3 +25,8 @@ pub use sqrl_proto as proto;
 pub use store::{
     Account, AccountChange, Commit, MemoryStore, Session, SessionStore, Store, StoreError,
 };
+
+/// The README's examples, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeExamples;
