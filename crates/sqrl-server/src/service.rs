@@ -29,6 +29,12 @@ pub struct Config {
     pub lifetimes: Lifetimes,
     /// Ask the phone to confirm, naming the browser that asks (recommended).
     pub ask: bool,
+    /// Send this `sin` with every query; each `ident` must then answer with `ins`, which is
+    /// stored with the account and must stay the same at every later login.
+    pub secret_index: Option<String>,
+    /// Most flows opened (scanned) within one nut lifetime; beyond it new scans get a
+    /// transient error. Unscanned codes cost nothing and do not count.
+    pub max_open_flows: usize,
 }
 
 impl Config {
@@ -40,6 +46,8 @@ impl Config {
             origin: format!("https://{host}"),
             lifetimes: Lifetimes::default(),
             ask: true,
+            secret_index: None,
+            max_open_flows: 100_000,
         }
     }
 }
@@ -147,6 +155,7 @@ struct Effect {
     suk: Option<Bytes32>,
     url: Option<String>,
     ask: Option<Ask>,
+    sin: Option<String>,
     login: Option<Bytes32>,
     declined: bool,
 }
@@ -159,6 +168,7 @@ impl Effect {
             suk: None,
             url: None,
             ask: None,
+            sin: None,
             login: None,
             declined: false,
         }
@@ -367,6 +377,13 @@ impl<S: Store> SqrlService<S> {
                 if params.command != Command::Query {
                     return Err(CLIENT_FAILED); // an exchange starts with a query
                 }
+                // Open: issued less than one lifetime ago (a nut expires at issue + lifetime).
+                let since = incoming.now.saturating_sub(life.nut).saturating_add(1);
+                if self.store.count_flows_since(since).map_err(|_| TRANSIENT)?
+                    >= self.config.max_open_flows
+                {
+                    return Err(TRANSIENT); // too many logins in progress: try again shortly
+                }
                 let flow =
                     Flow::scanned(&qr, params.idk, incoming.now, life).map_err(|_| TRANSIENT)?;
                 (flow, None)
@@ -452,6 +469,7 @@ impl<S: Store> SqrlService<S> {
             if self.config.ask && !tif.contains(Tif::SQRL_DISABLED) {
                 effect.ask = Some(self.login_question(&c.flow));
             }
+            effect.sin = self.config.secret_index.clone();
             return Ok(effect);
         }
         if !c.ips_matched && !p.opt.noiptest {
@@ -528,9 +546,23 @@ impl<S: Store> SqrlService<S> {
                 Some(_) => {}
             }
         }
+        // With a secret index, every ident carries `ins`; a known account's must match the
+        // stored one, and on a re-key the previous identity's `pins` must match instead.
+        let ins = match &self.config.secret_index {
+            Some(_) => Some(p.ins.ok_or(CLIENT_FAILED | effect.tif)?),
+            None => None,
+        };
+        let matches = |stored: Option<Bytes32>, given: Option<Bytes32>| match (stored, given) {
+            (Some(s), Some(g)) => bool::from(s.0.ct_eq(&g.0)),
+            (Some(_), None) => false,
+            (None, _) => true,
+        };
         let with_options = |mut account: Account| {
             account.sqrlonly = p.opt.sqrlonly;
             account.hardlock = p.opt.hardlock;
+            if ins.is_some() {
+                account.ins = ins;
+            }
             account
         };
         let account = match (current, previous) {
@@ -539,6 +571,9 @@ impl<S: Store> SqrlService<S> {
                 return Ok(effect);
             }
             (Some(account), _) => {
+                if ins.is_some() && !matches(account.ins, ins) {
+                    return Err(CLIENT_FAILED | effect.tif);
+                }
                 let account = with_options(account);
                 effect.account = AccountChange::Put(account.clone());
                 account
@@ -548,6 +583,9 @@ impl<S: Store> SqrlService<S> {
                     .verify_unlock_signature(&old.vuk)
                     .map_err(|_| CLIENT_FAILED | effect.tif)?;
                 let (suk, vuk) = p.suk.zip(p.vuk).ok_or(CLIENT_FAILED | effect.tif)?;
+                if ins.is_some() && !matches(old.ins, p.pins) {
+                    return Err(CLIENT_FAILED | effect.tif);
+                }
                 if old.disabled {
                     effect.tif |= Tif::SQRL_DISABLED | FAILED;
                     return Ok(effect);
@@ -576,6 +614,7 @@ impl<S: Store> SqrlService<S> {
                     sqrlonly: false,
                     hardlock: false,
                     created_at: now,
+                    ins: None,
                 });
                 effect.account = AccountChange::Put(account.clone());
                 account
@@ -633,6 +672,7 @@ impl<S: Store> SqrlService<S> {
         reply.suk = effect.suk;
         reply.url = effect.url;
         reply.ask = effect.ask.clone();
+        reply.sin = effect.sin;
         let body = reply.encode().unwrap_or_default();
         flow.expected_nut = nut;
         flow.reply_hash = sha256(&body);

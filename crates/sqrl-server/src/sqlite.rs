@@ -57,6 +57,8 @@ const MIGRATIONS: &[&str] = &[
         browser TEXT NOT NULL
     );
     CREATE INDEX sessions_idk ON sessions(idk);",
+    // 2: the indexed secret answering the site's `sin`.
+    "ALTER TABLE accounts ADD COLUMN ins BLOB;",
 ];
 
 /// A SQLite-backed [`Store`] and [`SessionStore`].
@@ -159,6 +161,11 @@ fn read_account(row: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
         sqrlonly: row.get(4)?,
         hardlock: row.get(5)?,
         created_at: to_u64(row.get(6)?),
+        ins: row
+            .get::<_, Option<Vec<u8>>>(7)?
+            .map(key32)
+            .transpose()?
+            .map(Bytes32),
     })
 }
 
@@ -230,10 +237,11 @@ fn write_flow(tx: &rusqlite::Transaction<'_>, flow: &Flow) -> rusqlite::Result<u
 fn put_account(tx: &rusqlite::Transaction<'_>, a: &Account) -> rusqlite::Result<usize> {
     // An upsert that leaves the site's own columns (display_name) alone.
     tx.execute(
-        "INSERT INTO accounts (idk, suk, vuk, disabled, sqrlonly, hardlock, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        "INSERT INTO accounts (idk, suk, vuk, disabled, sqrlonly, hardlock, created_at, ins)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT(idk) DO UPDATE SET suk = excluded.suk, vuk = excluded.vuk,
-           disabled = excluded.disabled, sqrlonly = excluded.sqrlonly, hardlock = excluded.hardlock",
+           disabled = excluded.disabled, sqrlonly = excluded.sqrlonly, hardlock = excluded.hardlock,
+           ins = excluded.ins",
         params![
             a.idk.0.to_vec(),
             a.suk.0.to_vec(),
@@ -241,7 +249,8 @@ fn put_account(tx: &rusqlite::Transaction<'_>, a: &Account) -> rusqlite::Result<
             a.disabled,
             a.sqrlonly,
             a.hardlock,
-            to_i64(a.created_at)
+            to_i64(a.created_at),
+            a.ins.map(|i| i.0.to_vec())
         ],
     )
 }
@@ -250,7 +259,7 @@ impl Store for SqliteStore {
     fn account(&self, idk: &Bytes32) -> Result<Option<Account>, StoreError> {
         self.lock()?
             .query_row(
-                "SELECT idk, suk, vuk, disabled, sqrlonly, hardlock, created_at FROM accounts WHERE idk = ?1",
+                "SELECT idk, suk, vuk, disabled, sqrlonly, hardlock, created_at, ins FROM accounts WHERE idk = ?1",
                 [idk.0.to_vec()],
                 read_account,
             )
@@ -336,6 +345,17 @@ impl Store for SqliteStore {
         tx.commit().map_err(backend)
     }
 
+    fn count_flows_since(&self, since: u64) -> Result<usize, StoreError> {
+        self.lock()?
+            .query_row(
+                "SELECT COUNT(*) FROM flows WHERE issued_at >= ?1",
+                [to_i64(since)],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+            .map_err(backend)
+    }
+
     fn purge_flows(&self, before: u64) -> Result<usize, StoreError> {
         self.lock()?
             .execute("DELETE FROM flows WHERE issued_at < ?1", [to_i64(before)])
@@ -416,5 +436,29 @@ impl SessionStore for SqliteStore {
             )
             .map(|_| ())
             .map_err(backend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database written by the first schema upgrades in place and keeps its rows.
+    #[test]
+    fn upgrades_a_version_1_database() {
+        let connection = Connection::open_in_memory().unwrap();
+        connection.execute_batch(MIGRATIONS[0]).unwrap();
+        connection.execute_batch("PRAGMA user_version = 1").unwrap();
+        connection
+            .execute(
+                "INSERT INTO accounts (idk, suk, vuk, disabled, sqrlonly, hardlock, created_at) VALUES (?1, ?2, ?3, 0, 1, 0, 5)",
+                params![vec![1u8; 32], vec![2u8; 32], vec![3u8; 32]],
+            )
+            .unwrap();
+        let store = SqliteStore::init(connection).unwrap();
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        let account = store.account(&Bytes32([1; 32])).unwrap().unwrap();
+        assert!(account.sqrlonly);
+        assert_eq!(account.ins, None);
     }
 }

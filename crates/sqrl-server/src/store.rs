@@ -29,6 +29,9 @@ pub struct Account {
     pub hardlock: bool,
     /// When the association was made (seconds since the epoch).
     pub created_at: u64,
+    /// The identity's indexed secret for the site's `sin` (when the site sends one): a value
+    /// only this identity can reproduce.
+    pub ins: Option<Bytes32>,
 }
 
 /// The account part of a commit.
@@ -92,6 +95,8 @@ pub trait Store: Send + Sync {
     }
     /// Deletes flows issued before `before` (housekeeping).
     fn purge_flows(&self, before: u64) -> Result<usize, StoreError>;
+    /// How many stored flows were issued at or after `since` (the open ones).
+    fn count_flows_since(&self, since: u64) -> Result<usize, StoreError>;
 }
 
 #[derive(Debug, Default)]
@@ -182,6 +187,15 @@ impl Store for MemoryStore {
         let count = memory.flows.len();
         memory.flows.retain(|_, f| f.issued_at >= before);
         Ok(count - memory.flows.len())
+    }
+
+    fn count_flows_since(&self, since: u64) -> Result<usize, StoreError> {
+        Ok(self
+            .lock()?
+            .flows
+            .values()
+            .filter(|f| f.issued_at >= since)
+            .count())
     }
 }
 

@@ -691,3 +691,81 @@ fn enable_and_remove_need_urs() {
     assert_eq!(tif(&service, &m, &body, T0).bits(), 0xC5);
     assert_eq!(service.store().account_count(), 1);
 }
+
+#[test]
+fn secret_index_is_answered_and_checked() {
+    let mut config = Config::new("example.com");
+    config.secret_index = Some("login".into());
+    let service = SqrlService::new(config, &[1; 32], &[2; 32], MemoryStore::new());
+    let old = Iuk::generate(&mut OsRng);
+    log_in(&service, &keys(&old), T0);
+    log_in(&service, &keys(&old), T0 + 1);
+    let idk = old.imk().site_key("example.com", "").public_key();
+    let stored = sqrl_server::Store::account(service.store(), &idk)
+        .unwrap()
+        .unwrap()
+        .ins;
+    assert_eq!(
+        stored,
+        Some(
+            old.imk()
+                .site_key("example.com", "")
+                .indexed_secret("login")
+        )
+    );
+
+    // Without ins, or with another identity's, the ident fails and changes nothing.
+    let mut m = Manual::new(&service, &old.imk(), T0 + 2);
+    m.step(&service, Command::Query, T0 + 2);
+    let mut p = m.params(Command::Ident);
+    assert_eq!(tif(&service, &m, &m.body(&p), T0 + 2).bits(), 0xC5);
+    p.ins = Some(
+        Imk::from_bytes([9; 32])
+            .site_key("example.com", "")
+            .indexed_secret("login"),
+    );
+    assert_eq!(tif(&service, &m, &m.body(&p), T0 + 2).bits(), 0xC5);
+
+    // A re-key proves the previous identity's ins with pins, then stores the new one.
+    let new = Iuk::generate(&mut OsRng);
+    let (_, outcome) = log_in(
+        &service,
+        &Keys::new(new.imk(), new.ilk(), vec![old.clone()]),
+        T0 + 3,
+    );
+    assert!(outcome.rekeyed);
+    let new_idk = new.imk().site_key("example.com", "").public_key();
+    let stored = sqrl_server::Store::account(service.store(), &new_idk)
+        .unwrap()
+        .unwrap()
+        .ins;
+    assert_eq!(
+        stored,
+        Some(
+            new.imk()
+                .site_key("example.com", "")
+                .indexed_secret("login")
+        )
+    );
+}
+
+#[test]
+fn open_flows_are_capped() {
+    let mut config = Config::new("example.com");
+    config.max_open_flows = 2;
+    let service = SqrlService::new(config, &[1; 32], &[2; 32], MemoryStore::new());
+    let imk = Imk::from_bytes([7; 32]);
+    for _ in 0..2 {
+        let mut m = Manual::new(&service, &imk, T0);
+        assert_eq!(m.step(&service, Command::Query, T0).0, Tif::IPS_MATCHED);
+    }
+    let mut third = Manual::new(&service, &imk, T0);
+    assert_eq!(third.step(&service, Command::Query, T0).0.bits(), 0x60);
+    assert_eq!(service.store().flow_count(), 2);
+    // Once the first two are past their lifetime, scans are accepted again.
+    let mut later = Manual::new(&service, &imk, T0 + 300);
+    assert_eq!(
+        later.step(&service, Command::Query, T0 + 300).0,
+        Tif::IPS_MATCHED
+    );
+}

@@ -31,6 +31,7 @@ fn account(byte: u8) -> Account {
         sqrlonly: true,
         hardlock: false,
         created_at: 1_800_000_000,
+        ins: (byte % 2 == 1).then_some(Bytes32([byte.wrapping_add(3); 32])),
     }
 }
 
@@ -161,7 +162,7 @@ fn sqlite_survives_a_restart_and_migrates_once() {
     let path = temp_db("restart");
     {
         let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 1);
+        assert_eq!(store.schema_version().unwrap(), 2);
         store
             .commit(Commit {
                 flow: flow(1, 0),
@@ -172,7 +173,7 @@ fn sqlite_survives_a_restart_and_migrates_once() {
         store.create_session(&session(1, Bytes32([1; 32]))).unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 1);
+    assert_eq!(store.schema_version().unwrap(), 2);
     assert_eq!(store.account(&Bytes32([1; 32])).unwrap(), Some(account(1)));
     assert_eq!(store.flow(&FlowId([1; 16])).unwrap(), Some(flow(1, 0)));
     // A used nut stays used after a restart: its flow is still there at the same version.
