@@ -139,6 +139,19 @@ fn clock(now: u64) -> String {
     format!("{:02}:{:02} UTC", seconds / 3600, seconds % 3600 / 60)
 }
 
+/// Parses the body, negotiates the version and verifies `ids` (and `pids`).
+fn verify_request(bytes: &[u8]) -> Result<(RequestBody, ClientParams), Tif> {
+    let body = RequestBody::parse(bytes).map_err(|_| CLIENT_FAILED)?;
+    let params = body.client().map_err(|_| CLIENT_FAILED)?;
+    params
+        .version
+        .negotiate(&sqrl_proto::version::SUPPORTED)
+        .map_err(|_| UNSUPPORTED)?;
+    body.verify_identity_signatures(&params)
+        .map_err(|_| CLIENT_FAILED)?;
+    Ok((body, params))
+}
+
 /// What the checks before a command found.
 struct Context {
     params: ClientParams,
@@ -341,14 +354,7 @@ impl<S: Store> SqrlService<S> {
 
     /// Every check that does not depend on the command: body, signatures, nut, echo, flow.
     fn check(&self, incoming: &Incoming<'_>) -> Result<Context, Tif> {
-        let body = RequestBody::parse(incoming.body).map_err(|_| CLIENT_FAILED)?;
-        let params = body.client().map_err(|_| CLIENT_FAILED)?;
-        params
-            .version
-            .negotiate(&sqrl_proto::version::SUPPORTED)
-            .map_err(|_| UNSUPPORTED)?;
-        body.verify_identity_signatures(&params)
-            .map_err(|_| CLIENT_FAILED)?;
+        let (body, params) = verify_request(incoming.body)?;
         let nut = incoming
             .query
             .split('&')
@@ -701,5 +707,45 @@ impl<S: Store> SqrlService<S> {
             login,
             flow: Some(flow_id),
         })
+    }
+}
+
+#[cfg(feature = "danger-test-hooks")]
+impl<S: Store> SqrlService<S> {
+    /// **DANGER, tests only** (feature `danger-test-hooks`): handles a request as if its nut
+    /// were fresh, its `server` echo ours and its IP the browser's — every signature is still
+    /// verified. For replaying transcripts recorded against other servers.
+    pub fn danger_replay(&self, body: &[u8], now: u64, rng: &mut impl CryptoRngCore) -> Response {
+        let (body, params) = match verify_request(body) {
+            Ok(checked) => checked,
+            Err(tif) => return self.detached(tif, rng),
+        };
+        let ip = IpAddr::from([127, 0, 0, 1]);
+        let flow = Flow {
+            id: FlowId::generate(rng),
+            version: 0,
+            issued_at: now,
+            browser_ip: ip,
+            browser: BrowserInfo::from_codes(0, 0),
+            idk: params.idk,
+            phase: crate::flow::Phase::Scanned,
+            expected_nut: String::new(),
+            reply_hash: [0; 32],
+            asked: false,
+            cps_token_hash: None,
+        };
+        let context = Context {
+            params,
+            body,
+            flow,
+            expected_version: None,
+            ips_matched: true,
+        };
+        let effect = match self.command(&context, now) {
+            Ok(effect) => effect,
+            Err(tif) => return self.detached(tif, rng),
+        };
+        self.reply(context, effect, now, rng)
+            .unwrap_or_else(|_| self.detached(TRANSIENT, rng))
     }
 }

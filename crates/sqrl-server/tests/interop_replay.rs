@@ -1,0 +1,135 @@
+//! GRC's published query/ident transcript (SQRL Cryptography v1.04, transcribed in
+//! `../shared/sqrl/vectors/grc-spec-identity.md`) replayed against our server with the nut,
+//! echo and IP checks switched off through the test-only `danger_replay` hook. Every signature
+//! is still verified; both requests must get `tif=5` (known identity, same IP), and the ident,
+//! sent with `opt=cps`, its `url=`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::PathBuf;
+
+use rand_core::OsRng;
+use sqrl_proto::{Bytes32, RequestBody, ServerParams, Tif};
+use sqrl_server::flow::Phase;
+use sqrl_server::nut::FlowId;
+use sqrl_server::useragent::BrowserInfo;
+use sqrl_server::{Account, AccountChange, Commit, Config, Flow, MemoryStore, SqrlService, Store};
+
+fn transcript() -> Option<String> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/sqrl/vectors/grc-spec-identity.md");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Some(text),
+        Err(_) => {
+            eprintln!("SKIPPED: {} not found; the GRC transcript is replayed only when ../shared is beside the repository", path.display());
+            None
+        }
+    }
+}
+
+/// The `n`-th value of a `name=` line in the transcript.
+fn field(text: &str, name: &str, n: usize) -> String {
+    text.lines()
+        .filter_map(|l| l.strip_prefix(&format!("{name}=")))
+        .nth(n)
+        .unwrap_or_else(|| panic!("{name} #{n} missing"))
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn grc_query_and_ident_replay_with_tif_5() {
+    let Some(text) = transcript() else { return };
+    let mut config = Config::new("sqrl.grc.com");
+    config.ask = false; // GRC's client answered no question
+    let service = SqrlService::new(config, &[1; 32], &[2; 32], MemoryStore::new());
+
+    // The site already knows this identity (GRC's reply says tif=5), with the SUK it returns.
+    let first_reply = ServerParams::decode(
+        text.split("response body (151 bytes): ")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let body = |n: usize| {
+        format!(
+            "client={}&server={}&ids={}",
+            field(&text, "client", n),
+            field(&text, "server", n),
+            field(&text, "ids", n)
+        )
+    };
+    let idk = RequestBody::parse(body(0).as_bytes())
+        .unwrap()
+        .client()
+        .unwrap()
+        .idk;
+    let account = Account {
+        idk,
+        suk: first_reply.suk.unwrap(),
+        vuk: Bytes32([9; 32]),
+        disabled: false,
+        sqrlonly: false,
+        hardlock: false,
+        created_at: 0,
+        ins: None,
+    };
+    let seed = Flow {
+        id: FlowId([0; 16]),
+        version: 0,
+        issued_at: 0,
+        browser_ip: "127.0.0.1".parse().unwrap(),
+        browser: BrowserInfo::from_codes(0, 0),
+        idk,
+        phase: Phase::Scanned,
+        expected_nut: String::new(),
+        reply_hash: [0; 32],
+        asked: false,
+        cps_token_hash: None,
+    };
+    service
+        .store()
+        .commit(Commit {
+            flow: seed,
+            expected_version: None,
+            account: AccountChange::Put(account),
+        })
+        .unwrap();
+
+    let query = service.danger_replay(body(0).as_bytes(), 1_800_000_000, &mut OsRng);
+    assert_eq!(query.tif, Tif::from_bits(5), "query");
+    let reply = ServerParams::decode(&query.body).unwrap();
+    assert_eq!(reply.suk, first_reply.suk, "opt=suk returns the stored SUK");
+
+    let ident = service.danger_replay(body(1).as_bytes(), 1_800_000_000, &mut OsRng);
+    assert_eq!(ident.tif, Tif::from_bits(5), "ident");
+    assert_eq!(ident.login, Some(idk));
+    let reply = ServerParams::decode(&ident.body).unwrap();
+    assert!(
+        reply
+            .url
+            .unwrap()
+            .starts_with("https://sqrl.grc.com/sqrl/cps?token="),
+        "opt=cps gets url="
+    );
+
+    // The hook skips only the nut, echo and IP checks: a flipped signature still fails.
+    let mut forged = body(1);
+    let at = forged.find("ids=").unwrap() + 10;
+    forged.replace_range(at..=at, if &forged[at..=at] == "A" { "B" } else { "A" });
+    assert_eq!(
+        service
+            .danger_replay(forged.as_bytes(), 1_800_000_000, &mut OsRng)
+            .tif
+            .bits(),
+        0xC0
+    );
+    let _ = service.store().account(&idk).unwrap().unwrap();
+}
