@@ -1,6 +1,7 @@
 //! `sqrl`: the phone side of SQRL for a terminal. Manage an identity; log in to a site by its
 //! `sqrl://` link or a picture of its QR code.
 
+mod cps_cmd;
 mod identity_cmd;
 mod qr;
 mod site_cmd;
@@ -32,7 +33,7 @@ pub enum Kind {
 #[derive(Debug)]
 pub struct Failure {
     kind: Kind,
-    message: String,
+    pub(crate) message: String,
 }
 
 impl Failure {
@@ -145,6 +146,8 @@ enum Command {
     Enable(site_cmd::SiteArgs),
     /// Remove your identity from a site (needs the rescue code)
     Remove(site_cmd::SiteArgs),
+    /// Serve same-device logins on http://127.0.0.1:25519 (the SQRL localhost protocol)
+    Cps(cps_cmd::CpsArgs),
     /// Print shell completions
     Completions {
         /// The shell
@@ -189,6 +192,7 @@ fn run(cli: Cli) -> Outcome {
         Command::Remove(args) => {
             site_cmd::other(&cli.global, sqrl_client::exchange::Action::Remove, args)
         }
+        Command::Cps(args) => cps_cmd::run(&cli.global, args),
         Command::Completions { shell } => {
             let shell = match shell {
                 Shell::Bash => clap_complete::Shell::Bash,

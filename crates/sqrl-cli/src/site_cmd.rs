@@ -67,7 +67,7 @@ fn action_text(prompt: &Prompt) -> &'static str {
 }
 
 /// Shows the prompt and gets the user's decision.
-fn decide(prompt: &Prompt, common: &Common) -> Decision {
+pub(crate) fn decide(prompt: &Prompt, common: &Common) -> Decision {
     eprintln!("Site:      {}", prompt.auth_domain);
     eprintln!("Request:   {}", action_text(prompt));
     if prompt.ips_matched {

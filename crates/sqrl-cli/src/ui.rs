@@ -95,20 +95,26 @@ impl Drop for Stretching {
     }
 }
 
-/// Asks a yes/no question on the terminal; `false` when there is no terminal.
+/// Reads one answer line from standard input (a terminal, or a pipe for scripts and tests);
+/// `None` at end of input.
+fn answer() -> Option<String> {
+    let mut line = String::new();
+    match std::io::stdin().lock().read_line(&mut line) {
+        Ok(0) | Err(_) => None,
+        Ok(_) => Some(line.trim().to_owned()),
+    }
+}
+
+/// Asks a yes/no question; `false` unless the answer is yes (end of input cancels).
 pub fn confirm(question: &str) -> bool {
     let mut stderr = std::io::stderr();
     let _ = write!(stderr, "{question} [y/N] ");
     let _ = stderr.flush();
+    let yes = matches!(answer().as_deref(), Some("y" | "Y" | "yes" | "Yes"));
     if !std::io::stdin().is_terminal() {
         let _ = writeln!(stderr);
-        return false;
     }
-    let mut line = String::new();
-    if std::io::stdin().lock().read_line(&mut line).is_err() {
-        return false;
-    }
-    matches!(line.trim(), "y" | "Y" | "yes" | "Yes")
+    yes
 }
 
 /// Asks to pick one of the numbered choices or cancel; `None` to cancel.
@@ -116,14 +122,12 @@ pub fn choose(count: usize) -> Option<usize> {
     let mut stderr = std::io::stderr();
     let _ = write!(stderr, "Choose 1-{count}, or anything else to cancel: ");
     let _ = stderr.flush();
-    if !std::io::stdin().is_terminal() {
-        let _ = writeln!(stderr);
-        return None;
-    }
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).ok()?;
-    line.trim()
+    let choice = answer()?
         .parse::<usize>()
         .ok()
-        .filter(|n| (1..=count).contains(n))
+        .filter(|n| (1..=count).contains(n));
+    if !std::io::stdin().is_terminal() {
+        let _ = writeln!(stderr);
+    }
+    choice
 }

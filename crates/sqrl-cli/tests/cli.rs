@@ -425,6 +425,7 @@ fn help_for_every_command() {
         vec!["disable", "--help"],
         vec!["enable", "--help"],
         vec!["remove", "--help"],
+        vec!["cps", "--help"],
         vec!["completions", "--help"],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_sqrl"))
@@ -442,4 +443,105 @@ fn help_for_every_command() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("sqrl"));
+}
+
+/// A raw HTTP GET on loopback; `None` when the server closes without answering.
+fn raw_get(
+    port: u16,
+    path: &str,
+    origin: Option<&str>,
+) -> Option<(u16, Vec<(String, String)>, Vec<u8>)> {
+    use std::net::TcpStream;
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let origin = origin
+        .map(|o| format!("Origin: {o}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{origin}\r\n"
+    )
+    .ok()?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).ok()?;
+    if raw.is_empty() {
+        return None;
+    }
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(a, b)| (a.to_ascii_lowercase(), b.to_owned()))
+        .collect();
+    Some((status, headers, raw[split + 4..].to_vec()))
+}
+
+#[test]
+fn cps_serves_the_localhost_protocol() {
+    let (server, _) = start();
+    let dir = temp_dir();
+    let client = Client::create(&dir);
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sqrl"))
+        .args([
+            "cps",
+            "--once",
+            "--yes",
+            "--danger-loopback-http",
+            "--port",
+            &port.to_string(),
+        ])
+        .env("SQRL_IDENTITY", &client.identity)
+        .env("SQRL_PASSWORD", &client.password)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // wait until it listens
+    let mut probe = None;
+    for _ in 0..100 {
+        probe = raw_get(port, "/1700000000.gif", None);
+        if probe.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (status, headers, body) = probe.expect("sqrl cps answers the GIF probe");
+    assert_eq!(status, 200);
+    assert!(headers
+        .iter()
+        .any(|(k, v)| k == "content-type" && v == "image/gif"));
+    assert_eq!(&body[..6], b"GIF89a");
+    // A script (any request with an Origin header) gets no answer at all.
+    let url = login_url(&server);
+    let link = format!(
+        "{url}&can={}",
+        sqrl_proto::b64::encode("https://example.com/login")
+    );
+    let encoded = sqrl_proto::b64::encode(&link);
+    assert!(raw_get(port, &format!("/{encoded}"), Some("https://evil.example")).is_none());
+    assert!(
+        server.lock().unwrap().log.is_empty(),
+        "nothing was sent to the site"
+    );
+    // The page's navigation: a CPS login, then a redirect to the site's session link.
+    let (status, headers, _) = raw_get(port, &format!("/{encoded}"), None).unwrap();
+    assert_eq!(status, 302);
+    let location = headers
+        .iter()
+        .find(|(k, _)| k == "location")
+        .unwrap()
+        .1
+        .clone();
+    let token = server.lock().unwrap().cps_tokens.last().cloned().unwrap();
+    assert!(
+        location.ends_with(&format!("/cps?token={token}")),
+        "{location}"
+    );
+    assert!(child.wait().unwrap().success());
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -162,6 +162,38 @@ async function newCode() {
   ticker = setInterval(tick, 1000);
   watch();
 }
+function b64url(text) {
+  const bytes = new TextEncoder().encode(text);
+  let binary = "";
+  bytes.forEach((b) => { binary += String.fromCharCode(b); });
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+function probe() {
+  return new Promise((resolve) => {
+    const img = new Image();
+    img.onload = () => resolve(true);
+    img.onerror = () => resolve(false);
+    img.src = "http://localhost:25519/" + Date.now() + ".gif";
+  });
+}
+// Same device: wake the client through the sqrl:// scheme, wait for its localhost server to
+// answer the GIF probe, then hand it the link by navigating there (it redirects back here).
+async function sameDevice(event) {
+  event.preventDefault();
+  const link = $("sqrl-link").href;
+  const frame = document.createElement("iframe");
+  frame.hidden = true;
+  frame.src = link;
+  document.body.appendChild(frame);
+  $("status").textContent = "Looking for a SQRL client on this device…";
+  const until = Date.now() + 4000;
+  while (Date.now() < until) {
+    if (await probe()) { location.assign("http://localhost:25519/" + b64url(link)); return; }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  $("status").textContent = "No SQRL client answered on this device. Scan the code with your phone instead.";
+}
+$("sqrl-link").addEventListener("click", sameDevice);
 $("new-code").addEventListener("click", newCode);
 newCode();
 "#;
