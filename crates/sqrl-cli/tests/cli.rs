@@ -445,12 +445,11 @@ fn help_for_every_command() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("sqrl"));
 }
 
+/// Status, lower-cased headers and body of a raw HTTP response.
+type RawResponse = (u16, Vec<(String, String)>, Vec<u8>);
+
 /// A raw HTTP GET on loopback; `None` when the server closes without answering.
-fn raw_get(
-    port: u16,
-    path: &str,
-    origin: Option<&str>,
-) -> Option<(u16, Vec<(String, String)>, Vec<u8>)> {
+fn raw_get(port: u16, path: &str, origin: Option<&str>) -> Option<RawResponse> {
     use std::net::TcpStream;
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     let origin = origin
