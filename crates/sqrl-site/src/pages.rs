@@ -188,7 +188,14 @@ async function sameDevice(event) {
   $("status").textContent = "Looking for a SQRL client on this device…";
   const until = Date.now() + 4000;
   while (Date.now() < until) {
-    if (await probe()) { location.assign("http://localhost:25519/" + b64url(link)); return; }
+    if (await probe()) {
+      // Hand over to the client; stop watching first, or this page's own reaction to the
+      // login (a navigation to /account) would cancel the pending navigation to the client.
+      stopWatching();
+      last = "handed-over";
+      location.assign("http://localhost:25519/" + b64url(link));
+      return;
+    }
     await new Promise((r) => setTimeout(r, 250));
   }
   $("status").textContent = "No SQRL client answered on this device. Scan the code with your phone instead.";

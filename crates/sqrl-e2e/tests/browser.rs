@@ -1,0 +1,574 @@
+//! The product as a person uses it: `sqrl-site` in headless Chromium, the `sqrl` command as the
+//! phone. The QR code is read from a screenshot of the page (so it is proven scannable).
+//!
+//! Scenarios, in order (one browser driver, run one after another on two cores):
+//! cross-device login with "scanned" then the account page, surviving a reload, logout;
+//! a second browser that cannot redeem another's login; revoking another session from the
+//! account page; declined on the phone; expiry with an explicit new code; same-device login
+//! through `sqrl cps`.
+//!
+//! Set `SQRL_UPDATE_SCREENSHOTS=1` to rewrite `docs/screenshots/*.png`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+// ---- processes ---------------------------------------------------------------------------
+
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `target/<profile>/`, where cargo put the workspace's binaries.
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_owned()
+}
+
+/// The newest modification time of the files under `dir`.
+fn newest(dir: &Path) -> std::time::SystemTime {
+    let mut latest = std::time::SystemTime::UNIX_EPOCH;
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        let time = if path.is_dir() {
+            newest(&path)
+        } else {
+            entry.metadata().unwrap().modified().unwrap()
+        };
+        latest = latest.max(time);
+    }
+    latest
+}
+
+/// A workspace binary, refusing a missing or stale one (`cargo test -p sqrl-e2e` alone does
+/// not rebuild other packages' binaries; `cargo test --workspace` does).
+fn binary(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    let package = if name == "sqrl" { "sqrl-cli" } else { name };
+    let hint = format!("build it first: cargo build -p {package} (cargo test --workspace does)");
+    let built = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| panic!("{} is missing: {hint}", path.display()));
+    let sources = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../")
+        .join(package)
+        .join("src");
+    assert!(
+        built >= newest(&sources),
+        "{} is older than its sources: {hint}",
+        path.display()
+    );
+    path
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Site {
+    _process: Process,
+    base: String,
+}
+
+fn start_site(dir: &Path, name: &str, extra: &[&str]) -> Site {
+    let mut child = Command::new(binary("sqrl-site"))
+        .args(["--bind", "127.0.0.1:0", "--database"])
+        .arg(dir.join(format!("{name}.sqlite")))
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+    Site {
+        _process: Process(child),
+        base,
+    }
+}
+
+/// The `sqrl` command with a test identity.
+struct Phone {
+    identity: PathBuf,
+}
+
+const PASSWORD: &str = "correct horse battery staple";
+
+impl Phone {
+    fn create(dir: &Path) -> Self {
+        let identity = dir.join("phone.sqrl");
+        let out = Command::new(binary("sqrl"))
+            .args(["identity", "new", "--enscrypt-iterations", "1"])
+            .env("SQRL_IDENTITY", &identity)
+            .env("SQRL_NEW_PASSWORD", PASSWORD)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Self { identity }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(binary("sqrl"));
+        command
+            .args(args)
+            .arg("--danger-loopback-http")
+            .env("SQRL_IDENTITY", &self.identity)
+            .env("SQRL_PASSWORD", PASSWORD);
+        command
+    }
+
+    /// `sqrl login URL`, waiting at the site's question for the test to answer.
+    fn login(&self, url: &str) -> (Process, ChildStdin) {
+        let mut child = self
+            .command(&["login", url])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        (Process(child), stdin)
+    }
+
+    fn idk(&self, url: &str) -> String {
+        let out = self
+            .command(&["identity", "show", "--site", url])
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("idk:"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+}
+
+fn finish(mut process: Process, stdin: ChildStdin, answer: &str) -> Option<i32> {
+    let mut stdin = stdin;
+    stdin.write_all(answer.as_bytes()).unwrap();
+    drop(stdin);
+    process.0.wait().unwrap().code()
+}
+
+// ---- a minimal WebDriver client (loopback only) --------------------------------------------
+
+fn json_of(response: ureq::Response) -> Value {
+    serde_json::from_str(&response.into_string().unwrap()).unwrap()
+}
+
+struct Driver {
+    _process: Process,
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl Driver {
+    fn start() -> Option<Driver> {
+        let path = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())?;
+        let port = free_port();
+        let child = Command::new(path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let driver = Driver {
+            _process: Process(child),
+            base: format!("http://127.0.0.1:{port}"),
+            agent: ureq::AgentBuilder::new()
+                .timeout(Duration::from_secs(60))
+                .build(),
+        };
+        for _ in 0..100 {
+            if driver
+                .agent
+                .get(&format!("{}/status", driver.base))
+                .call()
+                .is_ok()
+            {
+                return Some(driver);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("chromedriver did not start");
+    }
+
+    fn session(&self, profile: &Path) -> Browser {
+        let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .unwrap();
+        let capabilities = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--disable-dev-shm-usage", "--window-size=900,900",
+                    format!("--user-data-dir={}", profile.display()),
+                ]
+            }
+        }}});
+        let response: Value = json_of(
+            self.agent
+                .post(&format!("{}/session", self.base))
+                .send_string(&capabilities.to_string())
+                .unwrap(),
+        );
+        let id = response["value"]["sessionId"].as_str().unwrap();
+        Browser {
+            agent: self.agent.clone(),
+            base: format!("{}/session/{id}", self.base),
+        }
+    }
+}
+
+struct Browser {
+    agent: ureq::Agent,
+    base: String,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.agent.delete(&self.base).call();
+    }
+}
+
+impl Browser {
+    fn post(&self, path: &str, body: Value) -> Value {
+        let response = self
+            .agent
+            .post(&format!("{}{path}", self.base))
+            .send_string(&body.to_string());
+        match response {
+            Ok(r) => json_of(r)["value"].clone(),
+            Err(ureq::Error::Status(code, r)) => panic!(
+                "webdriver {path}: {code} {}",
+                r.into_string().unwrap_or_default()
+            ),
+            Err(e) => panic!("webdriver {path}: {e}"),
+        }
+    }
+
+    fn get(&self, path: &str) -> Value {
+        json_of(
+            self.agent
+                .get(&format!("{}{path}", self.base))
+                .call()
+                .unwrap(),
+        )["value"]
+            .clone()
+    }
+
+    fn goto(&self, url: &str) {
+        self.post("/url", json!({ "url": url }));
+    }
+
+    fn url(&self) -> String {
+        self.get("/url").as_str().unwrap().to_owned()
+    }
+
+    fn run(&self, script: &str) -> Value {
+        self.post("/execute/sync", json!({ "script": script, "args": [] }))
+    }
+
+    fn text(&self, selector: &str) -> String {
+        let script = format!(
+            "const e = document.querySelector({}); return e ? e.textContent : null;",
+            json!(selector)
+        );
+        self.run(&script).as_str().unwrap_or_default().to_owned()
+    }
+
+    fn status(&self) -> String {
+        self.run("return document.body ? (document.body.dataset.status || '') : '';")
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    fn click(&self, selector: &str) {
+        self.run(&format!(
+            "document.querySelector({}).click(); return null;",
+            json!(selector)
+        ));
+    }
+
+    fn screenshot(&self) -> Vec<u8> {
+        let data = self.get("/screenshot");
+        sqrl_proto::b64::decode_lenient(data.as_str().unwrap()).unwrap()
+    }
+
+    /// Waits for a condition; fails with `what` when it never holds.
+    fn wait(&self, what: &str, timeout: Duration, condition: impl Fn(&Browser) -> bool) {
+        let until = Instant::now() + timeout;
+        while Instant::now() < until {
+            if condition(self) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "timed out waiting for: {what} (url {}, status {:?}, page {:?})",
+            self.url(),
+            self.status(),
+            self.text("body")
+        );
+    }
+
+    fn wait_status(&self, status: &str) {
+        self.wait(
+            &format!("page status {status}"),
+            Duration::from_secs(20),
+            |b| b.status() == status,
+        );
+    }
+
+    /// Opens the login page and reads its QR code from a screenshot.
+    fn login_page(&self, site: &Site) -> String {
+        self.goto(&format!("{}/", site.base));
+        self.wait_status("new");
+        std::thread::sleep(Duration::from_millis(300)); // let the QR image paint
+        read_qr(&self.screenshot())
+    }
+}
+
+fn read_qr(png: &[u8]) -> String {
+    let image = image::load_from_memory(png).unwrap().to_luma8();
+    let (w, h) = image.dimensions();
+    let mut prepared =
+        rqrr::PreparedImage::prepare_from_greyscale(w as usize, h as usize, |x, y| {
+            image.get_pixel(x as u32, y as u32).0[0]
+        });
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "exactly one QR code on the page");
+    grids[0].decode().unwrap().1
+}
+
+fn save_screenshot(browser: &Browser, name: &str) {
+    if std::env::var_os("SQRL_UPDATE_SCREENSHOTS").is_some() {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../docs/screenshots")
+            .join(name);
+        std::fs::write(path, browser.screenshot()).unwrap();
+    }
+}
+
+// ---- the scenarios ------------------------------------------------------------------------
+
+#[test]
+fn the_site_in_a_real_browser() {
+    let Some(driver) = Driver::start() else {
+        eprintln!("SKIPPED: chromedriver not found; install Debian's chromium and chromium-driver (.ci/run does)");
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("sqrl-e2e-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let site = start_site(&dir, "site", &[]);
+    let phone = Phone::create(&dir);
+
+    // 1. Cross-device: QR from a screenshot, "scanned" shown, then the account page.
+    let a = driver.session(&dir.join("profile-a"));
+    let url = a.login_page(&site);
+    assert!(
+        url.starts_with(&format!(
+            "sqrl://{}/sqrl?nut=",
+            site.base.trim_start_matches("http://")
+        )),
+        "{url}"
+    );
+    save_screenshot(&a, "login.png");
+    let idk = phone.idk(&url);
+    let (process, stdin) = phone.login(&url);
+    a.wait_status("scanned");
+    assert!(a.text("#status").contains("Confirm on your phone"));
+    assert_eq!(
+        finish(process, stdin, "1\n"),
+        Some(0),
+        "sqrl login succeeds"
+    );
+    let returned = Instant::now();
+    a.wait("the account page", Duration::from_secs(10), |b| {
+        b.url().ends_with("/account") && b.text("#idk") == idk
+    });
+    eprintln!(
+        "browser logged in {:?} after `sqrl login` returned",
+        returned.elapsed()
+    );
+    save_screenshot(&a, "account.png");
+    a.goto(&format!("{}/account", site.base));
+    assert_eq!(a.text("#idk"), idk, "the session survives a reload");
+
+    // 2. A second browser cannot redeem the first one's login.
+    let b = driver.session(&dir.join("profile-b"));
+    b.login_page(&site);
+    let c = {
+        let c = driver.session(&dir.join("profile-c"));
+        let qr = c.login_page(&site);
+        let (process, stdin) = phone.login(&qr);
+        c.wait_status("scanned");
+        // b knows nothing of c's flow: its redeem is refused and its page stays "new".
+        let refused = b.run("return fetch('/sqrl/redeem', {method: 'POST'}).then(r => r.status);");
+        assert_eq!(finish(process, stdin, "1\n"), Some(0));
+        c.wait("c's account page", Duration::from_secs(10), |c| {
+            c.url().ends_with("/account")
+        });
+        let refused_after =
+            b.run("return fetch('/sqrl/redeem', {method: 'POST'}).then(r => r.status);");
+        assert_ne!(refused.as_u64(), Some(200));
+        assert_ne!(refused_after.as_u64(), Some(200));
+        assert_eq!(b.status(), "new");
+        c
+    };
+
+    // 3. Sessions: a sees a and c; revoking c logs c out.
+    a.goto(&format!("{}/account", site.base));
+    let rows = a.run("return document.querySelectorAll('#sessions tr[data-session]').length;");
+    assert_eq!(rows.as_u64(), Some(2));
+    a.run("for (const row of document.querySelectorAll('#sessions tr[data-session]')) { if (!row.textContent.includes('this browser')) { row.querySelector('button').click(); break; } } return null;");
+    a.wait(
+        "the account page after revoking",
+        Duration::from_secs(10),
+        |b| {
+            b.run("return document.querySelectorAll('#sessions tr[data-session]').length;")
+                .as_u64()
+                == Some(1)
+        },
+    );
+    c.goto(&format!("{}/account", site.base));
+    c.wait(
+        "the revoked browser is sent to the login page",
+        Duration::from_secs(10),
+        |c| !c.url().ends_with("/account"),
+    );
+
+    // 4. Logout.
+    a.click("#logout");
+    a.wait(
+        "the login page after logout",
+        Duration::from_secs(10),
+        |b| !b.url().ends_with("/account"),
+    );
+    a.goto(&format!("{}/account", site.base));
+    a.wait("logged out for good", Duration::from_secs(10), |b| {
+        !b.url().ends_with("/account")
+    });
+
+    // 5. Declined on the phone.
+    let url = b.login_page(&site);
+    let (process, stdin) = phone.login(&url);
+    b.wait_status("scanned");
+    assert_eq!(
+        finish(process, stdin, "2\n"),
+        Some(5),
+        "the client reports the refusal"
+    );
+    b.wait_status("rejected");
+    assert!(b.text("#status").contains("declined"));
+    assert_eq!(
+        b.run("return document.getElementById('new-code').hidden;")
+            .as_bool(),
+        Some(false)
+    );
+
+    // 6. Expiry: the page offers a new code and does not make one by itself.
+    let short = start_site(&dir, "short", &["--nut-lifetime", "10"]);
+    b.login_page(&short);
+    b.wait("the code to expire", Duration::from_secs(20), |b| {
+        b.status() == "expired"
+    });
+    let src = b.run("return document.getElementById('qr').src;");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        b.run("return document.getElementById('qr').src;"),
+        src,
+        "no silent new code"
+    );
+    assert_eq!(
+        b.run("return document.getElementById('new-code').hidden;")
+            .as_bool(),
+        Some(false)
+    );
+    b.click("#new-code");
+    b.wait_status("new");
+    assert_ne!(b.run("return document.getElementById('qr').src;"), src);
+
+    // 7. Same device: the page's SQRL link, with `sqrl cps` answering on 127.0.0.1:25519.
+    let cps_log = dir.join("cps.log");
+    let cps = Process(
+        phone
+            .command(&["cps", "--once", "--yes"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&cps_log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let probe = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(2))
+        .build();
+    let until = Instant::now() + Duration::from_secs(10);
+    while probe
+        .get("http://127.0.0.1:25519/probe.gif")
+        .call()
+        .is_err()
+    {
+        assert!(Instant::now() < until, "sqrl cps did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let d = driver.session(&dir.join("profile-d"));
+    d.login_page(&site);
+    d.click("#sqrl-link");
+    let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        d.wait(
+            "the account page through the same-device link",
+            Duration::from_secs(20),
+            |d| d.url().ends_with("/account"),
+        );
+    }));
+    if waited.is_err() {
+        panic!(
+            "same-device login failed; sqrl cps said: {}",
+            std::fs::read_to_string(&cps_log).unwrap_or_default()
+        );
+    }
+    assert_eq!(d.text("#idk"), idk);
+    drop(cps);
+
+    drop((a, b, c, d, short, site, driver));
+    let _ = std::fs::remove_dir_all(&dir);
+}
