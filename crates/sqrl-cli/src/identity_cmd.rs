@@ -120,6 +120,12 @@ pub fn load(path: &Path) -> Result<Identity, Failure> {
 
 /// Writes the identity file atomically, readable by its owner only.
 fn save(path: &Path, identity: &Identity, force: bool) -> Outcome {
+    refuse_overwrite(path, force)?;
+    write_private(path, identity.to_text().as_bytes())
+}
+
+/// Refuses to replace an existing identity file without `--force`.
+fn refuse_overwrite(path: &Path, force: bool) -> Outcome {
     if !force && path.exists() {
         return Err(Failure::new(
             Kind::Identity,
@@ -129,7 +135,7 @@ fn save(path: &Path, identity: &Identity, force: bool) -> Outcome {
             ),
         ));
     }
-    write_private(path, identity.to_text().as_bytes())
+    Ok(())
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Outcome {
@@ -169,15 +175,8 @@ pub fn run(global: &Global, command: IdentityCommand) -> Outcome {
     let path = global.identity_path()?;
     match command {
         IdentityCommand::New { stretch, force } => {
-            if !force && path.exists() {
-                return Err(Failure::new(
-                    Kind::Identity,
-                    format!(
-                        "{} already exists; pass --force to replace it",
-                        path.display()
-                    ),
-                ));
-            }
+            // Checked before asking for a password, and again when saving.
+            refuse_overwrite(&path, force)?;
             let password = ui::new_password()?;
             let bar = Stretching::new();
             let (identity, code) =

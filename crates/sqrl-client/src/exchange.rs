@@ -460,6 +460,35 @@ impl<'k> Exchange<'k> {
         }))
     }
 
+    /// Runs the exchange to its end: `send` posts a request and returns the reply body (HTTP,
+    /// or an in-process server in tests), `decide` answers the prompt. At most 16 requests, so
+    /// a hostile server cannot keep a client looping.
+    pub fn drive(
+        mut self,
+        first: Request,
+        mut send: impl FnMut(&Request) -> Result<String, Error>,
+        mut decide: impl FnMut(&Prompt) -> Decision,
+    ) -> Result<Outcome, Error> {
+        let mut request = first;
+        // up to 5 queries (current + 4 previous identities) and the command, each possibly
+        // retried once after a transient error
+        for _ in 0..16 {
+            let reply = send(&request)?;
+            let mut step = self.receive(&reply)?;
+            loop {
+                match step {
+                    Step::Send(next) => {
+                        request = next;
+                        break;
+                    }
+                    Step::Confirm(prompt) => step = self.decide(decide(&prompt))?,
+                    Step::Done(outcome) => return Ok(outcome),
+                }
+            }
+        }
+        Err(Error::OutOfOrder)
+    }
+
     /// The user's answer to the prompt: sends the command that acts, or stops.
     pub fn decide(&mut self, decision: Decision) -> Result<Step, Error> {
         if self.state != State::Deciding {

@@ -289,19 +289,24 @@ impl Identity {
             .ok_or(Error::MissingBlock { block_type: 1 })?;
         let key = stretch_again(password.bytes(), &block.stretch, Stage::Password, progress)?;
         let (imk, ilk) = block.open(&key).ok_or(Error::WrongPassword)?;
-        let previous = match &self.s4.previous {
-            Some(p) => p.open(&imk).ok_or(Error::S4Block {
-                block_type: 3,
-                reason: "does not decrypt with this identity's IMK",
-            })?,
-            None => Vec::new(),
-        };
+        let previous = self.previous_iuks(&imk)?;
         Ok(Unlocked {
             imk,
             ilk,
             previous,
             settings: block.settings,
         })
+    }
+
+    /// The previous IUKs (newest first), decrypted with the current IMK.
+    fn previous_iuks(&self, imk: &Imk) -> Result<Vec<Iuk>, Error> {
+        match &self.s4.previous {
+            Some(block) => block.open(imk).ok_or(Error::S4Block {
+                block_type: 3,
+                reason: "does not decrypt with this identity's IMK",
+            }),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Recovers the IUK with the rescue code.
@@ -390,13 +395,7 @@ impl Identity {
         let old_iuk = self.recover(code, progress)?;
         let old_imk = old_iuk.imk();
         let mut previous = vec![old_iuk];
-        if let Some(block) = &self.s4.previous {
-            let older = block.open(&old_imk).ok_or(Error::S4Block {
-                block_type: 3,
-                reason: "does not decrypt with this identity's IMK",
-            })?;
-            previous.extend(older);
-        }
+        previous.extend(self.previous_iuks(&old_imk)?);
         previous.truncate(4);
         let edition = self
             .s4

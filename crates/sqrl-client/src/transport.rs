@@ -7,7 +7,7 @@
 use std::io::Read;
 use std::time::Duration;
 
-use crate::exchange::{Decision, Exchange, Outcome, Prompt, Request, Step};
+use crate::exchange::{Decision, Exchange, Outcome, Prompt, Request};
 use crate::Error;
 
 /// Largest reply accepted (a real reply is a few hundred bytes).
@@ -122,29 +122,12 @@ fn read_limited(response: ureq::Response) -> Result<String, Error> {
 
 /// Runs an exchange to its end over `transport`, asking `decide` at the prompt.
 pub fn run(
-    mut exchange: Exchange<'_>,
+    exchange: Exchange<'_>,
     first: Request,
     transport: &HttpTransport,
-    mut decide: impl FnMut(&Prompt) -> Decision,
+    decide: impl FnMut(&Prompt) -> Decision,
 ) -> Result<Outcome, Error> {
-    let mut request = first;
-    // query (one per previous identity, at most 4, plus one transient retry each), then the
-    // command and its retry: a hard bound so a hostile server cannot keep us looping.
-    for _ in 0..16 {
-        let reply = transport.post(&request)?;
-        let mut step = exchange.receive(&reply)?;
-        loop {
-            match step {
-                Step::Send(next) => {
-                    request = next;
-                    break;
-                }
-                Step::Confirm(prompt) => step = exchange.decide(decide(&prompt))?,
-                Step::Done(outcome) => return Ok(outcome),
-            }
-        }
-    }
-    Err(Error::OutOfOrder)
+    exchange.drive(first, |request| transport.post(request), decide)
 }
 
 #[cfg(test)]

@@ -22,7 +22,8 @@ fn path_and_query(url: &str) -> String {
     rest[rest.find('/').unwrap()..].to_owned()
 }
 
-/// Runs one exchange to the end, answering the prompt with `decide`.
+/// Runs one exchange to the end against the in-memory server, answering the prompt with
+/// `decide`; returns the outcome and the prompts shown.
 fn run(
     server: &mut MiniServer,
     keys: &Keys,
@@ -31,28 +32,17 @@ fn run(
     mut decide: impl FnMut(&Prompt) -> Decision,
 ) -> Result<(Outcome, Vec<Prompt>), Error> {
     let url = SqrlUrl::parse(&server.issue_url()).unwrap();
-    let (mut exchange, mut request) =
-        Exchange::start(url, action, keys, config, Rlk::generate(&mut OsRng))?;
+    let (exchange, first) = Exchange::start(url, action, keys, config, Rlk::generate(&mut OsRng))?;
     let mut prompts = Vec::new();
-    for _ in 0..20 {
-        let reply = server.handle(&path_and_query(&request.url), &request.body);
-        let mut step = exchange.receive(&reply)?;
-        loop {
-            match step {
-                Step::Send(next) => {
-                    request = next;
-                    break;
-                }
-                Step::Confirm(prompt) => {
-                    let decision = decide(&prompt);
-                    prompts.push(prompt);
-                    step = exchange.decide(decision)?;
-                }
-                Step::Done(outcome) => return Ok((outcome, prompts)),
-            }
-        }
-    }
-    panic!("exchange did not finish");
+    let outcome = exchange.drive(
+        first,
+        |request| Ok(server.handle(&path_and_query(&request.url), &request.body)),
+        |prompt| {
+            prompts.push(prompt.clone());
+            decide(prompt)
+        },
+    )?;
+    Ok((outcome, prompts))
 }
 
 fn approve(_: &Prompt) -> Decision {

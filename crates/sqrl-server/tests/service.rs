@@ -14,7 +14,7 @@ use std::sync::{Arc, Barrier};
 
 use rand_core::OsRng;
 use sqrl_client::exchange::{
-    Action, Config as ClientConfig, Decision, Exchange, Keys, Outcome, Prompt, Step,
+    Action, Config as ClientConfig, Decision, Exchange, Keys, Outcome, Prompt,
 };
 use sqrl_client::keys::{Imk, Iuk, Rlk, SiteKey};
 use sqrl_proto::{
@@ -51,32 +51,21 @@ fn client(
     config: ClientConfig,
     phone_ip: IpAddr,
     now: u64,
-    mut decide: impl FnMut(&Prompt) -> Decision,
+    decide: impl FnMut(&Prompt) -> Decision,
 ) -> Result<Outcome, sqrl_client::Error> {
     let parsed = SqrlUrl::parse(url).unwrap();
-    let (mut exchange, mut request) =
+    let (exchange, first) =
         Exchange::start(parsed, action, keys, config, Rlk::generate(&mut OsRng))?;
-    for _ in 0..10 {
+    let send = |request: &sqrl_client::exchange::Request| {
         let incoming = Incoming {
             query: query_of(&request.url),
             body: request.body.as_bytes(),
             client_ip: phone_ip,
             now,
         };
-        let reply = service.handle(&incoming, &mut OsRng);
-        let mut step = exchange.receive(&reply.body)?;
-        loop {
-            match step {
-                Step::Send(next) => {
-                    request = next;
-                    break;
-                }
-                Step::Confirm(prompt) => step = exchange.decide(decide(&prompt))?,
-                Step::Done(outcome) => return Ok(outcome),
-            }
-        }
-    }
-    panic!("no end");
+        Ok(service.handle(&incoming, &mut OsRng).body)
+    };
+    exchange.drive(first, send, decide)
 }
 
 fn keys(iuk: &Iuk) -> Keys {

@@ -11,7 +11,7 @@
 use std::net::IpAddr;
 
 use rand_core::OsRng;
-use sqrl_client::exchange::{Action, Config as ClientConfig, Decision, Exchange, Keys, Step};
+use sqrl_client::exchange::{Action, Config as ClientConfig, Decision, Exchange, Keys};
 use sqrl_client::keys::{Iuk, Rlk};
 use sqrl_proto::{Bytes32, SqrlUrl};
 use sqrl_server::flow::Phase;
@@ -204,7 +204,7 @@ fn a_full_login_on_sqlite() {
     for round in 0..2 {
         let flow = service.start_flow(ip, "Firefox/128.0", 1_800_000_000, &mut OsRng);
         let url = SqrlUrl::parse(&flow.url).unwrap();
-        let (mut exchange, mut request) = Exchange::start(
+        let (exchange, first) = Exchange::start(
             url,
             Action::Login,
             &keys,
@@ -212,26 +212,17 @@ fn a_full_login_on_sqlite() {
             Rlk::generate(&mut OsRng),
         )
         .unwrap();
-        let outcome = loop {
+        let send = |request: &sqrl_client::exchange::Request| {
             let query = request.url.split_once('?').unwrap().1.to_owned();
-            let reply = service.handle(
-                &Incoming {
-                    query: &query,
-                    body: request.body.as_bytes(),
-                    client_ip: ip,
-                    now: 1_800_000_001,
-                },
-                &mut OsRng,
-            );
-            match exchange.receive(&reply.body).unwrap() {
-                Step::Send(next) => request = next,
-                Step::Confirm(_) => match exchange.decide(Decision::Approve).unwrap() {
-                    Step::Send(next) => request = next,
-                    other => panic!("{other:?}"),
-                },
-                Step::Done(outcome) => break outcome,
-            }
+            let incoming = Incoming {
+                query: &query,
+                body: request.body.as_bytes(),
+                client_ip: ip,
+                now: 1_800_000_001,
+            };
+            Ok(service.handle(&incoming, &mut OsRng).body)
         };
+        let outcome = exchange.drive(first, send, |_| Decision::Approve).unwrap();
         assert_eq!(outcome.new_association, round == 0);
         assert!(service
             .redeem(&flow.flow, &flow.browser_secret, 1_800_000_002)

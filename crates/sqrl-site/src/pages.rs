@@ -237,6 +237,8 @@ enum Refused {
     SignIn,
     /// The store failed.
     Unavailable,
+    /// A form posted from another origin.
+    Forbidden,
 }
 
 impl IntoResponse for Refused {
@@ -244,6 +246,7 @@ impl IntoResponse for Refused {
         match self {
             Refused::SignIn => Redirect::to("/").into_response(),
             Refused::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response(),
+            Refused::Forbidden => StatusCode::FORBIDDEN.into_response(),
         }
     }
 }
@@ -256,12 +259,14 @@ fn require(site: &Site, headers: &HeaderMap) -> Result<SignedIn, Refused> {
     }
 }
 
-/// Same-origin check for form posts (on top of SameSite=Lax cookies).
-fn same_origin(site: &Site, headers: &HeaderMap) -> bool {
-    match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        Some(origin) => origin == site.origin,
-        None => true,
+/// The session behind a form post, which must come from this site (an `Origin` header, when
+/// present, must be ours: on top of SameSite=Lax cookies).
+fn form_session(site: &Site, headers: &HeaderMap) -> Result<SignedIn, Refused> {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    if origin.is_some_and(|o| o != site.origin) {
+        return Err(Refused::Forbidden);
     }
+    require(site, headers)
 }
 
 async fn account_page(State(site): State<Site>, headers: HeaderMap) -> Response {
@@ -321,10 +326,7 @@ async fn set_name(
     headers: HeaderMap,
     Form(form): Form<NameForm>,
 ) -> Response {
-    if !same_origin(&site, &headers) {
-        return StatusCode::FORBIDDEN.into_response();
-    }
-    let signed_in = match require(&site, &headers) {
+    let signed_in = match form_session(&site, &headers) {
         Ok(s) => s,
         Err(refused) => return refused.into_response(),
     };
@@ -352,10 +354,7 @@ async fn revoke(
     headers: HeaderMap,
     Form(form): Form<RevokeForm>,
 ) -> Response {
-    if !same_origin(&site, &headers) {
-        return StatusCode::FORBIDDEN.into_response();
-    }
-    let signed_in = match require(&site, &headers) {
+    let signed_in = match form_session(&site, &headers) {
         Ok(s) => s,
         Err(refused) => return refused.into_response(),
     };
