@@ -9,8 +9,9 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -55,24 +56,7 @@ fn start(settings: HttpSettings) -> Site {
         .on_login(move |e| seen.lock().unwrap().push(e.clone()))
         .map_user(|idk| Some(format!("user-{}", &idk.encode()[..6])))
         .build();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            listener.set_nonblocking(true).unwrap();
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            let app: axum::Router = http.router();
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-            .unwrap();
-        });
-    });
+    common::serve(listener, http);
     Site { port, logins, dir }
 }
 

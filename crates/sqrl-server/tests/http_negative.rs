@@ -9,7 +9,8 @@
     clippy::indexing_slicing
 )]
 
-use std::net::SocketAddr;
+mod common;
+
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
@@ -61,25 +62,7 @@ fn start(nut_lifetime: u64) -> Site {
         ..HttpSettings::default()
     };
     let http = SqrlHttp::builder(service).settings(settings).build();
-    let serving = http.clone();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            listener.set_nonblocking(true).unwrap();
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            let app: axum::Router = serving.router();
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-            .unwrap();
-        });
-    });
+    common::serve(listener, http.clone());
     Site {
         base: format!("http://127.0.0.1:{port}"),
         http,
