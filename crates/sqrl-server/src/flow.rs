@@ -15,6 +15,7 @@ use std::net::IpAddr;
 use sqrl_proto::Bytes32;
 
 use crate::nut::{FlowId, QrNut};
+use crate::store::AccountId;
 use crate::useragent::BrowserInfo;
 
 /// How long things last.
@@ -43,7 +44,7 @@ pub enum Phase {
     /// The identity logged in; the browser (or, with CPS, the token holder) may redeem.
     Confirmed {
         /// The account that logged in.
-        account: Bytes32,
+        account: AccountId,
         /// Client-provided session: only the CPS token logs a browser in.
         cps: bool,
         /// When.
@@ -168,7 +169,7 @@ impl Flow {
     /// `scanned → confirmed`.
     pub fn confirm(
         &mut self,
-        account: Bytes32,
+        account: AccountId,
         cps: bool,
         now: u64,
         life: Lifetimes,
@@ -190,12 +191,12 @@ impl Flow {
     }
 
     /// `confirmed → redeemed` by the waiting browser (not for CPS flows). Returns the account.
-    pub fn redeem(&mut self, now: u64, life: Lifetimes) -> Result<Bytes32, FlowError> {
+    pub fn redeem(&mut self, now: u64, life: Lifetimes) -> Result<AccountId, FlowError> {
         self.redeem_as(false, now, life)
     }
 
     /// `confirmed → redeemed` by the CPS token holder. Returns the account.
-    pub fn redeem_cps(&mut self, now: u64, life: Lifetimes) -> Result<Bytes32, FlowError> {
+    pub fn redeem_cps(&mut self, now: u64, life: Lifetimes) -> Result<AccountId, FlowError> {
         self.redeem_as(true, now, life)
     }
 
@@ -204,7 +205,7 @@ impl Flow {
         via_cps: bool,
         now: u64,
         life: Lifetimes,
-    ) -> Result<Bytes32, FlowError> {
+    ) -> Result<AccountId, FlowError> {
         match (self.status(now, life), self.phase) {
             (Status::Expired, _) => Err(FlowError::Expired),
             (
@@ -250,10 +251,10 @@ mod tests {
     fn happy_path_on_a_virtual_clock() {
         let mut flow = scanned_at(T0 + 10);
         assert_eq!(flow.status(T0 + 10, LIFE), Status::Scanned);
-        flow.confirm(Bytes32([3; 32]), false, T0 + 20, LIFE)
+        flow.confirm(AccountId([3; 16]), false, T0 + 20, LIFE)
             .unwrap();
         assert_eq!(flow.status(T0 + 21, LIFE), Status::Confirmed);
-        assert_eq!(flow.redeem(T0 + 22, LIFE), Ok(Bytes32([3; 32])));
+        assert_eq!(flow.redeem(T0 + 22, LIFE), Ok(AccountId([3; 16])));
         assert_eq!(flow.status(T0 + 23, LIFE), Status::Redeemed);
     }
 
@@ -276,7 +277,7 @@ mod tests {
         assert_eq!(flow.status(T0 + 300, LIFE), Status::Expired);
         assert_eq!(
             flow.clone()
-                .confirm(Bytes32([3; 32]), false, T0 + 300, LIFE),
+                .confirm(AccountId([3; 16]), false, T0 + 300, LIFE),
             Err(FlowError::Expired)
         );
         assert_eq!(flow.reject(T0 + 301, LIFE), Err(FlowError::Expired));
@@ -285,7 +286,7 @@ mod tests {
     #[test]
     fn confirmed_flow_must_be_redeemed_in_time_and_once() {
         let mut flow = scanned_at(T0);
-        flow.confirm(Bytes32([3; 32]), false, T0 + 250, LIFE)
+        flow.confirm(AccountId([3; 16]), false, T0 + 250, LIFE)
             .unwrap();
         // The redeem window runs from confirmation, past the nut lifetime.
         assert_eq!(flow.status(T0 + 360, LIFE), Status::Confirmed);
@@ -301,7 +302,8 @@ mod tests {
         flow.reject(T0 + 5, LIFE).unwrap();
         assert_eq!(flow.status(T0 + 5, LIFE), Status::Rejected);
         assert_eq!(
-            flow.clone().confirm(Bytes32([3; 32]), false, T0 + 6, LIFE),
+            flow.clone()
+                .confirm(AccountId([3; 16]), false, T0 + 6, LIFE),
             Err(FlowError::WrongState)
         );
         assert_eq!(
@@ -316,9 +318,11 @@ mod tests {
         );
         // confirmed cannot be confirmed again or rejected
         let mut flow = scanned_at(T0);
-        flow.confirm(Bytes32([3; 32]), false, T0 + 1, LIFE).unwrap();
+        flow.confirm(AccountId([3; 16]), false, T0 + 1, LIFE)
+            .unwrap();
         assert_eq!(
-            flow.clone().confirm(Bytes32([4; 32]), false, T0 + 2, LIFE),
+            flow.clone()
+                .confirm(AccountId([4; 16]), false, T0 + 2, LIFE),
             Err(FlowError::WrongState)
         );
         assert_eq!(
@@ -331,10 +335,10 @@ mod tests {
             Err(FlowError::WrongState)
         );
         let mut cps = scanned_at(T0);
-        cps.confirm(Bytes32([3; 32]), true, T0 + 1, LIFE).unwrap();
+        cps.confirm(AccountId([3; 16]), true, T0 + 1, LIFE).unwrap();
         assert_eq!(cps.status(T0 + 2, LIFE), Status::ConfirmedElsewhere);
         assert_eq!(cps.clone().redeem(T0 + 2, LIFE), Err(FlowError::WrongState));
-        assert_eq!(cps.redeem_cps(T0 + 2, LIFE), Ok(Bytes32([3; 32])));
+        assert_eq!(cps.redeem_cps(T0 + 2, LIFE), Ok(AccountId([3; 16])));
         assert_eq!(
             cps.status(T0 + 3, LIFE),
             Status::ConfirmedElsewhere,

@@ -1,32 +1,44 @@
-//! The website side of SQRL: nuts, login flows, verification and stores, without IO.
+//! The website side of SQRL, without IO: nuts, login flows, the decisions of the SQRL
+//! endpoint, and the traits behind which backends keep state.
 //!
-//! [`SqrlService`] is the SQRL endpoint: [`SqrlService::start_flow`] gives a login page its
-//! `sqrl://` URL and the secret only that browser holds; [`SqrlService::handle`] answers every
-//! POST from a client — verifying the body, every signature (`verify_strict`), the nut, the
-//! exact echo of what we sent, the flow's identity and the IP — and applies each command
-//! atomically through a [`Store`]; the waiting page asks [`SqrlService::status`] and turns a
-//! confirmed login into its session with [`SqrlService::redeem`] (or the client's CPS link
-//! with [`SqrlService::redeem_cps`]). Time and randomness are inputs, so every transition is
-//! tested on a virtual clock. Rules: `spec/protocol.md`.
+//! - [`Server`] decides: [`Server::receive`] checks a request without stored state,
+//!   [`Server::decide`] answers it from a loaded [`Snapshot`] and says what to commit. Time and
+//!   randomness are inputs.
+//! - [`SqrlServer`] drives it over the async [`Store`], [`Events`] and [`Limiter`] traits.
+//! - [`MemoryStore`], [`MemoryEvents`], [`MemoryLimiter`]: one-process implementations.
+//!   Other backends live in their own crates (`sqrl-server-sqlite`, `sqrl-server-postgres`,
+//!   `sqrl-server-redis`) and prove themselves with the [`testkit`] (feature `testkit`).
+//! - The HTTP layer is the `sqrl-axum` crate.
+//!
+//! Rules: `spec/protocol.md` (the wire) and `spec/server.md` (the website side).
 
+mod command;
+pub mod decide;
+pub mod driver;
+pub mod events;
 pub mod flow;
-pub mod http;
+pub mod limit;
+pub mod memory;
 pub mod nut;
-pub mod service;
-pub mod sqlite;
+pub mod refusal;
 pub mod store;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod useragent;
 
+pub use decide::{
+    AccountNotice, AskPolicy, Config, Decision, Incoming, NewFlow, Pending, Refused, Response,
+    Server,
+};
+pub use driver::{BrowserError, SessionDraft, SqrlServer, DEFAULT_SCAN_RULE};
+pub use events::{Events, Hub, MemoryEvents, Subscription};
 pub use flow::{Flow, FlowError, Lifetimes, Phase, Status};
+pub use limit::{Limiter, MemoryLimiter, Prefixes, Rule};
+pub use memory::MemoryStore;
 pub use nut::{FlowId, NutCodec};
-pub use service::{BrowserError, Config, Incoming, NewFlow, Response, SqrlService};
-pub use sqlite::SqliteStore;
+pub use refusal::Refusal;
 pub use sqrl_proto as proto;
 pub use store::{
-    Account, AccountChange, Commit, MemoryStore, Session, SessionStore, Store, StoreError,
+    Account, AccountChange, AccountId, AccountStore, Commit, FlowStore, Needs, Session, Snapshot,
+    Store, StoreError,
 };
-
-/// The README's examples, compiled as doctests so they cannot rot.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-struct ReadmeExamples;

@@ -1,20 +1,76 @@
-//! Where the server keeps accounts and flows: a trait, and an in-memory implementation.
+//! What the server keeps, and the async traits a backend implements.
 //!
-//! Every state change of one SQRL command is one [`Commit`], applied atomically and only if
-//! the flow's version is still the one the command read (optimistic concurrency): of two
-//! concurrent commands on one nut, exactly one wins and the other changes nothing.
+//! Two seams, so that several instances can share state: [`FlowStore`] (login flows: short
+//! lived, written on every request; in memory, SQLite, PostgreSQL or Redis) and
+//! [`AccountStore`] (accounts, sessions, display names and the site's keys: durable; in memory,
+//! SQLite or PostgreSQL). [`Store`] is both together, with the two operations that must be
+//! atomic across them: a command's [`Commit`] (flow + account) and a browser's redemption
+//! (flow + session). A backend that holds both in one database overrides those with one
+//! transaction; [`Split`] combines two backends with a claim–write–finalize order that never
+//! produces a wrong login (see `spec/server.md`).
+//!
+//! Every state change is optimistic: it applies only if the flow's version is still the one
+//! read, so of two concurrent commands on one nut exactly one wins and the other changes
+//! nothing.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
-
+use async_trait::async_trait;
+use rand_core::CryptoRngCore;
 use sqrl_proto::Bytes32;
+use zeroize::Zeroizing;
 
 use crate::flow::Flow;
 use crate::nut::FlowId;
 
-/// An identity's association with this site. The `idk` is the account's username.
+/// An account's stable id: it survives re-keys (the identity key changes, the account does
+/// not), so sessions and the app's own data point at it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccountId(pub [u8; 16]);
+
+impl AccountId {
+    /// A fresh random id.
+    pub fn generate(rng: &mut impl CryptoRngCore) -> Self {
+        let mut id = [0u8; 16];
+        rng.fill_bytes(&mut id);
+        Self(id)
+    }
+
+    /// Lower-case hex (32 characters).
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// From 32 hex characters.
+    pub fn from_hex(text: &str) -> Option<Self> {
+        if text.len() != 32 || !text.is_ascii() {
+            return None;
+        }
+        let mut id = [0u8; 16];
+        for (i, byte) in id.iter_mut().enumerate() {
+            let pair = text.get(i * 2..i * 2 + 2)?;
+            *byte = u8::from_str_radix(pair, 16).ok()?;
+        }
+        Some(Self(id))
+    }
+}
+
+impl core::fmt::Debug for AccountId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "AccountId({})", self.to_hex())
+    }
+}
+
+impl core::fmt::Display for AccountId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+/// An identity's association with this site. The `idk` is the identity's username here; the
+/// `id` is what the site's own data refers to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
+    /// Stable across re-keys.
+    pub id: AccountId,
     /// The site public key of the identity.
     pub idk: Bytes32,
     /// Server Unlock Key, returned to the client for unlock requests.
@@ -29,8 +85,7 @@ pub struct Account {
     pub hardlock: bool,
     /// When the association was made (seconds since the epoch).
     pub created_at: u64,
-    /// The identity's indexed secret for the site's `sin` (when the site sends one): a value
-    /// only this identity can reproduce.
+    /// The identity's indexed secret for the site's `sin` (when the site sends one).
     pub ins: Option<Bytes32>,
 }
 
@@ -39,24 +94,24 @@ pub struct Account {
 pub enum AccountChange {
     /// No account changes.
     Keep,
-    /// Insert or replace this account.
+    /// Insert this account, or replace the one with its `id`.
     Put(Account),
-    /// Replace the account of `previous` with `account` (keyed by the new idk) and remember
-    /// `previous` as superseded, in one step.
+    /// The account `account.id` moves from identity `previous` to `account.idk`; `previous` is
+    /// remembered as superseded, in one step. Sessions and display names stay with the id.
     Rekey {
         /// The replaced identity.
         previous: Bytes32,
         /// The account under its new identity.
         account: Account,
     },
-    /// Delete the account of this idk.
-    Remove(Bytes32),
+    /// Delete the account, its sessions and its display name.
+    Remove(AccountId),
 }
 
 /// One command's changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Commit {
-    /// The flow after the command; its `version` must be `expected_version + 1` (or 0).
+    /// The flow after the command; its `version` is `expected_version + 1` (or 0).
     pub flow: Flow,
     /// The version the command read (`None`: the flow must not exist yet).
     pub expected_version: Option<u64>,
@@ -70,133 +125,40 @@ pub enum StoreError {
     /// The flow changed since it was read: another request won.
     #[error("concurrent update")]
     Conflict,
-    /// The backend failed.
+    /// The backend failed (unreachable, full disk, ...): nothing was changed.
     #[error("store backend: {0}")]
     Backend(String),
 }
 
-/// Storage for accounts and flows.
-pub trait Store: Send + Sync {
+impl StoreError {
+    /// A backend error from anything printable.
+    pub fn backend(e: impl core::fmt::Display) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// What one SQRL request needs from the store, loaded in one round trip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Needs {
+    /// The flow of the nut.
+    pub flow: FlowId,
+    /// The identity that signed the request.
+    pub idk: Bytes32,
+    /// The previous identity it presents, if any.
+    pub pidk: Option<Bytes32>,
+}
+
+/// What the store knew when a request was loaded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The flow's record (`None`: no request has reached it yet).
+    pub flow: Option<Flow>,
     /// The account of `idk`.
-    fn account(&self, idk: &Bytes32) -> Result<Option<Account>, StoreError>;
-    /// `true` if `idk` was replaced by a re-key.
-    fn is_superseded(&self, idk: &Bytes32) -> Result<bool, StoreError>;
-    /// A stored flow.
-    fn flow(&self, id: &FlowId) -> Result<Option<Flow>, StoreError>;
-    /// Applies a commit atomically, or fails with [`StoreError::Conflict`] changing nothing.
-    fn commit(&self, commit: Commit) -> Result<(), StoreError>;
-    /// Replaces a flow if its version is still `expected_version` (for redemption).
-    fn update_flow(&self, flow: Flow, expected_version: u64) -> Result<(), StoreError> {
-        self.commit(Commit {
-            flow,
-            expected_version: Some(expected_version),
-            account: AccountChange::Keep,
-        })
-    }
-    /// Deletes flows issued before `before` (housekeeping).
-    fn purge_flows(&self, before: u64) -> Result<usize, StoreError>;
-    /// How many stored flows were issued at or after `since` (the open ones).
-    fn count_flows_since(&self, since: u64) -> Result<usize, StoreError>;
-}
-
-#[derive(Debug, Default)]
-struct Memory {
-    accounts: HashMap<Bytes32, Account>,
-    superseded: HashSet<Bytes32>,
-    flows: HashMap<FlowId, Flow>,
-    sessions: Vec<Session>,
-    names: HashMap<Bytes32, String>,
-}
-
-/// An in-memory store (tests, single-process demos).
-#[derive(Debug, Default)]
-pub struct MemoryStore {
-    inner: Mutex<Memory>,
-}
-
-impl MemoryStore {
-    /// An empty store.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Memory>, StoreError> {
-        self.inner
-            .lock()
-            .map_err(|_| StoreError::Backend("poisoned lock".into()))
-    }
-
-    /// Number of accounts (for tests).
-    pub fn account_count(&self) -> usize {
-        self.lock().map_or(0, |m| m.accounts.len())
-    }
-
-    /// Number of stored flows (for tests).
-    pub fn flow_count(&self) -> usize {
-        self.lock().map_or(0, |m| m.flows.len())
-    }
-}
-
-impl Store for MemoryStore {
-    fn account(&self, idk: &Bytes32) -> Result<Option<Account>, StoreError> {
-        Ok(self.lock()?.accounts.get(idk).cloned())
-    }
-
-    fn is_superseded(&self, idk: &Bytes32) -> Result<bool, StoreError> {
-        Ok(self.lock()?.superseded.contains(idk))
-    }
-
-    fn flow(&self, id: &FlowId) -> Result<Option<Flow>, StoreError> {
-        Ok(self.lock()?.flows.get(id).cloned())
-    }
-
-    fn commit(&self, commit: Commit) -> Result<(), StoreError> {
-        let mut memory = self.lock()?;
-        let current = memory.flows.get(&commit.flow.id).map(|f| f.version);
-        if current != commit.expected_version {
-            return Err(StoreError::Conflict);
-        }
-        match commit.account {
-            AccountChange::Keep => {}
-            AccountChange::Put(account) => {
-                memory.accounts.insert(account.idk, account);
-            }
-            AccountChange::Rekey { previous, account } => {
-                memory.accounts.remove(&previous);
-                memory.superseded.insert(previous);
-                for session in memory.sessions.iter_mut().filter(|s| s.idk == previous) {
-                    session.idk = account.idk;
-                }
-                if let Some(name) = memory.names.remove(&previous) {
-                    memory.names.insert(account.idk, name);
-                }
-                memory.accounts.insert(account.idk, account);
-            }
-            AccountChange::Remove(idk) => {
-                memory.accounts.remove(&idk);
-                memory.sessions.retain(|s| s.idk != idk);
-                memory.names.remove(&idk);
-            }
-        }
-        memory.flows.insert(commit.flow.id, commit.flow);
-        Ok(())
-    }
-
-    fn purge_flows(&self, before: u64) -> Result<usize, StoreError> {
-        let mut memory = self.lock()?;
-        let count = memory.flows.len();
-        memory.flows.retain(|_, f| f.issued_at >= before);
-        Ok(count - memory.flows.len())
-    }
-
-    fn count_flows_since(&self, since: u64) -> Result<usize, StoreError> {
-        Ok(self
-            .lock()?
-            .flows
-            .values()
-            .filter(|f| f.issued_at >= since)
-            .count())
-    }
+    pub current: Option<Account>,
+    /// The account of `pidk`.
+    pub previous: Option<Account>,
+    /// `idk` was replaced by a re-key.
+    pub superseded: bool,
 }
 
 /// A browser session after login. The cookie holds a random id; only its SHA-256 is stored.
@@ -205,7 +167,7 @@ pub struct Session {
     /// SHA-256 of the session id (also the public handle used to revoke it).
     pub id_hash: [u8; 32],
     /// The account.
-    pub idk: Bytes32,
+    pub account: AccountId,
     /// Created (seconds since the epoch).
     pub created_at: u64,
     /// The IP address that logged in.
@@ -214,62 +176,106 @@ pub struct Session {
     pub browser: String,
 }
 
-/// Sessions and the site's own per-account data.
-pub trait SessionStore: Send + Sync {
-    /// Stores a new session.
-    fn create_session(&self, session: &Session) -> Result<(), StoreError>;
-    /// The session with this id hash.
-    fn session(&self, id_hash: &[u8; 32]) -> Result<Option<Session>, StoreError>;
-    /// All sessions of an account, oldest first.
-    fn sessions_of(&self, idk: &Bytes32) -> Result<Vec<Session>, StoreError>;
-    /// Deletes a session of `idk`; `false` if there was none.
-    fn delete_session(&self, idk: &Bytes32, id_hash: &[u8; 32]) -> Result<bool, StoreError>;
-    /// The account's display name (empty if never set).
-    fn display_name(&self, idk: &Bytes32) -> Result<String, StoreError>;
-    /// Sets the display name.
-    fn set_display_name(&self, idk: &Bytes32, name: &str) -> Result<(), StoreError>;
+/// Login flows.
+#[async_trait]
+pub trait FlowStore: Send + Sync + 'static {
+    /// A stored flow.
+    async fn flow(&self, id: &FlowId) -> Result<Option<Flow>, StoreError>;
+    /// Writes `flow` if the stored version is `expected` (`None`: absent), else
+    /// [`StoreError::Conflict`] changing nothing.
+    async fn put_flow(&self, flow: &Flow, expected: Option<u64>) -> Result<(), StoreError>;
+    /// Deletes flows issued before `before` (housekeeping); how many.
+    async fn purge_flows(&self, before: u64) -> Result<usize, StoreError>;
 }
 
-impl SessionStore for MemoryStore {
-    fn create_session(&self, session: &Session) -> Result<(), StoreError> {
-        self.lock()?.sessions.push(session.clone());
-        Ok(())
+/// Accounts, sessions, display names and the site's keys.
+#[async_trait]
+pub trait AccountStore: Send + Sync + 'static {
+    /// The accounts of `idk` and `pidk`, and whether `idk` was superseded.
+    async fn accounts(
+        &self,
+        idk: &Bytes32,
+        pidk: Option<&Bytes32>,
+    ) -> Result<(Option<Account>, Option<Account>, bool), StoreError>;
+    /// The account with this id.
+    async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError>;
+    /// Applies an account change (idempotent: applying it twice leaves the same state).
+    async fn apply(&self, change: &AccountChange) -> Result<(), StoreError>;
+    /// Stores a new session.
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
+    /// The session with this id hash.
+    async fn session(&self, id_hash: &[u8; 32]) -> Result<Option<Session>, StoreError>;
+    /// All sessions of an account, oldest first.
+    async fn sessions_of(&self, account: &AccountId) -> Result<Vec<Session>, StoreError>;
+    /// Deletes a session of `account`; `false` if there was none.
+    async fn delete_session(
+        &self,
+        account: &AccountId,
+        id_hash: &[u8; 32],
+    ) -> Result<bool, StoreError>;
+    /// The account's display name (empty if never set).
+    async fn display_name(&self, account: &AccountId) -> Result<String, StoreError>;
+    /// Sets the display name.
+    async fn set_display_name(&self, account: &AccountId, name: &str) -> Result<(), StoreError>;
+    /// The site key named `name`: the stored one, or `candidate` stored now if there is none.
+    /// Every instance sharing the store gets the same key (the first writer wins).
+    async fn site_key(
+        &self,
+        name: &str,
+        candidate: &[u8; 32],
+    ) -> Result<Zeroizing<[u8; 32]>, StoreError>;
+}
+
+/// Flows and accounts together, with the two atomic operations across them.
+///
+/// The provided methods work over any [`FlowStore`] + [`AccountStore`] pair in the
+/// claim–write–finalize order; a backend that keeps both in one database overrides them with
+/// one transaction.
+#[async_trait]
+pub trait Store: FlowStore + AccountStore {
+    /// Everything a request needs.
+    async fn load(&self, needs: &Needs) -> Result<Snapshot, StoreError> {
+        let flow = self.flow(&needs.flow).await?;
+        let (current, previous, superseded) =
+            self.accounts(&needs.idk, needs.pidk.as_ref()).await?;
+        Ok(Snapshot {
+            flow,
+            current,
+            previous,
+            superseded,
+        })
     }
 
-    fn session(&self, id_hash: &[u8; 32]) -> Result<Option<Session>, StoreError> {
-        Ok(self
-            .lock()?
-            .sessions
-            .iter()
-            .find(|s| &s.id_hash == id_hash)
-            .cloned())
+    /// Applies a commit: the flow only if its version is still `expected_version`, and then
+    /// the account change; or [`StoreError::Conflict`] changing nothing.
+    async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
+        if commit.account == AccountChange::Keep {
+            return self.put_flow(&commit.flow, commit.expected_version).await;
+        }
+        // Claim: the flow record moves on with a nut nobody holds, so a concurrent request
+        // on the same nut loses here, before any account changes.
+        // Commands run only on scanned flows, so the claim still shows "scanned".
+        let mut claim = commit.flow.clone();
+        claim.expected_nut = String::new();
+        claim.phase = crate::flow::Phase::Scanned;
+        self.put_flow(&claim, commit.expected_version).await?;
+        // Write: the account change (idempotent, so a retry after a crash is harmless).
+        self.apply(&commit.account).await?;
+        // Finalize: the flow as the command left it.
+        let mut last = commit.flow.clone();
+        last.version = claim.version.saturating_add(1);
+        self.put_flow(&last, Some(claim.version)).await
     }
 
-    fn sessions_of(&self, idk: &Bytes32) -> Result<Vec<Session>, StoreError> {
-        Ok(self
-            .lock()?
-            .sessions
-            .iter()
-            .filter(|s| &s.idk == idk)
-            .cloned()
-            .collect())
-    }
-
-    fn delete_session(&self, idk: &Bytes32, id_hash: &[u8; 32]) -> Result<bool, StoreError> {
-        let mut inner = self.lock()?;
-        let before = inner.sessions.len();
-        inner
-            .sessions
-            .retain(|s| !(&s.id_hash == id_hash && &s.idk == idk));
-        Ok(inner.sessions.len() != before)
-    }
-
-    fn display_name(&self, idk: &Bytes32) -> Result<String, StoreError> {
-        Ok(self.lock()?.names.get(idk).cloned().unwrap_or_default())
-    }
-
-    fn set_display_name(&self, idk: &Bytes32, name: &str) -> Result<(), StoreError> {
-        self.lock()?.names.insert(*idk, name.to_owned());
-        Ok(())
+    /// Marks the flow redeemed (if its version is still `expected_version`) and creates the
+    /// browser's session.
+    async fn redeem(
+        &self,
+        flow: &Flow,
+        expected_version: u64,
+        session: &Session,
+    ) -> Result<(), StoreError> {
+        self.put_flow(flow, Some(expected_version)).await?;
+        self.create_session(session).await
     }
 }

@@ -1,8 +1,8 @@
 //! GRC's published query/ident transcript (SQRL Cryptography v1.04, transcribed in
-//! `../shared/sqrl/vectors/grc-spec-identity.md`) replayed against our server with the nut,
-//! echo and IP checks switched off through the test-only `danger_replay` hook. Every signature
-//! is still verified; both requests must get `tif=5` (known identity, same IP), and the ident,
-//! sent with `opt=cps`, its `url=`.
+//! `../shared/sqrl/vectors/grc-spec-identity.md`) decided by our server on a hand-built
+//! snapshot ([`Server::replay`]: the flow is new, the echo ours, the IP the browser's; the
+//! account is the one GRC's server knew). Every signature is still verified; both requests
+//! must get `tif=5` (known identity, same IP), and the ident, sent with `opt=cps`, its `url=`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -14,10 +14,7 @@ use std::path::PathBuf;
 
 use rand_core::OsRng;
 use sqrl_proto::{Bytes32, RequestBody, ServerParams, Tif};
-use sqrl_server::flow::Phase;
-use sqrl_server::nut::FlowId;
-use sqrl_server::useragent::BrowserInfo;
-use sqrl_server::{Account, AccountChange, Commit, Config, Flow, MemoryStore, SqrlService, Store};
+use sqrl_server::{Account, AccountId, AskPolicy, Config, Server, Snapshot};
 
 fn transcript() -> Option<String> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -45,8 +42,8 @@ fn field(text: &str, name: &str, n: usize) -> String {
 fn grc_query_and_ident_replay_with_tif_5() {
     let Some(text) = transcript() else { return };
     let mut config = Config::new("sqrl.grc.com");
-    config.ask = false; // GRC's client answered no question
-    let service = SqrlService::new(config, &[1; 32], &[2; 32], MemoryStore::new());
+    config.ask = AskPolicy::Off; // GRC's client answered no question
+    let server = Server::new(config, &[1; 32], &[2; 32]);
 
     // The site already knows this identity (GRC's reply says tif=5), with the SUK it returns.
     let first_reply = ServerParams::decode(
@@ -72,6 +69,7 @@ fn grc_query_and_ident_replay_with_tif_5() {
         .unwrap()
         .idk;
     let account = Account {
+        id: AccountId([4; 16]),
         idk,
         suk: first_reply.suk.unwrap(),
         vuk: Bytes32([9; 32]),
@@ -81,36 +79,25 @@ fn grc_query_and_ident_replay_with_tif_5() {
         created_at: 0,
         ins: None,
     };
-    let seed = Flow {
-        id: FlowId([0; 16]),
-        version: 0,
-        issued_at: 0,
-        browser_ip: "127.0.0.1".parse().unwrap(),
-        browser: BrowserInfo::from_codes(0, 0),
-        idk,
-        phase: Phase::Scanned,
-        expected_nut: String::new(),
-        reply_hash: [0; 32],
-        asked: false,
-        cps_token_hash: None,
+    let known = Snapshot {
+        current: Some(account.clone()),
+        ..Snapshot::default()
     };
-    service
-        .store()
-        .commit(Commit {
-            flow: seed,
-            expected_version: None,
-            account: AccountChange::Put(account),
-        })
-        .unwrap();
+    let replay = |body: &[u8]| {
+        server
+            .replay(body, known.clone(), 1_800_000_000, &mut OsRng)
+            .response
+    };
 
-    let query = service.danger_replay(body(0).as_bytes(), 1_800_000_000, &mut OsRng);
+    let query = replay(body(0).as_bytes());
     assert_eq!(query.tif, Tif::from_bits(5), "query");
     let reply = ServerParams::decode(&query.body).unwrap();
     assert_eq!(reply.suk, first_reply.suk, "opt=suk returns the stored SUK");
 
-    let ident = service.danger_replay(body(1).as_bytes(), 1_800_000_000, &mut OsRng);
+    let ident = replay(body(1).as_bytes());
     assert_eq!(ident.tif, Tif::from_bits(5), "ident");
-    assert_eq!(ident.login, Some(idk));
+    assert_eq!(ident.login, Some(account.id));
+    assert_eq!(ident.refusal, None);
     let reply = ServerParams::decode(&ident.body).unwrap();
     assert!(
         reply
@@ -120,16 +107,9 @@ fn grc_query_and_ident_replay_with_tif_5() {
         "opt=cps gets url="
     );
 
-    // The hook skips only the nut, echo and IP checks: a flipped signature still fails.
+    // The replay skips only the nut, echo and IP checks: a flipped signature still fails.
     let mut forged = body(1);
     let at = forged.find("ids=").unwrap() + 10;
     forged.replace_range(at..=at, if &forged[at..=at] == "A" { "B" } else { "A" });
-    assert_eq!(
-        service
-            .danger_replay(forged.as_bytes(), 1_800_000_000, &mut OsRng)
-            .tif
-            .bits(),
-        0xC0
-    );
-    let _ = service.store().account(&idk).unwrap().unwrap();
+    assert_eq!(replay(forged.as_bytes()).tif.bits(), 0xC0);
 }

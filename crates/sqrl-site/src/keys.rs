@@ -1,49 +1,43 @@
-//! The site's two 256-bit keys (nut sealing, browser secrets), kept in a file beside the
-//! database so codes and cookies survive a restart. Created on first run, owner-only.
+//! The site's two 256-bit keys (nut sealing, browser secrets). They live in the database, so
+//! every instance pointed at the same database opens every nut and cookie, and nothing secret
+//! sits beside it as a file. A `<database>.keys` file left by an earlier version is imported
+//! once (its keys become the stored ones, so codes and cookies keep working) and can then be
+//! deleted.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rand_core::{OsRng, RngCore};
+use sqrl_server::AccountStore;
+use zeroize::Zeroizing;
 
 pub struct Keys {
-    pub nut: [u8; 32],
-    pub browser: [u8; 32],
+    pub nut: Zeroizing<[u8; 32]>,
+    pub browser: Zeroizing<[u8; 32]>,
 }
 
-fn path_for(database: &Path) -> PathBuf {
-    let mut name = database
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
+/// The keys of an earlier version's file beside a SQLite database, if there is one.
+fn legacy_file(database: Option<&Path>) -> Option<([u8; 32], [u8; 32])> {
+    let database = database?;
+    let mut name = database.file_name()?.to_os_string();
     name.push(".keys");
-    database.with_file_name(name)
+    let bytes = Zeroizing::new(std::fs::read(database.with_file_name(name)).ok()?);
+    let (nut, browser) = bytes.split_at_checked(32)?;
+    Some((nut.try_into().ok()?, browser.try_into().ok()?))
 }
 
-pub fn load_or_create(database: &Path) -> Result<Keys, String> {
-    let path = path_for(database);
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut bytes = vec![0u8; 64];
-            OsRng.fill_bytes(&mut bytes);
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut file = options
-                .open(&path)
-                .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-            file.write_all(&bytes)
-                .and_then(|()| file.sync_all())
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            bytes
-        }
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
-    };
-    let (nut, browser) = bytes
-        .split_at_checked(32)
-        .and_then(|(a, b)| Some((<[u8; 32]>::try_from(a).ok()?, <[u8; 32]>::try_from(b).ok()?)))
-        .ok_or_else(|| format!("{} is damaged: it must hold 64 bytes", path.display()))?;
-    Ok(Keys { nut, browser })
+pub async fn load_or_create(
+    store: &dyn AccountStore,
+    sqlite_path: Option<&Path>,
+) -> Result<Keys, String> {
+    let (mut nut, mut browser) = legacy_file(sqlite_path).unwrap_or_default();
+    if nut == [0; 32] {
+        OsRng.fill_bytes(&mut nut);
+        OsRng.fill_bytes(&mut browser);
+    }
+    let (nut, browser) = (Zeroizing::new(nut), Zeroizing::new(browser));
+    let read = |e| format!("cannot read the site's keys from the database: {e}");
+    Ok(Keys {
+        nut: store.site_key("nut", &nut).await.map_err(read)?,
+        browser: store.site_key("browser", &browser).await.map_err(read)?,
+    })
 }

@@ -10,9 +10,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
-use sqrl_server::http::{unix_now, HttpSettings, SqrlHttp};
-use sqrl_server::{Config, Lifetimes, SqliteStore, SqrlService, Store};
+use std::sync::Arc;
+
+use axum::serve::ListenerExt;
+use clap::{Parser, ValueEnum};
+use sqrl_axum::{HttpSettings, SqrlHttp};
+use sqrl_server::{AskPolicy, Config, Lifetimes, Rule, Server, SqrlServer, Store};
+use sqrl_server_sqlite::SqliteStore;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -43,6 +47,28 @@ struct Args {
     /// Login codes each IP may request per minute
     #[arg(long, default_value_t = 60)]
     codes_per_minute: u32,
+    /// Ask the user on the phone to confirm each login, naming this browser: `offer` asks
+    /// known users and accepts clients that do not implement questions; `require` asks
+    /// everyone and refuses such clients; `off` never asks (see spec/server.md)
+    #[arg(long, env = "SQRL_SITE_ASK", value_enum, default_value_t = Ask::Offer)]
+    ask: Ask,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Ask {
+    Offer,
+    Require,
+    Off,
+}
+
+impl From<Ask> for AskPolicy {
+    fn from(ask: Ask) -> Self {
+        match ask {
+            Ask::Offer => AskPolicy::Offer,
+            Ask::Require => AskPolicy::Require,
+            Ask::Off => AskPolicy::Off,
+        }
+    }
 }
 
 /// Checks the origin and splits it into (secure, host[:port]).
@@ -93,31 +119,34 @@ async fn run(args: Args) -> Result<(), String> {
         .unwrap_or_else(|| format!("http://{local}"));
     let (secure, host) = parse_origin(&origin, args.allow_plain_http)?;
     let origin = origin.trim_end_matches('/').to_owned();
-    let store = SqliteStore::open(&args.database)
+    let sqlite = SqliteStore::open(&args.database)
         .map_err(|e| format!("cannot open the database {}: {e}", args.database.display()))?;
-    let keys = keys::load_or_create(&args.database)?;
+    let keys = keys::load_or_create(&sqlite, Some(&args.database)).await?;
+    let store: Arc<dyn Store> = Arc::new(sqlite);
     let mut config = Config::new(&host);
     config.origin = origin.clone();
     config.lifetimes = Lifetimes {
         nut: args.nut_lifetime,
         ..Lifetimes::default()
     };
-    let service = SqrlService::new(config, &keys.nut, &keys.browser, store);
+    config.ask = args.ask.into();
+    let server = Server::new(config, &keys.nut, &keys.browser);
     let settings = HttpSettings {
         secure_cookies: secure,
         after_login: "/account".into(),
         login_page: "/".into(),
         trust_forwarded_for: args.trust_forwarded_for,
-        mint_limit: (
-            args.codes_per_minute.max(1),
-            f64::from(args.codes_per_minute) / 60.0,
-        ),
+        mint_rule: Rule {
+            name: "codes",
+            burst: args.codes_per_minute.max(1),
+            per_second: f64::from(args.codes_per_minute) / 60.0,
+        },
         ..HttpSettings::default()
     };
-    let sqrl = SqrlHttp::builder(service)
+    let sqrl = SqrlHttp::builder(SqrlServer::new(server, store.clone()))
         .settings(settings)
         .on_login(|event| {
-            tracing::info!(idk = %event.idk, ip = %event.ip, browser = %event.browser, cps = event.via_cps, "login");
+            tracing::info!(account = %event.account, ip = %event.ip, browser = %event.browser, cps = event.via_cps, "login");
         })
         .build();
 
@@ -126,10 +155,10 @@ async fn run(args: Args) -> Result<(), String> {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(600)).await;
-            let _ = cleaner
-                .service()
-                .store()
-                .purge_flows(unix_now().saturating_sub(86_400));
+            let before = cleaner.now().saturating_sub(86_400);
+            if let Err(e) = cleaner.sqrl().store().purge_flows(before).await {
+                tracing::warn!(error = %e, "could not purge old login flows");
+            }
         }
     });
 
@@ -138,6 +167,10 @@ async fn run(args: Args) -> Result<(), String> {
         "sqrl-site listening on http://{local}  (public origin {origin}, database {})",
         args.database.display()
     );
+    // Small writes (SSE events, replies) go out at once, not after a delayed ACK.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

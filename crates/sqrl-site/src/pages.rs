@@ -7,17 +7,16 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
+use sqrl_axum::{SignedIn, SqrlHttp};
 use sqrl_proto::b64;
-use sqrl_server::http::{SignedIn, SqrlHttp};
-use sqrl_server::SqliteStore;
 
 #[derive(Clone)]
 struct Site {
-    sqrl: SqrlHttp<SqliteStore>,
+    sqrl: SqrlHttp,
     origin: String,
 }
 
-pub fn router(sqrl: SqrlHttp<SqliteStore>, origin: String) -> Router {
+pub fn router(sqrl: SqrlHttp, origin: String) -> Router {
     Router::new()
         .route("/", get(login_page))
         .route("/account", get(account_page))
@@ -206,7 +205,7 @@ newCode();
 "#;
 
 async fn login_page(State(site): State<Site>, headers: HeaderMap) -> Response {
-    if let Ok(Some(_)) = site.sqrl.signed_in(&headers) {
+    if let Ok(Some(_)) = site.sqrl.signed_in(&headers).await {
         return Redirect::to("/account").into_response();
     }
     let body = format!(
@@ -251,8 +250,8 @@ impl IntoResponse for Refused {
     }
 }
 
-fn require(site: &Site, headers: &HeaderMap) -> Result<SignedIn, Refused> {
-    match site.sqrl.signed_in(headers) {
+async fn require(site: &Site, headers: &HeaderMap) -> Result<SignedIn, Refused> {
+    match site.sqrl.signed_in(headers).await {
         Ok(Some(signed_in)) => Ok(signed_in),
         Ok(None) => Err(Refused::SignIn),
         Err(_) => Err(Refused::Unavailable),
@@ -261,23 +260,29 @@ fn require(site: &Site, headers: &HeaderMap) -> Result<SignedIn, Refused> {
 
 /// The session behind a form post, which must come from this site (an `Origin` header, when
 /// present, must be ours: on top of SameSite=Lax cookies).
-fn form_session(site: &Site, headers: &HeaderMap) -> Result<SignedIn, Refused> {
+async fn form_session(site: &Site, headers: &HeaderMap) -> Result<SignedIn, Refused> {
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     if origin.is_some_and(|o| o != site.origin) {
         return Err(Refused::Forbidden);
     }
-    require(site, headers)
+    require(site, headers).await
 }
 
 async fn account_page(State(site): State<Site>, headers: HeaderMap) -> Response {
-    let signed_in = match require(&site, &headers) {
+    let signed_in = match require(&site, &headers).await {
         Ok(s) => s,
         Err(refused) => return refused.into_response(),
     };
-    let store = site.sqrl.service().store();
-    let name = sqrl_server::SessionStore::display_name(store, &signed_in.idk).unwrap_or_default();
-    let sessions =
-        sqrl_server::SessionStore::sessions_of(store, &signed_in.idk).unwrap_or_default();
+    let store = site.sqrl.sqrl().store();
+    let (account, name, sessions) = match (
+        store.account(&signed_in.account).await,
+        store.display_name(&signed_in.account).await,
+        store.sessions_of(&signed_in.account).await,
+    ) {
+        (Ok(Some(account)), Ok(name), Ok(sessions)) => (account, name, sessions),
+        (Ok(None), _, _) => return Refused::SignIn.into_response(),
+        _ => return Refused::Unavailable.into_response(),
+    };
     let mut rows = String::new();
     for session in &sessions {
         let handle = b64::encode(session.id_hash);
@@ -305,7 +310,7 @@ async fn account_page(State(site): State<Site>, headers: HeaderMap) -> Response 
          <input name=name value=\"{}\" maxlength=64></label> <button>Save</button></form></div>\
          <div class=card><h2>Sessions</h2><table id=sessions><tr><th>Browser</th><th>IP</th><th>Since</th><th></th></tr>{rows}</table></div>\
          <form method=post action=/sqrl/logout><button id=logout>Log out</button></form>",
-        signed_in.idk,
+        account.idk,
         escape(&name),
     );
     let mut response = page("Account", &body).into_response();
@@ -326,7 +331,7 @@ async fn set_name(
     headers: HeaderMap,
     Form(form): Form<NameForm>,
 ) -> Response {
-    let signed_in = match form_session(&site, &headers) {
+    let signed_in = match form_session(&site, &headers).await {
         Ok(s) => s,
         Err(refused) => return refused.into_response(),
     };
@@ -337,8 +342,8 @@ async fn set_name(
         .filter(|c| !c.is_control())
         .take(64)
         .collect();
-    let store = site.sqrl.service().store();
-    match sqrl_server::SessionStore::set_display_name(store, &signed_in.idk, &name) {
+    let store = site.sqrl.sqrl().store();
+    match store.set_display_name(&signed_in.account, &name).await {
         Ok(()) => Redirect::to("/account").into_response(),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response(),
     }
@@ -354,15 +359,21 @@ async fn revoke(
     headers: HeaderMap,
     Form(form): Form<RevokeForm>,
 ) -> Response {
-    let signed_in = match form_session(&site, &headers) {
+    let signed_in = match form_session(&site, &headers).await {
         Ok(s) => s,
         Err(refused) => return refused.into_response(),
     };
     let Ok(hash) = b64::decode_array::<32>(&form.session, "session") else {
         return StatusCode::BAD_REQUEST.into_response();
     };
-    let store = site.sqrl.service().store();
-    let _ = sqrl_server::SessionStore::delete_session(store, &signed_in.idk, &hash);
+    let store = site.sqrl.sqrl().store();
+    if store
+        .delete_session(&signed_in.account, &hash)
+        .await
+        .is_err()
+    {
+        return Refused::Unavailable.into_response();
+    }
     let target = if hash == signed_in.session.id_hash {
         "/"
     } else {

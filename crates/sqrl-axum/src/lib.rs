@@ -1,4 +1,4 @@
-//! SQRL over HTTP with axum, ready to mount into any `Router`.
+//! SQRL login for axum: mount the routes into any `Router`.
 //!
 //! Routes, under the endpoint path (default `/sqrl`):
 //!
@@ -14,14 +14,16 @@
 //! | `POST /sqrl/logout` | ends the session |
 //!
 //! ```no_run
-//! use sqrl_server::http::SqrlHttp;
-//! use sqrl_server::{Config, SqliteStore, SqrlService};
+//! use std::sync::Arc;
+//! use sqrl_axum::SqrlHttp;
+//! use sqrl_server::{Config, Server, SqrlServer};
+//! use sqrl_server_sqlite::SqliteStore;
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let store = SqliteStore::open("site.sqlite")?;
-//! let service = SqrlService::new(Config::new("example.com"), &[1; 32], &[2; 32], store);
-//! let sqrl = SqrlHttp::builder(service)
-//!     .on_login(|event| println!("{} logged in from {}", event.idk, event.ip))
+//! let server = Server::new(Config::new("example.com"), &[1; 32], &[2; 32]);
+//! let sqrl = SqrlHttp::builder(SqrlServer::new(server, Arc::new(store)))
+//!     .on_login(|event| println!("{} logged in from {}", event.account, event.ip))
 //!     .build();
 //! let app = axum::Router::new()
 //!     .route("/", axum::routing::get(|| async { "hello" }))
@@ -32,7 +34,6 @@
 //! ```
 
 mod handlers;
-pub mod limits;
 pub mod qr;
 
 use std::net::{IpAddr, SocketAddr};
@@ -43,27 +44,26 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::Router;
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
-use sqrl_proto::{b64, Bytes32};
-use tokio::sync::{broadcast, Semaphore};
+use sqrl_proto::b64;
+use sqrl_server::useragent::BrowserInfo;
+use sqrl_server::{AccountId, NewFlow, Rule, Session, SessionDraft, SqrlServer, StoreError};
+use tokio::sync::Semaphore;
 
-use crate::nut::FlowId;
-use crate::service::{NewFlow, SqrlService};
-use crate::store::{Session, SessionStore, Store, StoreError};
-use crate::useragent::BrowserInfo;
-use limits::RateLimit;
-
-/// Seconds since the Unix epoch: the one clock of the HTTP layer.
-pub fn unix_now() -> u64 {
+/// Milliseconds since the Unix epoch from the system clock.
+pub fn system_clock_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
+
+/// The HTTP layer's clock: milliseconds since the Unix epoch (inject one in tests).
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
 /// A login, as reported to the `on_login` hook.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginEvent {
-    /// The account (its identity key).
-    pub idk: Bytes32,
+    /// The account (stable across re-keys).
+    pub account: AccountId,
     /// The app's user for it, from the `map_user` hook.
     pub user: Option<String>,
     /// The browser's IP address.
@@ -78,7 +78,7 @@ pub struct LoginEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedIn {
     /// The account.
-    pub idk: Bytes32,
+    pub account: AccountId,
     /// The app's user for it.
     pub user: Option<String>,
     /// The session.
@@ -86,7 +86,7 @@ pub struct SignedIn {
 }
 
 type LoginHook = Arc<dyn Fn(&LoginEvent) + Send + Sync>;
-type UserHook = Arc<dyn Fn(&Bytes32) -> Option<String> + Send + Sync>;
+type UserHook = Arc<dyn Fn(&AccountId) -> Option<String> + Send + Sync>;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -99,14 +99,17 @@ pub struct HttpSettings {
     pub login_page: String,
     /// Take the client IP from the first `X-Forwarded-For` value (only behind your own proxy).
     pub trust_forwarded_for: bool,
-    /// Login codes per IP: burst and per second.
-    pub mint_limit: (u32, f64),
-    /// Status polls per IP: burst and per second.
-    pub poll_limit: (u32, f64),
+    /// Login codes per client.
+    pub mint_rule: Rule,
+    /// Status requests per client.
+    pub poll_rule: Rule,
     /// Most status streams open at once.
     pub max_streams: usize,
     /// The reconnect interval the server dictates to `EventSource` and long-poll clients.
     pub retry: Duration,
+    /// How often a waiting page re-reads its flow when no event came (a fallback for a lost
+    /// event; changes normally arrive as events at once).
+    pub reread: Duration,
 }
 
 impl Default for HttpSettings {
@@ -116,39 +119,39 @@ impl Default for HttpSettings {
             after_login: "/account".into(),
             login_page: "/".into(),
             trust_forwarded_for: false,
-            mint_limit: (30, 1.0),
-            poll_limit: (120, 4.0),
+            mint_rule: Rule {
+                name: "codes",
+                burst: 30,
+                per_second: 1.0,
+            },
+            poll_rule: Rule {
+                name: "polls",
+                burst: 120,
+                per_second: 4.0,
+            },
             max_streams: 10_000,
             retry: Duration::from_secs(2),
+            reread: Duration::from_secs(15),
         }
     }
 }
 
-pub(crate) struct Inner<S> {
-    pub(crate) service: SqrlService<S>,
+pub(crate) struct Inner {
+    pub(crate) sqrl: SqrlServer,
     pub(crate) settings: HttpSettings,
     pub(crate) on_login: Option<LoginHook>,
     pub(crate) map_user: Option<UserHook>,
-    pub(crate) changes: broadcast::Sender<FlowId>,
     pub(crate) streams: Arc<Semaphore>,
-    pub(crate) mint_limit: RateLimit,
-    pub(crate) poll_limit: RateLimit,
+    pub(crate) clock: Clock,
 }
 
 /// The SQRL HTTP layer: cheap to clone, shared by all handlers.
-pub struct SqrlHttp<S> {
-    pub(crate) inner: Arc<Inner<S>>,
+#[derive(Clone)]
+pub struct SqrlHttp {
+    pub(crate) inner: Arc<Inner>,
 }
 
-impl<S> Clone for SqrlHttp<S> {
-    fn clone(&self) -> Self {
-        Self {
-            inner: Arc::clone(&self.inner),
-        }
-    }
-}
-
-impl<S> core::fmt::Debug for SqrlHttp<S> {
+impl core::fmt::Debug for SqrlHttp {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("SqrlHttp")
             .field("settings", &self.inner.settings)
@@ -157,14 +160,15 @@ impl<S> core::fmt::Debug for SqrlHttp<S> {
 }
 
 /// Builds a [`SqrlHttp`].
-pub struct Builder<S> {
-    service: SqrlService<S>,
+pub struct Builder {
+    sqrl: SqrlServer,
     settings: HttpSettings,
     on_login: Option<LoginHook>,
     map_user: Option<UserHook>,
+    clock: Clock,
 }
 
-impl<S> core::fmt::Debug for Builder<S> {
+impl core::fmt::Debug for Builder {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Builder")
             .field("settings", &self.settings)
@@ -172,7 +176,7 @@ impl<S> core::fmt::Debug for Builder<S> {
     }
 }
 
-impl<S: Store + SessionStore + 'static> Builder<S> {
+impl Builder {
     /// Replaces the settings.
     pub fn settings(mut self, settings: HttpSettings) -> Self {
         self.settings = settings;
@@ -185,28 +189,31 @@ impl<S: Store + SessionStore + 'static> Builder<S> {
         self
     }
 
-    /// Maps an identity key to the app's user (for example a user id in its own tables).
+    /// Maps an account to the app's user (for example a user id in its own tables).
     pub fn map_user(
         mut self,
-        hook: impl Fn(&Bytes32) -> Option<String> + Send + Sync + 'static,
+        hook: impl Fn(&AccountId) -> Option<String> + Send + Sync + 'static,
     ) -> Self {
         self.map_user = Some(Arc::new(hook));
         self
     }
 
+    /// Replaces the clock (milliseconds since the epoch): for tests on a virtual clock.
+    pub fn clock(mut self, clock: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
     /// The layer.
-    pub fn build(self) -> SqrlHttp<S> {
-        let (changes, _) = broadcast::channel(1024);
+    pub fn build(self) -> SqrlHttp {
         let settings = self.settings;
         SqrlHttp {
             inner: Arc::new(Inner {
-                service: self.service,
-                changes,
+                sqrl: self.sqrl,
                 streams: Arc::new(Semaphore::new(settings.max_streams)),
-                mint_limit: RateLimit::new(settings.mint_limit.0, settings.mint_limit.1),
-                poll_limit: RateLimit::new(settings.poll_limit.0, settings.poll_limit.1),
                 on_login: self.on_login,
                 map_user: self.map_user,
+                clock: self.clock,
                 settings,
             }),
         }
@@ -216,34 +223,63 @@ impl<S: Store + SessionStore + 'static> Builder<S> {
 /// A new login code, ready for a page.
 #[derive(Debug, Clone)]
 pub struct Begun {
-    /// The flow, its `sqrl://` URL and browser secret.
+    /// The flow, its nut, `sqrl://` URL and browser secret.
     pub flow: NewFlow,
     /// The same-device link (the URL with `can=` back to the login page).
     pub link: String,
-    /// The QR code as SVG markup.
-    pub svg: String,
     /// The `Set-Cookie` value that gives this browser its flow secret.
     pub cookie: String,
     /// Seconds until the code expires.
     pub expires_in: u64,
 }
 
+impl Begun {
+    /// The QR code as SVG markup (rendered on demand: a page that loads the code from
+    /// `/sqrl/qr.svg` never pays for it here).
+    pub fn svg(&self) -> Option<String> {
+        qr::svg(&self.flow.url)
+    }
+}
+
 pub(crate) const FLOW_COOKIE: &str = "sqrl_flow";
 
-impl<S: Store + SessionStore + 'static> SqrlHttp<S> {
-    /// Starts building the layer around a service.
-    pub fn builder(service: SqrlService<S>) -> Builder<S> {
+/// Why a new login code was not given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BeginError {
+    /// The client asked for too many codes.
+    RateLimited,
+}
+
+impl SqrlHttp {
+    /// Starts building the layer around a server.
+    pub fn builder(sqrl: SqrlServer) -> Builder {
         Builder {
-            service,
+            sqrl,
             settings: HttpSettings::default(),
             on_login: None,
             map_user: None,
+            clock: Arc::new(system_clock_ms),
         }
     }
 
-    /// The service.
-    pub fn service(&self) -> &SqrlService<S> {
-        &self.inner.service
+    /// The SQRL server.
+    pub fn sqrl(&self) -> &SqrlServer {
+        &self.inner.sqrl
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &HttpSettings {
+        &self.inner.settings
+    }
+
+    /// Now, milliseconds since the epoch, from the layer's clock.
+    pub fn now_ms(&self) -> u64 {
+        (self.inner.clock)()
+    }
+
+    /// Now, seconds since the epoch, from the layer's clock.
+    pub fn now(&self) -> u64 {
+        self.now_ms() / 1000
     }
 
     /// The routes, with this layer as their state; merge them into the app's router.
@@ -284,77 +320,87 @@ impl<S: Store + SessionStore + 'static> SqrlHttp<S> {
         }
     }
 
-    /// A new login code for the browser at `ip` (rate-limited per IP: `None` when over).
-    pub fn begin(&self, ip: IpAddr, user_agent: &str) -> Option<Begun> {
-        if !self.inner.mint_limit.allow(ip, std::time::Instant::now()) {
-            return None;
+    /// A new login code for the browser at `ip` (rate-limited per client).
+    pub async fn begin(&self, ip: IpAddr, user_agent: &str) -> Result<Begun, BeginError> {
+        let sqrl = &self.inner.sqrl;
+        if !sqrl
+            .allow(&self.inner.settings.mint_rule, ip, self.now_ms())
+            .await
+        {
+            return Err(BeginError::RateLimited);
         }
-        let now = unix_now();
-        let service = &self.inner.service;
-        let flow = service.start_flow(ip, user_agent, now, &mut OsRng);
+        let now = self.now();
+        let server = sqrl.server();
+        let flow = server.start_flow(ip, user_agent, now, &mut OsRng);
         let cancel = format!(
             "{}{}",
-            service.config().origin,
+            server.config().origin,
             self.inner.settings.login_page
         );
-        let life = service.config().lifetimes;
+        let life = server.config().lifetimes;
         let value = format!("{}.{now}.{}", flow.flow.encode(), flow.browser_secret);
-        Some(Begun {
-            link: service.link_with_cancel(&flow.url, &cancel),
-            svg: qr::svg(&flow.url)?,
-            cookie: self.cookie(FLOW_COOKIE, &value, life.nut + life.redeem),
+        Ok(Begun {
+            link: server.link_with_cancel(&flow.url, &cancel),
+            cookie: self.cookie(FLOW_COOKIE, &value, life.nut.saturating_add(life.redeem)),
             expires_in: life.nut,
             flow,
         })
     }
 
     /// The session of a request, if it carries a valid session cookie.
-    pub fn signed_in(&self, headers: &HeaderMap) -> Result<Option<SignedIn>, StoreError> {
+    pub async fn signed_in(&self, headers: &HeaderMap) -> Result<Option<SignedIn>, StoreError> {
         let Some(id) = cookie_value(headers, self.session_cookie_name()) else {
             return Ok(None);
         };
         let hash: [u8; 32] = Sha256::digest(id.as_bytes()).into();
-        let Some(session) = self.inner.service.store().session(&hash)? else {
+        let Some(session) = self.inner.sqrl.store().session(&hash).await? else {
             return Ok(None);
         };
         Ok(Some(SignedIn {
-            idk: session.idk,
-            user: self.inner.map_user.as_ref().and_then(|f| f(&session.idk)),
+            account: session.account,
+            user: self
+                .inner
+                .map_user
+                .as_ref()
+                .and_then(|f| f(&session.account)),
             session,
         }))
     }
 
-    /// Creates a fresh session for `idk` (never reusing anything from before the login) and
-    /// returns its `Set-Cookie` value.
-    pub(crate) fn start_session(
-        &self,
-        idk: Bytes32,
-        ip: IpAddr,
-        user_agent: &str,
-        via_cps: bool,
-    ) -> Result<String, StoreError> {
+    /// A fresh session id (never reusing anything from before the login): the cookie value
+    /// and what to store.
+    pub(crate) fn new_session(&self, ip: IpAddr, user_agent: &str) -> (String, SessionDraft) {
         let mut id = [0u8; 32];
         OsRng.fill_bytes(&mut id);
         let id = b64::encode(id);
-        let browser = BrowserInfo::from_user_agent(user_agent).to_string();
-        let session = Session {
+        let draft = SessionDraft {
             id_hash: Sha256::digest(id.as_bytes()).into(),
-            idk,
-            created_at: unix_now(),
+            created_at: self.now(),
             ip: ip.to_string(),
-            browser: browser.clone(),
+            browser: BrowserInfo::from_user_agent(user_agent).to_string(),
         };
-        self.inner.service.store().create_session(&session)?;
+        (id, draft)
+    }
+
+    /// Tells the app about a login and returns the session cookie.
+    pub(crate) fn logged_in(
+        &self,
+        account: AccountId,
+        id: &str,
+        draft: &SessionDraft,
+        ip: IpAddr,
+        via_cps: bool,
+    ) -> String {
         if let Some(hook) = &self.inner.on_login {
             hook(&LoginEvent {
-                idk,
-                user: self.inner.map_user.as_ref().and_then(|f| f(&idk)),
+                account,
+                user: self.inner.map_user.as_ref().and_then(|f| f(&account)),
                 ip,
-                browser,
+                browser: draft.browser.clone(),
                 via_cps,
             });
         }
-        Ok(self.cookie(self.session_cookie_name(), &id, 30 * 24 * 3600))
+        self.cookie(self.session_cookie_name(), id, 30 * 24 * 3600)
     }
 
     /// `Set-Cookie` values that clear the session and flow cookies.
@@ -365,12 +411,13 @@ impl<S: Store + SessionStore + 'static> SqrlHttp<S> {
     }
 
     /// Ends the request's session.
-    pub fn end_session(&self, headers: &HeaderMap) -> Result<(), StoreError> {
-        if let Some(signed_in) = self.signed_in(headers)? {
+    pub async fn end_session(&self, headers: &HeaderMap) -> Result<(), StoreError> {
+        if let Some(signed_in) = self.signed_in(headers).await? {
             self.inner
-                .service
+                .sqrl
                 .store()
-                .delete_session(&signed_in.idk, &signed_in.session.id_hash)?;
+                .delete_session(&signed_in.account, &signed_in.session.id_hash)
+                .await?;
         }
         Ok(())
     }

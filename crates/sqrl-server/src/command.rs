@@ -1,0 +1,283 @@
+//! The commands (`spec/protocol.md` §8-§10): what each one does to the account, decided on a
+//! loaded snapshot. The flow transition and the reply are built by [`crate::decide`].
+
+use rand_core::CryptoRngCore;
+use sqrl_proto::{Ask, Button, Bytes32, Command, Tif};
+use subtle::ConstantTimeEq;
+
+use crate::decide::{AccountNotice, AskPolicy, Pending, Server};
+use crate::flow::Flow;
+use crate::refusal::Refusal;
+use crate::store::{Account, AccountChange, AccountId, Snapshot};
+
+/// What a command that continues the flow did.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    /// The reply's TIF.
+    pub tif: Tif,
+    /// Set when the command was refused but the exchange goes on (the client gets a usable
+    /// nut: after "disabled" it may send `enable`, after "IP mismatch" it may retry).
+    pub refusal: Option<Refusal>,
+    pub account: AccountChange,
+    pub notice: Option<AccountNotice>,
+    pub suk: Option<Bytes32>,
+    pub url: Option<String>,
+    pub ask: Option<Ask>,
+    pub sin: Option<String>,
+    pub login: Option<AccountId>,
+}
+
+impl Outcome {
+    fn new(tif: Tif) -> Self {
+        Self {
+            tif,
+            refusal: None,
+            account: AccountChange::Keep,
+            notice: None,
+            suk: None,
+            url: None,
+            ask: None,
+            sin: None,
+            login: None,
+        }
+    }
+
+    fn refused(mut self, refusal: Refusal) -> Self {
+        self.tif |= refusal.tif();
+        self.refusal = Some(refusal);
+        self
+    }
+}
+
+/// A refusal that ends the exchange, with the state bits known so far.
+type Stop = (Refusal, Tif);
+
+/// Runs the request's command on the snapshot.
+pub(crate) fn run(
+    server: &Server,
+    pending: &Pending,
+    flow: &Flow,
+    snapshot: Snapshot,
+    rng: &mut impl CryptoRngCore,
+) -> Result<Outcome, Stop> {
+    let p = &pending.params;
+    let ips_matched = flow.browser_ip == pending.client_ip;
+    let ip_bit = if ips_matched {
+        Tif::IPS_MATCHED
+    } else {
+        Tif::empty()
+    };
+    if snapshot.superseded {
+        let outcome = Outcome::new(ip_bit | Tif::IDENTITY_SUPERSEDED);
+        return Ok(match p.command {
+            Command::Query => outcome,
+            _ => outcome.refused(Refusal::Superseded),
+        });
+    }
+    let current = snapshot.current;
+    let previous = match (&current, p.pidk) {
+        (None, Some(_)) => snapshot.previous,
+        _ => None,
+    };
+    let mut tif = ip_bit;
+    if let Some(account) = &current {
+        tif |= Tif::CURRENT_ID_MATCH;
+        if account.disabled {
+            tif |= Tif::SQRL_DISABLED;
+        }
+    }
+    if previous.is_some() {
+        tif |= Tif::PREVIOUS_ID_MATCH;
+    }
+    // The stored SUK goes back when asked, when the account is disabled, or when a previous
+    // identity matched (the client needs it to sign urs).
+    let suk = match (&current, &previous) {
+        (Some(a), _) if a.disabled || p.opt.suk => Some(a.suk),
+        (None, Some(prev)) => Some(prev.suk),
+        _ => None,
+    };
+    let mut outcome = Outcome {
+        suk,
+        ..Outcome::new(tif)
+    };
+    let config = server.config();
+    if p.command == Command::Query {
+        let ask = match config.ask {
+            AskPolicy::Off => false,
+            AskPolicy::Offer => tif.contains(Tif::CURRENT_ID_MATCH),
+            AskPolicy::Require => true,
+        };
+        if ask && !tif.contains(Tif::SQRL_DISABLED) {
+            outcome.ask = Some(login_question(server, flow));
+        }
+        outcome.sin = config.secret_index.clone();
+        return Ok(outcome);
+    }
+    if !ips_matched && !p.opt.noiptest {
+        return Ok(outcome.refused(Refusal::IpMismatch));
+    }
+    match &p.command {
+        Command::Ident => ident(server, pending, flow, current, previous, outcome, rng),
+        Command::Disable => {
+            let mut account = current.ok_or((Refusal::NoAccount, tif))?;
+            account.disabled = true;
+            outcome.suk = Some(account.suk);
+            outcome.tif |= Tif::SQRL_DISABLED;
+            outcome.notice = Some(AccountNotice::Disabled(account.id));
+            outcome.account = AccountChange::Put(account);
+            Ok(outcome)
+        }
+        Command::Enable | Command::Remove => {
+            let mut account = current.ok_or((Refusal::NoAccount, tif))?;
+            pending
+                .body
+                .verify_unlock_signature(&account.vuk)
+                .map_err(|_| (Refusal::BadUnlockSignature, tif))?;
+            outcome.suk = None;
+            if p.command == Command::Enable {
+                account.disabled = false;
+                outcome.tif = outcome.tif.without(Tif::SQRL_DISABLED);
+                outcome.notice = Some(AccountNotice::Enabled(account.id));
+                outcome.account = AccountChange::Put(account);
+            } else {
+                outcome.tif = outcome
+                    .tif
+                    .without(Tif::CURRENT_ID_MATCH | Tif::SQRL_DISABLED);
+                outcome.notice = Some(AccountNotice::Removed(account.id));
+                outcome.account = AccountChange::Remove(account.id);
+            }
+            Ok(outcome)
+        }
+        _ => Err((Refusal::UnsupportedCommand, tif)),
+    }
+}
+
+/// The question that names the browser which opened the login page: the defence against
+/// someone showing the user a QR code taken from their own login page.
+fn login_question(server: &Server, flow: &Flow) -> Ask {
+    let host = server.config().host.split(':').next().unwrap_or_default();
+    let seconds = flow.issued_at % 86_400;
+    let message = format!(
+        "Log in to {host} in {} from {}? The login page was opened at {:02}:{:02} UTC.",
+        flow.browser,
+        flow.browser_ip,
+        seconds / 3600,
+        seconds % 3600 / 60
+    );
+    Ask::new(message.clone())
+        .with_button("Log in", None)
+        .and_then(|a| a.with_button("Cancel", None))
+        .unwrap_or_else(|_| Ask::new(message))
+}
+
+fn ident(
+    server: &Server,
+    pending: &Pending,
+    flow: &Flow,
+    current: Option<Account>,
+    previous: Option<Account>,
+    mut outcome: Outcome,
+    rng: &mut impl CryptoRngCore,
+) -> Result<Outcome, Stop> {
+    let p = &pending.params;
+    let config = server.config();
+    let tif = outcome.tif;
+    if flow.asked {
+        match (p.btn, config.ask) {
+            // The question has buttons: btn=0 answers a message without buttons, so it is no
+            // approval; without btn, only a client that does not implement `ask` could have
+            // sent this, which the site may allow.
+            (Some(Button::Ok), _) | (None, AskPolicy::Require) => {
+                return Err((Refusal::MissingAnswer, tif))
+            }
+            (Some(Button::Second), _) => return Ok(outcome.refused(Refusal::Declined)),
+            (Some(Button::First), _) | (None, _) => {}
+        }
+    }
+    // With a secret index, every ident carries `ins`; a known account's must match the
+    // stored one, and on a re-key the previous identity's `pins` must match instead.
+    let ins = match &config.secret_index {
+        Some(_) => Some(p.ins.ok_or((Refusal::IndexedSecretMismatch, tif))?),
+        None => None,
+    };
+    let matches = |stored: Option<Bytes32>, given: Option<Bytes32>| match (stored, given) {
+        (Some(s), Some(g)) => bool::from(s.0.ct_eq(&g.0)),
+        (Some(_), None) => false,
+        (None, _) => true,
+    };
+    let with_options = |mut account: Account| {
+        account.sqrlonly = p.opt.sqrlonly;
+        account.hardlock = p.opt.hardlock;
+        if ins.is_some() {
+            account.ins = ins;
+        }
+        account
+    };
+    let account = match (current, previous) {
+        (Some(account), _) if account.disabled => {
+            return Ok(outcome.refused(Refusal::Disabled));
+        }
+        (Some(account), _) => {
+            if ins.is_some() && !matches(account.ins, ins) {
+                return Err((Refusal::IndexedSecretMismatch, tif));
+            }
+            let updated = with_options(account.clone());
+            if updated != account {
+                outcome.account = AccountChange::Put(updated.clone());
+            }
+            updated
+        }
+        (None, Some(old)) => {
+            pending
+                .body
+                .verify_unlock_signature(&old.vuk)
+                .map_err(|_| (Refusal::BadUnlockSignature, tif))?;
+            let (suk, vuk) = p.suk.zip(p.vuk).ok_or((Refusal::MissingUnlockKeys, tif))?;
+            if ins.is_some() && !matches(old.ins, p.pins) {
+                return Err((Refusal::IndexedSecretMismatch, tif));
+            }
+            if old.disabled {
+                outcome.tif |= Tif::SQRL_DISABLED;
+                return Ok(outcome.refused(Refusal::Disabled));
+            }
+            let account = with_options(Account {
+                idk: p.idk,
+                suk,
+                vuk,
+                ..old.clone()
+            });
+            outcome.account = AccountChange::Rekey {
+                previous: old.idk,
+                account: account.clone(),
+            };
+            outcome.notice = Some(AccountNotice::Rekeyed {
+                account: account.id,
+                previous: old.idk,
+                current: account.idk,
+            });
+            outcome.tif = outcome.tif.without(Tif::PREVIOUS_ID_MATCH);
+            outcome.suk = None;
+            account
+        }
+        (None, None) => {
+            let (suk, vuk) = p.suk.zip(p.vuk).ok_or((Refusal::MissingUnlockKeys, tif))?;
+            let account = with_options(Account {
+                id: AccountId::generate(rng),
+                idk: p.idk,
+                suk,
+                vuk,
+                disabled: false,
+                sqrlonly: false,
+                hardlock: false,
+                created_at: pending.now,
+                ins: None,
+            });
+            outcome.notice = Some(AccountNotice::Created(account.id));
+            outcome.account = AccountChange::Put(account.clone());
+            account
+        }
+    };
+    outcome.tif |= Tif::CURRENT_ID_MATCH;
+    outcome.login = Some(account.id);
+    Ok(outcome)
+}

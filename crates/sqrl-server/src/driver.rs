@@ -1,0 +1,330 @@
+//! The driver: runs the sans-IO [`Server`] over the async store, events and limiter traits.
+//!
+//! One SQRL request is: [`Server::receive`] (no IO) → the scan limit for a request that opens
+//! a flow → [`Store::load`] (one round trip) → [`Server::decide`] (no IO) →
+//! [`Store::commit`] → publish the flow's new status and tell the app. A commit that loses a
+//! race or meets a failed backend changes nothing and answers a transient error.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use rand_core::CryptoRngCore;
+use sqrl_proto::b64;
+use subtle::ConstantTimeEq;
+
+use crate::decide::{sha256, AccountNotice, Incoming, Response, Server};
+use crate::events::{Events, MemoryEvents, Subscription};
+use crate::flow::{FlowError, Status};
+use crate::limit::{log_limited, Limiter, MemoryLimiter, Prefixes, Rule};
+use crate::memory::MemoryStore;
+use crate::nut::FlowId;
+use crate::refusal::Refusal;
+use crate::store::{AccountId, Session, Store, StoreError};
+
+/// Why the browser side was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BrowserError {
+    /// Unknown flow, or the secret does not match.
+    #[error("unknown login")]
+    Unknown,
+    /// The flow cannot be redeemed now.
+    #[error(transparent)]
+    Flow(#[from] FlowError),
+    /// The store failed or another request won.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A session to create when a login is redeemed (the account is filled in by the redemption).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionDraft {
+    /// SHA-256 of the new session id.
+    pub id_hash: [u8; 32],
+    /// Now, seconds since the epoch.
+    pub created_at: u64,
+    /// The browser's IP address.
+    pub ip: String,
+    /// Browser and OS.
+    pub browser: String,
+}
+
+type NoticeHook = Arc<dyn Fn(&AccountNotice) + Send + Sync>;
+
+/// The default limit on flows one client (network prefix) opens: a phone scans once per
+/// login, so 30 at once and one every 2 s leave room for a shared address.
+pub const DEFAULT_SCAN_RULE: Rule = Rule {
+    name: "scans",
+    burst: 30,
+    per_second: 0.5,
+};
+
+/// The SQRL endpoint with its backends. Cheap to share behind an `Arc`.
+pub struct SqrlServer {
+    server: Server,
+    store: Arc<dyn Store>,
+    events: Arc<dyn Events>,
+    limiter: Arc<dyn Limiter>,
+    scan_rule: Rule,
+    prefixes: Prefixes,
+    on_account: Option<NoticeHook>,
+    limit_logged: AtomicU64,
+}
+
+impl core::fmt::Debug for SqrlServer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SqrlServer")
+            .field("server", &self.server)
+            .field("scan_rule", &self.scan_rule)
+            .field("prefixes", &self.prefixes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqrlServer {
+    /// A driver with in-process events and limits.
+    pub fn new(server: Server, store: Arc<dyn Store>) -> Self {
+        Self {
+            server,
+            store,
+            events: Arc::new(MemoryEvents::new()),
+            limiter: Arc::new(MemoryLimiter::new()),
+            scan_rule: DEFAULT_SCAN_RULE,
+            prefixes: Prefixes::default(),
+            on_account: None,
+            limit_logged: AtomicU64::new(0),
+        }
+    }
+
+    /// A driver on an in-memory store (tests, demos).
+    pub fn in_memory(server: Server) -> Self {
+        Self::new(server, Arc::new(MemoryStore::new()))
+    }
+
+    /// Shares flow events through `events` (e.g. Redis pub/sub across instances).
+    pub fn with_events(mut self, events: Arc<dyn Events>) -> Self {
+        self.events = events;
+        self
+    }
+
+    /// Shares rate limits through `limiter`.
+    pub fn with_limiter(mut self, limiter: Arc<dyn Limiter>) -> Self {
+        self.limiter = limiter;
+        self
+    }
+
+    /// The limit on flows one client opens (default [`DEFAULT_SCAN_RULE`]).
+    pub fn with_scan_rule(mut self, rule: Rule) -> Self {
+        self.scan_rule = rule;
+        self
+    }
+
+    /// What counts as one client for the limits (default: IPv4 address, IPv6 /64).
+    pub fn with_prefixes(mut self, prefixes: Prefixes) -> Self {
+        self.prefixes = prefixes;
+        self
+    }
+
+    /// Called after a command changed an account (created, re-keyed, disabled, enabled,
+    /// removed), once its commit is durable.
+    pub fn on_account(mut self, hook: impl Fn(&AccountNotice) + Send + Sync + 'static) -> Self {
+        self.on_account = Some(Arc::new(hook));
+        self
+    }
+
+    /// The decisions.
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The events.
+    pub fn events(&self) -> &Arc<dyn Events> {
+        &self.events
+    }
+
+    /// The limiter.
+    pub fn limiter(&self) -> &Arc<dyn Limiter> {
+        &self.limiter
+    }
+
+    /// What counts as one client.
+    pub fn prefixes(&self) -> Prefixes {
+        self.prefixes
+    }
+
+    /// Takes a token of `rule` for the client at `ip`; logs (at most once a second) when the
+    /// limit bites. A failed limiter refuses.
+    pub async fn allow(&self, rule: &Rule, ip: std::net::IpAddr, now_ms: u64) -> bool {
+        let key = self.prefixes.key(ip);
+        match self.limiter.allow(rule, &key, now_ms).await {
+            Ok(true) => true,
+            Ok(false) => {
+                log_limited(rule, &key, &self.limit_logged, now_ms);
+                false
+            }
+            Err(e) => {
+                tracing::error!(error = %e, limit = rule.name, "rate limiter unavailable");
+                false
+            }
+        }
+    }
+
+    /// Handles one POST to the SQRL endpoint. Every failure is a TIF.
+    pub async fn handle(
+        &self,
+        incoming: &Incoming<'_>,
+        rng: &mut (impl CryptoRngCore + Send),
+    ) -> Response {
+        let pending = match self.server.receive(incoming) {
+            Ok(pending) => pending,
+            Err(refused) => return self.server.refuse(refused, rng),
+        };
+        if pending.opens_flow()
+            && !self
+                .allow(
+                    &self.scan_rule,
+                    pending.client_ip(),
+                    incoming.now.saturating_mul(1000),
+                )
+                .await
+        {
+            let refused = crate::decide::Refused {
+                refusal: Refusal::RateLimited,
+                cps: pending.cps(),
+            };
+            return self.server.refuse(refused, rng);
+        }
+        let snapshot = match self.store.load(&pending.needs()).await {
+            Ok(snapshot) => snapshot,
+            Err(e) => {
+                tracing::error!(error = %e, "store unavailable");
+                return self.server.transient(Refusal::Backend, rng);
+            }
+        };
+        let decision = self.server.decide(pending, snapshot, rng);
+        if let Some(commit) = &decision.commit {
+            match self.store.commit(commit).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict) => {
+                    tracing::debug!(
+                        refusal = Refusal::Conflict.code(),
+                        "sqrl request lost a race"
+                    );
+                    return self.server.transient(Refusal::Conflict, rng);
+                }
+                Err(StoreError::Backend(e)) => {
+                    tracing::error!(error = %e, "store failure");
+                    return self.server.transient(Refusal::Backend, rng);
+                }
+            }
+            if let (Some(status), Some(flow)) = (decision.status, decision.response.flow) {
+                self.publish(flow, status).await;
+            }
+            if let (Some(notice), Some(hook)) = (&decision.notice, &self.on_account) {
+                hook(notice);
+            }
+        }
+        decision.response
+    }
+
+    async fn publish(&self, flow: FlowId, status: Status) {
+        if let Err(e) = self.events.publish(flow, status).await {
+            // The page's rare re-read still finds the stored state.
+            tracing::warn!(error = %e, "could not publish a flow event");
+        }
+    }
+
+    /// The changes of one flow (subscribe before reading its status).
+    pub fn subscribe(&self, flow: FlowId) -> Subscription {
+        self.events.subscribe(flow)
+    }
+
+    /// What the waiting page should show (needs the browser's secret). `issued_at` is the
+    /// code's issue time as the page's authenticated cookie says.
+    pub async fn status(
+        &self,
+        flow: &FlowId,
+        secret: &str,
+        issued_at: u64,
+        now: u64,
+    ) -> Result<Status, BrowserError> {
+        if !self.server.check_browser(flow, issued_at, secret) {
+            return Err(BrowserError::Unknown);
+        }
+        let life = self.server.config().lifetimes;
+        Ok(match self.store.flow(flow).await? {
+            Some(stored) => stored.status(now, life),
+            None if now < issued_at.saturating_add(life.nut) => Status::New,
+            None => Status::Expired,
+        })
+    }
+
+    /// The browser that holds the secret turns the confirmed login into its session, in
+    /// one atomic step.
+    pub async fn redeem(
+        &self,
+        flow: &FlowId,
+        issued_at: u64,
+        secret: &str,
+        now: u64,
+        session: SessionDraft,
+    ) -> Result<AccountId, BrowserError> {
+        if !self.server.check_browser(flow, issued_at, secret) {
+            return Err(BrowserError::Unknown);
+        }
+        self.redeem_flow(flow, false, now, session).await
+    }
+
+    /// Redeems a CPS token (the `url=` a client opened), once.
+    pub async fn redeem_cps(
+        &self,
+        token: &str,
+        now: u64,
+        session: SessionDraft,
+    ) -> Result<AccountId, BrowserError> {
+        let bytes = b64::decode_array::<32>(token, "token").map_err(|_| BrowserError::Unknown)?;
+        let mut id = [0u8; 16];
+        id.copy_from_slice(bytes.get(..16).ok_or(BrowserError::Unknown)?);
+        let flow = FlowId(id);
+        let stored = self.store.flow(&flow).await?.ok_or(BrowserError::Unknown)?;
+        let matches = stored
+            .cps_token_hash
+            .is_some_and(|h| bool::from(h.ct_eq(&sha256(token))));
+        if !matches {
+            return Err(BrowserError::Unknown);
+        }
+        self.redeem_flow(&flow, true, now, session).await
+    }
+
+    async fn redeem_flow(
+        &self,
+        flow: &FlowId,
+        via_cps: bool,
+        now: u64,
+        draft: SessionDraft,
+    ) -> Result<AccountId, BrowserError> {
+        let life = self.server.config().lifetimes;
+        let mut stored = self.store.flow(flow).await?.ok_or(BrowserError::Unknown)?;
+        let version = stored.version;
+        let account = if via_cps {
+            stored.redeem_cps(now, life)?
+        } else {
+            stored.redeem(now, life)?
+        };
+        stored.version = version.saturating_add(1);
+        let session = Session {
+            id_hash: draft.id_hash,
+            account,
+            created_at: draft.created_at,
+            ip: draft.ip,
+            browser: draft.browser,
+        };
+        self.store.redeem(&stored, version, &session).await?;
+        self.publish(*flow, stored.status(now, life)).await;
+        Ok(account)
+    }
+}

@@ -1,0 +1,228 @@
+//! The in-memory [`Store`]: tests, and single-process sites that may forget everything on
+//! restart. One lock makes each commit atomic.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use sqrl_proto::Bytes32;
+use zeroize::Zeroizing;
+
+use crate::flow::Flow;
+use crate::nut::FlowId;
+use crate::store::{
+    Account, AccountChange, AccountId, AccountStore, Commit, FlowStore, Session, Store, StoreError,
+};
+
+#[derive(Debug, Default)]
+struct Memory {
+    accounts: HashMap<AccountId, Account>,
+    by_idk: HashMap<Bytes32, AccountId>,
+    superseded: HashSet<Bytes32>,
+    flows: HashMap<FlowId, Flow>,
+    sessions: Vec<Session>,
+    names: HashMap<AccountId, String>,
+    keys: HashMap<String, [u8; 32]>,
+}
+
+impl Memory {
+    fn check_flow(&self, flow: &Flow, expected: Option<u64>) -> Result<(), StoreError> {
+        if self.flows.get(&flow.id).map(|f| f.version) == expected {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
+
+    fn apply(&mut self, change: &AccountChange) {
+        match change {
+            AccountChange::Keep => {}
+            AccountChange::Put(account) => self.put(account.clone()),
+            AccountChange::Rekey { previous, account } => {
+                self.by_idk.remove(previous);
+                self.superseded.insert(*previous);
+                self.put(account.clone());
+            }
+            AccountChange::Remove(id) => {
+                if let Some(account) = self.accounts.remove(id) {
+                    self.by_idk.remove(&account.idk);
+                }
+                self.sessions.retain(|s| &s.account != id);
+                self.names.remove(id);
+            }
+        }
+    }
+
+    fn put(&mut self, account: Account) {
+        if let Some(old) = self.accounts.get(&account.id) {
+            if old.idk != account.idk {
+                self.by_idk.remove(&old.idk);
+            }
+        }
+        self.by_idk.insert(account.idk, account.id);
+        self.accounts.insert(account.id, account);
+    }
+}
+
+/// Everything in one process's memory.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Memory>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Memory>, StoreError> {
+        self.inner
+            .lock()
+            .map_err(|_| StoreError::backend("poisoned lock"))
+    }
+
+    /// Number of accounts (for tests).
+    pub fn account_count(&self) -> usize {
+        self.lock().map_or(0, |m| m.accounts.len())
+    }
+
+    /// Number of stored flows (for tests).
+    pub fn flow_count(&self) -> usize {
+        self.lock().map_or(0, |m| m.flows.len())
+    }
+}
+
+#[async_trait]
+impl FlowStore for MemoryStore {
+    async fn flow(&self, id: &FlowId) -> Result<Option<Flow>, StoreError> {
+        Ok(self.lock()?.flows.get(id).cloned())
+    }
+
+    async fn put_flow(&self, flow: &Flow, expected: Option<u64>) -> Result<(), StoreError> {
+        let mut memory = self.lock()?;
+        memory.check_flow(flow, expected)?;
+        memory.flows.insert(flow.id, flow.clone());
+        Ok(())
+    }
+
+    async fn purge_flows(&self, before: u64) -> Result<usize, StoreError> {
+        let mut memory = self.lock()?;
+        let count = memory.flows.len();
+        memory.flows.retain(|_, f| f.issued_at >= before);
+        Ok(count.saturating_sub(memory.flows.len()))
+    }
+}
+
+#[async_trait]
+impl AccountStore for MemoryStore {
+    async fn accounts(
+        &self,
+        idk: &Bytes32,
+        pidk: Option<&Bytes32>,
+    ) -> Result<(Option<Account>, Option<Account>, bool), StoreError> {
+        let memory = self.lock()?;
+        let find = |k: &Bytes32| {
+            memory
+                .by_idk
+                .get(k)
+                .and_then(|id| memory.accounts.get(id))
+                .cloned()
+        };
+        Ok((
+            find(idk),
+            pidk.and_then(find),
+            memory.superseded.contains(idk),
+        ))
+    }
+
+    async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
+        Ok(self.lock()?.accounts.get(id).cloned())
+    }
+
+    async fn apply(&self, change: &AccountChange) -> Result<(), StoreError> {
+        self.lock()?.apply(change);
+        Ok(())
+    }
+
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+        self.lock()?.sessions.push(session.clone());
+        Ok(())
+    }
+
+    async fn session(&self, id_hash: &[u8; 32]) -> Result<Option<Session>, StoreError> {
+        Ok(self
+            .lock()?
+            .sessions
+            .iter()
+            .find(|s| &s.id_hash == id_hash)
+            .cloned())
+    }
+
+    async fn sessions_of(&self, account: &AccountId) -> Result<Vec<Session>, StoreError> {
+        Ok(self
+            .lock()?
+            .sessions
+            .iter()
+            .filter(|s| &s.account == account)
+            .cloned()
+            .collect())
+    }
+
+    async fn delete_session(
+        &self,
+        account: &AccountId,
+        id_hash: &[u8; 32],
+    ) -> Result<bool, StoreError> {
+        let mut memory = self.lock()?;
+        let before = memory.sessions.len();
+        memory
+            .sessions
+            .retain(|s| !(&s.id_hash == id_hash && &s.account == account));
+        Ok(memory.sessions.len() != before)
+    }
+
+    async fn display_name(&self, account: &AccountId) -> Result<String, StoreError> {
+        Ok(self.lock()?.names.get(account).cloned().unwrap_or_default())
+    }
+
+    async fn set_display_name(&self, account: &AccountId, name: &str) -> Result<(), StoreError> {
+        self.lock()?.names.insert(*account, name.to_owned());
+        Ok(())
+    }
+
+    async fn site_key(
+        &self,
+        name: &str,
+        candidate: &[u8; 32],
+    ) -> Result<Zeroizing<[u8; 32]>, StoreError> {
+        let mut memory = self.lock()?;
+        Ok(Zeroizing::new(
+            *memory.keys.entry(name.to_owned()).or_insert(*candidate),
+        ))
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
+        let mut memory = self.lock()?;
+        memory.check_flow(&commit.flow, commit.expected_version)?;
+        memory.apply(&commit.account);
+        memory.flows.insert(commit.flow.id, commit.flow.clone());
+        Ok(())
+    }
+
+    async fn redeem(
+        &self,
+        flow: &Flow,
+        expected_version: u64,
+        session: &Session,
+    ) -> Result<(), StoreError> {
+        let mut memory = self.lock()?;
+        memory.check_flow(flow, Some(expected_version))?;
+        memory.flows.insert(flow.id, flow.clone());
+        memory.sessions.push(session.clone());
+        Ok(())
+    }
+}

@@ -1,0 +1,281 @@
+//! The conformance suite every store must pass (feature `testkit`), so out-of-tree stores can
+//! prove themselves: call [`store_conforms`] with a fresh, empty store, [`flows_conform`] for
+//! a [`FlowStore`] alone, and [`events_conform`] for an [`Events`] backend.
+//!
+//! The suites panic with a message on the first violation (they are for tests).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use sqrl_proto::Bytes32;
+
+use crate::events::Events;
+use crate::flow::{Flow, Phase, Status};
+use crate::nut::FlowId;
+use crate::store::{
+    Account, AccountChange, AccountId, Commit, FlowStore, Needs, Session, Store, StoreError,
+};
+use crate::useragent::BrowserInfo;
+
+/// A test account: id `[byte; 16]`, identity `[byte; 32]`.
+pub fn account(byte: u8) -> Account {
+    Account {
+        id: AccountId([byte; 16]),
+        idk: Bytes32([byte; 32]),
+        suk: Bytes32([byte.wrapping_add(100); 32]),
+        vuk: Bytes32([byte.wrapping_add(200); 32]),
+        disabled: false,
+        sqrlonly: true,
+        hardlock: false,
+        created_at: 1_800_000_000,
+        ins: Some(Bytes32([byte.wrapping_add(50); 32])),
+    }
+}
+
+/// A test flow with id `[id; 16]` at `version`, issued at `1_800_000_000 + id`.
+pub fn flow(id: u8, version: u64) -> Flow {
+    Flow {
+        id: FlowId([id; 16]),
+        version,
+        issued_at: 1_800_000_000 + u64::from(id),
+        browser_ip: IpAddr::from([192, 0, 2, id]),
+        browser: BrowserInfo::from_codes(1, 2),
+        idk: Bytes32([id; 32]),
+        phase: if version == 0 {
+            Phase::Scanned
+        } else {
+            Phase::Confirmed {
+                account: AccountId([id; 16]),
+                cps: id % 2 == 0,
+                at: 1_800_000_010,
+            }
+        },
+        expected_nut: format!("nut-{id}-{version}"),
+        reply_hash: [id; 32],
+        asked: version % 2 == 1,
+        cps_token_hash: (version > 1).then_some([7; 32]),
+    }
+}
+
+/// A test session of `account`.
+pub fn session(byte: u8, account: AccountId) -> Session {
+    Session {
+        id_hash: [byte; 32],
+        account,
+        created_at: 1_800_000_000 + u64::from(byte),
+        ip: "192.0.2.1".into(),
+        browser: "Firefox on Linux".into(),
+    }
+}
+
+fn run<F: std::future::Future>(future: F) -> F::Output {
+    futures_executor::block_on(future)
+}
+
+/// Flow storage alone: round trips, optimistic versions, purging.
+pub async fn flows_conform(store: &dyn FlowStore) {
+    store.put_flow(&flow(1, 0), None).await.unwrap();
+    assert_eq!(
+        store.flow(&FlowId([1; 16])).await.unwrap(),
+        Some(flow(1, 0)),
+        "a flow round-trips"
+    );
+    assert_eq!(
+        store.put_flow(&flow(1, 0), None).await,
+        Err(StoreError::Conflict),
+        "a used QR nut stays used: creating an existing flow conflicts"
+    );
+    assert_eq!(
+        store.put_flow(&flow(1, 1), Some(5)).await,
+        Err(StoreError::Conflict),
+        "a stale version conflicts"
+    );
+    store.put_flow(&flow(1, 1), Some(0)).await.unwrap();
+    store.put_flow(&flow(1, 2), Some(1)).await.unwrap();
+    assert_eq!(
+        store.flow(&FlowId([1; 16])).await.unwrap(),
+        Some(flow(1, 2))
+    );
+    assert_eq!(store.flow(&FlowId([9; 16])).await.unwrap(), None);
+    store.put_flow(&flow(3, 0), None).await.unwrap();
+    assert_eq!(store.purge_flows(1_800_000_003).await.unwrap(), 1);
+    assert!(store.flow(&FlowId([1; 16])).await.unwrap().is_none());
+    assert!(store.flow(&FlowId([3; 16])).await.unwrap().is_some());
+}
+
+/// The whole store: flows, accounts, sessions, atomic commits and redemptions, site keys.
+/// `store` must be empty.
+pub async fn store_conforms(store: &dyn Store) {
+    let commit = |flow: Flow, expected, account| async move {
+        store
+            .commit(&Commit {
+                flow,
+                expected_version: expected,
+                account,
+            })
+            .await
+    };
+    commit(flow(1, 0), None, AccountChange::Put(account(1)))
+        .await
+        .unwrap();
+    let loaded = store
+        .load(&Needs {
+            flow: FlowId([1; 16]),
+            idk: Bytes32([1; 32]),
+            pidk: Some(Bytes32([2; 32])),
+        })
+        .await
+        .unwrap();
+    assert_eq!(loaded.flow, Some(flow(1, 0)), "the flow round-trips");
+    assert_eq!(loaded.current, Some(account(1)), "the account round-trips");
+    assert_eq!(loaded.previous, None);
+    assert!(!loaded.superseded);
+    assert_eq!(
+        commit(flow(1, 0), None, AccountChange::Keep).await,
+        Err(StoreError::Conflict)
+    );
+    assert_eq!(
+        commit(flow(1, 1), Some(5), AccountChange::Put(account(2))).await,
+        Err(StoreError::Conflict)
+    );
+    assert_eq!(
+        store.account(&AccountId([2; 16])).await.unwrap(),
+        None,
+        "a conflicting commit changes no account"
+    );
+    commit(flow(1, 1), Some(0), AccountChange::Keep)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.flow(&FlowId([1; 16])).await.unwrap(),
+        Some(flow(1, 1))
+    );
+
+    // Sessions and names belong to the account id and stay through a re-key; the old
+    // identity is superseded.
+    let id = AccountId([1; 16]);
+    store.create_session(&session(1, id)).await.unwrap();
+    store.create_session(&session(2, id)).await.unwrap();
+    store.set_display_name(&id, "Ada").await.unwrap();
+    let mut rekeyed = account(1);
+    rekeyed.idk = Bytes32([3; 32]);
+    rekeyed.suk = Bytes32([33; 32]);
+    rekeyed.vuk = Bytes32([34; 32]);
+    commit(
+        flow(2, 0),
+        None,
+        AccountChange::Rekey {
+            previous: Bytes32([1; 32]),
+            account: rekeyed.clone(),
+        },
+    )
+    .await
+    .unwrap();
+    let (old, _, superseded) = store.accounts(&Bytes32([1; 32]), None).await.unwrap();
+    assert_eq!(old, None, "the old identity has no account");
+    assert!(superseded, "the old identity is superseded");
+    let (new, previous, superseded) = store
+        .accounts(&Bytes32([3; 32]), Some(&Bytes32([1; 32])))
+        .await
+        .unwrap();
+    assert_eq!(new, Some(rekeyed.clone()));
+    assert_eq!(previous, None);
+    assert!(!superseded);
+    assert_eq!(store.account(&id).await.unwrap(), Some(rekeyed));
+    assert_eq!(store.display_name(&id).await.unwrap(), "Ada");
+    let sessions = store.sessions_of(&id).await.unwrap();
+    assert_eq!(
+        sessions,
+        vec![session(1, id), session(2, id)],
+        "oldest first"
+    );
+    assert_eq!(
+        store.session(&[2; 32]).await.unwrap().map(|s| s.account),
+        Some(id)
+    );
+
+    // Revoking: only the owner's session, once.
+    assert!(!store
+        .delete_session(&AccountId([4; 16]), &[1; 32])
+        .await
+        .unwrap());
+    assert!(store.delete_session(&id, &[1; 32]).await.unwrap());
+    assert!(!store.delete_session(&id, &[1; 32]).await.unwrap());
+    assert_eq!(store.session(&[1; 32]).await.unwrap(), None);
+
+    // Redemption: the flow and the session together, once.
+    let mut redeemed = flow(2, 1);
+    redeemed.phase = Phase::Redeemed { cps: false };
+    store
+        .redeem(&redeemed, 0, &session(5, id))
+        .await
+        .expect("redeem at the version read");
+    assert_eq!(
+        store.redeem(&redeemed, 0, &session(6, id)).await,
+        Err(StoreError::Conflict),
+        "a second redemption of the same version conflicts"
+    );
+    assert!(store.session(&[5; 32]).await.unwrap().is_some());
+    assert_eq!(
+        store.session(&[6; 32]).await.unwrap(),
+        None,
+        "a conflicting redemption creates no session"
+    );
+
+    // Remove deletes the account, its sessions and its name.
+    commit(flow(3, 0), None, AccountChange::Remove(id))
+        .await
+        .unwrap();
+    assert_eq!(store.account(&id).await.unwrap(), None);
+    assert!(store.sessions_of(&id).await.unwrap().is_empty());
+    assert_eq!(store.display_name(&id).await.unwrap(), "");
+    let (gone, _, _) = store.accounts(&Bytes32([3; 32]), None).await.unwrap();
+    assert_eq!(gone, None);
+
+    // Site keys: the first writer wins, everyone gets the same key.
+    let first = store.site_key("nut", &[1; 32]).await.unwrap();
+    let second = store.site_key("nut", &[2; 32]).await.unwrap();
+    assert_eq!(*first, [1; 32]);
+    assert_eq!(*second, [1; 32], "an existing key is never replaced");
+    assert_eq!(*store.site_key("browser", &[3; 32]).await.unwrap(), [3; 32]);
+
+    // Housekeeping.
+    assert_eq!(store.purge_flows(1_800_000_003).await.unwrap(), 2);
+    assert!(store.flow(&FlowId([3; 16])).await.unwrap().is_some());
+}
+
+/// An events backend: a subscriber hears its own flow's changes and no other's. `settle`
+/// is awaited after subscribing (a remote backend may need a moment to register).
+pub async fn events_conform(events: &dyn Events, settle: Duration) {
+    let mut mine = events.subscribe(FlowId([1; 16]));
+    let mut other = events.subscribe(FlowId([2; 16]));
+    if !settle.is_zero() {
+        std::thread::sleep(settle);
+    }
+    events
+        .publish(FlowId([1; 16]), Status::Scanned)
+        .await
+        .unwrap();
+    events
+        .publish(FlowId([1; 16]), Status::Confirmed)
+        .await
+        .unwrap();
+    assert_eq!(mine.next().await, Some(Status::Scanned));
+    assert_eq!(mine.next().await, Some(Status::Confirmed));
+    events
+        .publish(FlowId([2; 16]), Status::Rejected)
+        .await
+        .unwrap();
+    assert_eq!(
+        other.next().await,
+        Some(Status::Rejected),
+        "in order, per flow"
+    );
+}
+
+/// Runs [`store_conforms`] on a store without an async runtime (for sync tests).
+pub fn block_on_store_conforms(store: &dyn Store) {
+    run(store_conforms(store));
+}
