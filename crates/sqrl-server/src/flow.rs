@@ -79,6 +79,35 @@ pub enum Status {
     Redeemed,
 }
 
+impl Status {
+    /// A one-byte code, for events sent between instances.
+    pub fn code(self) -> u8 {
+        match self {
+            Status::New => 0,
+            Status::Scanned => 1,
+            Status::Confirmed => 2,
+            Status::ConfirmedElsewhere => 3,
+            Status::Rejected => 4,
+            Status::Expired => 5,
+            Status::Redeemed => 6,
+        }
+    }
+
+    /// The status of a code from [`Status::code`].
+    pub fn from_code(code: u8) -> Option<Self> {
+        Some(match code {
+            0 => Status::New,
+            1 => Status::Scanned,
+            2 => Status::Confirmed,
+            3 => Status::ConfirmedElsewhere,
+            4 => Status::Rejected,
+            5 => Status::Expired,
+            6 => Status::Redeemed,
+            _ => return None,
+        })
+    }
+}
+
 /// Why a transition was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum FlowError {

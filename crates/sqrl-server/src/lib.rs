@@ -20,6 +20,7 @@ pub mod flow;
 pub mod limit;
 pub mod memory;
 pub mod nut;
+pub mod record;
 pub mod refusal;
 pub mod store;
 #[cfg(feature = "testkit")]
@@ -40,5 +41,5 @@ pub use refusal::Refusal;
 pub use sqrl_proto as proto;
 pub use store::{
     Account, AccountChange, AccountId, AccountStore, Commit, FlowStore, Needs, Session, Snapshot,
-    Store, StoreError,
+    Split, Store, StoreError,
 };

@@ -182,7 +182,8 @@ pub trait FlowStore: Send + Sync + 'static {
     /// A stored flow.
     async fn flow(&self, id: &FlowId) -> Result<Option<Flow>, StoreError>;
     /// Writes `flow` if the stored version is `expected` (`None`: absent), else
-    /// [`StoreError::Conflict`] changing nothing.
+    /// [`StoreError::Conflict`] changing nothing. `flow.version` is stored as given (it may
+    /// equal `expected`: a claimed flow is finalized at its own version).
     async fn put_flow(&self, flow: &Flow, expected: Option<u64>) -> Result<(), StoreError>;
     /// Deletes flows issued before `before` (housekeeping); how many.
     async fn purge_flows(&self, before: u64) -> Result<usize, StoreError>;
@@ -261,10 +262,9 @@ pub trait Store: FlowStore + AccountStore {
         self.put_flow(&claim, commit.expected_version).await?;
         // Write: the account change (idempotent, so a retry after a crash is harmless).
         self.apply(&commit.account).await?;
-        // Finalize: the flow as the command left it.
-        let mut last = commit.flow.clone();
-        last.version = claim.version.saturating_add(1);
-        self.put_flow(&last, Some(claim.version)).await
+        // Finalize: the flow as the command left it, at the claim's version (only the
+        // claimer can get here: nobody else holds the claim's empty nut).
+        self.put_flow(&commit.flow, Some(claim.version)).await
     }
 
     /// Marks the flow redeemed (if its version is still `expected_version`) and creates the
@@ -279,3 +279,74 @@ pub trait Store: FlowStore + AccountStore {
         self.create_session(session).await
     }
 }
+
+/// Flows in one backend, accounts in another (e.g. Redis and PostgreSQL), combined into a
+/// [`Store`] by the claim–write–finalize order of its provided methods.
+#[derive(Debug, Clone)]
+pub struct Split<F, A> {
+    /// Where flows live.
+    pub flows: F,
+    /// Where accounts, sessions and keys live.
+    pub accounts: A,
+}
+
+#[async_trait]
+impl<F: FlowStore, A: AccountStore> FlowStore for Split<F, A> {
+    async fn flow(&self, id: &FlowId) -> Result<Option<Flow>, StoreError> {
+        self.flows.flow(id).await
+    }
+    async fn put_flow(&self, flow: &Flow, expected: Option<u64>) -> Result<(), StoreError> {
+        self.flows.put_flow(flow, expected).await
+    }
+    async fn purge_flows(&self, before: u64) -> Result<usize, StoreError> {
+        self.flows.purge_flows(before).await
+    }
+}
+
+#[async_trait]
+impl<F: FlowStore, A: AccountStore> AccountStore for Split<F, A> {
+    async fn accounts(
+        &self,
+        idk: &Bytes32,
+        pidk: Option<&Bytes32>,
+    ) -> Result<(Option<Account>, Option<Account>, bool), StoreError> {
+        self.accounts.accounts(idk, pidk).await
+    }
+    async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
+        self.accounts.account(id).await
+    }
+    async fn apply(&self, change: &AccountChange) -> Result<(), StoreError> {
+        self.accounts.apply(change).await
+    }
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+        self.accounts.create_session(session).await
+    }
+    async fn session(&self, id_hash: &[u8; 32]) -> Result<Option<Session>, StoreError> {
+        self.accounts.session(id_hash).await
+    }
+    async fn sessions_of(&self, account: &AccountId) -> Result<Vec<Session>, StoreError> {
+        self.accounts.sessions_of(account).await
+    }
+    async fn delete_session(
+        &self,
+        account: &AccountId,
+        id_hash: &[u8; 32],
+    ) -> Result<bool, StoreError> {
+        self.accounts.delete_session(account, id_hash).await
+    }
+    async fn display_name(&self, account: &AccountId) -> Result<String, StoreError> {
+        self.accounts.display_name(account).await
+    }
+    async fn set_display_name(&self, account: &AccountId, name: &str) -> Result<(), StoreError> {
+        self.accounts.set_display_name(account, name).await
+    }
+    async fn site_key(
+        &self,
+        name: &str,
+        candidate: &[u8; 32],
+    ) -> Result<Zeroizing<[u8; 32]>, StoreError> {
+        self.accounts.site_key(name, candidate).await
+    }
+}
+
+impl<F: FlowStore, A: AccountStore> Store for Split<F, A> {}

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use sqrl_server::{testkit, MemoryEvents, MemoryStore};
+use sqrl_server::{testkit, MemoryEvents, MemoryStore, Split};
 
 #[test]
 fn memory_store_conforms() {
@@ -17,4 +17,12 @@ fn memory_events_conform() {
         &MemoryEvents::new(),
         Duration::ZERO,
     ));
+}
+
+#[test]
+fn a_split_store_conforms_through_claim_write_finalize() {
+    testkit::block_on_store_conforms(&Split {
+        flows: MemoryStore::new(),
+        accounts: MemoryStore::new(),
+    });
 }

@@ -25,8 +25,8 @@ fn legacy_file(database: Option<&Path>) -> Option<([u8; 32], [u8; 32])> {
     Some((nut.try_into().ok()?, browser.try_into().ok()?))
 }
 
-pub async fn load_or_create(
-    store: &dyn AccountStore,
+pub async fn load_or_create<S: AccountStore + ?Sized>(
+    store: &S,
     sqlite_path: Option<&Path>,
 ) -> Result<Keys, String> {
     let (mut nut, mut browser) = legacy_file(sqlite_path).unwrap_or_default();

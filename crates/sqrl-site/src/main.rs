@@ -2,21 +2,18 @@
 //!
 //! `cargo run --release -p sqrl-site` serves <http://127.0.0.1:8080> with `sqrl-site.sqlite`.
 
+mod backends;
 mod keys;
 mod pages;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-
-use std::sync::Arc;
 
 use axum::serve::ListenerExt;
 use clap::{Parser, ValueEnum};
 use sqrl_axum::{HttpSettings, SqrlHttp};
-use sqrl_server::{AskPolicy, Config, Lifetimes, Rule, Server, SqrlServer, Store};
-use sqrl_server_sqlite::SqliteStore;
+use sqrl_server::{AskPolicy, Config, Lifetimes, Rule, Server, SqrlServer};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,9 +29,14 @@ struct Args {
     /// URLs) [default: http://<bind>]
     #[arg(long, env = "SQRL_SITE_ORIGIN")]
     origin: Option<String>,
-    /// SQLite database file (created if missing); the site's keys live beside it
+    /// Where accounts, sessions and the site's keys live: a SQLite file (created if missing;
+    /// nothing to install) or a postgres://user@host/db URL (several instances share it)
     #[arg(long, env = "SQRL_SITE_DATABASE", default_value = "sqrl-site.sqlite")]
-    database: PathBuf,
+    database: String,
+    /// Keep login flows, live status events and rate limits in Redis (redis://host:port),
+    /// so that several instances behind one origin act as one site
+    #[arg(long, env = "SQRL_SITE_REDIS")]
+    redis: Option<String>,
     /// Seconds a login code stays valid
     #[arg(long, env = "SQRL_SITE_NUT_LIFETIME", default_value_t = 300, value_parser = clap::value_parser!(u64).range(10..=3600))]
     nut_lifetime: u64,
@@ -119,10 +121,9 @@ async fn run(args: Args) -> Result<(), String> {
         .unwrap_or_else(|| format!("http://{local}"));
     let (secure, host) = parse_origin(&origin, args.allow_plain_http)?;
     let origin = origin.trim_end_matches('/').to_owned();
-    let sqlite = SqliteStore::open(&args.database)
-        .map_err(|e| format!("cannot open the database {}: {e}", args.database.display()))?;
-    let keys = keys::load_or_create(&sqlite, Some(&args.database)).await?;
-    let store: Arc<dyn Store> = Arc::new(sqlite);
+    let backends = backends::open(&args.database, args.redis.as_deref(), args.nut_lifetime).await?;
+    let store = backends.store.clone();
+    let keys = keys::load_or_create(&*store, backends.sqlite_path.as_deref()).await?;
     let mut config = Config::new(&host);
     config.origin = origin.clone();
     config.lifetimes = Lifetimes {
@@ -143,7 +144,7 @@ async fn run(args: Args) -> Result<(), String> {
         },
         ..HttpSettings::default()
     };
-    let sqrl = SqrlHttp::builder(SqrlServer::new(server, store.clone()))
+    let sqrl = SqrlHttp::builder(backends.attach(SqrlServer::new(server, store)))
         .settings(settings)
         .on_login(|event| {
             tracing::info!(account = %event.account, ip = %event.ip, browser = %event.browser, cps = event.via_cps, "login");
@@ -164,8 +165,8 @@ async fn run(args: Args) -> Result<(), String> {
 
     let app = pages::router(sqrl.clone(), origin.clone()).merge(sqrl.router());
     println!(
-        "sqrl-site listening on http://{local}  (public origin {origin}, database {})",
-        args.database.display()
+        "sqrl-site listening on http://{local}  (public origin {origin}, {})",
+        backends.describe
     );
     // Small writes (SSE events, replies) go out at once, not after a delayed ACK.
     let listener = listener.tap_io(|tcp| {

@@ -1,0 +1,163 @@
+//! A flow as a compact, versioned byte record, for backends that keep flows as opaque values
+//! (PostgreSQL `BYTEA`, Redis strings). Decoding never panics: a damaged record is `None`.
+
+use std::net::{IpAddr, Ipv6Addr};
+
+use sqrl_proto::Bytes32;
+
+use crate::flow::{Flow, Phase};
+use crate::nut::FlowId;
+use crate::store::AccountId;
+use crate::useragent::BrowserInfo;
+
+const FORMAT: u8 = 1;
+
+fn ip_bytes(ip: IpAddr) -> [u8; 16] {
+    match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => v6.octets(),
+    }
+}
+
+/// The record of a flow.
+pub fn encode(flow: &Flow) -> Vec<u8> {
+    let mut out = Vec::with_capacity(200);
+    out.push(FORMAT);
+    out.extend_from_slice(&flow.id.0);
+    out.extend_from_slice(&flow.version.to_be_bytes());
+    out.extend_from_slice(&flow.issued_at.to_be_bytes());
+    out.extend_from_slice(&ip_bytes(flow.browser_ip));
+    out.push(flow.browser.browser as u8);
+    out.push(flow.browser.os as u8);
+    out.extend_from_slice(&flow.idk.0);
+    match flow.phase {
+        Phase::Scanned => out.push(0),
+        Phase::Confirmed { account, cps, at } => {
+            out.push(1);
+            out.extend_from_slice(&account.0);
+            out.push(u8::from(cps));
+            out.extend_from_slice(&at.to_be_bytes());
+        }
+        Phase::Rejected => out.push(2),
+        Phase::Redeemed { cps } => {
+            out.push(3);
+            out.push(u8::from(cps));
+        }
+    }
+    let nut = flow.expected_nut.as_bytes();
+    let len = u8::try_from(nut.len()).unwrap_or(u8::MAX);
+    out.push(len);
+    out.extend_from_slice(nut.get(..usize::from(len)).unwrap_or_default());
+    out.extend_from_slice(&flow.reply_hash);
+    out.push(u8::from(flow.asked));
+    match flow.cps_token_hash {
+        Some(hash) => {
+            out.push(1);
+            out.extend_from_slice(&hash);
+        }
+        None => out.push(0),
+    }
+    out
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        Some(head)
+    }
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
+    }
+    fn byte(&mut self) -> Option<u8> {
+        Some(self.array::<1>()?[0])
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_be_bytes(self.array()?))
+    }
+    fn flag(&mut self) -> Option<bool> {
+        match self.byte()? {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        }
+    }
+}
+
+/// The flow of a record (`None` if it is damaged or of an unknown format).
+pub fn decode(bytes: &[u8]) -> Option<Flow> {
+    let mut r = Reader(bytes);
+    if r.byte()? != FORMAT {
+        return None;
+    }
+    let id = FlowId(r.array()?);
+    let version = r.u64()?;
+    let issued_at = r.u64()?;
+    let v6 = Ipv6Addr::from(r.array::<16>()?);
+    let browser_ip = v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4);
+    let browser = BrowserInfo::from_codes(r.byte()?, r.byte()?);
+    let idk = Bytes32(r.array()?);
+    let phase = match r.byte()? {
+        0 => Phase::Scanned,
+        1 => Phase::Confirmed {
+            account: AccountId(r.array()?),
+            cps: r.flag()?,
+            at: r.u64()?,
+        },
+        2 => Phase::Rejected,
+        3 => Phase::Redeemed { cps: r.flag()? },
+        _ => return None,
+    };
+    let len = usize::from(r.byte()?);
+    let expected_nut = String::from_utf8(r.take(len)?.to_vec()).ok()?;
+    let reply_hash = r.array()?;
+    let asked = r.flag()?;
+    let cps_token_hash = match r.flag()? {
+        true => Some(r.array()?),
+        false => None,
+    };
+    if !r.0.is_empty() {
+        return None;
+    }
+    Some(Flow {
+        id,
+        version,
+        issued_at,
+        browser_ip,
+        browser,
+        idk,
+        phase,
+        expected_nut,
+        reply_hash,
+        asked,
+        cps_token_hash,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::flow;
+
+    #[test]
+    fn every_phase_round_trips_and_damage_is_none() {
+        for (id, version) in [(1, 0), (2, 1), (3, 2), (4, 3)] {
+            let mut f = flow(id, version);
+            if id == 4 {
+                f.phase = Phase::Redeemed { cps: true };
+                f.browser_ip = "2001:db8::1".parse().unwrap();
+            }
+            let bytes = encode(&f);
+            assert_eq!(decode(&bytes), Some(f));
+            for cut in 0..bytes.len() {
+                assert_eq!(decode(&bytes[..cut]), None, "truncated at {cut}");
+            }
+            let mut long = bytes.clone();
+            long.push(0);
+            assert_eq!(decode(&long), None, "trailing bytes");
+        }
+        assert_eq!(decode(&[9, 0, 0]), None, "unknown format");
+    }
+}

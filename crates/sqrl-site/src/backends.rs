@@ -1,0 +1,97 @@
+//! Which backends the site runs on, from `--database` and `--redis`.
+//!
+//! | flags | accounts, sessions, keys | flows | events, limits |
+//! |---|---|---|---|
+//! | `--database FILE` (default) | SQLite | SQLite | this process |
+//! | `--database postgres://…` | PostgreSQL | PostgreSQL | this process |
+//! | either, `--redis redis://…` | the database | Redis | Redis (shared) |
+//!
+//! Several instances need a shared database and `--redis`: without Redis a waiting page
+//! hears only of logins its own instance handled (it still finds out at its next re-read)
+//! and each instance counts its own limits.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqrl_server::{Events, Limiter, Split, SqrlServer, Store};
+use sqrl_server_postgres::PostgresStore;
+use sqrl_server_redis::{RedisConnection, RedisEvents, RedisFlows, RedisLimiter};
+use sqrl_server_sqlite::SqliteStore;
+
+pub struct Backends {
+    pub store: Arc<dyn Store>,
+    pub sqlite_path: Option<PathBuf>,
+    shared: Option<(Arc<dyn Events>, Arc<dyn Limiter>)>,
+    pub describe: String,
+}
+
+impl Backends {
+    /// The driver with the shared events and limits, when there are any.
+    pub fn attach(&self, sqrl: SqrlServer) -> SqrlServer {
+        match &self.shared {
+            Some((events, limiter)) => sqrl
+                .with_events(events.clone())
+                .with_limiter(limiter.clone()),
+            None => sqrl,
+        }
+    }
+}
+
+enum Database {
+    Sqlite(SqliteStore, PathBuf),
+    Postgres(PostgresStore),
+}
+
+pub async fn open(
+    database: &str,
+    redis: Option<&str>,
+    nut_lifetime: u64,
+) -> Result<Backends, String> {
+    let db = if database.starts_with("postgres://") || database.starts_with("postgresql://") {
+        let store = PostgresStore::connect(database)
+            .await
+            .map_err(|e| format!("cannot use the PostgreSQL database: {e}"))?;
+        Database::Postgres(store)
+    } else {
+        let path = PathBuf::from(database);
+        let store = SqliteStore::open(&path)
+            .map_err(|e| format!("cannot open the database {database}: {e}"))?;
+        Database::Sqlite(store, path)
+    };
+    let (db_name, sqlite_path) = match &db {
+        Database::Sqlite(_, path) => (format!("SQLite {}", path.display()), Some(path.clone())),
+        Database::Postgres(_) => ("PostgreSQL".to_owned(), None),
+    };
+    let Some(url) = redis else {
+        let store: Arc<dyn Store> = match db {
+            Database::Sqlite(store, _) => Arc::new(store),
+            Database::Postgres(store) => Arc::new(store),
+        };
+        return Ok(Backends {
+            store,
+            sqlite_path,
+            shared: None,
+            describe: format!("database {db_name}"),
+        });
+    };
+    let connection = RedisConnection::connect(url, "sqrl:")
+        .await
+        .map_err(|e| format!("cannot use Redis at {url}: {e}"))?;
+    // A flow lives for its code's lifetime plus the redemption window; keep a margin.
+    let ttl = Duration::from_secs(nut_lifetime.saturating_add(600));
+    let flows = RedisFlows::new(connection.clone(), ttl);
+    let events = RedisEvents::connect(connection.clone())
+        .await
+        .map_err(|e| format!("cannot subscribe to Redis events: {e}"))?;
+    let store: Arc<dyn Store> = match db {
+        Database::Sqlite(accounts, _) => Arc::new(Split { flows, accounts }),
+        Database::Postgres(accounts) => Arc::new(Split { flows, accounts }),
+    };
+    Ok(Backends {
+        store,
+        sqlite_path,
+        shared: Some((Arc::new(events), Arc::new(RedisLimiter::new(connection)))),
+        describe: format!("database {db_name}, flows/events/limits in Redis"),
+    })
+}
