@@ -26,10 +26,7 @@ impl Limits {
     /// The longest base64url text whose decoding can fit in `max_bytes` (padding included),
     /// saturating at `usize::MAX` for absurd limits.
     pub fn encoded_max_bytes(&self) -> usize {
-        self.max_bytes
-            .div_ceil(3)
-            .checked_mul(4)
-            .unwrap_or(usize::MAX)
+        self.max_bytes.div_ceil(3).saturating_mul(4)
     }
 }
 

@@ -175,6 +175,8 @@ pub fn serve(
                     seen.first_read = buf[..n].to_vec();
                     let (reply, complete) = answer(&seen.first_read, &respond);
                     seen.complete = complete;
+                    // Logged before answering, so a client that has its answer sees it.
+                    seen_log.lock().unwrap().push(seen);
                     let _ = socket.write_all(&reply);
                 }
                 Some(config) => {
@@ -196,12 +198,12 @@ pub fn serve(
                     seen.raw = std::mem::take(&mut stream.sock.seen);
                     let (reply, complete) = answer(&seen.first_read, &respond);
                     seen.complete = complete;
+                    seen_log.lock().unwrap().push(seen);
                     let _ = stream.write_all(&reply);
                     stream.conn.send_close_notify();
                     let _ = stream.flush();
                 }
             }
-            seen_log.lock().unwrap().push(seen);
         }
     });
     (port, log)
