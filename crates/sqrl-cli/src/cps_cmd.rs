@@ -14,7 +14,7 @@ use clap::Args;
 use rand_core::OsRng;
 use sqrl_client::exchange::{Action, Config, Exchange, Keys};
 use sqrl_client::keys::Rlk;
-use sqrl_client::transport::{self, HttpTransport};
+use sqrl_client::transport;
 use sqrl_proto::SqrlUrl;
 
 use crate::identity_cmd::load;
@@ -93,6 +93,7 @@ fn page(stream: &TcpStream, message: &str) {
 }
 
 pub fn run(global: &Global, args: CpsArgs) -> Outcome {
+    let transport = global.transport()?;
     let identity = load(&global.identity_path()?)?;
     let password = ui::password()?;
     let bar = Stretching::new();
@@ -103,10 +104,6 @@ pub fn run(global: &Global, args: CpsArgs) -> Outcome {
     let listener = TcpListener::bind(address)
         .map_err(|e| Failure::new(Kind::Network, format!("cannot listen on {address}: {e}")))?;
     eprintln!("Waiting for same-device logins on http://{address} (Ctrl-C to stop).");
-    let mut transport = HttpTransport::default();
-    if global.danger_loopback_http {
-        transport = transport.danger_allow_loopback_http();
-    }
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));

@@ -112,9 +112,28 @@ pub struct Global {
     /// Show protocol steps on stderr (-v: steps, -vv: debug)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// Also trust the CA certificates in this PEM file (beside the built-in and the system's)
+    #[arg(long, global = true, env = "SQRL_CA_CERT", value_name = "PATH")]
+    ca_cert: Option<PathBuf>,
     /// DANGER, for tests: talk plain HTTP to loopback hosts (127.0.0.0/8, ::1, localhost)
     #[arg(long, global = true, hide = true)]
     danger_loopback_http: bool,
+}
+
+impl Global {
+    /// The HTTPS transport: built-in and system roots, plus `--ca-cert`.
+    pub fn transport(&self) -> Result<sqrl_client::transport::HttpTransport, Failure> {
+        let mut transport = sqrl_client::transport::HttpTransport::default();
+        if let Some(path) = &self.ca_cert {
+            transport = transport
+                .with_ca_cert_file(path)
+                .map_err(|e| Failure::new(Kind::Input, e.to_string()))?;
+        }
+        if self.danger_loopback_http {
+            transport = transport.danger_allow_loopback_http();
+        }
+        Ok(transport)
+    }
 }
 
 impl Global {

@@ -6,7 +6,7 @@ use clap::Args;
 use rand_core::OsRng;
 use sqrl_client::exchange::{Action, Config, Decision, Exchange, Keys, Prompt};
 use sqrl_client::keys::Rlk;
-use sqrl_client::transport::{self, HttpTransport};
+use sqrl_client::transport;
 use sqrl_proto::{Button, SqrlUrl};
 
 use crate::identity_cmd::load;
@@ -125,6 +125,7 @@ fn exchange(
     cps: bool,
     cross_device: bool,
 ) -> Result<sqrl_client::exchange::Outcome, Failure> {
+    let transport = global.transport()?;
     let identity = load(&global.identity_path()?)?;
     let password = ui::password()?;
     let bar = Stretching::new();
@@ -146,10 +147,6 @@ fn exchange(
         sqrlonly: settings.options & sqrl_client::storage::s4::Settings::SQRL_ONLY != 0,
         hardlock: settings.options & sqrl_client::storage::s4::Settings::HARDLOCK != 0,
     };
-    let mut transport = HttpTransport::default();
-    if global.danger_loopback_http {
-        transport = transport.danger_allow_loopback_http();
-    }
     let (exchange, first) = Exchange::start(url, action, &keys, config, Rlk::generate(&mut OsRng))?;
     Ok(transport::run(exchange, first, &transport, |prompt| {
         decide(prompt, common)
@@ -182,8 +179,12 @@ pub fn login(global: &Global, args: LoginArgs) -> Outcome {
     } else if outcome.new_association {
         eprintln!("New account created at this site.");
     }
-    match outcome.redirect {
-        Some(url) if args.cps => println!("{url}"),
+    match (outcome.redirect, outcome.redirect_error) {
+        (Some(url), _) if args.cps => println!("{url}"),
+        // The site confirmed the login; only its link is unusable.
+        (None, Some(error)) if args.cps => {
+            eprintln!("Logged in, but the site's link cannot be followed: {error}")
+        }
         _ => eprintln!("Logged in."),
     }
     Ok(())

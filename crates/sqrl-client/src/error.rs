@@ -7,6 +7,14 @@ pub enum Error {
     /// EnScrypt was asked for zero iterations.
     #[error("EnScrypt needs at least one iteration")]
     ZeroIterations,
+    /// More EnScrypt iterations than this client runs (`keys::MAX_ITERATIONS`).
+    #[error("{found} EnScrypt iterations is over this client's limit of {limit}")]
+    TooManyIterations {
+        /// The count asked for.
+        found: u32,
+        /// The limit.
+        limit: u32,
+    },
     /// scrypt refused its parameters (cannot happen with SQRL's fixed ones).
     #[error("scrypt rejected its parameters")]
     ScryptParameters,
@@ -90,7 +98,9 @@ pub enum Error {
     /// `enable`/`remove` need the identity unlock key from the rescue code.
     #[error("this command needs the rescue code")]
     NeedRescueCode,
-    /// `opt=cps` was sent but the reply has no `url=`.
+    /// `opt=cps` was sent but the reply has no `url=` (reported in
+    /// [`Outcome::redirect_error`](crate::exchange::Outcome::redirect_error), beside the
+    /// command's success).
     #[error("the server did not return the url to open the session")]
     MissingCpsUrl,
     /// The user declined.
@@ -114,4 +124,7 @@ pub enum Error {
     /// The reply is larger than the client accepts.
     #[error("the server's reply is too large")]
     ReplyTooLarge,
+    /// Extra CA certificates could not be read or used.
+    #[error("cannot use CA certificates from {0}")]
+    CaCertificate(String),
 }

@@ -142,8 +142,12 @@ pub enum Decision {
 pub struct Outcome {
     /// The final reply's TIF.
     pub tif: Tif,
-    /// CPS: the address to send the browser to.
+    /// CPS: the absolute address to send the browser to (a root-anchored `url=` is resolved
+    /// against the site's origin).
     pub redirect: Option<String>,
+    /// The command succeeded, but the site's `url=` cannot be followed (or, with CPS, the
+    /// reply had none): why. A confirmed command is never reported as a failure for this.
+    pub redirect_error: Option<Error>,
     /// The server's replacement cancel address, if it sent one.
     pub cancel: Option<String>,
     /// The identity was newly associated with the site.
@@ -274,8 +278,11 @@ impl<'k> Exchange<'k> {
             cps: self.config.cps,
             sqrlonly: self.config.sqrlonly,
             hardlock: self.config.hardlock,
-            suk: matches!(self.action, Action::Enable | Action::Remove)
-                && *command == Command::Query,
+            // Ask for the stored suk whenever the next step will need it for `urs` (enable,
+            // remove, or re-keying onto a previous identity): servers need not volunteer it.
+            suk: *command == Command::Query
+                && (matches!(self.action, Action::Enable | Action::Remove)
+                    || self.presented.is_some()),
             unknown: Vec::new(),
         }
     }
@@ -445,14 +452,21 @@ impl<'k> Exchange<'k> {
     fn after_commit(&mut self, tif: Tif) -> Result<Step, Error> {
         self.state = State::Finished;
         let reply = self.last_reply.as_ref();
-        let redirect = reply.and_then(|r| r.url.clone());
-        if self.config.cps && redirect.is_none() {
-            return Err(Error::MissingCpsUrl);
-        }
+        // The server has done what was asked: whatever is wrong with its link is reported
+        // beside the success, never instead of it.
+        let (redirect, redirect_error) = match reply.and_then(|r| r.url.as_deref()) {
+            Some(url) => match self.url.resolve_link(url) {
+                Ok(resolved) => (Some(resolved), None),
+                Err(e) => (None, Some(Error::Proto(e))),
+            },
+            None if self.config.cps => (None, Some(Error::MissingCpsUrl)),
+            None => (None, None),
+        };
         let prompt = self.prompt.as_ref();
         Ok(Step::Done(Outcome {
             tif,
             redirect,
+            redirect_error,
             cancel: reply.and_then(|r| r.can.clone()),
             new_association: self.action == Action::Login
                 && prompt.is_some_and(|p| !p.known && !p.replaces_previous),

@@ -9,8 +9,14 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::keys::{enscrypt, enscrypt_while, EnScryptKey, Ilk, Imk, Iuk, LOG2_N};
 use crate::storage::base56;
-use crate::storage::s4::{PasswordBlock, PreviousBlock, RescueBlock, Settings, StretchParams, S4};
+use crate::storage::s4::{
+    PasswordBlock, PreviousBlock, RescueBlock, Settings, StretchParams, RESCUE_BLOCK_LEN, S4,
+};
 use crate::Error;
+
+/// Why a textual identity of the wrong length is refused.
+const TEXTUAL_LENGTH: &str =
+    "a textual identity has exactly 107 characters (check characters included)";
 
 /// A password, NFKC-normalised UTF-8. Zeroized on drop; never printed.
 #[derive(Clone)]
@@ -439,6 +445,15 @@ impl Identity {
                 });
                 if !looks_textual {
                     return Err(s4_error);
+                }
+                // The textual identity is the rescue-code block: refuse any other length
+                // before decoding anything.
+                let chars = text.chars().filter(|c| !c.is_whitespace()).count();
+                if chars != base56::textual_len(RESCUE_BLOCK_LEN) {
+                    return Err(Error::TextualIdentity {
+                        line: 0,
+                        reason: TEXTUAL_LENGTH,
+                    });
                 }
                 let bytes = base56::decode(text)?;
                 let rescue = RescueBlock::from_bytes(&bytes)?;

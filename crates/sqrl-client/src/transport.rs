@@ -1,23 +1,60 @@
-//! HTTPS for the exchange (ureq on rustls), and the loop that drives an [`Exchange`].
+//! HTTPS for the exchange, and the loop that drives an [`Exchange`].
 //!
-//! Requests go to `https://` with the URL's port, with connect and overall timeouts and a cap
-//! on the reply size. Plain HTTP is used only when explicitly allowed *and* the host is a
-//! loopback address — for tests and local development.
+//! A SQRL request is a few hundred bytes and its reply at most [`MAX_REPLY`], so this is a
+//! small HTTP/1.1 client over rustls rather than a general one: one connection per request
+//! (`Connection: close`), no redirects, no proxies. The whole request — head and body — is
+//! built in one buffer and handed to the connection in **one write**, so it travels in one TLS
+//! record: GRC's reference server reads a request with a single `read()` and sees an empty
+//! body when the head and body arrive in separate records (`spec/protocol.md` §8.6).
+//!
+//! Certificates are checked against the built-in Mozilla roots, the platform's trust store,
+//! and any extra CA certificates given with [`HttpTransport::with_ca_certs_pem`]. Plain HTTP is
+//! used only when explicitly allowed *and* the host is a loopback address — for tests and local
+//! development.
 
-use std::io::Read;
-use std::time::Duration;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 
 use crate::exchange::{Decision, Exchange, Outcome, Prompt, Request};
 use crate::Error;
 
-/// Largest reply accepted (a real reply is a few hundred bytes).
+/// Largest reply body accepted (a real reply is a few hundred bytes).
 pub const MAX_REPLY: u64 = 16 * 1024;
 
+/// Largest reply head (status line and headers) accepted.
+const MAX_HEAD: usize = 8 * 1024;
+
+/// Most bytes read from a connection: head, body and chunked-encoding overhead.
+const MAX_READ: usize = MAX_HEAD + 2 * MAX_REPLY as usize;
+
+/// Most headers in a reply.
+const MAX_HEADERS: usize = 64;
+
 /// The HTTPS transport.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HttpTransport {
-    agent: ureq::Agent,
+    roots: Arc<RootCertStore>,
+    connect_timeout: Duration,
+    overall_timeout: Duration,
     loopback_http: bool,
+}
+
+impl core::fmt::Debug for HttpTransport {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("HttpTransport")
+            .field("trusted_roots", &self.roots.len())
+            .field("connect_timeout", &self.connect_timeout)
+            .field("overall_timeout", &self.overall_timeout)
+            .field("loopback_http", &self.loopback_http)
+            .finish()
+    }
 }
 
 impl Default for HttpTransport {
@@ -45,19 +82,63 @@ fn host_of(url: &str) -> &str {
     }
 }
 
+/// The built-in roots plus whatever the platform's trust store holds.
+fn default_roots() -> RootCertStore {
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let native = rustls_native_certs::load_native_certs();
+    for error in &native.errors {
+        tracing::debug!(%error, "platform trust store");
+    }
+    let (added, ignored) = roots.add_parsable_certificates(native.certs);
+    tracing::debug!(added, ignored, "platform trust store loaded");
+    roots
+}
+
+fn ca_error(source: &str, reason: impl core::fmt::Display) -> Error {
+    Error::CaCertificate(format!("{source}: {reason}"))
+}
+
 impl HttpTransport {
-    /// A transport with the given connect and overall timeouts.
+    /// A transport with the given connect and overall timeouts, trusting the built-in roots
+    /// and the platform's trust store.
     pub fn new(connect: Duration, overall: Duration) -> Self {
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(connect)
-            .timeout(overall)
-            .redirects(0)
-            .user_agent("SQRL/1")
-            .build();
         Self {
-            agent,
+            roots: Arc::new(default_roots()),
+            connect_timeout: connect,
+            overall_timeout: overall,
             loopback_http: false,
         }
+    }
+
+    /// Also trusts the CA certificates in `pem` (one or more `BEGIN CERTIFICATE` sections).
+    /// Text without a certificate, or a certificate that cannot be a trust anchor, is an
+    /// error.
+    pub fn with_ca_certs_pem(self, pem: &[u8]) -> Result<Self, Error> {
+        self.add_ca_certs(pem, "the PEM text given")
+    }
+
+    /// Also trusts the CA certificates in the PEM file at `path`.
+    pub fn with_ca_cert_file(self, path: &Path) -> Result<Self, Error> {
+        let source = path.display().to_string();
+        let pem = std::fs::read(path).map_err(|e| ca_error(&source, e))?;
+        self.add_ca_certs(&pem, &source)
+    }
+
+    fn add_ca_certs(mut self, pem: &[u8], source: &str) -> Result<Self, Error> {
+        let mut roots = (*self.roots).clone();
+        let mut count = 0usize;
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| ca_error(source, e))?;
+            roots.add(cert).map_err(|e| ca_error(source, e))?;
+            count += 1;
+        }
+        if count == 0 {
+            return Err(ca_error(source, "no PEM certificate found"));
+        }
+        tracing::debug!(count, source, "extra CA certificates trusted");
+        self.roots = Arc::new(roots);
+        Ok(self)
     }
 
     /// **Danger, tests only:** send to loopback hosts over plain HTTP instead of HTTPS. Other
@@ -78,46 +159,370 @@ impl HttpTransport {
         }
     }
 
+    fn tls_config(&self) -> Result<Arc<ClientConfig>, Error> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::Network(format!("TLS setup: {e}")))?
+            .with_root_certificates(self.roots.clone())
+            .with_no_client_auth();
+        Ok(Arc::new(config))
+    }
+
     /// POSTs the request and returns the reply body text.
     pub fn post(&self, request: &Request) -> Result<String, Error> {
         let url = self.effective_url(&request.url)?;
         tracing::debug!(url = %url, "sqrl request");
-        let response = match self
-            .agent
-            .post(&url)
-            .set("Content-Type", "application/x-www-form-urlencoded")
-            .send_string(&request.body)
-        {
-            Ok(response) => response,
-            // Some servers answer failures with an error status but a SQRL reply body; the
-            // exchange reads the TIF, so pass the body on when there is one.
-            Err(ureq::Error::Status(code, response)) => {
-                let body = read_limited(response)?;
-                if body.trim().is_empty() {
-                    return Err(Error::HttpStatus(code));
-                }
-                if sqrl_proto::ServerParams::decode(body.trim()).is_err() {
-                    return Err(Error::HttpStatus(code));
-                }
-                return Ok(body);
+        let target = Target::parse(&url)?;
+        let deadline = Deadline::after(self.overall_timeout);
+        let wire = target.request_bytes(&request.body);
+        let tcp = connect(&target, self.connect_timeout, &deadline)?;
+        let raw = if target.tls {
+            let name = ServerName::try_from(target.host.clone())
+                .map_err(|_| Error::Network(format!("invalid server name {}", target.host)))?;
+            let connection = ClientConnection::new(self.tls_config()?, name)
+                .map_err(|e| Error::Network(format!("TLS: {e}")))?;
+            let mut stream = StreamOwned::new(connection, tcp);
+            while stream.conn.is_handshaking() {
+                deadline.apply(&stream.sock)?;
+                stream
+                    .conn
+                    .complete_io(&mut stream.sock)
+                    .map_err(|e| io_error(&e, "TLS handshake"))?;
             }
-            Err(ureq::Error::Transport(t)) => return Err(Error::Network(t.to_string())),
+            send_once(&mut stream, &wire, &deadline, |s| &s.sock)?;
+            read_reply(&mut stream, &deadline, |s| &s.sock)?
+        } else {
+            let mut stream = tcp;
+            send_once(&mut stream, &wire, &deadline, |s| s)?;
+            read_reply(&mut stream, &deadline, |s| s)?
         };
-        read_limited(response)
+        let reply = parse_reply(&raw)?;
+        let body = String::from_utf8(reply.body)
+            .map_err(|_| Error::Proto(sqrl_proto::Error::NotUtf8 { what: "reply" }))?;
+        if (200..300).contains(&reply.status) {
+            return Ok(body);
+        }
+        // Some servers answer failures with an error status but a SQRL reply body; the
+        // exchange reads the TIF, so pass the body on when there is one.
+        if body.trim().is_empty() || sqrl_proto::ServerParams::decode(body.trim()).is_err() {
+            return Err(Error::HttpStatus(reply.status));
+        }
+        Ok(body)
     }
 }
 
-fn read_limited(response: ureq::Response) -> Result<String, Error> {
+/// Where a request goes, from an `http(s)://` URL the exchange built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Target {
+    tls: bool,
+    /// Host for DNS and TLS: IPv6 literals without brackets.
+    host: String,
+    port: u16,
+    /// `Host:` header value: the authority as written.
+    authority: String,
+    /// Path and query.
+    path: String,
+}
+
+impl Target {
+    fn parse(url: &str) -> Result<Self, Error> {
+        let bad = || Error::Network(format!("cannot send to {url}"));
+        let (tls, rest) = match url.split_once("://") {
+            Some(("https", rest)) => (true, rest),
+            Some(("http", rest)) => (false, rest),
+            _ => return Err(bad()),
+        };
+        let split = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(split);
+        let path = match path {
+            "" => "/".to_owned(),
+            p if p.starts_with('?') => format!("/{p}"),
+            p => p.to_owned(),
+        };
+        let (host, port) = match authority.strip_prefix('[') {
+            Some(v6) => {
+                let (host, after) = v6.split_once(']').ok_or_else(bad)?;
+                (host, after.strip_prefix(':'))
+            }
+            None => match authority.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            },
+        };
+        let port = match port {
+            Some(p) => p.parse::<u16>().map_err(|_| bad())?,
+            None if tls => 443,
+            None => 80,
+        };
+        if host.is_empty() || path.bytes().any(|b| !(b'!'..=b'~').contains(&b)) {
+            return Err(bad());
+        }
+        Ok(Self {
+            tls,
+            host: host.to_owned(),
+            port,
+            authority: authority.to_owned(),
+            path,
+        })
+    }
+
+    /// The complete request, head and body, as one buffer.
+    fn request_bytes(&self, body: &str) -> Vec<u8> {
+        let head = format!(
+            "POST {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: SQRL/1\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n",
+            self.path,
+            self.authority,
+            body.len()
+        );
+        let mut wire = Vec::with_capacity(head.len() + body.len());
+        wire.extend_from_slice(head.as_bytes());
+        wire.extend_from_slice(body.as_bytes());
+        wire
+    }
+}
+
+/// The end of the overall timeout.
+#[derive(Debug, Clone, Copy)]
+struct Deadline(Option<Instant>);
+
+impl Deadline {
+    fn after(timeout: Duration) -> Self {
+        Self(Instant::now().checked_add(timeout))
+    }
+
+    fn remaining(&self) -> Result<Option<Duration>, Error> {
+        match self.0 {
+            None => Ok(None),
+            Some(end) => match end.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => Ok(Some(left)),
+                _ => Err(Error::Network("timed out".into())),
+            },
+        }
+    }
+
+    /// Limits the socket's next reads and writes to the time left.
+    fn apply(&self, socket: &TcpStream) -> Result<(), Error> {
+        let left = self.remaining()?;
+        socket
+            .set_read_timeout(left)
+            .and_then(|()| socket.set_write_timeout(left))
+            .map_err(|e| io_error(&e, "socket"))
+    }
+}
+
+fn io_error(error: &std::io::Error, during: &str) -> Error {
+    match error.kind() {
+        ErrorKind::TimedOut | ErrorKind::WouldBlock => {
+            Error::Network(format!("{during}: timed out"))
+        }
+        _ => Error::Network(format!("{during}: {error}")),
+    }
+}
+
+fn connect(target: &Target, timeout: Duration, deadline: &Deadline) -> Result<TcpStream, Error> {
+    let addresses = (target.host.as_str(), target.port)
+        .to_socket_addrs()
+        .map_err(|e| Error::Network(format!("{}: {e}", target.host)))?;
+    let mut last = None;
+    for address in addresses {
+        let limit = deadline
+            .remaining()?
+            .map_or(timeout, |left| left.min(timeout));
+        match TcpStream::connect_timeout(&address, limit) {
+            Ok(stream) => {
+                // One small write per request: nothing to gain from Nagle's delay.
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(match last {
+        Some(e) => io_error(&e, &format!("connect to {}", target.authority)),
+        None => Error::Network(format!("{}: no address", target.host)),
+    })
+}
+
+/// Writes the whole request with one `write` and one `flush` (a request is far smaller than
+/// a TLS record, so over TLS it is one record).
+fn send_once<S: Write>(
+    stream: &mut S,
+    wire: &[u8],
+    deadline: &Deadline,
+    socket: impl Fn(&S) -> &TcpStream,
+) -> Result<(), Error> {
+    deadline.apply(socket(stream))?;
+    let written = stream.write(wire).map_err(|e| io_error(&e, "send"))?;
+    if let Some(rest) = wire.get(written..).filter(|r| !r.is_empty()) {
+        // Not expected for a request of a few hundred bytes; finish rather than fail.
+        tracing::debug!(left = rest.len(), "request needed a second write");
+        stream.write_all(rest).map_err(|e| io_error(&e, "send"))?;
+    }
+    stream.flush().map_err(|e| io_error(&e, "send"))
+}
+
+/// Reads until the reply is complete (by `Content-Length`, chunked framing or the end of the
+/// connection), refusing more than [`MAX_READ`] bytes.
+fn read_reply<S: Read>(
+    stream: &mut S,
+    deadline: &Deadline,
+    socket: impl Fn(&S) -> &TcpStream,
+) -> Result<Vec<u8>, Error> {
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if complete(&raw)? {
+            return Ok(raw);
+        }
+        deadline.apply(socket(stream))?;
+        let n = match stream.read(&mut chunk) {
+            Ok(n) => n,
+            // A TLS peer that closes without close_notify: the framing decides below.
+            Err(e) if e.kind() == ErrorKind::UnexpectedEof => 0,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_error(&e, "read reply")),
+        };
+        if n == 0 {
+            return Ok(raw);
+        }
+        raw.extend_from_slice(chunk.get(..n).unwrap_or_default());
+        if raw.len() > MAX_READ {
+            return Err(Error::ReplyTooLarge);
+        }
+    }
+}
+
+/// A parsed reply.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    body: Vec<u8>,
+}
+
+/// How the body of a reply ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    Length(usize),
+    Chunked,
+    UntilClose,
+}
+
+/// The final (non-1xx) head: status, framing and where the body starts. `None` while the
+/// head is incomplete.
+fn head(raw: &[u8]) -> Result<Option<(u16, Framing, usize)>, Error> {
+    let malformed = |what: &str| Error::Network(format!("malformed HTTP reply: {what}"));
+    let mut offset = 0usize;
+    loop {
+        let rest = raw.get(offset..).unwrap_or_default();
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut headers);
+        let length = match response.parse(rest) {
+            Ok(httparse::Status::Complete(length)) => length,
+            Ok(httparse::Status::Partial) if rest.len() > MAX_HEAD => {
+                return Err(malformed("head too large"))
+            }
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(e) => return Err(malformed(&e.to_string())),
+        };
+        let status = response.code.unwrap_or_default();
+        let start = offset
+            .checked_add(length)
+            .ok_or_else(|| malformed("too long"))?;
+        if (100..200).contains(&status) {
+            // Interim reply (100 Continue): the real one follows.
+            offset = start;
+            continue;
+        }
+        let mut framing = Framing::UntilClose;
+        for header in response.headers.iter() {
+            let value = core::str::from_utf8(header.value)
+                .unwrap_or_default()
+                .trim();
+            if header.name.eq_ignore_ascii_case("transfer-encoding") {
+                if value.eq_ignore_ascii_case("chunked") {
+                    framing = Framing::Chunked;
+                } else {
+                    return Err(malformed("unsupported transfer encoding"));
+                }
+            } else if header.name.eq_ignore_ascii_case("content-length")
+                && framing != Framing::Chunked
+            {
+                let length: u64 = value.parse().map_err(|_| malformed("bad Content-Length"))?;
+                if length > MAX_REPLY {
+                    return Err(Error::ReplyTooLarge);
+                }
+                framing = Framing::Length(usize::try_from(length).unwrap_or(usize::MAX));
+            }
+        }
+        if status == 204 || status == 304 {
+            framing = Framing::Length(0);
+        }
+        return Ok(Some((status, framing, start)));
+    }
+}
+
+/// Decodes a chunked body; `None` while incomplete.
+fn dechunk(mut data: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+    let malformed = || Error::Network("malformed chunked reply".into());
     let mut body = Vec::new();
-    response
-        .into_reader()
-        .take(MAX_REPLY + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| Error::Network(e.to_string()))?;
+    loop {
+        let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") else {
+            return Ok(None);
+        };
+        let line = data.get(..line_end).unwrap_or_default();
+        let size_text = core::str::from_utf8(line).map_err(|_| malformed())?;
+        let size_text = size_text.split(';').next().unwrap_or_default().trim();
+        let size = usize::from_str_radix(size_text, 16).map_err(|_| malformed())?;
+        if size == 0 {
+            return Ok(Some(body));
+        }
+        if body.len().saturating_add(size) > MAX_REPLY as usize {
+            return Err(Error::ReplyTooLarge);
+        }
+        let start = line_end.saturating_add(2);
+        let end = start.checked_add(size).ok_or_else(malformed)?;
+        let Some(chunk) = data.get(start..end) else {
+            return Ok(None);
+        };
+        body.extend_from_slice(chunk);
+        match data.get(end..end.saturating_add(2)) {
+            Some(b"\r\n") => data = data.get(end.saturating_add(2)..).unwrap_or_default(),
+            Some(_) => return Err(malformed()),
+            None => return Ok(None),
+        }
+    }
+}
+
+/// `true` once `raw` holds a whole reply that announced its own length.
+fn complete(raw: &[u8]) -> Result<bool, Error> {
+    let Some((_, framing, start)) = head(raw)? else {
+        return Ok(false);
+    };
+    let body = raw.get(start..).unwrap_or_default();
+    Ok(match framing {
+        Framing::Length(length) => body.len() >= length,
+        Framing::Chunked => dechunk(body)?.is_some(),
+        Framing::UntilClose => false,
+    })
+}
+
+/// The status and body of everything read from the connection.
+fn parse_reply(raw: &[u8]) -> Result<Reply, Error> {
+    let truncated = || Error::Network("the connection closed before the whole reply".into());
+    let (status, framing, start) = head(raw)?.ok_or_else(truncated)?;
+    let rest = raw.get(start..).unwrap_or_default();
+    let body = match framing {
+        Framing::Length(length) => rest.get(..length).ok_or_else(truncated)?.to_vec(),
+        Framing::Chunked => dechunk(rest)?.ok_or_else(truncated)?,
+        Framing::UntilClose => rest.to_vec(),
+    };
     if body.len() as u64 > MAX_REPLY {
         return Err(Error::ReplyTooLarge);
     }
-    String::from_utf8(body).map_err(|_| Error::Proto(sqrl_proto::Error::NotUtf8 { what: "reply" }))
+    Ok(Reply { status, body })
 }
 
 /// Runs an exchange to its end over `transport`, asking `decide` at the prompt.
@@ -167,7 +572,57 @@ mod tests {
         let remote = "https://example.com/sqrl?nut=a";
         assert_eq!(relaxed.effective_url(remote).unwrap(), remote);
         assert!(relaxed.effective_url("http://example.com/").is_err());
+        assert!(strict.effective_url("http://127.0.0.1/").is_err());
         assert_eq!(host_of("https://h.example:1/x"), "h.example");
         assert_eq!(host_of("https://[::1]:1/x"), "[::1]");
+    }
+
+    #[test]
+    fn targets_keep_port_path_and_query() {
+        let t = Target::parse("https://example.com:8443/sqrl?nut=a&can=b").unwrap();
+        assert_eq!(
+            (t.tls, t.host.as_str(), t.port, t.authority.as_str()),
+            (true, "example.com", 8443, "example.com:8443")
+        );
+        assert_eq!(t.path, "/sqrl?nut=a&can=b");
+        let t = Target::parse("http://[::1]:8080?nut=a").unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("::1", 8080));
+        assert_eq!(t.path, "/?nut=a");
+        assert_eq!(Target::parse("https://example.com").unwrap().port, 443);
+        assert!(Target::parse("ftp://example.com/").is_err());
+        assert!(Target::parse("https://example.com:99999/").is_err());
+    }
+
+    #[test]
+    fn request_is_one_buffer_with_head_and_body() {
+        let t = Target::parse("https://example.com/sqrl?nut=a").unwrap();
+        let wire = String::from_utf8(t.request_bytes("client=YQ&server=Yg&ids=Yw")).unwrap();
+        assert!(wire.starts_with("POST /sqrl?nut=a HTTP/1.1\r\nHost: example.com\r\n"));
+        assert!(wire.contains("\r\nContent-Length: 26\r\n"));
+        assert!(wire.ends_with("\r\n\r\nclient=YQ&server=Yg&ids=Yw"));
+    }
+
+    #[test]
+    fn replies_are_framed_by_length_chunks_or_close() {
+        let by_length = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcdef";
+        assert!(complete(by_length).unwrap());
+        assert_eq!(parse_reply(by_length).unwrap().body, b"abc");
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n";
+        assert!(complete(chunked).unwrap());
+        assert_eq!(parse_reply(chunked).unwrap().body, b"abcde");
+        assert!(!complete(&chunked[..chunked.len() - 8]).unwrap());
+        let until_close = b"HTTP/1.0 200 OK\r\n\r\nabc";
+        assert!(!complete(until_close).unwrap());
+        assert_eq!(parse_reply(until_close).unwrap().body, b"abc");
+        let interim =
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(parse_reply(interim).unwrap().status, 404);
+        let short = b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc";
+        assert!(matches!(parse_reply(short), Err(Error::Network(_))));
+        let huge = b"HTTP/1.1 200 OK\r\nContent-Length: 99999\r\n\r\n";
+        assert_eq!(parse_reply(huge).unwrap_err(), Error::ReplyTooLarge);
+        let huge_chunk = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffff\r\n";
+        assert_eq!(parse_reply(huge_chunk).unwrap_err(), Error::ReplyTooLarge);
+        assert!(parse_reply(b"not http\r\n\r\n").is_err());
     }
 }

@@ -314,3 +314,87 @@ fn malformed_replies_are_errors_not_panics() {
         Error::Proto(sqrl_proto::Error::NoCommonVersion)
     );
 }
+
+#[test]
+fn rekey_query_asks_for_suk_when_presenting_a_pidk() {
+    // A server that returns the previous identity's suk only when asked (opt=suk).
+    let mut server = MiniServer::new("example.com");
+    server.withhold_unasked_suk = true;
+    let old = Iuk::generate(&mut OsRng);
+    login(&mut server, &keys_for(&old, vec![])).unwrap();
+    let current = Iuk::generate(&mut OsRng);
+    let keys = keys_for(&current, vec![Iuk::generate(&mut OsRng), old]);
+    server.log.clear();
+    server.asked_suk.clear();
+    let (outcome, _) = login(&mut server, &keys).unwrap();
+    assert!(outcome.rekeyed);
+    assert_eq!(server.log, ["query 4", "query 6", "ident 5"]);
+    // Both queries presented a pidk and asked; the ident did not need to.
+    assert_eq!(server.asked_suk, [true, true, false]);
+
+    // With no previous identities a login has no use for suk and does not ask.
+    server.asked_suk.clear();
+    login(&mut server, &keys_for(&Iuk::generate(&mut OsRng), vec![])).unwrap();
+    assert_eq!(server.asked_suk, [false, false]);
+}
+
+#[test]
+fn relative_cps_url_is_resolved_against_the_sites_origin() {
+    let mut server = MiniServer::new("example.com:8443");
+    server.url_override = Some("/account?welcome=1".into());
+    let keys = keys_for(&Iuk::generate(&mut OsRng), vec![]);
+    let config = Config {
+        cps: true,
+        ..Config::default()
+    };
+    let (outcome, _) = run(&mut server, &keys, Action::Login, config, approve).unwrap();
+    assert_eq!(
+        outcome.redirect.as_deref(),
+        Some("https://example.com:8443/account?welcome=1")
+    );
+    assert_eq!(outcome.redirect_error, None);
+    assert_eq!(server.accounts.len(), 1);
+}
+
+#[test]
+fn unusable_url_after_a_confirmed_login_is_reported_beside_the_success() {
+    let keys = keys_for(&Iuk::generate(&mut OsRng), vec![]);
+    let config = Config {
+        cps: true,
+        ..Config::default()
+    };
+    for url in ["javascript:alert(1)", "account", "//evil.example/x"] {
+        let mut server = MiniServer::new("example.com");
+        server.url_override = Some(url.into());
+        let (outcome, _) = run(&mut server, &keys, Action::Login, config.clone(), approve)
+            .unwrap_or_else(|e| panic!("{url}: a confirmed login reported as {e}"));
+        assert!(outcome.tif.contains(Tif::CURRENT_ID_MATCH));
+        assert_eq!(outcome.redirect, None, "{url}");
+        assert!(
+            matches!(outcome.redirect_error, Some(Error::Proto(_))),
+            "{url}: {:?}",
+            outcome.redirect_error
+        );
+    }
+    // CPS asked and the login confirmed, but the reply has no url= at all: still a success.
+    let mut server = MiniServer::new("example.com");
+    let url = SqrlUrl::parse(&server.issue_url()).unwrap();
+    let (mut exchange, first) =
+        Exchange::start(url, Action::Login, &keys, config, Rlk::generate(&mut OsRng)).unwrap();
+    let reply = server.handle(&path_and_query(&first.url), &first.body);
+    assert!(matches!(
+        exchange.receive(&reply).unwrap(),
+        Step::Confirm(_)
+    ));
+    let Step::Send(ident) = exchange.decide(Decision::Approve).unwrap() else {
+        panic!("no ident")
+    };
+    let reply = server.handle(&path_and_query(&ident.url), &ident.body);
+    let mut without_url = ServerParams::decode(&reply).unwrap();
+    without_url.url = None;
+    let Step::Done(outcome) = exchange.receive(&without_url.encode().unwrap()).unwrap() else {
+        panic!("not done")
+    };
+    assert_eq!(outcome.redirect, None);
+    assert_eq!(outcome.redirect_error, Some(Error::MissingCpsUrl));
+}

@@ -264,3 +264,68 @@ fn secrets_do_not_print() {
     assert!(!shown.contains("hunter2"));
     assert!(!shown.contains(code.digits()));
 }
+
+#[test]
+fn identity_with_a_huge_iteration_count_is_refused_before_any_enscrypt() {
+    let (identity, _) = new_identity("pw");
+    let mut bytes = identity.to_binary();
+    // The password block's iteration count: header 8 + block offset 35, u32 little-endian.
+    bytes[8 + 35..8 + 39].copy_from_slice(&u32::MAX.to_le_bytes());
+    let started = std::time::Instant::now();
+    let error = Identity::import(&bytes).unwrap_err();
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    match &error {
+        Error::S4Block {
+            block_type: 1,
+            reason,
+        } => assert!(
+            reason.contains(&sqrl_client::keys::MAX_ITERATIONS.to_string()),
+            "{reason}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    // The cap is far above a real count, and the API refuses to write one over it.
+    const { assert!(sqrl_client::keys::MAX_ITERATIONS >= 50_000) };
+    let over = Stretch::Iterations(sqrl_client::keys::MAX_ITERATIONS + 1);
+    assert_eq!(
+        Identity::create(&Password::new("pw"), over, &mut OsRng, &mut quiet).unwrap_err(),
+        Error::TooManyIterations {
+            found: sqrl_client::keys::MAX_ITERATIONS + 1,
+            limit: sqrl_client::keys::MAX_ITERATIONS
+        }
+    );
+}
+
+#[test]
+fn overlong_textual_identity_is_refused_by_its_length_at_once() {
+    // 95 base56 digits (with their 5 check characters): the shape of no rescue-code block.
+    // Rejecting it used to take seconds of digit-count arithmetic.
+    let digits = "3".repeat(95);
+    let text: String = digits
+        .as_bytes()
+        .chunks(19)
+        .enumerate()
+        .map(|(line, data)| {
+            let data = std::str::from_utf8(data).unwrap();
+            format!(
+                "{data}{}\n",
+                sqrl_client::storage::base56::check_char(data, line as u8)
+            )
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let error = Identity::import(text.as_bytes()).unwrap_err();
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(200),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(error, Error::TextualIdentity { line: 0, reason } if reason.contains("107")),
+        "{error:?}"
+    );
+    // A real one still imports.
+    let (identity, _) = new_identity("pw");
+    let textual = identity.textual().unwrap();
+    assert!(Identity::import(textual.as_bytes()).is_ok());
+}

@@ -409,7 +409,62 @@ fn signatures_json_matches_code() {
         false,
         "small-order R",
     ));
+    // `=` padding is part of the text as sent: signatures cover it (protocol.md §1.1, §7).
+    let mut padded_query = ClientParams::new(Command::Query, idk);
+    padded_query.opt.cps = true;
+    padded_query.opt.suk = true;
+    let padded_client = pad(&padded_query.encode().unwrap());
+    let padded_server = pad(&b64::encode(format!("sqrl://example.com/sqrl?nut={NUT}0")));
+    assert!(padded_client.ends_with('=') && padded_server.ends_with('='));
+    rows.push(signature_row(
+        &idk,
+        &padded_client,
+        &padded_server,
+        &key.sign(&signing_input(&padded_client, &padded_server)),
+        true,
+        "client and server sent with '=' padding, signed as sent",
+    ));
+    rows.push(signature_row(
+        &idk,
+        &padded_client,
+        &padded_server,
+        &key.sign(&signing_input(
+            padded_client.trim_end_matches('='),
+            padded_server.trim_end_matches('='),
+        )),
+        false,
+        "padded client and server, but the signature left the padding out",
+    ));
     check_or_write("signatures.json", rows);
+}
+
+/// Pads base64url text with `=` to a multiple of four characters.
+fn pad(text: &str) -> String {
+    let mut out = text.to_owned();
+    while out.len() % 4 != 0 {
+        out.push('=');
+    }
+    out
+}
+
+/// A valid row whose `encoded` text carries `=` padding; `canonical` is our own encoding.
+fn padded_message_row(kind: &str, list: &NameValueList) -> Value {
+    let mut row = message_row(kind, list);
+    let canonical = list.encode();
+    row["encoded"] = json!(pad(&canonical));
+    row["canonical"] = json!(canonical);
+    row
+}
+
+/// A must-reject row from encoded text as it would arrive.
+fn reject_encoded_row(kind: &str, encoded: &str, what: &str) -> Value {
+    let error = match kind {
+        "client" => ClientParams::decode(encoded).err(),
+        "echo" => sqrl_proto::ServerEcho::decode(encoded).err(),
+        _ => ServerParams::decode(encoded).err(),
+    };
+    let error = error.unwrap_or_else(|| panic!("{what}: decoded without error"));
+    json!({ "kind": kind, "valid": false, "case": what, "encoded": encoded, "error": error.code() })
 }
 
 fn message_row(kind: &str, list: &NameValueList) -> Value {
@@ -501,6 +556,31 @@ fn messages_json_matches_code() {
     rows.push(message_row("server", &asking.to_list().unwrap()));
     let superseded = ServerParams::new("x", Tif::from_bits(0x240), "/sqrl?nut=x");
     rows.push(message_row("server", &superseded.to_list().unwrap()));
+    // Some servers send url= as a path; the client resolves it against the origin.
+    let mut relative = ServerParams::new(
+        "Rl7",
+        Tif::CURRENT_ID_MATCH | Tif::IPS_MATCHED,
+        "/sqrl?nut=Rl7",
+    );
+    relative.url = Some("/account".into());
+    rows.push(message_row("server", &relative.to_list().unwrap()));
+    // Correct '=' padding is accepted; our own encoding has none.
+    let mut padded_query = ClientParams::new(Command::Query, key(0));
+    padded_query.opt.cps = true;
+    padded_query.opt.suk = true;
+    let padded_list = padded_query.to_list().unwrap();
+    assert!(pad(&padded_list.encode()).ends_with('='));
+    rows.push(padded_message_row("client", &padded_list));
+    let padded_list = ["Pd1", "Pd12", "Pd123"]
+        .iter()
+        .map(|nut| {
+            ServerParams::new(*nut, Tif::IPS_MATCHED, format!("/sqrl?nut={nut}"))
+                .to_list()
+                .unwrap()
+        })
+        .find(|list| pad(&list.encode()).ends_with('='))
+        .unwrap();
+    rows.push(padded_message_row("server", &padded_list));
 
     let idk = key(0).encode();
     let client_rejects: Vec<(String, &str)> = vec![
@@ -571,10 +651,6 @@ fn messages_json_matches_code() {
             "qry protocol-relative",
         ),
         (
-            "ver=1\r\nnut=a\r\ntif=5\r\nqry=/s\r\nurl=javascript:alert(1)\r\n",
-            "url not http(s)",
-        ),
-        (
             "ver=1\r\nnut=a\r\ntif=5\r\nqry=/s\r\nask=YQ~Yg~Yw~ZA\r\n",
             "ask with three buttons",
         ),
@@ -590,6 +666,38 @@ fn messages_json_matches_code() {
     ];
     for (text, what) in server_rejects {
         rows.push(reject_row("server", text.as_bytes(), what));
+    }
+    let query_text = ClientParams::new(Command::Query, key(0)).encode().unwrap();
+    let reply_text = ServerParams::new("Pd2", Tif::IPS_MATCHED, "/sqrl?nut=Pd2")
+        .encode()
+        .unwrap();
+    for (kind, unpadded) in [("client", &query_text), ("server", &reply_text)] {
+        let wrong = format!(
+            "{}{}",
+            pad(unpadded),
+            if pad(unpadded) == *unpadded {
+                "=="
+            } else {
+                "="
+            }
+        );
+        rows.push(reject_encoded_row(kind, &wrong, "too much '=' padding"));
+        rows.push(reject_encoded_row(
+            kind,
+            &format!("={unpadded}"),
+            "'=' before the text",
+        ));
+    }
+    // `server=` echoes: a SQRL URL with another scheme is named as such.
+    for url in [
+        "qrl://example.com/sqrl?nut=abc",
+        "https://example.com/sqrl?nut=abc",
+    ] {
+        rows.push(reject_encoded_row(
+            "echo",
+            &b64::encode(url),
+            &format!("echoed URL with an unsupported scheme: {url}"),
+        ));
     }
     check_or_write("messages.json", rows);
 }
@@ -646,6 +754,11 @@ fn committed_messages_decode_as_recorded() {
     for row in load("messages.json") {
         let encoded = s(&row["encoded"]);
         let client = row["kind"] == "client";
+        if row["kind"] == "echo" {
+            let error = sqrl_proto::ServerEcho::decode(encoded).unwrap_err();
+            assert_eq!(error.code(), s(&row["error"]), "{}", row["case"]);
+            continue;
+        }
         if row["valid"] == true {
             let list = NameValueList::decode(encoded, sqrl_proto::Limits::DEFAULT).unwrap();
             assert_eq!(list.to_text(), s(&row["text"]));
@@ -656,7 +769,9 @@ fn committed_messages_decode_as_recorded() {
             } else {
                 ServerParams::decode(encoded).unwrap().encode().unwrap()
             };
-            assert_eq!(reencoded, encoded);
+            // Padded input re-encodes to our canonical (unpadded) text.
+            let canonical = row.get("canonical").map_or(encoded, s);
+            assert_eq!(reencoded, canonical);
         } else {
             let error = if client {
                 ClientParams::decode(encoded).unwrap_err()

@@ -29,9 +29,7 @@ pub fn is_alphabet(byte: u8) -> bool {
 /// Errors name the first character outside the alphabet (`+`, `/`, whitespace, ...), misplaced
 /// padding, and non-canonical encodings (a dangling character or non-zero unused bits).
 pub fn decode(text: &str) -> Result<Vec<u8>> {
-    let bytes = text.as_bytes();
     let unpadded = text.trim_end_matches('=');
-    let padding = bytes.len() - unpadded.len();
     for (position, &byte) in unpadded.as_bytes().iter().enumerate() {
         if byte == b'=' {
             return Err(Error::Base64Padding);
@@ -40,14 +38,23 @@ pub fn decode(text: &str) -> Result<Vec<u8>> {
             return Err(Error::Base64Alphabet { position, byte });
         }
     }
-    if padding > 0 && (padding > 2 || bytes.len() % 4 != 0) {
-        return Err(Error::Base64Padding);
-    }
+    check_padding(text)?;
     ENGINE
         .decode(unpadded)
         .map_err(|_| Error::Base64NonCanonical {
             len: unpadded.len(),
         })
+}
+
+/// Checks the trailing `=` padding of base64url text: none at all, or exactly the amount
+/// that makes the length a multiple of four (`YQ==`, `YWI=`; never `YQ=` or `YWJj=`).
+/// Only the end of `text` is looked at; the alphabet is checked elsewhere.
+pub fn check_padding(text: &str) -> Result<()> {
+    let padding = text.len().saturating_sub(text.trim_end_matches('=').len());
+    if padding > 0 && (padding > 2 || text.len() % 4 != 0) {
+        return Err(Error::Base64Padding);
+    }
+    Ok(())
 }
 
 /// Decodes base64url text that must hold exactly `N` bytes; `field` names it in the error.

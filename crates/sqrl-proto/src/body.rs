@@ -49,6 +49,9 @@ pub struct RequestBody {
     urs: Option<String>,
 }
 
+/// The fields of a POST body, in their slot order.
+const FIELDS: [&str; 5] = ["client", "server", "ids", "pids", "urs"];
+
 fn decode_signature(text: &str, field: &'static str) -> Result<[u8; 64]> {
     b64::decode_array(text, field)
 }
@@ -106,16 +109,19 @@ impl RequestBody {
                     .collect(),
             };
             let (name, value) = pair.split_once('=').ok_or_else(malformed)?;
-            let index = match name {
-                "client" => 0,
-                "server" => 1,
-                "ids" => 2,
-                "pids" => 3,
-                "urs" => 4,
-                _ => continue,
+            let Some(index) = FIELDS.iter().position(|&known| known == name) else {
+                continue;
             };
-            if value.is_empty() || !value.bytes().all(b64::is_alphabet) {
+            // base64url, optionally with correct `=` padding (protocol.md §1.1). The value is
+            // kept as sent, padding included: signatures cover the exact text.
+            let unpadded = value.trim_end_matches('=');
+            if unpadded.is_empty() || !unpadded.bytes().all(b64::is_alphabet) {
                 return Err(malformed());
+            }
+            if b64::check_padding(value).is_err() {
+                return Err(Error::FieldPadding {
+                    name: FIELDS.get(index).copied().unwrap_or("?"),
+                });
             }
             let slot = fields.get_mut(index).ok_or_else(malformed)?;
             if slot.replace(value).is_some() {
@@ -282,6 +288,97 @@ mod tests {
             RequestBody::parse(b"client=\xff&server=YQ&ids=YQ"),
             Err(Error::NotUtf8 { .. })
         ));
+    }
+
+    /// Pads base64url text with `=` to a multiple of four characters.
+    fn padded(text: &str) -> String {
+        let mut out = text.to_owned();
+        while out.len() % 4 != 0 {
+            out.push('=');
+        }
+        out
+    }
+
+    #[test]
+    fn padded_client_server_and_signatures_are_accepted_and_verified_as_sent() {
+        let key = SigningKey::from_bytes(&[5u8; 32]);
+        let mut params = ClientParams::new(Command::Query, Bytes32(key.verifying_key().to_bytes()));
+        params.opt.cps = true;
+        params.opt.suk = true;
+        let client = padded(&params.encode().unwrap());
+        let server = padded(&b64::encode("sqrl://example.com/sqrl?nut=abcd"));
+        assert!(client.ends_with('=') && server.ends_with('='));
+        let message = signing_input(&client, &server);
+        let ids = key.sign(&message).to_bytes();
+        let body = format!(
+            "client={client}&server={server}&ids={}",
+            padded(&b64::encode(ids))
+        );
+        let parsed = RequestBody::parse(body.as_bytes()).unwrap();
+        // The text is kept as sent, padding included, and the signature covers it.
+        assert_eq!(parsed.client_text(), client);
+        assert_eq!(parsed.server_text(), server);
+        assert_eq!(parsed.encode(), body);
+        let decoded = parsed.client().unwrap();
+        assert_eq!(decoded, params);
+        parsed.verify_identity_signatures(&decoded).unwrap();
+        assert_eq!(
+            parsed.server().unwrap(),
+            ServerEcho::Url("sqrl://example.com/sqrl?nut=abcd".into())
+        );
+        // A signature over the unpadded text does not cover what was sent.
+        let unpadded_ids = key
+            .sign(&signing_input(
+                client.trim_end_matches('='),
+                server.trim_end_matches('='),
+            ))
+            .to_bytes();
+        let other = format!(
+            "client={client}&server={server}&ids={}",
+            b64::encode(unpadded_ids)
+        );
+        let other = RequestBody::parse(other.as_bytes()).unwrap();
+        assert_eq!(
+            other.verify_identity_signatures(&decoded),
+            Err(Error::BadSignature { field: "ids" })
+        );
+    }
+
+    #[test]
+    fn wrong_padding_in_a_form_field_is_refused_by_name() {
+        let err = |b: &str| RequestBody::parse(b.as_bytes()).unwrap_err();
+        assert_eq!(
+            err("client=YQ=&server=YQ&ids=YQ"),
+            Error::FieldPadding { name: "client" }
+        );
+        assert_eq!(
+            err("client=YQ&server=YWI==&ids=YQ"),
+            Error::FieldPadding { name: "server" }
+        );
+        assert_eq!(
+            err("client=YQ&server=YQ&ids=YQ==="),
+            Error::FieldPadding { name: "ids" }
+        );
+        assert_eq!(
+            err("client=YQ&server=YQ&ids=YQ&pids=YWJj="),
+            Error::FieldPadding { name: "pids" }
+        );
+        assert_eq!(
+            err("client=YQ&server=YQ&ids=YQ&urs=YQ="),
+            Error::FieldPadding { name: "urs" }
+        );
+        assert_eq!(Error::FieldPadding { name: "ids" }.code(), "base64-padding");
+        // Padding in the middle, or nothing but padding, is malformed.
+        assert!(matches!(
+            err("client=Y=Q&server=YQ&ids=YQ"),
+            Error::MalformedField { .. }
+        ));
+        assert!(matches!(
+            err("client===&server=YQ&ids=YQ"),
+            Error::MalformedField { .. }
+        ));
+        // Correct padding everywhere parses.
+        RequestBody::parse(b"client=YQ==&server=YWI=&ids=YWJj&pids=YQ==&urs=YWI=").unwrap();
     }
 
     #[test]

@@ -138,9 +138,15 @@ pub enum Error {
     },
 
     // ---- SQRL URL -------------------------------------------------------------------------
-    /// The URL does not start with `sqrl://`.
+    /// The text does not start with a URL scheme at all.
     #[error("not a SQRL URL: it must start with sqrl://")]
     UrlScheme,
+    /// A URL with a scheme other than `sqrl://` (for example the pre-2019 `qrl://`).
+    #[error("unsupported scheme {scheme}:// (a SQRL URL starts with sqrl://)")]
+    UnsupportedScheme {
+        /// The scheme as written (letters, digits, `+`, `-`, `.`; at most 32 characters).
+        scheme: String,
+    },
     /// A character not allowed in a SQRL URL (space, control, or non-ASCII outside the host).
     #[error("invalid character at position {position} of the SQRL URL")]
     UrlCharacter {
@@ -189,6 +195,13 @@ pub enum Error {
         name: String,
     },
 
+    /// A form field whose base64url value has misplaced `=` padding or the wrong amount.
+    #[error("form field `{name}` has misplaced or the wrong amount of '=' padding")]
+    FieldPadding {
+        /// The field name.
+        name: &'static str,
+    },
+
     // ---- signatures -----------------------------------------------------------------------
     /// A public key that is not a valid Ed25519 point, or is of small order.
     #[error("`{field}` is not a valid Ed25519 public key")]
@@ -232,7 +245,7 @@ impl Error {
             Error::InvalidTif => "invalid-tif",
             Error::InvalidValue { .. } => "invalid-value",
             Error::NotRootAnchored { .. } => "not-root-anchored",
-            Error::UrlScheme => "url-scheme",
+            Error::UrlScheme | Error::UnsupportedScheme { .. } => "url-scheme",
             Error::UrlCharacter { .. } => "url-character",
             Error::UrlFragment => "url-fragment",
             Error::UrlHost { .. } => "url-host",
@@ -242,6 +255,7 @@ impl Error {
             Error::UrlExtension { .. } => "url-extension",
             Error::UrlCancel { .. } => "url-cancel",
             Error::MalformedField { .. } => "malformed-field",
+            Error::FieldPadding { .. } => "base64-padding",
             Error::InvalidPublicKey { .. } => "invalid-public-key",
             Error::BadSignature { .. } => "bad-signature",
         }

@@ -22,6 +22,14 @@ impl Limits {
     };
 }
 
+impl Limits {
+    /// The longest base64url text whose decoding can fit in `max_bytes` (padding included),
+    /// saturating at `usize::MAX` for absurd limits.
+    pub fn encoded_max_bytes(&self) -> usize {
+        self.max_bytes.div_ceil(3).saturating_mul(4)
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self::DEFAULT
@@ -162,7 +170,7 @@ impl NameValueList {
 
     /// Decodes base64url text and parses the list inside it.
     pub fn decode(text: &str, limits: Limits) -> Result<Self> {
-        let encoded_limit = limits.max_bytes.div_ceil(3) * 4;
+        let encoded_limit = limits.encoded_max_bytes();
         if text.len() > encoded_limit {
             return Err(Error::TooLarge {
                 what: "base64url name=value list",
@@ -265,6 +273,20 @@ mod tests {
             NameValueList::decode(&encoded, Limits::DEFAULT),
             Err(Error::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn decode_with_a_limit_near_usize_max_does_not_overflow() {
+        for max_bytes in [usize::MAX, usize::MAX - 1, usize::MAX / 4 * 3 + 3] {
+            let limits = Limits {
+                max_bytes,
+                max_pairs: 32,
+            };
+            assert_eq!(limits.encoded_max_bytes(), usize::MAX);
+            let list = NameValueList::decode("dmVyPTENCg", limits).unwrap();
+            assert_eq!(list.get("ver"), Some("1"));
+        }
+        assert_eq!(Limits::DEFAULT.encoded_max_bytes(), 5464);
     }
 
     #[test]

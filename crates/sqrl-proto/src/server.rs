@@ -3,7 +3,7 @@
 use crate::client::Bytes32;
 use crate::namevalue::{Limits, NameValueList};
 use crate::tif::Tif;
-use crate::url::{check_absolute_http_url, check_root_anchored};
+use crate::url::{check_absolute_http_url, check_root_anchored, scheme_error, scheme_of};
 use crate::version::VersionSet;
 use crate::{b64, Error, Result};
 
@@ -129,7 +129,8 @@ pub struct ServerParams {
     pub tif: Tif,
     /// `qry`: root-anchored path and query for the next request.
     pub qry: String,
-    /// `url`: where to send the browser (CPS), absolute http(s).
+    /// `url`: where to send the browser (CPS), as sent: an absolute http(s) URL, or a
+    /// root-anchored path some servers send (see `SqrlUrl::resolve_link`).
     pub url: Option<String>,
     /// `can`: replacement cancel URL (sent base64url encoded; held decoded here).
     pub can: Option<String>,
@@ -184,15 +185,9 @@ impl ServerParams {
         let tif = Tif::parse_hex(required("tif")?)?;
         let qry = required("qry")?;
         check_root_anchored(qry, "qry")?;
-        let url = match list.get("url") {
-            Some(url) if !check_absolute_http_url(url) => {
-                return Err(Error::InvalidValue {
-                    name: "url",
-                    reason: "must be an absolute http(s) URL",
-                })
-            }
-            other => other.map(str::to_owned),
-        };
+        // Kept as text: a reply whose link is unusable still reports what the command did.
+        // A client follows it through `SqrlUrl::resolve_link`.
+        let url = list.get("url").map(str::to_owned);
         let can = match list.get("can") {
             None => None,
             Some(text) => {
@@ -293,10 +288,11 @@ impl ServerEcho {
     /// Decodes a `server=` value: a SQRL URL (starting `sqrl://`) or a reply list.
     pub fn decode(text: &str) -> Result<Self> {
         let list_limit = Limits::DEFAULT;
-        if text.len() > list_limit.max_bytes.div_ceil(3) * 4 {
+        let encoded_limit = list_limit.encoded_max_bytes();
+        if text.len() > encoded_limit {
             return Err(Error::TooLarge {
                 what: "server",
-                limit: list_limit.max_bytes.div_ceil(3) * 4,
+                limit: encoded_limit,
                 found: text.len(),
             });
         }
@@ -309,6 +305,11 @@ impl ServerEcho {
             let url = String::from_utf8(bytes).map_err(|_| Error::NotUtf8 { what: "server" })?;
             return Ok(ServerEcho::Url(url));
         }
+        // Another URL scheme (old servers issued `qrl://`): say so, rather than failing to
+        // read it as a name=value list.
+        if scheme_of(&bytes).is_some() {
+            return Err(scheme_error(&bytes));
+        }
         let list = NameValueList::parse_bytes(&bytes, list_limit)?;
         ServerParams::from_list(&list).map(|p| ServerEcho::Reply(Box::new(p)))
     }
@@ -317,6 +318,45 @@ impl ServerEcho {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn qrl_echo_in_server_is_an_unsupported_scheme_not_a_bad_name() {
+        for (url, scheme) in [
+            ("qrl://example.com/sqrl?nut=abc", "qrl"),
+            ("QRL://example.com/sqrl?nut=abc", "QRL"),
+            ("https://example.com/sqrl?nut=abc", "https"),
+        ] {
+            let error = ServerEcho::decode(&b64::encode(url)).unwrap_err();
+            assert_eq!(
+                error,
+                Error::UnsupportedScheme {
+                    scheme: scheme.into()
+                }
+            );
+            assert_eq!(error.code(), "url-scheme");
+            let message = error.to_string();
+            assert!(
+                message.contains("unsupported scheme") && message.contains(&format!("{scheme}://")),
+                "{message}"
+            );
+        }
+        // A reply list whose values hold URLs is still read as a list.
+        let mut reply = ServerParams::new("n", Tif::IPS_MATCHED, "/s?nut=n");
+        reply.url = Some("https://example.com/x".into());
+        assert!(ServerEcho::decode(&reply.encode().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn relative_url_in_a_reply_is_kept_for_the_client_to_resolve() {
+        let mut reply = ServerParams::new("n", Tif::CURRENT_ID_MATCH, "/s?nut=n");
+        reply.url = Some("/account".into());
+        let decoded = ServerParams::decode(&reply.encode().unwrap()).unwrap();
+        assert_eq!(decoded.url.as_deref(), Some("/account"));
+        // Even a link no client would follow does not hide the reply's TIF.
+        reply.url = Some("javascript:alert(1)".into());
+        let decoded = ServerParams::decode(&reply.encode().unwrap()).unwrap();
+        assert_eq!(decoded.tif, Tif::CURRENT_ID_MATCH);
+    }
 
     #[test]
     fn grc_reply_round_trips() {
@@ -373,7 +413,8 @@ mod tests {
             parse("ver=1\r\nnut=a\r\ntif=5\r\nqry=https://evil.example/\r\n"),
             Err(Error::NotRootAnchored { name: "qry" })
         );
-        assert!(parse("ver=1\r\nnut=a\r\ntif=5\r\nqry=/\r\nurl=javascript:x\r\n").is_err());
+        // An unusable url= is the client's to refuse to follow, not a reason to drop the TIF.
+        assert!(parse("ver=1\r\nnut=a\r\ntif=5\r\nqry=/\r\nurl=javascript:x\r\n").is_ok());
         assert!(parse("ver=1\r\nnut=\r\ntif=5\r\nqry=/\r\n").is_err());
         assert!(parse("ver=1\r\nnut=a\r\ntif=5\r\nqry=/\r\nsuk=short\r\n").is_err());
     }

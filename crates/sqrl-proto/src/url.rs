@@ -57,6 +57,35 @@ fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> 
         .flatten()
 }
 
+/// Longest scheme named in an error.
+const MAX_SCHEME_LEN: usize = 32;
+
+/// The scheme of `text` when it starts like an absolute URL (`scheme://`, RFC 3986 scheme
+/// characters, at most 32 of them); `None` otherwise.
+pub(crate) fn scheme_of(text: &[u8]) -> Option<&str> {
+    let end = text
+        .windows(3)
+        .take(MAX_SCHEME_LEN + 1)
+        .position(|w| w == b"://")?;
+    let scheme = text.get(..end)?;
+    let first = scheme.first()?;
+    let valid = first.is_ascii_alphabetic()
+        && scheme
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    valid.then(|| core::str::from_utf8(scheme).ok()).flatten()
+}
+
+/// The error for text that is not a `sqrl://` URL: the scheme it has, if any.
+pub(crate) fn scheme_error(text: &[u8]) -> Error {
+    match scheme_of(text) {
+        Some(scheme) => Error::UnsupportedScheme {
+            scheme: scheme.to_owned(),
+        },
+        None => Error::UrlScheme,
+    }
+}
+
 /// Characters allowed in the path and query: printable ASCII other than space and `#`.
 fn check_ascii_part(part: &str, offset: usize) -> Result<()> {
     match part
@@ -174,7 +203,8 @@ impl SqrlUrl {
                 found: text.len(),
             });
         }
-        let rest = strip_prefix_ignore_case(text, "sqrl://").ok_or(Error::UrlScheme)?;
+        let rest = strip_prefix_ignore_case(text, "sqrl://")
+            .ok_or_else(|| scheme_error(text.as_bytes()))?;
         let scheme_len = text.len() - rest.len();
         if let Some(position) = text.find(|c: char| c.is_control() || c.is_whitespace()) {
             return Err(Error::UrlCharacter { position });
@@ -361,6 +391,23 @@ impl SqrlUrl {
         format!("{}{}", self.origin(), self.path_and_query())
     }
 
+    /// The absolute address for a server's `url=` (where a CPS client sends the browser): an
+    /// absolute `http(s)://` URL as is, or a root-anchored path (`/account`) resolved against
+    /// [`origin`](Self::origin). Anything else is an error naming `url`.
+    pub fn resolve_link(&self, url: &str) -> Result<String> {
+        if check_absolute_http_url(url) {
+            return Ok(url.to_owned());
+        }
+        if url.starts_with('/') {
+            check_root_anchored(url, "url")?;
+            return Ok(format!("{}{url}", self.origin()));
+        }
+        Err(Error::InvalidValue {
+            name: "url",
+            reason: "neither an absolute http(s) URL nor a root-anchored path",
+        })
+    }
+
     /// The HTTPS URL for a later request, from a server's root-anchored `qry=`.
     pub fn request_url_for(&self, qry: &str) -> Result<String> {
         check_root_anchored(qry, "qry")?;
@@ -406,6 +453,28 @@ mod tests {
     }
 
     #[test]
+    fn links_resolve_against_the_origin() {
+        let url = SqrlUrl::parse("sqrl://u@Example.com:8443/sqrl?x=5&nut=a").unwrap();
+        assert_eq!(
+            url.resolve_link("/account?x=1").unwrap(),
+            "https://example.com:8443/account?x=1"
+        );
+        assert_eq!(
+            url.resolve_link("https://other.example/cps?t=1").unwrap(),
+            "https://other.example/cps?t=1"
+        );
+        for bad in [
+            "account",
+            "//evil.example/",
+            "javascript:alert(1)",
+            "/a b",
+            "",
+        ] {
+            assert!(url.resolve_link(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn grc_full_parsing_example() {
         let url = SqrlUrl::parse("sqrl://steve:badpass@SQRL.grc.com:8080/demo/cli.sqrl?x=5&nut=oOB4QOFJux5Z&can=aHR0cHM6Ly9zcXJsLmdyYy5jb20vYWNjb3VudC9jb25uZWN0ZWQtYWNjb3VudHMv").unwrap();
         assert_eq!(url.auth_domain(), "sqrl.grc.com/demo");
@@ -448,8 +517,20 @@ mod tests {
     #[test]
     fn rejects_with_reasons() {
         let err = |u: &str| SqrlUrl::parse(u).unwrap_err();
-        assert_eq!(err("https://example.com/?nut=a"), Error::UrlScheme);
-        assert_eq!(err("qrl://example.com/?nut=a"), Error::UrlScheme);
+        assert_eq!(
+            err("https://example.com/?nut=a"),
+            Error::UnsupportedScheme {
+                scheme: "https".into()
+            }
+        );
+        assert_eq!(
+            err("qrl://example.com/?nut=a"),
+            Error::UnsupportedScheme {
+                scheme: "qrl".into()
+            }
+        );
+        assert_eq!(err("example.com/?nut=a"), Error::UrlScheme);
+        assert_eq!(err("sqrl:/example.com/?nut=a"), Error::UrlScheme);
         assert_eq!(err("sqrl://example.com/"), Error::UrlMissingNut);
         assert_eq!(err("sqrl://example.com/?nut="), Error::UrlMissingNut);
         assert_eq!(

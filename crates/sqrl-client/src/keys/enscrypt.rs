@@ -18,6 +18,13 @@ pub const R: u32 = 256;
 /// scrypt's p, fixed for SQRL.
 pub const P: u32 = 1;
 
+/// Most EnScrypt iterations this client runs or accepts from an identity file
+/// (`spec/keys.md` §4). Real counts come from timing: GRC's clients stretch for seconds (5 by
+/// default, at most 255 as the password block can store), at some tens to a hundred
+/// iterations a second, so a genuine file stays far below this; a larger count is a damaged
+/// or hostile file that would otherwise keep the client busy for days.
+pub const MAX_ITERATIONS: u32 = 100_000;
+
 secret32!(
     /// The output of EnScrypt: the AES-256-GCM key for an S4 block.
     EnScryptKey
@@ -28,8 +35,8 @@ fn params() -> Result<scrypt::Params, Error> {
 }
 
 /// Runs EnScrypt, calling `keep_going(done)` after each iteration (`done` counts completed
-/// iterations, from 1); stops when it returns `false`. Always does at least one iteration.
-/// Returns the key and the number of iterations done.
+/// iterations, from 1); stops when it returns `false`, or at [`MAX_ITERATIONS`]. Always does
+/// at least one iteration. Returns the key and the number of iterations done.
 pub fn enscrypt_while(
     password: &[u8],
     salt: &[u8],
@@ -41,7 +48,7 @@ pub fn enscrypt_while(
     scrypt::scrypt(password, salt, &params, &mut current).map_err(|_| Error::ScryptParameters)?;
     out.copy_from_slice(&current);
     let mut done: u32 = 1;
-    while keep_going(done) {
+    while done < MAX_ITERATIONS && keep_going(done) {
         let mut next = [0u8; 32];
         scrypt::scrypt(password, &current, &params, &mut next)
             .map_err(|_| Error::ScryptParameters)?;
@@ -67,6 +74,12 @@ pub fn enscrypt(
 ) -> Result<EnScryptKey, Error> {
     if iterations == 0 {
         return Err(Error::ZeroIterations);
+    }
+    if iterations > MAX_ITERATIONS {
+        return Err(Error::TooManyIterations {
+            found: iterations,
+            limit: MAX_ITERATIONS,
+        });
     }
     let (key, _) = enscrypt_while(password, salt, |done| {
         progress(done, iterations);

@@ -14,7 +14,9 @@ mod secret;
 mod site;
 
 pub use enhash::enhash;
-pub use enscrypt::{enscrypt, enscrypt_for, enscrypt_while, EnScryptKey, LOG2_N, P, R};
+pub use enscrypt::{
+    enscrypt, enscrypt_for, enscrypt_while, EnScryptKey, LOG2_N, MAX_ITERATIONS, P, R,
+};
 pub use lock::{Dhka, IdentityLock, Ilk, Iuk, Rlk, UnlockKey};
 pub use site::{Imk, SiteKey, SiteSeed};
 
@@ -40,6 +42,21 @@ mod tests {
         .unwrap();
         assert_eq!(again, key);
         assert_eq!(progress.last(), Some(&(n, n)));
+    }
+
+    #[test]
+    fn enscrypt_refuses_an_iteration_count_over_the_cap_before_working() {
+        for count in [MAX_ITERATIONS + 1, u32::MAX] {
+            let started = std::time::Instant::now();
+            assert_eq!(
+                enscrypt(b"pw", b"salt", count, |_, _| {}).unwrap_err(),
+                crate::Error::TooManyIterations {
+                    found: count,
+                    limit: MAX_ITERATIONS
+                }
+            );
+            assert!(started.elapsed() < Duration::from_millis(100));
+        }
     }
 
     #[test]

@@ -27,16 +27,39 @@ fn digit_value(c: u8) -> Option<u8> {
     ALPHABET.iter().position(|&a| a == c).map(|p| p as u8)
 }
 
-/// Number of base56 digits for `len` bytes: divisions of an all-`0xFF` number until zero.
+/// log2(56) × 10⁹, rounded down.
+const LOG2_56_NANO: u64 = 5_807_354_922;
+
+/// Number of base56 digits for `len` bytes: the number of divisions by 56 that reduce an
+/// all-`0xFF` number of that length to zero, i.e. the smallest `k` with `56^k ≥ 256^len`,
+/// which is `⌈8·len / log2 56⌉`. Computed in integers; for every `len` up to [`MAX_BYTES`]
+/// the quotient is at least 10⁻⁴ away from an integer, far more than the rounding of
+/// `LOG2_56_NANO` can move it (a test compares it with the repeated division). Lengths over
+/// [`MAX_BYTES`] give `usize::MAX`.
 pub fn digits_for(len: usize) -> usize {
-    // 56^k > 256^len  <=>  k > len * 8 / log2(56); computed exactly with integer arithmetic.
-    let mut number = vec![0xFFu8; len];
-    let mut count = 0;
-    while number.iter().any(|&b| b != 0) {
-        divide_in_place(&mut number, 56);
-        count += 1;
+    if len > MAX_BYTES {
+        return usize::MAX;
     }
-    count
+    let bits_nano = (len as u64).saturating_mul(8_000_000_000);
+    usize::try_from(bits_nano.div_ceil(LOG2_56_NANO)).unwrap_or(usize::MAX)
+}
+
+/// Characters of the full textual form (digits and one check character per line, no
+/// spaces) for `len` bytes.
+pub fn textual_len(len: usize) -> usize {
+    let digits = digits_for(len);
+    digits.saturating_add(digits.div_ceil(DATA_PER_LINE))
+}
+
+/// The byte length whose digit count is `digits`, if there is one (at most [`MAX_BYTES`]).
+fn len_for_digits(digits: usize) -> Option<usize> {
+    // len ≈ digits · log2 56 / 8; the exact one, if any, is next to that estimate.
+    let estimate = (digits as u64)
+        .saturating_mul(LOG2_56_NANO)
+        .checked_div(8_000_000_000)
+        .and_then(|n| usize::try_from(n).ok())?;
+    (estimate.saturating_sub(1)..=estimate.saturating_add(1))
+        .find(|&n| n <= MAX_BYTES && digits_for(n) == digits)
 }
 
 /// Divides a little-endian number in place, returning the remainder.
@@ -140,9 +163,8 @@ pub fn decode_digits(digits: &str) -> Result<Vec<u8>, Error> {
 }
 
 fn decode_digits_bytes(digits: &[u8]) -> Result<Vec<u8>, &'static str> {
-    let len = (0..=MAX_BYTES)
-        .find(|&n| digits_for(n) == digits.len())
-        .ok_or("the number of characters matches no byte length")?;
+    let len =
+        len_for_digits(digits.len()).ok_or("the number of characters matches no byte length")?;
     let mut number = vec![0u8; len];
     for &c in digits.iter().rev() {
         let d = digit_value(c).ok_or("character not in the base56 alphabet")?;
@@ -172,6 +194,41 @@ mod tests {
             assert_eq!(decode_digits(&encode_digits(&bytes)).unwrap(), bytes);
         }
         assert_eq!(digits_for(73), 101);
+    }
+
+    /// The digit count by repeated division, as the format defines it.
+    fn digits_by_division(len: usize) -> usize {
+        let mut number = vec![0xFFu8; len];
+        let mut count = 0;
+        while number.iter().any(|&b| b != 0) {
+            divide_in_place(&mut number, 56);
+            count += 1;
+        }
+        count
+    }
+
+    #[test]
+    fn digit_count_formula_matches_repeated_division() {
+        for len in (0..=200).chain([255, 256, 511, 512, 700, 1000, MAX_BYTES]) {
+            assert_eq!(digits_for(len), digits_by_division(len), "{len}");
+        }
+        assert_eq!(digits_for(MAX_BYTES + 1), usize::MAX);
+        assert_eq!(textual_len(73), 107);
+    }
+
+    #[test]
+    fn a_digit_count_matching_no_length_is_refused_at_once() {
+        // 95 digits fit no byte length (69 bytes need 96); this used to try every length up
+        // to MAX_BYTES with a quadratic count each, for seconds.
+        assert_eq!(len_for_digits(95), None);
+        let started = std::time::Instant::now();
+        for _ in 0..100 {
+            assert!(decode_digits(&"2".repeat(95)).is_err());
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        for len in [1, 69, 73, 200, MAX_BYTES] {
+            assert_eq!(len_for_digits(digits_for(len)), Some(len));
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
 use zeroize::Zeroize;
 
-use crate::keys::{EnScryptKey, Ilk, Imk, Iuk, LOG2_N};
+use crate::keys::{EnScryptKey, Ilk, Imk, Iuk, LOG2_N, MAX_ITERATIONS};
 use crate::Error;
 
 /// Binary header.
@@ -137,6 +137,10 @@ fn array_at<const N: usize>(bytes: &[u8], at: usize) -> Option<[u8; N]> {
     bytes.get(at..at + N)?.try_into().ok()
 }
 
+/// Why a block with a huge iteration count is refused (the number is [`MAX_ITERATIONS`]).
+const ITERATIONS_OVER_LIMIT: &str =
+    "EnScrypt iteration count over 100000 (the most a client writes is a few ten thousand): a damaged or hostile file";
+
 fn malformed(block_type: u16, reason: &'static str) -> Error {
     Error::S4Block { block_type, reason }
 }
@@ -153,6 +157,10 @@ fn stretch_at(bytes: &[u8], at: usize, block_type: u16) -> Result<StretchParams,
     }
     if params.iterations == 0 {
         return Err(malformed(block_type, "zero EnScrypt iterations"));
+    }
+    if params.iterations > MAX_ITERATIONS {
+        // Refused before any work: unlocking would run for days.
+        return Err(malformed(block_type, ITERATIONS_OVER_LIMIT));
     }
     Ok(params)
 }

@@ -41,6 +41,13 @@ pub struct MiniServer {
     pub ins: Vec<Bytes32>,
     /// CPS tokens issued.
     pub cps_tokens: Vec<String>,
+    /// Return a previous identity's `suk` only when asked with `opt=suk` (some servers do
+    /// not volunteer it).
+    pub withhold_unasked_suk: bool,
+    /// Send this `url=` (as is) in every reply to a non-query command.
+    pub url_override: Option<String>,
+    /// `opt=suk` seen, per request.
+    pub asked_suk: Vec<bool>,
 }
 
 impl MiniServer {
@@ -151,7 +158,8 @@ impl MiniServer {
         if current.as_ref().is_some_and(|a| a.disabled) || (params.opt.suk && current.is_some()) {
             suk = current.as_ref().map(|a| a.suk);
         }
-        if current.is_none() {
+        self.asked_suk.push(params.opt.suk);
+        if current.is_none() && (params.opt.suk || !self.withhold_unasked_suk) {
             if let Some(p) = &previous {
                 suk = Some(p.suk);
             }
@@ -241,6 +249,9 @@ impl MiniServer {
         }
         if params.opt.cps && params.command != Command::Query && url.is_none() {
             url = Some(format!("https://{}/account", self.host));
+        }
+        if params.command != Command::Query && self.url_override.is_some() {
+            url = self.url_override.clone();
         }
         let ask = (params.command == Command::Query)
             .then(|| self.ask.clone())

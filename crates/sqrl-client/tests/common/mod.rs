@@ -9,6 +9,7 @@
 )]
 
 pub mod mini_server;
+pub mod one_read_server;
 
 use std::path::PathBuf;
 
