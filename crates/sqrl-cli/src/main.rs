@@ -112,8 +112,9 @@ pub struct Global {
     /// Show protocol steps on stderr (-v: steps, -vv: debug)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
-    /// DANGER, for tests: talk plain HTTP to loopback hosts (127.0.0.0/8, ::1, localhost)
-    #[arg(long, global = true, hide = true)]
+    /// DANGEROUS, for a test site on this computer only: talk plain HTTP, without TLS, to
+    /// loopback hosts (127.0.0.0/8, ::1, localhost)
+    #[arg(long, global = true)]
     danger_loopback_http: bool,
 }
 
@@ -149,6 +150,16 @@ enum Command {
     /// Serve same-device logins on http://127.0.0.1:25519 (the SQRL localhost protocol)
     Cps(cps_cmd::CpsArgs),
     /// Print shell completions
+    #[command(
+        long_about = "Print shell completions on standard output.",
+        after_help = "Install them where your shell looks for them, then start a new shell:\n  \
+            bash:        sqrl completions bash > ~/.local/share/bash-completion/completions/sqrl\n  \
+            zsh:         sqrl completions zsh > ~/.zfunc/_sqrl\n               \
+            (with `fpath+=~/.zfunc` before `compinit` in ~/.zshrc)\n  \
+            fish:        sqrl completions fish > ~/.config/fish/completions/sqrl.fish\n  \
+            elvish:      sqrl completions elvish >> ~/.config/elvish/rc.elv\n  \
+            powershell:  sqrl completions powershell >> $PROFILE"
+    )]
     Completions {
         /// The shell
         #[arg(value_enum)]
