@@ -95,7 +95,8 @@ pub type Outcome = Result<(), Failure>;
         identity's password), SQRL_NEW_PASSWORD (a password being set) and SQRL_RESCUE_CODE.",
     after_help = "Exit codes: 0 done, 1 other error, 2 usage, 3 identity (wrong password or \
         rescue code, missing or damaged file), 4 network or non-SQRL reply, 5 refused by the \
-        site, 6 cancelled, 7 bad input (URL or QR image)."
+        site, 6 cancelled (at a prompt, or with the site's Cancel button), 7 bad input (URL or \
+        QR image)."
 )]
 struct Cli {
     #[command(flatten)]

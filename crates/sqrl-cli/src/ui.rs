@@ -196,6 +196,11 @@ pub fn confirm_rescue_code(code: &RescueCode) -> Result<(), Failure> {
         .get(digits.len().saturating_sub(4)..)
         .unwrap_or(digits);
     let mut stderr = std::io::stderr();
+    let _ = writeln!(stderr);
+    let _ = writeln!(
+        stderr,
+        "Nothing is saved until you confirm the rescue code."
+    );
     for tried in 1..=TRIES {
         discard_typed_ahead();
         let _ = write!(
