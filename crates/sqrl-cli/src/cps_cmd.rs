@@ -19,7 +19,6 @@ use sqrl_proto::SqrlUrl;
 
 use crate::identity_cmd::load;
 use crate::site_cmd::Common;
-use crate::ui::{self, Stretching};
 use crate::{Failure, Global, Kind, Outcome};
 
 /// A transparent 1×1 GIF.
@@ -92,17 +91,32 @@ fn page(stream: &TcpStream, message: &str) {
     );
 }
 
+/// Listens on `port` of 127.0.0.1, saying what to do when that is impossible.
+fn listen(port: u16) -> Result<TcpListener, Failure> {
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    TcpListener::bind(address).map_err(|e| {
+        let message = if e.kind() == std::io::ErrorKind::AddrInUse {
+            format!(
+                "Cannot serve same-device logins: {address} is already in use, probably by \
+                 another `sqrl cps`. Stop that one first (or use --port for tests)."
+            )
+        } else {
+            format!("Cannot serve same-device logins on {address}: {e}.")
+        };
+        Failure::new(Kind::Network, message)
+    })
+}
+
 pub fn run(global: &Global, args: CpsArgs) -> Outcome {
+    // The port first: a taken port fails at once, not after the password's seconds.
+    let listener = listen(args.port)?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| Failure::new(Kind::Network, format!("cannot listen: {e}")))?;
     let transport = global.transport()?;
     let identity = load(&global.identity_path()?)?;
-    let password = ui::password()?;
-    let bar = Stretching::new();
-    let unlocked = identity.unlock(&password, &mut |p| bar.update(p))?;
-    drop(bar);
+    let unlocked = crate::site_cmd::unlock(&identity)?;
     let keys = Keys::from_unlocked(&unlocked);
-    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
-    let listener = TcpListener::bind(address)
-        .map_err(|e| Failure::new(Kind::Network, format!("cannot listen on {address}: {e}")))?;
     eprintln!("Waiting for same-device logins on http://{address} (Ctrl-C to stop).");
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
@@ -128,6 +142,14 @@ pub fn run(global: &Global, args: CpsArgs) -> Outcome {
             continue;
         };
         let cancel = url.cancel_url().map(str::to_owned);
+        let host = crate::site_cmd::site_of(&url);
+        let mut situation = crate::site_cmd::Situation {
+            action: Action::Login,
+            host: &host,
+            cross_device: false,
+            danger_loopback_http: global.danger_loopback_http,
+            answered: None,
+        };
         let config = Config {
             alt_id: args.common.alt_id.clone(),
             cps: true,
@@ -139,7 +161,9 @@ pub fn run(global: &Global, args: CpsArgs) -> Outcome {
         let result = Exchange::start(url, Action::Login, &keys, config, Rlk::generate(&mut OsRng))
             .and_then(|(exchange, first)| {
                 transport::run(exchange, first, &transport, |prompt| {
-                    crate::site_cmd::decide(prompt, &args.common)
+                    let decision = crate::site_cmd::decide(prompt, &args.common);
+                    situation.answered = Some(decision);
+                    decision
                 })
             });
         match (result, cancel) {
@@ -148,11 +172,12 @@ pub fn run(global: &Global, args: CpsArgs) -> Outcome {
                 redirect(&stream, outcome.redirect.as_deref().unwrap_or("/"));
             }
             (Err(error), Some(cancel)) => {
-                eprintln!("sqrl: {}", Failure::from(error).message);
+                let failure = crate::site_cmd::explain(error, &situation);
+                eprintln!("sqrl: {}", failure.message);
                 redirect(&stream, &cancel);
             }
             (Err(error), None) => {
-                let failure = Failure::from(error);
+                let failure = crate::site_cmd::explain(error, &situation);
                 eprintln!("sqrl: {}", failure.message);
                 page(
                     &stream,

@@ -1,6 +1,6 @@
 //! `sqrl identity ...`: create, import, export, show, re-key, change the password.
 
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -13,7 +13,8 @@ use crate::{Failure, Global, Kind, Outcome};
 
 #[derive(Debug, Subcommand)]
 pub enum IdentityCommand {
-    /// Create a new identity, protected by a password; prints its rescue code once
+    /// Create a new identity, protected by a password; prints its rescue code once and, at a
+    /// terminal, asks you to type its last group before saving
     New {
         #[command(flatten)]
         stretch: StretchArgs,
@@ -37,20 +38,24 @@ pub enum IdentityCommand {
         /// What to write
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
-        /// Write here instead of standard output
+        /// Write here instead of standard output (binary needs it, or a pipe, when standard
+        /// output is a terminal)
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
     /// Show what the identity file holds (no secrets); with --site, the public key for a site
     Show {
-        /// A sqrl:// URL: print this identity's public key (idk) for that site (needs the password)
-        #[arg(long, value_name = "URL")]
+        /// A site: print this identity's public key (idk) there (needs the password). A host
+        /// (example.com), a web address or a sqrl:// link; a link's x= counts, its nut is not
+        /// needed
+        #[arg(long, value_name = "SITE")]
         site: Option<String>,
         /// Alternate identity for --site
         #[arg(long, default_value = "")]
         alt_id: String,
     },
-    /// Replace the identity's keys (needs the rescue code); prints the new rescue code
+    /// Replace the identity's keys (needs the rescue code); prints the new rescue code and, at
+    /// a terminal, asks you to type its last group before saving
     Rekey {
         #[command(flatten)]
         stretch: StretchArgs,
@@ -159,7 +164,9 @@ fn write_private(path: &Path, bytes: &[u8]) -> Outcome {
     std::fs::rename(&temporary, path).map_err(fail)
 }
 
-fn print_rescue_code(code: &RescueCode, identity: &Identity) -> Outcome {
+/// Shows the new rescue code (on standard output, for scripts), then at a terminal waits
+/// until the user shows it was written down.
+fn hand_over_rescue_code(code: &RescueCode, identity: &Identity) -> Outcome {
     let textual = identity.textual()?;
     println!("Rescue code: {}", code.grouped());
     println!();
@@ -168,7 +175,34 @@ fn print_rescue_code(code: &RescueCode, identity: &Identity) -> Outcome {
     println!("below is safe to print: it is useless without the rescue code.");
     println!();
     println!("{textual}");
-    Ok(())
+    let _ = std::io::stdout().flush();
+    ui::confirm_rescue_code(code)
+}
+
+/// The site part of `text` as a SQRL URL, for `show --site`: a bare host, a web address or a
+/// sqrl:// link, with or without a nut (only the host and x= choose the key).
+fn site_for_show(text: &str) -> Result<sqrl_proto::SqrlUrl, Failure> {
+    let text = text.trim();
+    let rest = ["sqrl://", "https://", "http://"]
+        .iter()
+        .find_map(|scheme| {
+            text.get(..scheme.len())
+                .filter(|s| s.eq_ignore_ascii_case(scheme))
+                .and_then(|_| text.get(scheme.len()..))
+        })
+        .unwrap_or(text);
+    let rest = rest.split('#').next().unwrap_or(rest);
+    let has_nut = rest.split_once('?').is_some_and(|(_, query)| {
+        query
+            .split('&')
+            .any(|pair| pair == "nut" || pair.starts_with("nut="))
+    });
+    let link = match (has_nut, rest.contains('?')) {
+        (true, _) => format!("sqrl://{rest}"),
+        (false, true) => format!("sqrl://{rest}&nut=x"),
+        (false, false) => format!("sqrl://{rest}?nut=x"),
+    };
+    crate::site_cmd::parse_url(&link)
 }
 
 pub fn run(global: &Global, command: IdentityCommand) -> Outcome {
@@ -184,9 +218,10 @@ pub fn run(global: &Global, command: IdentityCommand) -> Outcome {
                     bar.update(p)
                 })?;
             drop(bar);
+            hand_over_rescue_code(&code, &identity)?;
             save(&path, &identity, force)?;
             eprintln!("Created {}", path.display());
-            print_rescue_code(&code, &identity)
+            Ok(())
         }
         IdentityCommand::Import {
             file,
@@ -205,16 +240,24 @@ pub fn run(global: &Global, command: IdentityCommand) -> Outcome {
             let mut identity = Identity::import(&bytes)?;
             if !identity.has_password() {
                 eprintln!("This identity holds only its rescue-code block: enter the rescue code and a new password.");
-                let code = ui::rescue_code()?;
-                let password = ui::new_password()?;
-                let bar = Stretching::new();
-                identity = identity.set_password_with_rescue_code(
-                    &code,
-                    &password,
-                    stretch.stretch()?,
-                    &mut OsRng,
-                    &mut |p| bar.update(p),
-                )?;
+                let stretch = stretch.stretch()?;
+                let mut new = None;
+                identity = ui::with_rescue_code(|code| {
+                    let password = match new.take() {
+                        Some(password) => password,
+                        None => ui::new_password()?,
+                    };
+                    let bar = Stretching::new();
+                    let result = identity.set_password_with_rescue_code(
+                        code,
+                        &password,
+                        stretch,
+                        &mut OsRng,
+                        &mut |p| bar.update(p),
+                    );
+                    new = Some(password);
+                    Ok(result?)
+                })?;
             }
             save(&path, &identity, force)?;
             eprintln!("Imported into {}", path.display());
@@ -230,6 +273,13 @@ pub fn run(global: &Global, command: IdentityCommand) -> Outcome {
             };
             match output {
                 Some(file) => write_private(&file, &bytes),
+                None if format == Format::Binary && std::io::stdout().is_terminal() => {
+                    Err(Failure::new(
+                        Kind::Input,
+                        "The binary export would only garble this terminal: pass --output FILE, \
+                         or redirect it (sqrl identity export --format binary > identity.bin).",
+                    ))
+                }
                 None => {
                     let mut stdout = std::io::stdout();
                     stdout
@@ -275,12 +325,8 @@ pub fn run(global: &Global, command: IdentityCommand) -> Outcome {
                 );
             }
             if let Some(site) = site {
-                let url = sqrl_proto::SqrlUrl::parse(&site)
-                    .map_err(|e| Failure::new(Kind::Input, format!("not a SQRL URL: {e}")))?;
-                let password = ui::password()?;
-                let bar = Stretching::new();
-                let unlocked = identity.unlock(&password, &mut |p| bar.update(p))?;
-                drop(bar);
+                let url = site_for_show(&site)?;
+                let unlocked = crate::site_cmd::unlock(&identity)?;
                 println!("auth domain:        {}", url.auth_domain());
                 println!(
                     "idk:                {}",
@@ -294,34 +340,44 @@ pub fn run(global: &Global, command: IdentityCommand) -> Outcome {
         }
         IdentityCommand::Rekey { stretch } => {
             let identity = load(&path)?;
-            let code = ui::rescue_code()?;
-            let password = ui::new_password()?;
-            let bar = Stretching::new();
-            let (next, new_code) =
-                identity.rekey(&code, &password, stretch.stretch()?, &mut OsRng, &mut |p| {
-                    bar.update(p)
-                })?;
-            drop(bar);
+            let stretch = stretch.stretch()?;
+            let mut new = None;
+            let (next, new_code) = ui::with_rescue_code(|code| {
+                let password = match new.take() {
+                    Some(password) => password,
+                    None => ui::new_password()?,
+                };
+                let bar = Stretching::new();
+                let result =
+                    identity.rekey(code, &password, stretch, &mut OsRng, &mut |p| bar.update(p));
+                new = Some(password);
+                Ok(result?)
+            })?;
+            hand_over_rescue_code(&new_code, &next)?;
             save(&path, &next, true)?;
             eprintln!(
                 "Re-keyed {}; sites learn the new identity at your next login.",
                 path.display()
             );
-            print_rescue_code(&new_code, &next)
+            Ok(())
         }
         IdentityCommand::ChangePassword { stretch } => {
             let identity = load(&path)?;
-            let current = ui::password()?;
-            let new = ui::new_password()?;
-            let bar = Stretching::new();
-            let next = identity.change_password(
-                &current,
-                &new,
-                stretch.stretch()?,
-                &mut OsRng,
-                &mut |p| bar.update(p),
-            )?;
-            drop(bar);
+            let stretch = stretch.stretch()?;
+            let mut new = None;
+            let next = ui::with_password(|current| {
+                let password = match new.take() {
+                    Some(password) => password,
+                    None => ui::new_password()?,
+                };
+                let bar = Stretching::new();
+                let result =
+                    identity.change_password(current, &password, stretch, &mut OsRng, &mut |p| {
+                        bar.update(p)
+                    });
+                new = Some(password);
+                Ok(result?)
+            })?;
             save(&path, &next, true)?;
             eprintln!("Password changed.");
             Ok(())

@@ -95,7 +95,8 @@ pub type Outcome = Result<(), Failure>;
         identity's password), SQRL_NEW_PASSWORD (a password being set) and SQRL_RESCUE_CODE.",
     after_help = "Exit codes: 0 done, 1 other error, 2 usage, 3 identity (wrong password or \
         rescue code, missing or damaged file), 4 network or non-SQRL reply, 5 refused by the \
-        site, 6 cancelled, 7 bad input (URL or QR image)."
+        site, 6 cancelled (at a prompt, or with the site's Cancel button), 7 bad input (URL or \
+        QR image)."
 )]
 struct Cli {
     #[command(flatten)]
@@ -115,8 +116,9 @@ pub struct Global {
     /// Also trust the CA certificates in this PEM file (beside the built-in and the system's)
     #[arg(long, global = true, env = "SQRL_CA_CERT", value_name = "PATH")]
     ca_cert: Option<PathBuf>,
-    /// DANGER, for tests: talk plain HTTP to loopback hosts (127.0.0.0/8, ::1, localhost)
-    #[arg(long, global = true, hide = true)]
+    /// DANGEROUS, for a test site on this computer only: talk plain HTTP, without TLS, to
+    /// loopback hosts (127.0.0.0/8, ::1, localhost)
+    #[arg(long, global = true)]
     danger_loopback_http: bool,
 }
 
@@ -168,6 +170,16 @@ enum Command {
     /// Serve same-device logins on http://127.0.0.1:25519 (the SQRL localhost protocol)
     Cps(cps_cmd::CpsArgs),
     /// Print shell completions
+    #[command(
+        long_about = "Print shell completions on standard output.",
+        after_help = "Install them where your shell looks for them, then start a new shell:\n  \
+            bash:        sqrl completions bash > ~/.local/share/bash-completion/completions/sqrl\n  \
+            zsh:         sqrl completions zsh > ~/.zfunc/_sqrl\n               \
+            (with `fpath+=~/.zfunc` before `compinit` in ~/.zshrc)\n  \
+            fish:        sqrl completions fish > ~/.config/fish/completions/sqrl.fish\n  \
+            elvish:      sqrl completions elvish >> ~/.config/elvish/rc.elv\n  \
+            powershell:  sqrl completions powershell >> $PROFILE"
+    )]
     Completions {
         /// The shell
         #[arg(value_enum)]

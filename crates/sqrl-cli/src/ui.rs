@@ -4,8 +4,12 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use sqrl_client::{Password, Progress, RescueCode, Stage};
+use zeroize::Zeroizing;
 
 use crate::{Failure, Kind};
+
+/// How many times a person at a terminal may type a password or rescue code.
+pub const TRIES: u32 = 3;
 
 fn no_terminal(what: &str, var: &str) -> Failure {
     Failure::new(
@@ -14,14 +18,22 @@ fn no_terminal(what: &str, var: &str) -> Failure {
     )
 }
 
-fn read_secret(prompt: &str, what: &str, var: &str) -> Result<String, Failure> {
+/// `true` when the secret in `var` will be asked at a terminal (not taken from the
+/// environment): only then is a wrong one asked again.
+fn asked_at_terminal(var: &str) -> bool {
+    std::env::var_os(var).is_none() && std::io::stdin().is_terminal()
+}
+
+fn read_secret(prompt: &str, what: &str, var: &str) -> Result<Zeroizing<String>, Failure> {
     if let Ok(value) = std::env::var(var) {
-        return Ok(value);
+        return Ok(Zeroizing::new(value));
     }
     if !std::io::stdin().is_terminal() {
         return Err(no_terminal(what, var));
     }
-    rpassword::prompt_password(prompt).map_err(|_| no_terminal(what, var))
+    rpassword::prompt_password(prompt)
+        .map(Zeroizing::new)
+        .map_err(|_| no_terminal(what, var))
 }
 
 /// The identity's current password (`SQRL_PASSWORD` or a prompt).
@@ -29,37 +41,187 @@ pub fn password() -> Result<Password, Failure> {
     read_secret("Password: ", "password", "SQRL_PASSWORD").map(|p| Password::new(&p))
 }
 
+/// Why an attempt with a secret failed: the client's error (a wrong secret is asked again) or
+/// anything else.
+#[derive(Debug)]
+pub enum Attempt {
+    Client(sqrl_client::Error),
+    Failed(Failure),
+}
+
+impl From<sqrl_client::Error> for Attempt {
+    fn from(error: sqrl_client::Error) -> Self {
+        Attempt::Client(error)
+    }
+}
+
+impl From<Failure> for Attempt {
+    fn from(failure: Failure) -> Self {
+        Attempt::Failed(failure)
+    }
+}
+
+impl From<Attempt> for Failure {
+    fn from(attempt: Attempt) -> Self {
+        match attempt {
+            Attempt::Client(error) => Failure::from(error),
+            Attempt::Failed(failure) => failure,
+        }
+    }
+}
+
+/// Asks for the password and runs `attempt` with it (an unlock: seconds of EnScrypt). A wrong
+/// password typed at a terminal is asked again, up to [`TRIES`] times in all.
+pub fn with_password<T>(
+    mut attempt: impl FnMut(&Password) -> Result<T, Attempt>,
+) -> Result<T, Failure> {
+    let tries = if asked_at_terminal("SQRL_PASSWORD") {
+        TRIES
+    } else {
+        1
+    };
+    let mut tried = 0;
+    loop {
+        tried += 1;
+        let password = password()?;
+        match attempt(&password) {
+            Err(Attempt::Client(sqrl_client::Error::WrongPassword)) if tried < tries => {
+                eprintln!("Wrong password; try again ({} left).", tries - tried);
+            }
+            Err(Attempt::Client(sqrl_client::Error::WrongPassword)) => {
+                return Err(Failure::new(Kind::Identity, "Wrong password."))
+            }
+            other => return other.map_err(Failure::from),
+        }
+    }
+}
+
 /// A password being set (`SQRL_NEW_PASSWORD`, or a prompt asked twice).
 pub fn new_password() -> Result<Password, Failure> {
     if let Ok(value) = std::env::var("SQRL_NEW_PASSWORD") {
-        return check_new(value);
+        return check_new(&value);
     }
     let first = read_secret("New password: ", "new password", "SQRL_NEW_PASSWORD")?;
     let second = read_secret("Repeat it: ", "new password", "SQRL_NEW_PASSWORD")?;
     if first != second {
         return Err(Failure::new(Kind::Input, "the two passwords differ"));
     }
-    check_new(first)
+    check_new(&first)
 }
 
-fn check_new(password: String) -> Result<Password, Failure> {
+fn check_new(password: &str) -> Result<Password, Failure> {
     if password.chars().count() < 8 {
         return Err(Failure::new(
             Kind::Input,
             "a password needs at least 8 characters",
         ));
     }
-    Ok(Password::new(&password))
+    Ok(Password::new(password))
 }
 
-/// The rescue code (`SQRL_RESCUE_CODE` or a prompt).
+/// The rescue code (`SQRL_RESCUE_CODE` or a prompt); at a terminal, something that is not
+/// 24 digits is asked again at once.
 pub fn rescue_code() -> Result<RescueCode, Failure> {
-    let text = read_secret(
-        "Rescue code (24 digits): ",
-        "rescue code",
-        "SQRL_RESCUE_CODE",
-    )?;
-    RescueCode::parse(&text).map_err(Failure::from)
+    let tries = if asked_at_terminal("SQRL_RESCUE_CODE") {
+        TRIES
+    } else {
+        1
+    };
+    let mut tried = 0;
+    loop {
+        tried += 1;
+        let text = read_secret(
+            "Rescue code (24 digits): ",
+            "rescue code",
+            "SQRL_RESCUE_CODE",
+        )?;
+        match RescueCode::parse(&text) {
+            Ok(code) => return Ok(code),
+            Err(_) if tried < tries => {
+                eprintln!(
+                    "A rescue code is 24 digits (dashes and spaces do not matter); try again."
+                );
+            }
+            Err(_) => {
+                return Err(Failure::new(
+                    Kind::Identity,
+                    "That is not a rescue code: a rescue code is 24 digits.",
+                ))
+            }
+        }
+    }
+}
+
+/// Asks for the rescue code and runs `attempt` with it; a wrong code typed at a terminal is
+/// asked again, up to [`TRIES`] times in all.
+pub fn with_rescue_code<T>(
+    mut attempt: impl FnMut(&RescueCode) -> Result<T, Attempt>,
+) -> Result<T, Failure> {
+    let tries = if asked_at_terminal("SQRL_RESCUE_CODE") {
+        TRIES
+    } else {
+        1
+    };
+    let mut tried = 0;
+    loop {
+        tried += 1;
+        let code = rescue_code()?;
+        match attempt(&code) {
+            Err(Attempt::Client(sqrl_client::Error::WrongRescueCode)) if tried < tries => {
+                eprintln!(
+                    "That rescue code does not open this identity; try again ({} left).",
+                    tries - tried
+                );
+            }
+            Err(Attempt::Client(sqrl_client::Error::WrongRescueCode)) => {
+                return Err(Failure::new(
+                    Kind::Identity,
+                    "Wrong rescue code: it does not open this identity.",
+                ))
+            }
+            other => return other.map_err(Failure::from),
+        }
+    }
+}
+
+/// After a new rescue code is shown: at a terminal, asks the user to type its last group so
+/// nobody goes on without having written it down. `Ok` when confirmed or when there is no
+/// terminal to ask (scripts read the code from standard output).
+pub fn confirm_rescue_code(code: &RescueCode) -> Result<(), Failure> {
+    if !std::io::stdin().is_terminal() {
+        return Ok(());
+    }
+    let digits = code.digits();
+    let last = digits
+        .get(digits.len().saturating_sub(4)..)
+        .unwrap_or(digits);
+    let mut stderr = std::io::stderr();
+    let _ = writeln!(stderr);
+    let _ = writeln!(
+        stderr,
+        "Nothing is saved until you confirm the rescue code."
+    );
+    for tried in 1..=TRIES {
+        discard_typed_ahead();
+        let _ = write!(
+            stderr,
+            "To show you have written it down, type the last group of the rescue code: "
+        );
+        let _ = stderr.flush();
+        let Some(typed) = answer() else { break };
+        let typed: Zeroizing<String> =
+            Zeroizing::new(typed.chars().filter(char::is_ascii_digit).collect());
+        if typed.as_str() == last {
+            return Ok(());
+        }
+        if tried < TRIES {
+            eprintln!("That is not the last group; check what you wrote down.");
+        }
+    }
+    Err(Failure::new(
+        Kind::Cancelled,
+        "The rescue code was not confirmed, so nothing was saved; run the command again.",
+    ))
 }
 
 /// A progress bar on stderr for EnScrypt (hidden when stderr is not a terminal).
@@ -95,22 +257,41 @@ impl Drop for Stretching {
     }
 }
 
+/// Throws away whatever was typed at the terminal before a question is shown (keys pressed
+/// while the password was being stretched, or into an idle `sqrl cps`), so that only a key
+/// pressed after reading the question can answer it. A pipe is left alone: scripts write
+/// their answers ahead.
+pub fn discard_typed_ahead() {
+    #[cfg(unix)]
+    {
+        let stdin = std::io::stdin();
+        if stdin.is_terminal() {
+            let _ = rustix::termios::tcflush(&stdin, rustix::termios::QueueSelector::IFlush);
+        }
+    }
+}
+
 /// Reads one answer line from standard input (a terminal, or a pipe for scripts and tests);
 /// `None` at end of input.
-fn answer() -> Option<String> {
-    let mut line = String::new();
+/// Zeroized: it may be part of a rescue code.
+fn answer() -> Option<Zeroizing<String>> {
+    let mut line = Zeroizing::new(String::new());
     match std::io::stdin().lock().read_line(&mut line) {
         Ok(0) | Err(_) => None,
-        Ok(_) => Some(line.trim().to_owned()),
+        Ok(_) => Some(Zeroizing::new(line.trim().to_owned())),
     }
 }
 
 /// Asks a yes/no question; `false` unless the answer is yes (end of input cancels).
 pub fn confirm(question: &str) -> bool {
+    discard_typed_ahead();
     let mut stderr = std::io::stderr();
     let _ = write!(stderr, "{question} [y/N] ");
     let _ = stderr.flush();
-    let yes = matches!(answer().as_deref(), Some("y" | "Y" | "yes" | "Yes"));
+    let yes = matches!(
+        answer().as_deref().map(String::as_str),
+        Some("y" | "Y" | "yes" | "Yes")
+    );
     if !std::io::stdin().is_terminal() {
         let _ = writeln!(stderr);
     }
@@ -119,6 +300,7 @@ pub fn confirm(question: &str) -> bool {
 
 /// Asks to pick one of the numbered choices or cancel; `None` to cancel.
 pub fn choose(count: usize) -> Option<usize> {
+    discard_typed_ahead();
     let mut stderr = std::io::stderr();
     let _ = write!(stderr, "Choose 1-{count}, or anything else to cancel: ");
     let _ = stderr.flush();

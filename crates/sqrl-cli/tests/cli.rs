@@ -16,11 +16,11 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use mini_server::MiniServer;
-use sqrl_proto::{Ask, Button};
+use sqrl_proto::{Ask, Button, RequestBody, ServerParams, Tif};
 
 type Shared = Arc<Mutex<MiniServer>>;
 
@@ -70,11 +70,58 @@ fn serve(respond: impl Fn(&str, &str) -> (u16, String) + Send + 'static) -> u16 
 }
 
 fn start() -> (Shared, u16) {
+    start_gated(Arc::new(AtomicBool::new(true)))
+}
+
+/// Like [`start`], but every request waits (up to 20 s) until `open` is set: the test decides
+/// when the client gets its answer.
+fn start_gated(open: Arc<AtomicBool>) -> (Shared, u16) {
     let server = Arc::new(Mutex::new(MiniServer::new("placeholder")));
     let shared = Arc::clone(&server);
-    let port = serve(move |target, body| (200, shared.lock().unwrap().handle(target, body)));
+    let port = serve(move |target, body| {
+        for _ in 0..400 {
+            if open.load(Ordering::SeqCst) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        (200, handle(&shared, target, body))
+    });
     server.lock().unwrap().host = format!("127.0.0.1:{port}");
     (server, port)
+}
+
+/// The mini server, answering an `ident` with the second button (the "Cancel" of a login
+/// question) the way the project's server does: the command fails and nobody is logged in.
+fn handle(shared: &Shared, target: &str, body: &str) -> String {
+    let declined = RequestBody::parse(body.as_bytes())
+        .ok()
+        .and_then(|b| b.client().ok())
+        .is_some_and(|c| c.command == sqrl_proto::Command::Ident && c.btn == Some(Button::Second));
+    let mut server = shared.lock().unwrap();
+    let (accounts, superseded) = (server.accounts.clone(), server.superseded.clone());
+    let reply = server.handle(target, body);
+    if !declined {
+        return reply;
+    }
+    // Nothing changes; the log says what happened.
+    server.accounts = accounts;
+    server.superseded = superseded;
+    if let Some(last) = server.log.last_mut() {
+        *last = "ident declined".into();
+    }
+    let mut params = ServerParams::decode(&reply).unwrap();
+    params.tif |= Tif::COMMAND_FAILED;
+    params.encode().unwrap()
+}
+
+/// The login question the project's server asks.
+fn login_question() -> Ask {
+    Ask::new("Log in to 127.0.0.1 in Firefox on Linux from 127.0.0.1?")
+        .with_button("Log in", None)
+        .unwrap()
+        .with_button("Cancel", None)
+        .unwrap()
 }
 
 fn temp_dir() -> PathBuf {
@@ -108,6 +155,30 @@ impl Client {
             command.env(k, v);
         }
         command.output().unwrap()
+    }
+
+    /// Runs with `input` piped to standard input (as a script answers the questions).
+    fn run_with_input(&self, args: &[&str], input: &str) -> Output {
+        use std::process::Stdio;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sqrl"))
+            .args(args)
+            .arg("--danger-loopback-http")
+            .env("SQRL_IDENTITY", &self.identity)
+            .env("SQRL_PASSWORD", &self.password)
+            .env("SQRL_RESCUE_CODE", &self.rescue_code)
+            .env_remove("SQRL_NEW_PASSWORD")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
     }
 
     fn ok(&self, args: &[&str], extra_env: &[(&str, &str)]) -> String {
@@ -224,11 +295,17 @@ fn new_known_rekey_disable_enable_ask_cps_qr_remove() {
             .unwrap(),
     );
     let out = client.run(
-        &["login", "--yes", "--button", "2", &login_url(&server)],
+        &["login", "--yes", "--button", "1", &login_url(&server)],
         &[],
     );
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("Log in from Firefox on Linux?"));
+    assert_eq!(
+        server.lock().unwrap().buttons.last(),
+        Some(&Some(Button::First))
+    );
+    // The second button is this site's "No": the site declines, and that is a cancellation.
+    client.fails(&["login", "--yes", "--button", "2", &login_url(&server)], 6);
     assert_eq!(
         server.lock().unwrap().buttons.last(),
         Some(&Some(Button::Second))
@@ -543,4 +620,504 @@ fn cps_serves_the_localhost_protocol() {
     );
     assert!(child.wait().unwrap().success());
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The one `sqrl: ` line of a failed run's stderr.
+fn error_line(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("sqrl: ")).collect();
+    assert_eq!(errors.len(), 1, "one error sentence: {stderr}");
+    errors[0].to_owned()
+}
+
+#[test]
+fn choosing_the_sites_cancel_button_is_a_cancellation_not_a_refusal() {
+    let (server, _) = start();
+    let dir = temp_dir();
+    let client = Client::create(&dir);
+    server.lock().unwrap().ask = Some(login_question());
+    let out = client.run_with_input(&["login", &login_url(&server)], "2\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("[2] Cancel"), "{stderr}");
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    let message = error_line(&out);
+    assert!(
+        message.contains("Login cancelled; the site was told"),
+        "{message}"
+    );
+    assert!(!message.contains("tif"), "{message}");
+    assert!(!message.contains("refused"), "{message}");
+    assert_eq!(server.lock().unwrap().log, ["query 4", "ident declined"]);
+    assert!(server.lock().unwrap().accounts.is_empty());
+    // Cancelling at our own prompt sends nothing more.
+    let out = client.run_with_input(&["login", &login_url(&server)], "no\n");
+    assert_eq!(out.status.code(), Some(6));
+    assert!(error_line(&out).contains("Login cancelled"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn errors_say_what_happened_and_what_to_do_not_the_protocol() {
+    let (server, _) = start();
+    let dir = temp_dir();
+    let client = Client::create(&dir);
+    // An expired or truncated code: the server answers "transient error" twice.
+    server.lock().unwrap().transient = 2;
+    let message = client.fails(&["login", "--yes", &login_url(&server)], 5);
+    assert!(message.contains("reload the login page"), "{message}");
+    assert!(!message.contains("transient"), "{message}");
+    assert!(!message.contains("tif"), "{message}");
+    // A link cut short before its nut.
+    let message = client.fails(&["login", "--yes", "sqrl://example.com/sqrl"], 7);
+    assert!(message.contains("incomplete"), "{message}");
+    assert!(message.contains("copy the whole link"), "{message}");
+    // The site does not know this identity.
+    let message = client.fails(&["disable", "--yes", &login_url(&server)], 5);
+    assert!(message.contains("does not know your identity"), "{message}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_bad_link_is_reported_before_the_password_is_asked() {
+    let dir = temp_dir();
+    let client = Client::create(&dir);
+    // No password in the environment and no terminal: asking for it would fail with exit 3.
+    for link in [
+        "sqrl://example.com/sqrl",
+        "https://example.com/",
+        "sqrl://exa mple",
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_sqrl"))
+            .args(["login", "--yes", link])
+            .env("SQRL_IDENTITY", &client.identity)
+            .env_remove("SQRL_PASSWORD")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(7), "{link}: {out:?}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn not_a_sqrl_url_is_said_once() {
+    let dir = temp_dir();
+    let client = Client::create(&dir);
+    for (link, expected) in [
+        ("https://example.com/login", "web address"),
+        ("example.com", "starts with sqrl://"),
+    ] {
+        let message = client.fails(&["login", "--yes", link], 7);
+        assert!(message.contains(expected), "{message}");
+        assert_eq!(
+            message.to_lowercase().matches("not a sqrl").count(),
+            1,
+            "said once: {message}"
+        );
+        assert!(
+            !message.contains("not a SQRL URL: not a SQRL URL"),
+            "{message}"
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn disable_and_remove_ask_about_their_own_action_not_the_sites_login_question() {
+    let (server, _) = start();
+    let dir = temp_dir();
+    let client = Client::create(&dir);
+    client.ok(&["login", "--yes", &login_url(&server)], &[]);
+    server.lock().unwrap().ask = Some(login_question());
+
+    // remove, answered "no": nothing changes.
+    let out = client.run_with_input(&["remove", &login_url(&server)], "n\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    assert!(
+        stderr.contains("Remove your identity from 127.0.0.1?"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("[1] Log in"), "{stderr}");
+    assert!(error_line(&out).contains("nothing was changed"), "{stderr}");
+    assert_eq!(server.lock().unwrap().accounts.len(), 1);
+
+    // disable, answered "y": disabled.
+    let out = client.run_with_input(&["disable", &login_url(&server)], "y\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("Disable SQRL login for your identity at 127.0.0.1?"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("[1] Log in"), "{stderr}");
+    assert!(!stderr.contains("[2] Cancel"), "{stderr}");
+    assert!(server.lock().unwrap().accounts.values().all(|a| a.disabled));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_loopback_site_over_plain_http_hints_at_the_danger_flag() {
+    let (server, _) = start();
+    let dir = temp_dir();
+    let client = Client::create(&dir);
+    let out = Command::new(env!("CARGO_BIN_EXE_sqrl"))
+        .args(["login", "--yes", &login_url(&server)])
+        .env("SQRL_IDENTITY", &client.identity)
+        .env("SQRL_PASSWORD", &client.password)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let message = error_line(&out);
+    assert!(message.contains("--danger-loopback-http"), "{message}");
+    // ... and --help lists the flag, marked as dangerous.
+    let help = Command::new(env!("CARGO_BIN_EXE_sqrl"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    let line = help
+        .lines()
+        .skip_while(|l| !l.contains("--danger-loopback-http"))
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(line.contains("DANGEROUS"), "{help}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn identity_show_site_accepts_a_host_or_address_without_a_nut() {
+    let dir = temp_dir();
+    let client = Client::create(&dir);
+    let idk = |site: &str| {
+        client
+            .ok(&["identity", "show", "--site", site], &[])
+            .lines()
+            .find(|l| l.starts_with("idk:"))
+            .unwrap()
+            .to_owned()
+    };
+    let reference = idk("sqrl://example.com/sqrl?nut=abc");
+    for site in [
+        "example.com",
+        "EXAMPLE.com",
+        "https://example.com/login",
+        "sqrl://example.com/sqrl",
+    ] {
+        assert_eq!(idk(site), reference, "{site}");
+    }
+    // x= still chooses a different key.
+    assert_ne!(idk("sqrl://example.com/app/sqrl?x=4"), reference);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn cps_fails_fast_when_its_port_is_taken() {
+    let dir = temp_dir();
+    let client = Client::create(&dir);
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let started = std::time::Instant::now();
+    // No password in the environment and no terminal: the port must fail first.
+    let out = Command::new(env!("CARGO_BIN_EXE_sqrl"))
+        .args(["cps", "--port", &port])
+        .env("SQRL_IDENTITY", &client.identity)
+        .env_remove("SQRL_PASSWORD")
+        .output()
+        .unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    let message = error_line(&out);
+    assert!(message.contains("already in use"), "{message}");
+    assert!(message.contains("another `sqrl cps`"), "{message}");
+    drop(taken);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn completions_help_says_where_to_install_them() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sqrl"))
+        .args(["completions", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "bash-completion/completions/sqrl",
+        "_sqrl",
+        "fish/completions/sqrl.fish",
+        "$PROFILE",
+    ] {
+        assert!(help.contains(needle), "{needle}: {help}");
+    }
+}
+
+/// Every `--flag` and `SQRL_` variable in the README's sections about the `sqrl` command.
+fn readme_sqrl_words() -> Vec<String> {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap();
+    let mut text = String::new();
+    for section in readme.split("\n## ").skip(1) {
+        let title = section.lines().next().unwrap_or_default();
+        if title.contains("`sqrl` command") || title.contains("Logging in to the local site") {
+            for line in section.lines() {
+                // cargo's own flags are not the command's: only what follows ` -- ` counts.
+                let line = match line.contains("cargo ") {
+                    true => line.rsplit_once(" -- ").map_or("", |(_, args)| args),
+                    false => line,
+                };
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+    }
+    assert!(text.contains("sqrl login"), "README sections found");
+    let mut words: Vec<String> = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        .filter(|w| (w.starts_with("--") && w.len() > 2) || (w.starts_with("SQRL_") && w.len() > 5))
+        .map(str::to_owned)
+        .collect();
+    words.sort();
+    words.dedup();
+    words
+}
+
+/// The help of every `sqrl` command, concatenated.
+fn all_help() -> String {
+    let mut help = String::new();
+    for args in [
+        vec!["--help"],
+        vec!["identity", "new", "--help"],
+        vec!["identity", "import", "--help"],
+        vec!["identity", "export", "--help"],
+        vec!["identity", "show", "--help"],
+        vec!["identity", "rekey", "--help"],
+        vec!["identity", "change-password", "--help"],
+        vec!["login", "--help"],
+        vec!["disable", "--help"],
+        vec!["enable", "--help"],
+        vec!["remove", "--help"],
+        vec!["cps", "--help"],
+        vec!["completions", "--help"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_sqrl"))
+            .args(&args)
+            .output()
+            .unwrap();
+        help.push_str(&String::from_utf8_lossy(&out.stdout));
+    }
+    help
+}
+
+#[test]
+fn readme_and_help_agree_on_flags_and_environment_variables() {
+    let words = readme_sqrl_words();
+    assert!(words.iter().any(|w| w == "SQRL_PASSWORD"), "{words:?}");
+    let help = all_help();
+    for word in &words {
+        assert!(
+            help.contains(word.as_str()),
+            "README names {word}; no --help does"
+        );
+    }
+    // The other way: each global flag and environment variable of `sqrl --help` is in the
+    // README.
+    let out = Command::new(env!("CARGO_BIN_EXE_sqrl"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let top = String::from_utf8_lossy(&out.stdout);
+    let mut named: Vec<&str> = top
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        .filter(|w| (w.starts_with("--") && w.len() > 2) || w.starts_with("SQRL_"))
+        .filter(|w| !matches!(*w, "--help" | "--version" | "--verbose"))
+        .collect();
+    named.sort_unstable();
+    named.dedup();
+    assert!(named.contains(&"--identity"), "{top}");
+    for word in named {
+        assert!(
+            words.iter().any(|w| w == word),
+            "sqrl --help names {word}; the README does not"
+        );
+    }
+}
+
+#[cfg(unix)]
+mod terminal {
+    //! The same binary at a terminal: a pseudo-terminal from `rexpect` stands in for a person.
+
+    use super::*;
+    use rexpect::process::WaitStatus;
+    use rexpect::session::PtySession;
+
+    /// `sqrl args` at a terminal; no secret in the environment.
+    fn at_terminal(client: &Client, args: &[&str]) -> PtySession {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sqrl"));
+        command
+            .args(args)
+            .arg("--danger-loopback-http")
+            .env("SQRL_IDENTITY", &client.identity)
+            .env("TERM", "dumb")
+            .env_remove("SQRL_PASSWORD")
+            .env_remove("SQRL_NEW_PASSWORD")
+            .env_remove("SQRL_RESCUE_CODE");
+        rexpect::session::spawn_command(command, Some(20_000)).unwrap()
+    }
+
+    /// Waits for the end and returns the exit code and the rest of the output.
+    fn finish(mut session: PtySession) -> (i32, String) {
+        let rest = session.exp_eof().unwrap_or_default();
+        match session.process().wait().unwrap() {
+            WaitStatus::Exited(_, code) => (code, rest),
+            other => panic!("sqrl did not exit: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn keys_typed_ahead_do_not_answer_the_login_question() {
+        let open = Arc::new(AtomicBool::new(false));
+        let (server, _) = start_gated(Arc::clone(&open));
+        let dir = temp_dir();
+        let client = Client::create(&dir);
+        server.lock().unwrap().ask = Some(login_question());
+        let mut sqrl = at_terminal(&client, &["login", &login_url(&server)]);
+        sqrl.exp_string("Password: ").unwrap();
+        sqrl.send_line(&client.password).unwrap();
+        // Typed while the password is stretched and the site answers: before the question.
+        sqrl.send_line("1").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        open.store(true, Ordering::SeqCst);
+        sqrl.exp_string("[1] Log in").unwrap();
+        sqrl.exp_string("Choose 1-2").unwrap();
+        // The question is on the screen now; the answer typed after it counts.
+        sqrl.send_line("x").unwrap();
+        let (code, rest) = finish(sqrl);
+        assert_eq!(code, 6, "{rest}");
+        assert_eq!(
+            server.lock().unwrap().log,
+            ["query 4"],
+            "nothing was approved"
+        );
+        assert!(server.lock().unwrap().accounts.is_empty());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_wrong_password_is_asked_again_at_a_terminal() {
+        let dir = temp_dir();
+        let client = Client::create(&dir);
+        let show = ["identity", "show", "--site", "example.com"];
+        let mut sqrl = at_terminal(&client, &show);
+        sqrl.exp_string("Password: ").unwrap();
+        sqrl.send_line("not the password").unwrap();
+        sqrl.exp_string("Wrong password; try again (2 left)")
+            .unwrap();
+        sqrl.exp_string("Password: ").unwrap();
+        sqrl.send_line(&client.password).unwrap();
+        sqrl.exp_string("idk:").unwrap();
+        let (code, rest) = finish(sqrl);
+        assert_eq!(code, 0, "{rest}");
+        // Three wrong ones end it.
+        let mut sqrl = at_terminal(&client, &show);
+        for _ in 0..3 {
+            sqrl.exp_string("Password: ").unwrap();
+            sqrl.send_line("still not it").unwrap();
+        }
+        sqrl.exp_string("sqrl: Wrong password.").unwrap();
+        let (code, rest) = finish(sqrl);
+        assert_eq!(code, 3, "{rest}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_wrong_rescue_code_is_asked_again_at_a_terminal() {
+        let (server, _) = start();
+        let dir = temp_dir();
+        let client = Client::create(&dir);
+        client.ok(&["login", "--yes", &login_url(&server)], &[]);
+        client.ok(&["disable", "--yes", &login_url(&server)], &[]);
+        let mut sqrl = at_terminal(&client, &["enable", "--yes", &login_url(&server)]);
+        sqrl.exp_string("Password: ").unwrap();
+        sqrl.send_line(&client.password).unwrap();
+        sqrl.exp_string("Rescue code (24 digits): ").unwrap();
+        sqrl.send_line("1234").unwrap();
+        sqrl.exp_string("A rescue code is 24 digits").unwrap();
+        sqrl.exp_string("Rescue code (24 digits): ").unwrap();
+        sqrl.send_line("0000-0000-0000-0000-0000-0000").unwrap();
+        sqrl.exp_string("does not open this identity; try again")
+            .unwrap();
+        sqrl.exp_string("Rescue code (24 digits): ").unwrap();
+        sqrl.send_line(&client.rescue_code).unwrap();
+        let (code, rest) = finish(sqrl);
+        assert_eq!(code, 0, "{rest}");
+        assert!(server
+            .lock()
+            .unwrap()
+            .accounts
+            .values()
+            .all(|a| !a.disabled));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn binary_export_is_not_written_to_a_terminal() {
+        let dir = temp_dir();
+        let client = Client::create(&dir);
+        let sqrl = at_terminal(&client, &["identity", "export", "--format", "binary"]);
+        let (code, rest) = finish(sqrl);
+        assert_eq!(code, 7, "{rest}");
+        assert!(rest.contains("--output"), "{rest}");
+        assert!(!rest.contains("sqrldata"), "nothing binary written: {rest}");
+        // With --output it is written.
+        let file = dir.join("identity.bin");
+        let sqrl = at_terminal(
+            &client,
+            &[
+                "identity",
+                "export",
+                "--format",
+                "binary",
+                "--output",
+                file.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(finish(sqrl).0, 0);
+        assert!(std::fs::read(&file).unwrap().starts_with(b"sqrldata"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_rescue_code_is_confirmed_before_the_identity_is_saved() {
+        let dir = temp_dir();
+        let client = Client {
+            identity: dir.join("new.sqrl"),
+            password: "correct horse battery".into(),
+            rescue_code: String::new(),
+        };
+        let mut sqrl = at_terminal(&client, &["identity", "new", "--enscrypt-iterations", "1"]);
+        sqrl.exp_string("New password: ").unwrap();
+        sqrl.send_line(&client.password).unwrap();
+        sqrl.exp_string("Repeat it: ").unwrap();
+        sqrl.send_line(&client.password).unwrap();
+        sqrl.exp_string("Rescue code: ").unwrap();
+        let code = sqrl.read_line().unwrap();
+        let last = code.trim().rsplit('-').next().unwrap().to_owned();
+        assert_eq!(last.len(), 4, "{code}");
+        sqrl.exp_string("type the last group").unwrap();
+        assert!(
+            !client.identity.exists(),
+            "not saved before the code is confirmed"
+        );
+        let wrong = if last == "0000" { "1111" } else { "0000" };
+        sqrl.send_line(wrong).unwrap();
+        sqrl.exp_string("That is not the last group").unwrap();
+        sqrl.exp_string("type the last group").unwrap();
+        sqrl.send_line(&last).unwrap();
+        sqrl.exp_string("Created").unwrap();
+        let (code, rest) = finish(sqrl);
+        assert_eq!(code, 0, "{rest}");
+        assert!(client.identity.exists());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

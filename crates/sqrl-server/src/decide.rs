@@ -475,9 +475,15 @@ impl Server {
         }
     }
 
-    /// The reply to a request whose refusal could not be decided because the commit failed.
-    pub fn transient(&self, refusal: Refusal, rng: &mut impl CryptoRngCore) -> Response {
-        self.detached(refusal, Tif::empty(), false, rng).response
+    /// The reply to a request whose load or commit failed (`Conflict`, `Backend`): nothing
+    /// changed. `cps`: the request asked for `opt=cps`, so the reply sends the browser home.
+    pub fn transient(
+        &self,
+        refusal: Refusal,
+        cps: bool,
+        rng: &mut impl CryptoRngCore,
+    ) -> Response {
+        self.detached(refusal, Tif::empty(), cps, rng).response
     }
 
     pub(crate) fn home(&self) -> String {

@@ -198,11 +198,12 @@ impl SqrlServer {
             };
             return self.server.refuse(refused, rng);
         }
+        let cps = pending.cps();
         let snapshot = match self.store.load(&pending.needs()).await {
             Ok(snapshot) => snapshot,
             Err(e) => {
                 tracing::error!(error = %e, "store unavailable");
-                return self.server.transient(Refusal::Backend, rng);
+                return self.server.transient(Refusal::Backend, cps, rng);
             }
         };
         let decision = self.server.decide(pending, snapshot, rng);
@@ -214,11 +215,11 @@ impl SqrlServer {
                         refusal = Refusal::Conflict.code(),
                         "sqrl request lost a race"
                     );
-                    return self.server.transient(Refusal::Conflict, rng);
+                    return self.server.transient(Refusal::Conflict, cps, rng);
                 }
                 Err(StoreError::Backend(e)) => {
                     tracing::error!(error = %e, "store failure");
-                    return self.server.transient(Refusal::Backend, rng);
+                    return self.server.transient(Refusal::Backend, cps, rng);
                 }
             }
             if let (Some(status), Some(flow)) = (decision.status, decision.response.flow) {
