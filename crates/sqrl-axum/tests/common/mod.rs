@@ -62,6 +62,7 @@ pub fn browser_ip() -> IpAddr {
 
 /// Runs each named generic test body `fn name<T: Transport>()` over both transports, as
 /// `in_process::name` and `over_http::name`.
+#[allow(unused_macros)]
 macro_rules! over_both_transports {
     ($($name:ident),* $(,)?) => {
         mod in_process {
@@ -478,6 +479,15 @@ impl OverHttp {
             .insert(MockConnectInfo(SocketAddr::new(client_ip, 40_000)));
         let router = self.router.clone();
         async move { router.oneshot(request).await.unwrap() }
+    }
+
+    /// Runs a future in the background on the transport's runtime.
+    pub fn spawn<F>(&self, future: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.runtime.spawn(future)
     }
 
     /// Sends a request and reads the whole response.
