@@ -15,7 +15,6 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use axum::body::BodyDataStream;
 use common::*;
 use futures_util::StreamExt;
@@ -23,12 +22,8 @@ use rand_core::OsRng;
 use sqrl_axum::HttpSettings;
 use sqrl_client::exchange::{Action, Config as ClientConfig, Decision};
 use sqrl_client::keys::{Imk, Iuk};
-use sqrl_proto::{b64, Bytes32, Command, ServerParams};
-use sqrl_server::{
-    Account, AccountChange, AccountId, AccountStore, Commit, FlowId, FlowStore, MemoryStore, Rule,
-    Session, Store, StoreError,
-};
-use zeroize::Zeroizing;
+use sqrl_proto::{b64, Command, ServerParams};
+use sqrl_server::Rule;
 
 fn site() -> OverHttp {
     OverHttp::site()
@@ -102,7 +97,9 @@ fn secure_settings_give_secure_cookies_and_the_host_prefix() {
     assert_eq!(reply.status, 200, "{}", reply.text());
     let session = reply.set_cookie("__Host-sqrl_session").unwrap();
     assert!(
-        session.contains("; Path=/;") && session.contains("HttpOnly") && session.ends_with("; Secure"),
+        session.contains("; Path=/;")
+            && session.contains("HttpOnly")
+            && session.ends_with("; Secure"),
         "{session}"
     );
     assert!(reply.set_cookie("sqrl_session").is_none());
@@ -197,13 +194,17 @@ fn server_sent_events_report_each_change_with_retry_and_end_on_a_final_status() 
 
     // The page wakes on the flow's events (the fallback re-read is 15 s away).
     phone_logs_in(&t, &page);
-    assert_eq!(event_status(&next_event(&t, &mut stream, 5).unwrap()), "scanned");
+    assert_eq!(
+        event_status(&next_event(&t, &mut stream, 5).unwrap()),
+        "scanned"
+    );
     assert_eq!(
         event_status(&next_event(&t, &mut stream, 5).unwrap()),
         "confirmed"
     );
     assert_eq!(
-        t.browse("POST", "/sqrl/redeem", Some(&flow_cookie(&page))).status,
+        t.browse("POST", "/sqrl/redeem", Some(&flow_cookie(&page)))
+            .status,
         200
     );
     assert_eq!(
@@ -258,8 +259,14 @@ fn redeem_gives_a_fresh_session_cookie_then_logout_ends_it() {
         "{set}"
     );
     let cleared = reply.set_cookie("sqrl_flow").unwrap();
-    assert!(cleared.starts_with("sqrl_flow=;") && cleared.contains("Max-Age=0"), "{cleared}");
-    let session = format!("sqrl_session={}", reply.cookie_value("sqrl_session").unwrap());
+    assert!(
+        cleared.starts_with("sqrl_flow=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
+    let session = format!(
+        "sqrl_session={}",
+        reply.cookie_value("sqrl_session").unwrap()
+    );
 
     let signed_in = t.signed_in(&session).expect("the cookie signs in");
     assert_eq!(signed_in.user, Some(user_of(&signed_in.account)));
@@ -298,7 +305,8 @@ fn redeem_needs_the_flow_cookie_of_the_browser_that_started() {
     // A second browser copies the QR link: its own cookie is not this flow's.
     let second = t.start_for(ip("192.0.2.99"), FIREFOX);
     assert_eq!(
-        t.browse("POST", "/sqrl/redeem", Some(&flow_cookie(&second))).status,
+        t.browse("POST", "/sqrl/redeem", Some(&flow_cookie(&second)))
+            .status,
         403
     );
     let stolen_id = Page {
@@ -306,7 +314,8 @@ fn redeem_needs_the_flow_cookie_of_the_browser_that_started() {
         ..page.clone()
     };
     assert_eq!(
-        t.browse("POST", "/sqrl/redeem", Some(&flow_cookie(&stolen_id))).status,
+        t.browse("POST", "/sqrl/redeem", Some(&flow_cookie(&stolen_id)))
+            .status,
         403
     );
     assert_eq!(t.browse("POST", "/sqrl/redeem", None).status, 401);
@@ -318,7 +327,8 @@ fn redeem_needs_the_flow_cookie_of_the_browser_that_started() {
         );
     }
     assert_eq!(
-        t.browse("POST", "/sqrl/redeem", Some(&flow_cookie(&page))).status,
+        t.browse("POST", "/sqrl/redeem", Some(&flow_cookie(&page)))
+            .status,
         200
     );
 }
@@ -335,15 +345,18 @@ fn forged_flow_cookie_issue_time_gets_401_on_events_and_403_on_redeem() {
     let events = t.browse("GET", "/sqrl/events", Some(&flow_cookie(&forged)));
     assert_eq!(events.status, 401, "{}", events.text());
     assert_eq!(
-        t.browse("GET", "/sqrl/poll?last=", Some(&flow_cookie(&forged))).status,
+        t.browse("GET", "/sqrl/poll?last=", Some(&flow_cookie(&forged)))
+            .status,
         401
     );
     assert_eq!(
-        t.browse("POST", "/sqrl/redeem", Some(&flow_cookie(&forged))).status,
+        t.browse("POST", "/sqrl/redeem", Some(&flow_cookie(&forged)))
+            .status,
         403
     );
     assert_eq!(
-        t.browse("POST", "/sqrl/redeem", Some(&flow_cookie(&page))).status,
+        t.browse("POST", "/sqrl/redeem", Some(&flow_cookie(&page)))
+            .status,
         200
     );
 }
@@ -371,7 +384,10 @@ fn cps_link_logs_in_once() {
     let reply = t.browse("GET", path, None);
     assert_eq!(reply.status, 303);
     assert_eq!(reply.header("location"), Some("/account"));
-    let session = format!("sqrl_session={}", reply.cookie_value("sqrl_session").unwrap());
+    let session = format!(
+        "sqrl_session={}",
+        reply.cookie_value("sqrl_session").unwrap()
+    );
     let account = t.signed_in(&session).unwrap().account;
     let reused = t.browse("GET", path, None);
     assert_eq!(reused.status, 403, "reused token");
@@ -383,7 +399,8 @@ fn cps_link_logs_in_once() {
     let reply = t.browse("GET", "/sqrl/poll?last=", Some(&flow_cookie(&page)));
     assert_eq!(reply.json()["status"], "confirmed-elsewhere");
     assert_eq!(
-        t.browse("POST", "/sqrl/redeem", Some(&flow_cookie(&page))).status,
+        t.browse("POST", "/sqrl/redeem", Some(&flow_cookie(&page)))
+            .status,
         409
     );
     let logins = t.logins.lock().unwrap().clone();
@@ -485,7 +502,10 @@ fn bad_requests_get_a_tif_or_a_4xx_never_a_500() {
         OverHttp::request("POST", "/sqrl?nut=x", None, b"x".to_vec()),
         browser_ip(),
     );
-    assert_eq!(reply.header("content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
     assert_eq!(t.browse("GET", "/sqrl", None).status, 405);
     assert_eq!(t.browse("GET", "/sqrl/new", None).status, 405);
     assert_eq!(t.browse("GET", "/sqrl/redeem", None).status, 405);
@@ -526,107 +546,30 @@ fn bad_requests_get_a_tif_or_a_4xx_never_a_500() {
     }
 }
 
-// ---- a store that fails to delete sessions ---------------------------------------------
-
-/// A `MemoryStore` whose session deletion always fails, as a database that went away would.
-struct FailingDelete(MemoryStore);
-
-#[async_trait]
-impl FlowStore for FailingDelete {
-    async fn flow(&self, id: &FlowId) -> Result<Option<sqrl_server::Flow>, StoreError> {
-        self.0.flow(id).await
-    }
-    async fn put_flow(
-        &self,
-        flow: &sqrl_server::Flow,
-        expected: Option<u64>,
-    ) -> Result<(), StoreError> {
-        self.0.put_flow(flow, expected).await
-    }
-    async fn purge_flows(&self, before: u64) -> Result<usize, StoreError> {
-        self.0.purge_flows(before).await
-    }
-}
-
-#[async_trait]
-impl AccountStore for FailingDelete {
-    async fn accounts(
-        &self,
-        idk: &Bytes32,
-        pidk: Option<&Bytes32>,
-    ) -> Result<(Option<Account>, Option<Account>, bool), StoreError> {
-        self.0.accounts(idk, pidk).await
-    }
-    async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
-        self.0.account(id).await
-    }
-    async fn apply(&self, change: &AccountChange) -> Result<(), StoreError> {
-        self.0.apply(change).await
-    }
-    async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
-        self.0.create_session(session).await
-    }
-    async fn session(&self, id_hash: &[u8; 32]) -> Result<Option<Session>, StoreError> {
-        self.0.session(id_hash).await
-    }
-    async fn sessions_of(&self, account: &AccountId) -> Result<Vec<Session>, StoreError> {
-        self.0.sessions_of(account).await
-    }
-    async fn delete_session(
-        &self,
-        _account: &AccountId,
-        _id_hash: &[u8; 32],
-    ) -> Result<bool, StoreError> {
-        Err(StoreError::Backend("disk on fire".into()))
-    }
-    async fn display_name(&self, account: &AccountId) -> Result<String, StoreError> {
-        self.0.display_name(account).await
-    }
-    async fn set_display_name(&self, account: &AccountId, name: &str) -> Result<(), StoreError> {
-        self.0.set_display_name(account, name).await
-    }
-    async fn site_key(
-        &self,
-        name: &str,
-        candidate: &[u8; 32],
-    ) -> Result<Zeroizing<[u8; 32]>, StoreError> {
-        self.0.site_key(name, candidate).await
-    }
-}
-
-#[async_trait]
-impl Store for FailingDelete {
-    async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
-        self.0.commit(commit).await
-    }
-    async fn redeem(
-        &self,
-        flow: &sqrl_server::Flow,
-        expected_version: u64,
-        session: &Session,
-    ) -> Result<(), StoreError> {
-        Store::redeem(&self.0, flow, expected_version, session).await
-    }
-}
-
 #[test]
 fn logout_on_a_failing_store_reports_the_failure() {
     let t = OverHttp::new(Setup {
-        store: Some(Arc::new(FailingDelete(MemoryStore::new()))),
+        store: Some(Arc::new(Faulty::failing_delete())),
         ..Setup::default()
     });
     let page = t.start();
     phone_logs_in(&t, &page);
     let reply = t.browse("POST", "/sqrl/redeem", Some(&flow_cookie(&page)));
     assert_eq!(reply.status, 200);
-    let session = format!("sqrl_session={}", reply.cookie_value("sqrl_session").unwrap());
+    let session = format!(
+        "sqrl_session={}",
+        reply.cookie_value("sqrl_session").unwrap()
+    );
     let reply = t.browse("POST", "/sqrl/logout", Some(&session));
     assert_eq!(reply.status, 503, "{}", reply.text());
     assert!(
         reply.set_cookies().is_empty(),
         "no cookie is cleared as if the session had ended"
     );
-    assert!(t.signed_in(&session).is_some(), "the session is still there");
+    assert!(
+        t.signed_in(&session).is_some(),
+        "the session is still there"
+    );
     // Without a session there is nothing to delete: logout just clears the cookies.
     assert_eq!(t.browse("POST", "/sqrl/logout", None).status, 303);
 }

@@ -263,8 +263,15 @@ fn a_long_poll_over_a_socket_wakes_on_the_login() {
         body.contains("\"status\":\"scanned\"") || body.contains("\"status\":\"confirmed\""),
         "{body}"
     );
-    assert!(answered <= done + Duration::from_secs(2), "{:?}", answered - started);
-    assert!(answered >= started + Duration::from_millis(200), "it waited");
+    assert!(
+        answered <= done + Duration::from_secs(2),
+        "{:?}",
+        answered - started
+    );
+    assert!(
+        answered >= started + Duration::from_millis(200),
+        "it waited"
+    );
 }
 
 #[test]

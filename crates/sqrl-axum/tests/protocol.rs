@@ -12,7 +12,7 @@
 #[macro_use]
 mod common;
 
-use std::sync::Barrier;
+use std::sync::{Arc, Barrier};
 
 use common::*;
 use futures_util::{FutureExt, StreamExt};
@@ -20,7 +20,7 @@ use rand_core::OsRng;
 use sqrl_client::exchange::{Action, Config as ClientConfig, Decision, Keys};
 use sqrl_client::keys::{Imk, Iuk};
 use sqrl_proto::{signing_input, Button, Command, RequestBody, ServerParams, Tif, VersionSet};
-use sqrl_server::{AskPolicy, FlowError, Rule, Status};
+use sqrl_server::{AskPolicy, FlowError, Rule, Status, StoreError};
 
 over_both_transports!(
     // full logins with the real client
@@ -51,6 +51,8 @@ over_both_transports!(
     btn_zero_after_a_question_with_buttons_does_not_log_in,
     unknown_command_verb_is_function_not_supported,
     cps_failures_carry_url,
+    cps_transient_failures_carry_url,
+    cps_disable_enable_remove_send_the_browser_home,
     ask_policy_offer_lets_clients_without_ask_log_in,
     ask_policy_require_refuses_ident_without_btn,
 );
@@ -68,7 +70,10 @@ fn new_account_then_known_then_browser_redeems_once<T: Transport>() {
     let (iuk, keys) = new_keys();
     let page = t.start();
     assert!(page.url.starts_with("sqrl://example.com/sqrl?nut="));
-    assert!(!t.flow_stored(&page.flow), "an unscanned code stores nothing");
+    assert!(
+        !t.flow_stored(&page.flow),
+        "an unscanned code stores nothing"
+    );
     t.set_now(T0 + 1);
     assert_eq!(t.status(&page), Ok(Status::New));
 
@@ -163,7 +168,11 @@ fn forged_flow_cookie_issue_time_is_refused<T: Transport>() {
     let (_, keys) = new_keys();
     let (page, _) = log_in(&t, &keys);
     // A later issue time would stretch the code's lifetime; an earlier one is no better.
-    for issued_at in [page.issued_at + 1, page.issued_at + 3600, page.issued_at - 1] {
+    for issued_at in [
+        page.issued_at + 1,
+        page.issued_at + 3600,
+        page.issued_at - 1,
+    ] {
         let forged = Page {
             issued_at,
             ..page.clone()
@@ -502,7 +511,10 @@ fn byte_flips_and_forged_echoes_fail_with_client_failure<T: Transport>() {
             server_text: reply.encode().unwrap(),
             ..m.clone()
         };
-        assert_eq!(forged.tif(&t, &forged.body(&forged.params(Command::Ident))), 0xC0);
+        assert_eq!(
+            forged.tif(&t, &forged.body(&forged.params(Command::Ident))),
+            0xC0
+        );
     }
     assert!(t.account(&idk_of(&imk)).is_none());
     let (tif, _) = m.step(&t, Command::Ident);
@@ -527,7 +539,10 @@ fn another_sites_key_and_another_flows_nut_are_refused<T: Transport>() {
         query: other_page.query(),
         ..m.clone()
     };
-    assert_eq!(mixed.tif(&t, &mixed.body(&mixed.params(Command::Query))), 0xC0);
+    assert_eq!(
+        mixed.tif(&t, &mixed.body(&mixed.params(Command::Query))),
+        0xC0
+    );
     // A nut we never minted: garbage is a client failure; the shape of a reply nut names a
     // flow with no record: stale, like the nut of a flow that is gone.
     for (nut, tif) in [
@@ -555,7 +570,11 @@ fn hostile_phone_requests_are_refused_and_change_nothing<T: Transport>() {
     let m = Phone::scan(&page, &imk);
     // The first request must be a query.
     for command in [Command::Ident, Command::Disable, Command::Remove] {
-        assert_eq!(m.tif(&t, &m.body(&m.params(command.clone()))), 0xC0, "{command:?}");
+        assert_eq!(
+            m.tif(&t, &m.body(&m.params(command.clone()))),
+            0xC0,
+            "{command:?}"
+        );
     }
     // No nut, or a nut with the QR URL echo of another host.
     let body = m.body(&m.params(Command::Query));
@@ -976,6 +995,71 @@ fn cps_failures_carry_url<T: Transport>() {
         assert_eq!(reply.url.as_deref(), Some(HOME), "{what}");
     }
     assert!(t.account(&idk_of(&imk)).is_none());
+}
+
+fn with_cps(mut p: sqrl_proto::ClientParams) -> sqrl_proto::ClientParams {
+    p.opt.cps = true;
+    p
+}
+
+fn cps_transient_failures_carry_url<T: Transport>() {
+    // A lost race (another request on the nut committed first) and a failed backend: the
+    // command failed, so with opt=cps the reply sends the browser home like any failure.
+    let faulty = Arc::new(Faulty::default());
+    let t = T::new(Setup {
+        store: Some(faulty.clone()),
+        ..Setup::default()
+    });
+    let imk = Imk::from_bytes([7; 32]);
+    let mut m = Phone::new(&t, &imk);
+    m.step_with(&t, &with_cps(m.params(Command::Query)));
+    for error in [StoreError::Conflict, StoreError::Backend("down".into())] {
+        faulty.fail_commits(Some(error.clone()));
+        let reply = m.reply(&t, &m.body(&with_cps(m.params(Command::Ident))));
+        assert_eq!(reply.tif.bits(), 0x60, "{error}");
+        assert_eq!(reply.url.as_deref(), Some(HOME), "{error}");
+    }
+    faulty.fail_commits(None);
+    let reply = m.reply(&t, &m.body(&with_cps(m.params(Command::Ident))));
+    assert_eq!(
+        reply.tif.bits(),
+        0x05,
+        "nothing changed: the ident still works"
+    );
+    assert!(reply.url.unwrap().contains("/sqrl/cps?token="));
+}
+
+fn cps_disable_enable_remove_send_the_browser_home<T: Transport>() {
+    let t = T::site();
+    let iuk = Iuk::generate(&mut OsRng);
+    log_in(&t, &keys(&iuk));
+    let site = iuk.imk().site_key(HOST, "");
+    let run = |command: Command| {
+        let mut m = Phone::new(&t, &iuk.imk());
+        m.step_with(&t, &with_cps(m.params(Command::Query)));
+        let mut p = with_cps(m.params(command.clone()));
+        p.btn = Some(Button::First);
+        let client = p.encode().unwrap();
+        let ids = site.sign(&signing_input(&client, &m.server_text));
+        // enable and remove prove the rescue code with urs under the stored vuk.
+        let urs = (command != Command::Disable).then(|| {
+            iuk.unlock_request_signing_key(&t.account(&site.public_key()).unwrap().suk)
+                .sign(&signing_input(&client, &m.server_text))
+        });
+        let body =
+            RequestBody::new(client, m.server_text.clone(), &ids, None, urs.as_ref()).encode();
+        m.reply(&t, &body)
+    };
+    let disabled = run(Command::Disable);
+    assert_eq!(disabled.tif.bits(), 0x0D);
+    assert_eq!(disabled.url.as_deref(), Some(HOME));
+    let enabled = run(Command::Enable);
+    assert_eq!(enabled.tif.bits(), 0x05);
+    assert_eq!(enabled.url.as_deref(), Some(HOME));
+    let removed = run(Command::Remove);
+    assert_eq!(removed.tif.bits(), 0x04);
+    assert_eq!(removed.url.as_deref(), Some(HOME));
+    assert!(t.account(&site.public_key()).is_none());
 }
 
 fn ask_policy_offer_lets_clients_without_ask_log_in<T: Transport>() {

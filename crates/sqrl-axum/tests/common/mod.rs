@@ -21,6 +21,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use async_trait::async_trait;
 use axum::body::Body;
 use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{header, HeaderMap, HeaderValue, Request};
@@ -36,11 +37,13 @@ use sqrl_proto::{
     Tif,
 };
 use sqrl_server::{
-    Account, AccountId, AskPolicy, BrowserError, Config, FlowError, FlowId, Incoming, MemoryStore,
-    Rule, Server, SessionDraft, SqrlServer, Status, Store,
+    Account, AccountChange, AccountId, AccountStore, AskPolicy, BrowserError, Commit, Config, Flow,
+    FlowError, FlowId, FlowStore, Incoming, MemoryStore, Rule, Server, Session, SessionDraft,
+    SqrlServer, Status, Store, StoreError,
 };
 use sqrl_server_sqlite::SqliteStore;
 use tower::ServiceExt;
+use zeroize::Zeroizing;
 
 /// The virtual epoch every test starts at.
 pub const T0: u64 = 1_800_000_000;
@@ -813,5 +816,112 @@ impl Phone {
     pub fn step<T: Transport>(&mut self, t: &T, command: Command) -> (u32, String) {
         let params = self.params(command);
         self.step_with(t, &params)
+    }
+}
+
+// ---- a store that fails on demand -------------------------------------------------------
+
+/// A `MemoryStore` that fails where a test says: session deletion (a database that went
+/// away), or commits (a lost race, a failed backend).
+#[derive(Debug, Default)]
+pub struct Faulty {
+    inner: MemoryStore,
+    fail_delete: bool,
+    fail_commit: Mutex<Option<StoreError>>,
+}
+
+impl Faulty {
+    /// Every session deletion fails with a backend error.
+    pub fn failing_delete() -> Self {
+        Self {
+            fail_delete: true,
+            ..Self::default()
+        }
+    }
+
+    /// Every commit fails with `error` from now on (`None`: commits work again).
+    pub fn fail_commits(&self, error: Option<StoreError>) {
+        *self.fail_commit.lock().unwrap() = error;
+    }
+}
+
+#[async_trait]
+impl FlowStore for Faulty {
+    async fn flow(&self, id: &FlowId) -> Result<Option<Flow>, StoreError> {
+        self.inner.flow(id).await
+    }
+    async fn put_flow(&self, flow: &Flow, expected: Option<u64>) -> Result<(), StoreError> {
+        self.inner.put_flow(flow, expected).await
+    }
+    async fn purge_flows(&self, before: u64) -> Result<usize, StoreError> {
+        self.inner.purge_flows(before).await
+    }
+}
+
+#[async_trait]
+impl AccountStore for Faulty {
+    async fn accounts(
+        &self,
+        idk: &Bytes32,
+        pidk: Option<&Bytes32>,
+    ) -> Result<(Option<Account>, Option<Account>, bool), StoreError> {
+        self.inner.accounts(idk, pidk).await
+    }
+    async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
+        self.inner.account(id).await
+    }
+    async fn apply(&self, change: &AccountChange) -> Result<(), StoreError> {
+        self.inner.apply(change).await
+    }
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+        self.inner.create_session(session).await
+    }
+    async fn session(&self, id_hash: &[u8; 32]) -> Result<Option<Session>, StoreError> {
+        self.inner.session(id_hash).await
+    }
+    async fn sessions_of(&self, account: &AccountId) -> Result<Vec<Session>, StoreError> {
+        self.inner.sessions_of(account).await
+    }
+    async fn delete_session(
+        &self,
+        account: &AccountId,
+        id_hash: &[u8; 32],
+    ) -> Result<bool, StoreError> {
+        if self.fail_delete {
+            return Err(StoreError::Backend("disk on fire".into()));
+        }
+        self.inner.delete_session(account, id_hash).await
+    }
+    async fn display_name(&self, account: &AccountId) -> Result<String, StoreError> {
+        self.inner.display_name(account).await
+    }
+    async fn set_display_name(&self, account: &AccountId, name: &str) -> Result<(), StoreError> {
+        self.inner.set_display_name(account, name).await
+    }
+    async fn site_key(
+        &self,
+        name: &str,
+        candidate: &[u8; 32],
+    ) -> Result<Zeroizing<[u8; 32]>, StoreError> {
+        self.inner.site_key(name, candidate).await
+    }
+}
+
+#[async_trait]
+impl Store for Faulty {
+    async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
+        let failure = self.fail_commit.lock().unwrap().clone();
+        match failure {
+            Some(error) => Err(error),
+            None => self.inner.commit(commit).await,
+        }
+    }
+    async fn redeem(
+        &self,
+        flow: &Flow,
+        expected_version: u64,
+        session: &Session,
+    ) -> Result<(), StoreError> {
+        Store::redeem(&self.inner, flow, expected_version, session).await
     }
 }
