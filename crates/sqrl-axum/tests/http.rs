@@ -1,7 +1,7 @@
-//! Over real HTTP on loopback, with a SQLite file: a browser (a cookie jar and ureq) and the
-//! real client as the phone. Full login with live status (SSE and long-poll), every command,
-//! CPS, redemption only by the browser that started the login, rate limits, and the endpoint's
-//! answers to bad requests (never a 500).
+//! What only the HTTP layer does, driven in process with `oneshot` on a virtual clock: the
+//! login code JSON and flow cookie, QR images, live status (SSE and long-poll), redemption
+//! into a session cookie, CPS links, logout, per-prefix limits, the stream cap, and answers
+//! to hostile requests (never a 500).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -9,402 +9,116 @@
     clippy::indexing_slicing
 )]
 
+#[macro_use]
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::BodyDataStream;
+use common::*;
+use futures_util::StreamExt;
 use rand_core::OsRng;
-use sqrl_client::exchange::{Action, Config as ClientConfig, Decision, Exchange, Keys, Outcome};
-use sqrl_client::keys::{Iuk, Rlk};
-use sqrl_client::transport::{self, HttpTransport};
-use sqrl_proto::{Button, ServerParams, SqrlUrl};
-use sqrl_server::http::{HttpSettings, LoginEvent, SqrlHttp};
-use sqrl_server::{Config, SqliteStore, SqrlService};
+use sqrl_axum::HttpSettings;
+use sqrl_client::exchange::{Action, Config as ClientConfig, Decision};
+use sqrl_client::keys::{Imk, Iuk};
+use sqrl_proto::{b64, Command, ServerParams};
+use sqrl_server::Rule;
 
-struct Site {
-    port: u16,
-    logins: Arc<Mutex<Vec<LoginEvent>>>,
-    dir: std::path::PathBuf,
+fn site() -> OverHttp {
+    OverHttp::site()
 }
 
-impl Drop for Site {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+fn with_settings(change: impl FnOnce(&mut HttpSettings)) -> OverHttp {
+    let mut setup = Setup::default();
+    change(&mut setup.settings);
+    OverHttp::new(setup)
 }
 
-fn start(settings: HttpSettings) -> Site {
-    static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "sqrl-http-test-{}-{}",
-        std::process::id(),
-        COUNT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let mut config = Config::new(&format!("127.0.0.1:{port}"));
-    config.origin = format!("http://127.0.0.1:{port}");
-    let store = SqliteStore::open(dir.join("site.sqlite")).unwrap();
-    let service = SqrlService::new(config, &[1; 32], &[2; 32], store);
-    let logins = Arc::new(Mutex::new(Vec::new()));
-    let seen = Arc::clone(&logins);
-    let http = SqrlHttp::builder(service)
-        .settings(settings)
-        .on_login(move |e| seen.lock().unwrap().push(e.clone()))
-        .map_user(|idk| Some(format!("user-{}", &idk.encode()[..6])))
-        .build();
-    common::serve(listener, http);
-    Site { port, logins, dir }
+/// A login with the real client on `page`, from the browser's network.
+fn phone_logs_in(t: &OverHttp, page: &Page) {
+    drive(
+        t,
+        &page.url,
+        &keys(&Iuk::generate(&mut OsRng)),
+        Action::Login,
+        ClientConfig::default(),
+        browser_ip(),
+        |_| Decision::Approve,
+    )
+    .unwrap();
 }
 
-fn plain() -> HttpSettings {
-    HttpSettings {
-        secure_cookies: false,
-        ..HttpSettings::default()
-    }
-}
-
-/// A browser: remembers cookies.
-struct Browser {
-    agent: ureq::Agent,
-    base: String,
-    cookies: Vec<(String, String)>,
-}
-
-impl Browser {
-    fn new(site: &Site) -> Self {
-        Self {
-            agent: ureq::AgentBuilder::new()
-                .redirects(0)
-                .timeout(Duration::from_secs(30))
-                .build(),
-            base: format!("http://127.0.0.1:{}", site.port),
-            cookies: Vec::new(),
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    fn remember(&mut self, response: &ureq::Response) {
-        for set in response.all("set-cookie") {
-            let pair = set.split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            self.cookies.retain(|(n, _)| n != name);
-            if !value.is_empty() {
-                self.cookies.push((name.to_owned(), value.to_owned()));
-            }
-        }
-    }
-
-    fn call(&mut self, method: &str, path: &str) -> (u16, String, Vec<String>) {
-        let request = self
-            .agent
-            .request(method, &format!("{}{path}", self.base))
-            .set("Cookie", &self.cookie_header())
-            .set(
-                "User-Agent",
-                "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
-            );
-        let response = match request.call() {
-            Ok(r) => r,
-            Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("{e}"),
-        };
-        self.remember(&response);
-        let status = response.status();
-        let set_cookies = response
-            .all("set-cookie")
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        (status, response.into_string().unwrap(), set_cookies)
-    }
-
-    fn new_login(&mut self) -> serde_json::Value {
-        let (status, body, _) = self.call("POST", "/sqrl/new");
-        assert_eq!(status, 200, "{body}");
-        serde_json::from_str(&body).unwrap()
-    }
-}
-
-fn phone(
-    url: &str,
-    keys: &Keys,
-    action: Action,
-    config: ClientConfig,
-    decision: Decision,
-) -> Result<Outcome, sqrl_client::Error> {
-    let transport = HttpTransport::default().danger_allow_loopback_http();
-    let (exchange, first) = Exchange::start(
-        SqrlUrl::parse(url).unwrap(),
-        action,
-        keys,
-        config,
-        Rlk::generate(&mut OsRng),
-    )?;
-    transport::run(exchange, first, &transport, |_| decision)
-}
-
-fn keys() -> Keys {
-    let iuk = Iuk::generate(&mut OsRng);
-    Keys::new(iuk.imk(), iuk.ilk(), vec![])
+fn flow_cookie(page: &Page) -> String {
+    OverHttp::flow_cookie(page)
 }
 
 #[test]
-fn full_login_with_long_poll_then_session_and_logout() {
-    let site = start(plain());
-    let mut browser = Browser::new(&site);
-    let login = browser.new_login();
-    let url = login["url"].as_str().unwrap().to_owned();
-    assert!(url.starts_with(&format!("sqrl://127.0.0.1:{}/sqrl?nut=", site.port)));
-    assert!(browser.cookies.iter().any(|(n, _)| n == "sqrl_flow"));
-
-    let (status, body, _) = browser.call("GET", "/sqrl/poll?last=");
-    assert_eq!(status, 200);
-    assert!(body.contains("\"status\":\"new\""), "{body}");
-    assert!(body.contains("\"retry_ms\":2000"));
-
-    // The page waits (long-poll) while the phone logs in.
-    let mut waiting = Browser {
-        agent: browser.agent.clone(),
-        base: browser.base.clone(),
-        cookies: browser.cookies.clone(),
-    };
-    let waiter = std::thread::spawn(move || waiting.call("GET", "/sqrl/poll?last=new"));
-    let keys = keys();
-    let started = std::time::Instant::now();
-    let outcome = phone(
-        &url,
-        &keys,
-        Action::Login,
-        ClientConfig::default(),
-        Decision::Button(Button::First),
-    )
-    .unwrap();
-    assert!(outcome.new_association);
-    let (_, changed, _) = waiter.join().unwrap();
-    assert!(
-        changed.contains("scanned") || changed.contains("confirmed"),
-        "{changed}"
-    );
-    let (_, now, _) = browser.call("GET", "/sqrl/poll?last=scanned");
-    assert!(now.contains("\"status\":\"confirmed\""), "{now}");
-    eprintln!(
-        "status seen as confirmed {:?} after the phone started",
-        started.elapsed()
-    );
-
-    // Redeem: a fresh session cookie, HttpOnly and SameSite=Lax; the flow cookie cleared.
-    let (status, body, set_cookies) = browser.call("POST", "/sqrl/redeem");
-    assert_eq!(status, 200, "{body}");
-    assert!(body.contains("/account"));
-    let session_cookie = set_cookies
-        .iter()
-        .find(|c| c.starts_with("sqrl_session="))
-        .unwrap();
-    assert!(
-        session_cookie.contains("HttpOnly") && session_cookie.contains("SameSite=Lax"),
-        "{session_cookie}"
-    );
-    assert!(!session_cookie.contains("Secure"), "plain HTTP on loopback");
-    assert!(browser.cookies.iter().all(|(n, _)| n != "sqrl_flow"));
-    let events = site.logins.lock().unwrap().clone();
-    assert_eq!(events.len(), 1);
-    assert_eq!(events[0].browser, "Firefox on Linux");
-    assert!(events[0].user.as_deref().unwrap().starts_with("user-"));
-
-    // Redeeming again does nothing.
-    let (status, _, _) = browser.call("POST", "/sqrl/redeem");
-    assert_ne!(status, 200);
-
-    // Logout.
-    let (status, _, _) = browser.call("POST", "/sqrl/logout");
-    assert_eq!(status, 303);
-    assert!(browser.cookies.iter().all(|(n, _)| n != "sqrl_session"));
-}
-
-#[test]
-fn server_sent_events_report_each_change() {
-    let site = start(plain());
-    let mut browser = Browser::new(&site);
-    let login = browser.new_login();
-    let url = login["url"].as_str().unwrap().to_owned();
-    let response = browser
-        .agent
-        .get(&format!("{}/sqrl/events", browser.base))
-        .set("Cookie", &browser.cookie_header())
-        .call()
-        .unwrap();
-    assert_eq!(response.header("content-type"), Some("text/event-stream"));
-    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-    let collected = Arc::clone(&lines);
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(response.into_reader()).lines() {
-            let Ok(line) = line else { break };
-            collected.lock().unwrap().push(line);
-        }
-    });
-    std::thread::sleep(Duration::from_millis(300));
-    phone(
-        &url,
-        &keys(),
-        Action::Login,
-        ClientConfig::default(),
-        Decision::Button(Button::First),
-    )
-    .unwrap();
-    let (status, _, _) = browser.call("POST", "/sqrl/redeem");
-    assert_eq!(status, 200);
-    reader.join().unwrap();
-    let lines = lines.lock().unwrap().clone();
-    let statuses: Vec<String> = lines
-        .iter()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .map(|d| {
-            serde_json::from_str::<serde_json::Value>(d).unwrap()["status"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
-    assert_eq!(statuses.first().map(String::as_str), Some("new"));
-    assert!(statuses.iter().any(|s| s == "confirmed"), "{lines:?}");
+fn new_login_code_is_json_with_a_flow_cookie() {
+    let t = site();
+    let reply = t.browse("POST", "/sqrl/new", None);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    let json = reply.json();
+    let url = json["url"].as_str().unwrap();
+    assert!(url.starts_with("sqrl://example.com/sqrl?nut="), "{url}");
+    let nut = url.split_once("nut=").unwrap().1;
     assert_eq!(
-        statuses.last().map(String::as_str),
-        Some("redeemed"),
-        "the stream ends after a final status"
+        json["link"].as_str().unwrap(),
+        format!("{url}&can={}", b64::encode("https://example.com/"))
     );
-    assert!(lines.iter().any(|l| l == "retry: 2000"), "{lines:?}");
-}
+    assert_eq!(json["svg"], format!("/sqrl/qr.svg?nut={nut}"));
+    assert_eq!(json["png"], format!("/sqrl/qr.png?nut={nut}"));
+    assert_eq!(json["expires_in"], 300);
+    assert_eq!(json["retry_ms"], 2000);
 
-#[test]
-fn only_the_browser_that_started_the_login_can_redeem() {
-    let site = start(plain());
-    let mut first = Browser::new(&site);
-    let url = first.new_login()["url"].as_str().unwrap().to_owned();
-    phone(
-        &url,
-        &keys(),
-        Action::Login,
-        ClientConfig::default(),
-        Decision::Button(Button::First),
-    )
-    .unwrap();
-    // A second browser copies the QR link (it has its own flow cookie, not this one's).
-    let mut second = Browser::new(&site);
-    second.new_login();
-    let (status, body, _) = second.call("POST", "/sqrl/redeem");
-    assert_eq!(status, 403, "{body}");
-    let mut no_cookie = Browser::new(&site);
-    assert_eq!(no_cookie.call("POST", "/sqrl/redeem").0, 401);
-    assert_eq!(first.call("POST", "/sqrl/redeem").0, 200);
-}
-
-#[test]
-fn every_command_over_http_and_declined_login() {
-    let site = start(plain());
-    let mut browser = Browser::new(&site);
-    let iuk = Iuk::generate(&mut OsRng);
-    let keys = Keys::new(iuk.imk(), iuk.ilk(), vec![]);
-    let rescue = Keys::new(iuk.imk(), iuk.ilk(), vec![]).with_unlock_key(iuk.clone());
-    let mut run = |keys: &Keys, action| {
-        let url = browser.new_login()["url"].as_str().unwrap().to_owned();
-        phone(
-            &url,
-            keys,
-            action,
-            ClientConfig::default(),
-            Decision::Button(Button::First),
-        )
-    };
-    run(&keys, Action::Login).unwrap();
-    run(&keys, Action::Disable).unwrap();
-    assert_eq!(
-        run(&keys, Action::Login).unwrap_err(),
-        sqrl_client::Error::SqrlDisabled
+    // The cookie: flow id, issue time on the site's clock, and the browser secret.
+    let set = reply.set_cookie("sqrl_flow").unwrap();
+    assert!(
+        set.ends_with("; Path=/; HttpOnly; SameSite=Lax; Max-Age=420"),
+        "{set}"
     );
-    run(&rescue, Action::Enable).unwrap();
-    run(&keys, Action::Login).unwrap();
-    run(&rescue, Action::Remove).unwrap();
-    assert!(run(&keys, Action::Login).unwrap().new_association);
-
-    let login = browser.new_login();
-    let err = phone(
-        login["url"].as_str().unwrap(),
-        &keys,
-        Action::Login,
-        ClientConfig::default(),
-        Decision::Button(Button::Second),
-    )
-    .unwrap_err();
-    assert!(matches!(err, sqrl_client::Error::CommandFailed(_)));
-    let (_, body, _) = browser.call("GET", "/sqrl/poll?last=");
-    assert!(body.contains("\"status\":\"rejected\""), "{body}");
+    let page = Page::from_cookie(url, &reply.cookie_value("sqrl_flow").unwrap());
+    assert_eq!(page.issued_at, T0);
+    assert_eq!(t.status(&page), Ok(sqrl_server::Status::New));
+    assert!(!t.flow_stored(&page.flow), "a code stores nothing");
 }
 
 #[test]
-fn cps_link_logs_in_once() {
-    let site = start(plain());
-    let mut waiting_page = Browser::new(&site);
-    let url = waiting_page.new_login()["url"].as_str().unwrap().to_owned();
-    let config = ClientConfig {
-        cps: true,
-        ..ClientConfig::default()
-    };
-    let outcome = phone(
-        &url,
-        &keys(),
-        Action::Login,
-        config,
-        Decision::Button(Button::First),
-    )
-    .unwrap();
-    let link = outcome.redirect.unwrap();
-    let path = link.strip_prefix(&waiting_page.base).unwrap().to_owned();
-    let mut opener = Browser::new(&site);
-    let (status, _, cookies) = opener.call("GET", &path);
-    assert_eq!(status, 303);
-    assert!(cookies.iter().any(|c| c.starts_with("sqrl_session=")));
-    let (status, body, _) = Browser::new(&site).call("GET", &path);
-    assert_eq!(status, 403, "reused token: {body}");
-    // The page that showed the code is told the login happened elsewhere and cannot redeem.
-    let (_, body, _) = waiting_page.call("GET", "/sqrl/poll?last=");
-    assert!(body.contains("confirmed-elsewhere"), "{body}");
-    assert_ne!(waiting_page.call("POST", "/sqrl/redeem").0, 200);
-    assert!(site.logins.lock().unwrap()[0].via_cps);
+fn secure_settings_give_secure_cookies_and_the_host_prefix() {
+    let t = with_settings(|s| s.secure_cookies = true);
+    let reply = t.browse("POST", "/sqrl/new", None);
+    let set = reply.set_cookie("sqrl_flow").unwrap();
+    assert!(set.ends_with("; Secure"), "{set}");
+    let url = reply.json()["url"].as_str().unwrap().to_owned();
+    let page = Page::from_cookie(&url, &reply.cookie_value("sqrl_flow").unwrap());
+    phone_logs_in(&t, &page);
+    let reply = t.browse("POST", "/sqrl/redeem", Some(&flow_cookie(&page)));
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let session = reply.set_cookie("__Host-sqrl_session").unwrap();
+    assert!(
+        session.contains("; Path=/;")
+            && session.contains("HttpOnly")
+            && session.ends_with("; Secure"),
+        "{session}"
+    );
+    assert!(reply.set_cookie("sqrl_session").is_none());
 }
 
 #[test]
 fn qr_images_only_for_our_nuts() {
-    let site = start(plain());
-    let mut browser = Browser::new(&site);
-    let login = browser.new_login();
-    let (status, svg, _) = browser.call("GET", login["svg"].as_str().unwrap());
-    assert_eq!(status, 200);
-    assert!(svg.contains("<svg"));
-    let response = browser
-        .agent
-        .get(&format!(
-            "{}{}",
-            browser.base,
-            login["png"].as_str().unwrap()
-        ))
-        .call()
-        .unwrap();
-    assert_eq!(response.header("content-type"), Some("image/png"));
+    let t = site();
+    let json = t.browse("POST", "/sqrl/new", None).json();
+    let url = json["url"].as_str().unwrap();
+    let svg = t.browse("GET", json["svg"].as_str().unwrap(), None);
+    assert_eq!(svg.status, 200);
+    assert_eq!(svg.header("content-type"), Some("image/svg+xml"));
+    assert!(svg.text().contains("<svg"));
+    let png = t.browse("GET", json["png"].as_str().unwrap(), None);
+    assert_eq!(png.status, 200);
+    assert_eq!(png.header("content-type"), Some("image/png"));
     // The PNG scans back to the login URL.
-    let mut png = Vec::new();
-    std::io::Read::read_to_end(&mut response.into_reader(), &mut png).unwrap();
-    let image = image::load_from_memory(&png).unwrap().to_luma8();
+    let image = image::load_from_memory(&png.body).unwrap().to_luma8();
     let (w, h) = image.dimensions();
     let mut prepared =
         rqrr::PreparedImage::prepare_from_greyscale(w as usize, h as usize, |x, y| {
@@ -412,60 +126,450 @@ fn qr_images_only_for_our_nuts() {
         });
     let grids = prepared.detect_grids();
     assert_eq!(grids.len(), 1);
-    assert_eq!(grids[0].decode().unwrap().1, login["url"].as_str().unwrap());
-    assert_eq!(browser.call("GET", "/sqrl/qr.svg?nut=not-ours").0, 404);
-    assert_eq!(browser.call("GET", "/sqrl/qr.png?nut=AAAA").0, 404);
+    assert_eq!(grids[0].decode().unwrap().1, url);
+
+    // Not a QR service: garbage, and the nut of a reply (ours, but not a code), get 404.
+    let mut phone = Phone {
+        site: Imk::from_bytes([7; 32]).site_key(HOST, ""),
+        query: query_of(url).to_owned(),
+        server_text: b64::encode(url),
+        ip: browser_ip(),
+    };
+    phone.step(&t, Command::Query);
+    let reply_nut = ServerParams::decode(&phone.server_text).unwrap().nut;
+    for path in [
+        "/sqrl/qr.svg?nut=not-ours".to_owned(),
+        "/sqrl/qr.png?nut=AAAA".to_owned(),
+        format!("/sqrl/qr.svg?nut={reply_nut}"),
+        format!("/sqrl/qr.png?nut={reply_nut}"),
+    ] {
+        assert_eq!(t.browse("GET", &path, None).status, 404, "{path}");
+    }
+    assert_eq!(t.browse("GET", "/sqrl/qr.svg", None).status, 400);
+}
+
+/// Reads the next SSE event (up to the blank line), waiting at most `secs`.
+fn next_event(t: &OverHttp, stream: &mut BodyDataStream, secs: u64) -> Option<String> {
+    t.block_on(async {
+        let mut event = String::new();
+        while !event.ends_with("\n\n") {
+            let chunk = tokio::time::timeout(Duration::from_secs(secs), stream.next())
+                .await
+                .expect("an event in time")?
+                .unwrap();
+            event.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+        Some(event)
+    })
+}
+
+fn event_status(event: &str) -> String {
+    let data = event
+        .lines()
+        .find_map(|l| l.strip_prefix("data: "))
+        .unwrap_or_else(|| panic!("{event}"));
+    let json: serde_json::Value = serde_json::from_str(data).unwrap();
+    json["status"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn server_sent_events_report_each_change_with_retry_and_end_on_a_final_status() {
+    let t = site();
+    let page = t.start();
+    let response = t.block_on(t.send(
+        OverHttp::request("GET", "/sqrl/events", Some(&flow_cookie(&page)), Vec::new()),
+        browser_ip(),
+    ));
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers().get("content-type").unwrap(),
+        "text/event-stream"
+    );
+    let mut stream = response.into_body().into_data_stream();
+    let first = next_event(&t, &mut stream, 5).unwrap();
+    assert!(first.contains("event: status\n"), "{first}");
+    assert!(first.contains("retry: 2000\n"), "{first}");
+    assert_eq!(event_status(&first), "new");
+    assert!(first.contains("\"expires_in\":300"), "{first}");
+
+    // The page wakes on the flow's events (the fallback re-read is 15 s away).
+    phone_logs_in(&t, &page);
+    assert_eq!(
+        event_status(&next_event(&t, &mut stream, 5).unwrap()),
+        "scanned"
+    );
+    assert_eq!(
+        event_status(&next_event(&t, &mut stream, 5).unwrap()),
+        "confirmed"
+    );
+    assert_eq!(
+        t.browse("POST", "/sqrl/redeem", Some(&flow_cookie(&page)))
+            .status,
+        200
+    );
+    assert_eq!(
+        event_status(&next_event(&t, &mut stream, 5).unwrap()),
+        "redeemed"
+    );
+    assert_eq!(next_event(&t, &mut stream, 5), None, "the stream ends");
+}
+
+#[test]
+fn long_poll_answers_at_once_when_the_status_differs_and_waits_for_a_change() {
+    let t = site();
+    let page = t.start();
+    let cookie = flow_cookie(&page);
+    let reply = t.browse("GET", "/sqrl/poll?last=", Some(&cookie));
+    assert_eq!(reply.status, 200);
+    let json = reply.json();
+    assert_eq!(json["status"], "new");
+    assert_eq!(json["retry_ms"], 2000);
+    assert_eq!(json["expires_in"], 300);
+
+    let waiting = t.spawn(t.send(
+        OverHttp::request("GET", "/sqrl/poll?last=new", Some(&cookie), Vec::new()),
+        browser_ip(),
+    ));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!waiting.is_finished(), "the poll waits for a change");
+    phone_logs_in(&t, &page);
+    let reply = t.block_on(async { read(waiting.await.unwrap()).await });
+    let status = reply.json()["status"].as_str().unwrap().to_owned();
+    assert!(status == "scanned" || status == "confirmed", "{status}");
+    let reply = t.browse("GET", "/sqrl/poll?last=scanned", Some(&cookie));
+    assert_eq!(reply.json()["status"], "confirmed");
+
+    // On the virtual clock: 100 s later the page is told how long it has left.
+    t.set_now(T0 + 100);
+    let reply = t.browse("GET", "/sqrl/poll?last=", Some(&cookie));
+    assert_eq!(reply.json()["expires_in"], 200);
+}
+
+#[test]
+fn redeem_gives_a_fresh_session_cookie_then_logout_ends_it() {
+    let t = site();
+    let page = t.start();
+    phone_logs_in(&t, &page);
+    let reply = t.browse("POST", "/sqrl/redeem", Some(&flow_cookie(&page)));
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json()["redirect"], "/account");
+    let set = reply.set_cookie("sqrl_session").unwrap();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax") && !set.contains("Secure"),
+        "{set}"
+    );
+    let cleared = reply.set_cookie("sqrl_flow").unwrap();
+    assert!(
+        cleared.starts_with("sqrl_flow=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
+    let session = format!(
+        "sqrl_session={}",
+        reply.cookie_value("sqrl_session").unwrap()
+    );
+
+    let signed_in = t.signed_in(&session).expect("the cookie signs in");
+    assert_eq!(signed_in.user, Some(user_of(&signed_in.account)));
+    assert_eq!(signed_in.session.browser, "Firefox on Linux");
+    assert_eq!(signed_in.session.ip, BROWSER_IP);
+    let logins = t.logins.lock().unwrap().clone();
+    assert_eq!(logins.len(), 1);
+    assert_eq!(logins[0].account, signed_in.account);
+    assert_eq!(logins[0].browser, "Firefox on Linux");
+    assert_eq!(logins[0].ip, browser_ip());
+    assert!(!logins[0].via_cps);
+
+    // Redeeming again does nothing; another session id signs nobody in.
+    let again = t.browse("POST", "/sqrl/redeem", Some(&flow_cookie(&page)));
+    assert_eq!(again.status, 409, "{}", again.text());
+    assert!(again.set_cookies().is_empty());
+    assert!(t.signed_in("sqrl_session=AAAA").is_none());
+
+    // Logout: back to the login page, both cookies cleared, the session gone.
+    let reply = t.browse("POST", "/sqrl/logout", Some(&session));
+    assert_eq!(reply.status, 303);
+    assert_eq!(reply.header("location"), Some("/"));
+    for name in ["sqrl_session", "sqrl_flow"] {
+        let set = reply.set_cookie(name).unwrap();
+        assert!(set.contains("Max-Age=0"), "{set}");
+    }
+    assert!(t.signed_in(&session).is_none());
+    assert_eq!(t.logins.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn redeem_needs_the_flow_cookie_of_the_browser_that_started() {
+    let t = site();
+    let page = t.start();
+    phone_logs_in(&t, &page);
+    // A second browser copies the QR link: its own cookie is not this flow's.
+    let second = t.start_for(ip("192.0.2.99"), FIREFOX);
+    assert_eq!(
+        t.browse("POST", "/sqrl/redeem", Some(&flow_cookie(&second)))
+            .status,
+        403
+    );
+    let stolen_id = Page {
+        secret: second.secret.clone(),
+        ..page.clone()
+    };
+    assert_eq!(
+        t.browse("POST", "/sqrl/redeem", Some(&flow_cookie(&stolen_id)))
+            .status,
+        403
+    );
+    assert_eq!(t.browse("POST", "/sqrl/redeem", None).status, 401);
+    for garbage in ["sqrl_flow=", "sqrl_flow=x", "sqrl_flow=a.b.c", "other=1"] {
+        assert_eq!(
+            t.browse("POST", "/sqrl/redeem", Some(garbage)).status,
+            401,
+            "{garbage}"
+        );
+    }
+    assert_eq!(
+        t.browse("POST", "/sqrl/redeem", Some(&flow_cookie(&page)))
+            .status,
+        200
+    );
+}
+
+#[test]
+fn forged_flow_cookie_issue_time_gets_401_on_events_and_403_on_redeem() {
+    let t = site();
+    let page = t.start();
+    phone_logs_in(&t, &page);
+    let forged = Page {
+        issued_at: page.issued_at + 600,
+        ..page.clone()
+    };
+    let events = t.browse("GET", "/sqrl/events", Some(&flow_cookie(&forged)));
+    assert_eq!(events.status, 401, "{}", events.text());
+    assert_eq!(
+        t.browse("GET", "/sqrl/poll?last=", Some(&flow_cookie(&forged)))
+            .status,
+        401
+    );
+    assert_eq!(
+        t.browse("POST", "/sqrl/redeem", Some(&flow_cookie(&forged)))
+            .status,
+        403
+    );
+    assert_eq!(
+        t.browse("POST", "/sqrl/redeem", Some(&flow_cookie(&page)))
+            .status,
+        200
+    );
+}
+
+#[test]
+fn cps_link_logs_in_once() {
+    let t = site();
+    let page = t.start();
+    let config = ClientConfig {
+        cps: true,
+        ..ClientConfig::default()
+    };
+    let outcome = drive(
+        &t,
+        &page.url,
+        &keys(&Iuk::generate(&mut OsRng)),
+        Action::Login,
+        config,
+        browser_ip(),
+        |_| Decision::Approve,
+    )
+    .unwrap();
+    let link = outcome.redirect.unwrap();
+    let path = link.strip_prefix("https://example.com").unwrap();
+    let reply = t.browse("GET", path, None);
+    assert_eq!(reply.status, 303);
+    assert_eq!(reply.header("location"), Some("/account"));
+    let session = format!(
+        "sqrl_session={}",
+        reply.cookie_value("sqrl_session").unwrap()
+    );
+    let account = t.signed_in(&session).unwrap().account;
+    let reused = t.browse("GET", path, None);
+    assert_eq!(reused.status, 403, "reused token");
+    assert!(reused.text().contains("already used"));
+    assert!(reused.set_cookies().is_empty());
+    assert_eq!(t.browse("GET", "/sqrl/cps?token=AAAA", None).status, 403);
+    assert_eq!(t.browse("GET", "/sqrl/cps", None).status, 400);
+    // The page that showed the code is told the login happened elsewhere and cannot redeem.
+    let reply = t.browse("GET", "/sqrl/poll?last=", Some(&flow_cookie(&page)));
+    assert_eq!(reply.json()["status"], "confirmed-elsewhere");
+    assert_eq!(
+        t.browse("POST", "/sqrl/redeem", Some(&flow_cookie(&page)))
+            .status,
+        409
+    );
+    let logins = t.logins.lock().unwrap().clone();
+    assert_eq!(logins.len(), 1);
+    assert!(logins[0].via_cps);
+    assert_eq!(logins[0].account, account);
+}
+
+#[test]
+fn login_codes_are_limited_per_network_prefix() {
+    let t = with_settings(|s| {
+        s.mint_rule = Rule {
+            name: "codes",
+            burst: 3,
+            per_second: 0.001,
+        }
+    });
+    let new_code = |from: &str| {
+        t.call(
+            OverHttp::request("POST", "/sqrl/new", None, Vec::new()),
+            ip(from),
+        )
+        .status
+    };
+    // One IPv6 /64 is one client.
+    assert_eq!(new_code("2001:db8:1:1::1"), 200);
+    assert_eq!(new_code("2001:db8:1:1::2"), 200);
+    assert_eq!(new_code("2001:db8:1:1:ffff::3"), 200);
+    assert_eq!(new_code("2001:db8:1:1::1"), 429);
+    assert_eq!(new_code("2001:db8:1:1::9"), 429);
+    // Another /64 and an IPv4 address are other clients.
+    assert_eq!(new_code("2001:db8:1:2::1"), 200);
+    assert_eq!(new_code(BROWSER_IP), 200);
+    // On the site's clock, the bucket refills (one code per 1000 s).
+    t.set_now(T0 + 1000);
+    assert_eq!(new_code("2001:db8:1:1::1"), 200);
+    assert_eq!(new_code("2001:db8:1:1::1"), 429);
+}
+
+#[test]
+fn status_requests_are_limited_per_network_prefix() {
+    let t = with_settings(|s| {
+        s.poll_rule = Rule {
+            name: "polls",
+            burst: 3,
+            per_second: 0.001,
+        }
+    });
+    let page = t.start();
+    let cookie = flow_cookie(&page);
+    let poll = |from: &str, path: &str| {
+        t.call(
+            OverHttp::request("GET", path, Some(&cookie), Vec::new()),
+            ip(from),
+        )
+        .status
+    };
+    for _ in 0..3 {
+        assert_eq!(poll(BROWSER_IP, "/sqrl/poll?last="), 200);
+    }
+    assert_eq!(poll(BROWSER_IP, "/sqrl/poll?last="), 429);
+    assert_eq!(poll(BROWSER_IP, "/sqrl/events"), 429, "streams count too");
+    assert_eq!(poll("192.0.2.11", "/sqrl/poll?last="), 200);
+    // Even without a cookie the limit comes first.
+    assert_eq!(t.browse("GET", "/sqrl/poll?last=", None).status, 429);
+}
+
+#[test]
+fn status_streams_are_capped() {
+    let t = with_settings(|s| s.max_streams = 1);
+    let page = t.start();
+    let open = || {
+        t.block_on(t.send(
+            OverHttp::request("GET", "/sqrl/events", Some(&flow_cookie(&page)), Vec::new()),
+            browser_ip(),
+        ))
+    };
+    let first = open();
+    assert_eq!(first.status(), 200);
+    let second = open();
+    assert_eq!(second.status(), 503);
+    drop(first);
+    assert_eq!(open().status(), 200, "a closed stream frees its place");
 }
 
 #[test]
 fn bad_requests_get_a_tif_or_a_4xx_never_a_500() {
-    let site = start(plain());
-    let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(10))
-        .build();
-    let endpoint = format!("http://127.0.0.1:{}/sqrl", site.port);
-    let post = |query: &str, body: &[u8]| -> (u16, String) {
-        match agent.post(&format!("{endpoint}{query}")).send_bytes(body) {
-            Ok(r) => (r.status(), r.into_string().unwrap()),
-            Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
-            Err(e) => panic!("{e}"),
-        }
-    };
+    let t = site();
     let tif = |body: &str| ServerParams::decode(body).unwrap().tif.bits();
-    let (status, body) = post("?nut=x", b"client=YQ&server=YQ&ids=YQ");
-    assert_eq!((status, tif(&body)), (200, 0xC0));
-    let (status, _) = post("?nut=x", &vec![b'a'; 9000]);
-    assert_eq!(status, 413);
-    let (status, body) = post("", b"");
-    assert_eq!((status, tif(&body)), (200, 0xC0));
-    let (status, body) = post("?nut=x", &[0xff; 300]);
-    assert_eq!((status, tif(&body)), (200, 0xC0));
-    let get = agent.get(&endpoint).call();
-    assert!(matches!(get, Err(ureq::Error::Status(405, _))));
+    let posted = t.post_raw("nut=x", b"client=YQ&server=YQ&ids=YQ", browser_ip());
+    assert_eq!((posted.status, tif(&posted.body)), (200, 0xC0));
+    let posted = t.post_raw("nut=x", &[b'a'; 9000], browser_ip());
+    assert_eq!(posted.status, 413);
+    let posted = t.post_raw("", b"", browser_ip());
+    assert_eq!((posted.status, tif(&posted.body)), (200, 0xC0));
+    let posted = t.post_raw("nut=x", &[0xff; 300], browser_ip());
+    assert_eq!((posted.status, tif(&posted.body)), (200, 0xC0));
+    let reply = t.call(
+        OverHttp::request("POST", "/sqrl?nut=x", None, b"x".to_vec()),
+        browser_ip(),
+    );
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(t.browse("GET", "/sqrl", None).status, 405);
+    assert_eq!(t.browse("GET", "/sqrl/new", None).status, 405);
+    assert_eq!(t.browse("GET", "/sqrl/redeem", None).status, 405);
+
+    // Random bodies, queries and cookies.
     let mut rng = 0x1234_5678_9abc_def0_u64;
-    for _ in 0..200 {
+    let mut next = || {
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
-        let len = (rng % 600) as usize;
-        let body: Vec<u8> = (0..len)
-            .map(|i| (rng.rotate_left(i as u32) & 0xff) as u8)
+        rng
+    };
+    for _ in 0..300 {
+        let len = (next() % 600) as usize;
+        let body: Vec<u8> = (0..len).map(|_| (next() & 0xff) as u8).collect();
+        let posted = t.post_raw("nut=abc", &body, browser_ip());
+        assert_eq!(posted.status, 200);
+        assert!(tif(&posted.body) & 0x40 != 0);
+        // Anything a URI query and a cookie value can hold.
+        const CHARS: &[u8] = b"ABCXYZabcxyz0189-_.~!$&'()*+,=:@/?";
+        let text: String = (0..(next() % 80))
+            .map(|_| char::from(CHARS[(next() % CHARS.len() as u64) as usize]))
             .collect();
-        let (status, _) = post("?nut=abc", &body);
-        assert!(status == 200 || status == 413, "{status}");
+        let posted = t.post_raw(&format!("nut={text}"), b"", browser_ip());
+        assert_eq!(posted.status, 200, "{text}");
+        for (method, path) in [
+            ("GET", "/sqrl/poll?last="),
+            ("POST", "/sqrl/redeem"),
+            ("GET", "/sqrl/events"),
+        ] {
+            let cookie = format!("sqrl_flow={text}");
+            let status = t.browse(method, path, Some(&cookie)).status;
+            assert!(
+                matches!(status, 400 | 401 | 403),
+                "{method} {path} {cookie}: {status}"
+            );
+        }
     }
 }
 
 #[test]
-fn minting_is_rate_limited_per_address() {
-    let site = start(HttpSettings {
-        mint_limit: (3, 0.01),
-        ..plain()
+fn logout_on_a_failing_store_reports_the_failure() {
+    let t = OverHttp::new(Setup {
+        store: Some(Arc::new(Faulty::failing_delete())),
+        ..Setup::default()
     });
-    let mut browser = Browser::new(&site);
-    for _ in 0..3 {
-        browser.new_login();
-    }
-    let (status, _, _) = browser.call("POST", "/sqrl/new");
-    assert_eq!(status, 429);
+    let page = t.start();
+    phone_logs_in(&t, &page);
+    let reply = t.browse("POST", "/sqrl/redeem", Some(&flow_cookie(&page)));
+    assert_eq!(reply.status, 200);
+    let session = format!(
+        "sqrl_session={}",
+        reply.cookie_value("sqrl_session").unwrap()
+    );
+    let reply = t.browse("POST", "/sqrl/logout", Some(&session));
+    assert_eq!(reply.status, 503, "{}", reply.text());
+    assert!(
+        reply.set_cookies().is_empty(),
+        "no cookie is cleared as if the session had ended"
+    );
+    assert!(
+        t.signed_in(&session).is_some(),
+        "the session is still there"
+    );
+    // Without a session there is nothing to delete: logout just clears the cookies.
+    assert_eq!(t.browse("POST", "/sqrl/logout", None).status, 303);
 }
