@@ -2,10 +2,11 @@
 //!
 //! Measured: the SQRL endpoint's work for one query + one ident (signatures, nut, echo check,
 //! store commit) with the in-memory store and with SQLite (WAL, synchronous=FULL, on disk);
-//! minting a login code; rendering its QR code as SVG and PNG. Client-side signing happens
-//! outside the timed sections. Printed as a ratio table after criterion's report.
+//! the pure decision alone (`Server::receive` + `decide` on a snapshot: the sans-IO core's
+//! cost); minting a login code; rendering its QR code as SVG and PNG. Client-side signing
+//! happens outside the timed sections. Printed as a ratio table after criterion's report.
 //!
-//! `cargo bench -p sqrl-server --bench service`
+//! `cargo bench -p sqrl-axum --bench service`
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -24,15 +25,23 @@ use rand_core::OsRng;
 use sqrl_client::exchange::{Action, Config as ClientConfig, Decision, Exchange, Keys, Step};
 use sqrl_client::keys::{Iuk, Rlk};
 use sqrl_proto::SqrlUrl;
-use sqrl_server::{Config, Incoming, MemoryStore, SqliteStore, SqrlService, Store};
+use sqrl_server::{Config, Incoming, Server, Snapshot, SqrlServer};
+use sqrl_server_sqlite::SqliteStore;
+use std::sync::Arc;
 
 const IP: &str = "192.0.2.10";
 
+fn server() -> Server {
+    Server::new(Config::new("example.com"), &[1; 32], &[2; 32])
+}
+
 /// One login; returns the time spent inside the server's `handle` calls.
-fn login<S: Store>(service: &SqrlService<S>, keys: &Keys) -> Duration {
+fn login(rt: &tokio::runtime::Runtime, service: &SqrlServer, keys: &Keys) -> Duration {
     let ip: IpAddr = IP.parse().unwrap();
     let now = 1_800_000_000;
-    let flow = service.start_flow(ip, "Firefox/128.0", now, &mut OsRng);
+    let flow = service
+        .server()
+        .start_flow(ip, "Firefox/128.0", now, &mut OsRng);
     let url = SqrlUrl::parse(&flow.url).unwrap();
     let (mut exchange, mut request) = Exchange::start(
         url,
@@ -46,7 +55,7 @@ fn login<S: Store>(service: &SqrlService<S>, keys: &Keys) -> Duration {
     loop {
         let query = request.url.split_once('?').unwrap().1.to_owned();
         let start = Instant::now();
-        let reply = service.handle(
+        let reply = rt.block_on(service.handle(
             &Incoming {
                 query: &query,
                 body: request.body.as_bytes(),
@@ -54,7 +63,7 @@ fn login<S: Store>(service: &SqrlService<S>, keys: &Keys) -> Duration {
                 now,
             },
             &mut OsRng,
-        );
+        ));
         spent += start.elapsed();
         match exchange.receive(&reply.body).unwrap() {
             Step::Send(next) => request = next,
@@ -71,9 +80,11 @@ fn login<S: Store>(service: &SqrlService<S>, keys: &Keys) -> Duration {
 }
 
 struct Fixture {
-    memory: SqrlService<MemoryStore>,
-    sqlite: SqrlService<SqliteStore>,
+    rt: tokio::runtime::Runtime,
+    memory: SqrlServer,
+    sqlite: SqrlServer,
     keys: Keys,
+    first_query: (String, String),
     raw: SigningKey,
     message: Vec<u8>,
     _dir: std::path::PathBuf,
@@ -85,25 +96,53 @@ fn fixture() -> Fixture {
     std::fs::create_dir_all(&dir).unwrap();
     let iuk = Iuk::generate(&mut OsRng);
     let keys = Keys::new(iuk.imk(), iuk.ilk(), vec![]);
-    let memory = SqrlService::new(
-        Config::new("example.com"),
-        &[1; 32],
-        &[2; 32],
-        MemoryStore::new(),
-    );
-    let sqlite = SqrlService::new(
-        Config::new("example.com"),
-        &[1; 32],
-        &[2; 32],
-        SqliteStore::open(dir.join("bench.sqlite")).unwrap(),
-    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let memory = SqrlServer::in_memory(server()).with_scan_rule(sqrl_server::Rule {
+        name: "scans",
+        burst: u32::MAX,
+        per_second: 1e9,
+    });
+    let sqlite = SqrlServer::new(
+        server(),
+        Arc::new(SqliteStore::open(dir.join("bench.sqlite")).unwrap()),
+    )
+    .with_scan_rule(sqrl_server::Rule {
+        name: "scans",
+        burst: u32::MAX,
+        per_second: 1e9,
+    });
     // The account exists: we measure the everyday login of a known user.
-    login(&memory, &keys);
-    login(&sqlite, &keys);
+    login(&rt, &memory, &keys);
+    login(&rt, &sqlite, &keys);
+    // A first query, signed once, for the pure decision.
+    let flow = memory.server().start_flow(
+        IP.parse().unwrap(),
+        "Firefox/128.0",
+        1_800_000_000,
+        &mut OsRng,
+    );
+    let (_, request) = Exchange::start(
+        SqrlUrl::parse(&flow.url).unwrap(),
+        Action::Login,
+        &keys,
+        ClientConfig::default(),
+        Rlk::from_bytes([4; 32]),
+    )
+    .unwrap();
+    let first_query = (
+        request.url.split_once('?').unwrap().1.to_owned(),
+        request.body.clone(),
+    );
     Fixture {
+        rt,
         memory,
         sqlite,
         keys,
+        first_query,
         raw: SigningKey::from_bytes(&[3; 32]),
         message: vec![7; 400],
         _dir: dir,
@@ -126,7 +165,11 @@ fn operations(f: &Fixture) -> Vec<Operation<'_>> {
     let signature = f.raw.sign(&f.message);
     let key = f.raw.verifying_key();
     let ip: IpAddr = IP.parse().unwrap();
-    let svg_url = f.memory.start_flow(ip, "", 1_800_000_000, &mut OsRng).url;
+    let svg_url = f
+        .memory
+        .server()
+        .start_flow(ip, "", 1_800_000_000, &mut OsRng)
+        .url;
     let png_url = svg_url.clone();
     vec![
         (
@@ -137,32 +180,55 @@ fn operations(f: &Fixture) -> Vec<Operation<'_>> {
             }),
         ),
         (
+            "query: receive + decide (no IO)",
+            timed(move || {
+                let (query, body) = &f.first_query;
+                let pending = f
+                    .memory
+                    .server()
+                    .receive(&Incoming {
+                        query,
+                        body: body.as_bytes(),
+                        client_ip: ip,
+                        now: 1_800_000_000,
+                    })
+                    .unwrap();
+                black_box(
+                    f.memory
+                        .server()
+                        .decide(pending, Snapshot::default(), &mut OsRng),
+                );
+            }),
+        ),
+        (
             "query + ident, server side, memory store",
-            Box::new(|| login(&f.memory, &f.keys)),
+            Box::new(|| login(&f.rt, &f.memory, &f.keys)),
         ),
         (
             "query + ident, server side, SQLite on disk",
-            Box::new(|| login(&f.sqlite, &f.keys)),
+            Box::new(|| login(&f.rt, &f.sqlite, &f.keys)),
         ),
         (
             "mint a login code (sealed nut)",
             timed(move || {
-                black_box(
-                    f.memory
-                        .start_flow(ip, "Firefox/128.0", 1_800_000_000, &mut OsRng),
-                );
+                black_box(f.memory.server().start_flow(
+                    ip,
+                    "Firefox/128.0",
+                    1_800_000_000,
+                    &mut OsRng,
+                ));
             }),
         ),
         (
             "QR code as SVG (per login page view)",
             timed(move || {
-                black_box(sqrl_server::http::qr::svg(&svg_url).unwrap());
+                black_box(sqrl_axum::qr::svg(&svg_url).unwrap());
             }),
         ),
         (
             "QR code as PNG",
             timed(move || {
-                black_box(sqrl_server::http::qr::png(&png_url).unwrap());
+                black_box(sqrl_axum::qr::png(&png_url).unwrap());
             }),
         ),
     ]

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo run --release -p sqrl-site -- --bind 127.0.0.1:8080 --codes-per-minute 1000000 &
-//! cargo run --release -p sqrl-server --example load -- http://127.0.0.1:8080 4 10
+//! cargo run --release -p sqrl-axum --example load -- http://127.0.0.1:8080 4 10
 //! ```
 //! Arguments: base URL (loopback only), concurrent clients, seconds.
 #![allow(

@@ -477,12 +477,7 @@ impl Server {
 
     /// The reply to a request whose load or commit failed (`Conflict`, `Backend`): nothing
     /// changed. `cps`: the request asked for `opt=cps`, so the reply sends the browser home.
-    pub fn transient(
-        &self,
-        refusal: Refusal,
-        cps: bool,
-        rng: &mut impl CryptoRngCore,
-    ) -> Response {
+    pub fn transient(&self, refusal: Refusal, cps: bool, rng: &mut impl CryptoRngCore) -> Response {
         self.detached(refusal, Tif::empty(), cps, rng).response
     }
 
