@@ -146,10 +146,12 @@ pub(crate) fn parse_url(text: &str) -> Result<SqrlUrl, Failure> {
                 .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
         });
         let message = match error {
-            E::UrlScheme if web => "That is a web address, not a SQRL link: a SQRL link starts \
+            E::UrlScheme | E::UnsupportedScheme { .. } if web => {
+                "That is a web address, not a SQRL link: a SQRL link starts \
                 with sqrl://. Copy the link under the site's QR code, or pass a picture of the \
                 code with --qr."
-                .to_owned(),
+                    .to_owned()
+            }
             E::UrlScheme => "That is not a SQRL link: a SQRL link starts with sqrl://. Copy the \
                 link under the site's QR code, or pass a picture of the code with --qr."
                 .to_owned(),

@@ -1,0 +1,267 @@
+//! The database's threads: one writer that commits in groups, and a few readers.
+//!
+//! Every write is a job for the writer thread. The writer takes the jobs that are waiting
+//! (up to [`MAX_BATCH`]), runs each inside its own `SAVEPOINT` of one `BEGIN IMMEDIATE`
+//! transaction, commits once (one fsync for the whole group, `synchronous=FULL`) and only then
+//! answers each job — with its own result, or with the commit's error if the commit failed. A
+//! job that fails (a version conflict, say) rolls back to its savepoint and changes nothing;
+//! the others in the group are not affected. Under load, jobs queue while the previous group
+//! is being synced, so the next group is larger: durability costs one fsync per group, not per
+//! login.
+//!
+//! Reads run on tokio's blocking pool on their own connections (WAL lets them proceed while
+//! the writer writes). An in-memory database has no second connection, so its reads go to
+//! the writer too.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+use sqrl_server::StoreError;
+
+use crate::schema;
+
+/// Most jobs committed together.
+pub const MAX_BATCH: usize = 128;
+/// Most idle reader connections kept.
+const MAX_IDLE_READERS: usize = 8;
+
+type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+/// A write: runs on the writer's connection inside the group's transaction and returns what
+/// to do once the group's commit is known.
+trait Job: Send {
+    fn run(self: Box<Self>, connection: &Connection) -> Finish;
+    fn fail(self: Box<Self>, error: StoreError);
+}
+
+struct WriteJob<F, T> {
+    work: F,
+    reply: tokio::sync::oneshot::Sender<Result<T, StoreError>>,
+}
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    StoreError::backend(e)
+}
+
+impl<F, T> Job for WriteJob<F, T>
+where
+    F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
+    T: Send + 'static,
+{
+    fn run(self: Box<Self>, connection: &Connection) -> Finish {
+        let result = match connection.execute_batch("SAVEPOINT job") {
+            Err(e) => Err(backend(e)),
+            Ok(()) => {
+                let result = (self.work)(connection);
+                let end = if result.is_ok() {
+                    "RELEASE job"
+                } else {
+                    "ROLLBACK TO job; RELEASE job"
+                };
+                match connection.execute_batch(end) {
+                    Ok(()) => result,
+                    Err(e) => Err(backend(e)),
+                }
+            }
+        };
+        let reply = self.reply;
+        Box::new(move |committed| {
+            let _ = reply.send(committed.and(result));
+        })
+    }
+
+    fn fail(self: Box<Self>, error: StoreError) {
+        let _ = self.reply.send(Err(error));
+    }
+}
+
+/// The writer thread and the reader connections of one database.
+pub struct Db {
+    jobs: mpsc::Sender<Box<dyn Job>>,
+    groups: Arc<AtomicU64>,
+    readers: Option<Readers>,
+}
+
+struct Readers {
+    path: std::path::PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Db {
+    /// Opens `path` (or a private in-memory database), migrates it and starts the writer.
+    pub fn open(path: Option<&Path>) -> Result<Arc<Self>, StoreError> {
+        let mut writer = match path {
+            Some(path) => Connection::open(path).map_err(backend)?,
+            None => Connection::open_in_memory().map_err(backend)?,
+        };
+        schema::init(&mut writer)?;
+        let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
+        let groups = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&groups);
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || write_loop(&writer, &rx, &counter))
+            .map_err(StoreError::backend)?;
+        Ok(Arc::new(Self {
+            jobs: tx,
+            groups,
+            readers: path.map(|path| Readers {
+                path: path.to_owned(),
+                idle: Mutex::new(Vec::new()),
+            }),
+        }))
+    }
+
+    /// How many group commits the writer has made.
+    pub fn groups(&self) -> u64 {
+        self.groups.load(Ordering::Relaxed)
+    }
+
+    /// Runs `work` on the writer, in a group commit; its result once the group is durable.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: Box<dyn Job> = Box::new(WriteJob { work, reply });
+        self.jobs
+            .send(job)
+            .map_err(|_| StoreError::backend("the database writer stopped"))?;
+        answer
+            .await
+            .map_err(|_| StoreError::backend("the database writer stopped"))?
+    }
+
+    /// Runs `work` on a reader connection on the blocking pool (on the writer for an
+    /// in-memory database).
+    pub async fn read<T: Send + 'static>(
+        self: &Arc<Self>,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        if self.readers.is_none() {
+            return self.write(work).await;
+        }
+        let db = Arc::clone(self);
+        tokio::task::spawn_blocking(move || db.read_blocking(work))
+            .await
+            .map_err(StoreError::backend)?
+    }
+
+    /// [`Db::read`] on the calling thread.
+    pub fn read_blocking<T>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let Some(readers) = &self.readers else {
+            return Err(StoreError::backend("no reader for an in-memory database"));
+        };
+        let idle = readers
+            .idle
+            .lock()
+            .map_err(|_| StoreError::backend("poisoned lock"))?
+            .pop();
+        let connection = match idle {
+            Some(connection) => connection,
+            None => schema::reader(&readers.path)?,
+        };
+        let result = work(&connection);
+        if let Ok(mut idle) = readers.idle.lock() {
+            if idle.len() < MAX_IDLE_READERS {
+                idle.push(connection);
+            }
+        }
+        result
+    }
+}
+
+fn write_loop(connection: &Connection, jobs: &mpsc::Receiver<Box<dyn Job>>, groups: &AtomicU64) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = connection.execute_batch("BEGIN IMMEDIATE") {
+            let error = backend(e);
+            for job in group {
+                job.fail(error.clone());
+            }
+            continue;
+        }
+        let finishers: Vec<Finish> = group.into_iter().map(|job| job.run(connection)).collect();
+        let committed = connection.execute_batch("COMMIT").map_err(|e| {
+            let _ = connection.execute_batch("ROLLBACK");
+            backend(e)
+        });
+        if committed.is_err() {
+            tracing::error!("a SQLite group commit failed; its writes were rolled back");
+        }
+        groups.fetch_add(1, Ordering::Relaxed);
+        for finish in finishers {
+            finish(committed.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn waiting_writes_commit_together_and_a_failed_one_changes_nothing() {
+        let dir = std::env::temp_dir().join(format!("sqrl-group-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = Db::open(Some(&dir.join("g.sqlite"))).unwrap();
+        db.write(|c| {
+            c.execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY)")
+                .map_err(backend)
+        })
+        .await
+        .unwrap();
+        let before = db.groups();
+        // The first write holds the writer while twenty more queue up behind it.
+        let slow = db.write(|c| {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            c.execute("INSERT INTO t VALUES (0)", []).map_err(backend)
+        });
+        let queued = async {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let writes = (1..=20).map(|n| {
+                db.write(move |c| {
+                    c.execute("INSERT INTO t VALUES (?1)", [n])
+                        .map_err(backend)?;
+                    if n == 7 {
+                        // Fails after writing: its savepoint is rolled back.
+                        return Err(StoreError::Conflict);
+                    }
+                    Ok(())
+                })
+            });
+            futures_util::future::join_all(writes).await
+        };
+        let (slow, results) = tokio::join!(slow, queued);
+        slow.unwrap();
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 19);
+        assert_eq!(results[6], Err(StoreError::Conflict));
+        assert_eq!(
+            db.groups() - before,
+            2,
+            "one group for the first, one for the twenty"
+        );
+        let rows: i64 = db
+            .read(|c| {
+                c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+                    .map_err(backend)
+            })
+            .await
+            .unwrap();
+        assert_eq!(rows, 20, "the failed write left no row");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
