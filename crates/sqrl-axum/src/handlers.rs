@@ -49,6 +49,9 @@ fn status_text(status: Status) -> &'static str {
         Status::Rejected => "rejected",
         Status::Expired => "expired",
         Status::Redeemed => "redeemed",
+        Status::Disabled => "disabled",
+        Status::Removed => "removed",
+        Status::Failed => "failed",
     }
 }
 
@@ -205,7 +208,13 @@ fn seconds_left(http: &SqrlHttp, cookie: &FlowCookie, now: u64) -> u64 {
 fn is_final(status: Status) -> bool {
     matches!(
         status,
-        Status::Rejected | Status::Expired | Status::Redeemed | Status::ConfirmedElsewhere
+        Status::Rejected
+            | Status::Expired
+            | Status::Redeemed
+            | Status::ConfirmedElsewhere
+            | Status::Disabled
+            | Status::Removed
+            | Status::Failed
     )
 }
 

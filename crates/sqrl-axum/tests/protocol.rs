@@ -25,6 +25,7 @@ use sqrl_server::{AskPolicy, FlowError, Rule, Status, StoreError};
 over_both_transports!(
     // full logins with the real client
     new_account_then_known_then_browser_redeems_once,
+    disable_and_remove_reach_the_waiting_page,
     only_the_browser_with_the_secret_sees_and_redeems,
     forged_flow_cookie_issue_time_is_refused,
     declined_on_the_phone_rejects_the_flow,
@@ -319,6 +320,24 @@ fn rekey_disable_enable_remove_through_the_client<T: Transport>() {
     let (_, outcome) = log_in(&t, &keys(&new));
     assert!(outcome.new_association);
     assert_ne!(t.account(&idk_of(&new.imk())).unwrap().id, first.id);
+}
+
+/// Before, a page whose code was used to disable or remove the account stayed on "scanned"
+/// until the code expired.
+fn disable_and_remove_reach_the_waiting_page<T: Transport>() {
+    let t = T::site();
+    let (iuk, keys) = new_keys();
+    log_in(&t, &keys);
+    let (page, outcome) = act(&t, &keys, Action::Disable);
+    outcome.unwrap();
+    assert_eq!(t.status(&page), Ok(Status::Disabled));
+    assert_eq!(t.redeem(&page), Err(Denied::Flow(FlowError::WrongState)));
+    let with_rescue = self::keys(&iuk).with_unlock_key(iuk.clone());
+    act(&t, &with_rescue, Action::Enable).1.unwrap();
+    let (page, outcome) = act(&t, &with_rescue, Action::Remove);
+    outcome.unwrap();
+    assert_eq!(t.status(&page), Ok(Status::Removed));
+    assert_eq!(t.redeem(&page), Err(Denied::Flow(FlowError::WrongState)));
 }
 
 fn cross_device_needs_noiptest<T: Transport>() {

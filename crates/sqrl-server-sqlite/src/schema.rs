@@ -75,6 +75,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX sessions_account ON sessions(account, created_at);
     DELETE FROM flows;
     CREATE TABLE site_keys (name TEXT PRIMARY KEY, key BLOB NOT NULL);",
+    // 4: how a conversation ended without a login (disabled, removed, failed).
+    "ALTER TABLE flows ADD COLUMN ended INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Sets up the writer's connection and brings the schema up to date, in one transaction.

@@ -5,7 +5,9 @@ use std::net::IpAddr;
 use rusqlite::{params, Connection, OptionalExtension};
 use sqrl_proto::Bytes32;
 use sqrl_server::useragent::BrowserInfo;
-use sqrl_server::{Account, AccountChange, AccountId, Flow, FlowId, Phase, Session, StoreError};
+use sqrl_server::{
+    Account, AccountChange, AccountId, End, Flow, FlowId, Phase, Session, StoreError,
+};
 
 pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -78,7 +80,8 @@ fn read_flow(row: &rusqlite::Row<'_>) -> rusqlite::Result<Flow> {
             at: to_u64(row.get(10)?),
         },
         2 => Phase::Rejected,
-        _ => Phase::Redeemed { cps: row.get(9)? },
+        3 => Phase::Redeemed { cps: row.get(9)? },
+        _ => Phase::Ended(End::from_code(row.get(15)?)),
     };
     let cps_token_hash: Option<Vec<u8>> = row.get(14)?;
     Ok(Flow {
@@ -97,7 +100,7 @@ fn read_flow(row: &rusqlite::Row<'_>) -> rusqlite::Result<Flow> {
 }
 
 const FLOW_COLUMNS: &str = "id, version, issued_at, browser_ip, browser, os, idk, phase, account, \
-                            cps, confirmed_at, expected_nut, reply_hash, asked, cps_token_hash";
+                            cps, confirmed_at, expected_nut, reply_hash, asked, cps_token_hash, ended";
 
 pub(crate) fn flow_by_id(c: &Connection, id: &FlowId) -> Result<Option<Flow>, StoreError> {
     c.prepare_cached(&format!("SELECT {FLOW_COLUMNS} FROM flows WHERE id = ?1"))
@@ -118,15 +121,16 @@ pub(crate) fn put_flow(
     if current.map(to_u64) != expected {
         return Err(StoreError::Conflict);
     }
-    let (phase, account, cps, at) = match flow.phase {
-        Phase::Scanned => (0, None, false, 0),
-        Phase::Confirmed { account, cps, at } => (1, Some(account.0.to_vec()), cps, at),
-        Phase::Rejected => (2, None, false, 0),
-        Phase::Redeemed { cps } => (3, None, cps, 0),
+    let (phase, account, cps, at, ended) = match flow.phase {
+        Phase::Scanned => (0, None, false, 0, 0),
+        Phase::Confirmed { account, cps, at } => (1, Some(account.0.to_vec()), cps, at, 0),
+        Phase::Rejected => (2, None, false, 0, 0),
+        Phase::Redeemed { cps } => (3, None, cps, 0, 0),
+        Phase::Ended(end) => (4, None, false, 0, end.code()),
     };
     tx.prepare_cached(&format!(
         "INSERT OR REPLACE INTO flows ({FLOW_COLUMNS}) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
     ))
     .and_then(|mut s| {
         s.execute(params![
@@ -145,6 +149,7 @@ pub(crate) fn put_flow(
             flow.reply_hash.to_vec(),
             flow.asked,
             flow.cps_token_hash.map(|h| h.to_vec()),
+            ended,
         ])
     })
     .map(|_| ())

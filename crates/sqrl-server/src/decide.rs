@@ -20,7 +20,7 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::command::{self, Outcome};
-use crate::flow::{Flow, FlowError, Lifetimes, Status};
+use crate::flow::{End, Flow, FlowError, Lifetimes, Status};
 use crate::nut::{FlowId, Nut, NutCodec, QrNut};
 use crate::refusal::Refusal;
 use crate::store::{AccountChange, AccountId, Commit, Needs, Snapshot};
@@ -396,6 +396,7 @@ impl Server {
         };
         match command::run(self, &pending, &flow, snapshot, rng) {
             Ok(outcome) => self.reply(pending, flow, expected_version, outcome, rng),
+            // A refused command changes nothing: the phone may still send a corrected one.
             Err((refusal, state)) => self.detached(refusal, state, cps, rng),
         }
     }
@@ -500,6 +501,17 @@ impl Server {
         let before = expected_version.map(|_| flow.status(now, life));
         if outcome.refusal == Some(Refusal::Declined) && flow.reject(now, life).is_err() {
             return self.detached(Refusal::FlowClosed, outcome.tif, cps, rng);
+        }
+        // `disable` and `remove` end the conversation: the page says so.
+        let end = match (outcome.refusal, outcome.notice) {
+            (None, Some(AccountNotice::Disabled(_))) => Some(End::Disabled),
+            (None, Some(AccountNotice::Removed(_))) => Some(End::Removed),
+            _ => None,
+        };
+        if let Some(end) = end {
+            if flow.end(end, now, life).is_err() {
+                return self.detached(Refusal::FlowClosed, outcome.tif, cps, rng);
+            }
         }
         if let Some(account) = outcome.login {
             if flow.confirm(account, cps, now, life).is_err() {

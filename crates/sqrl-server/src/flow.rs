@@ -3,7 +3,8 @@
 //! ```text
 //! new ──query──▶ scanned ──ident──▶ confirmed ──browser redeems──▶ redeemed
 //!                   │                    └── (cps: the token redeems instead)
-//!                   └──ident btn=2──▶ rejected
+//!                   ├──ident btn=2──▶ rejected
+//!                   └──disable / remove──▶ ended (disabled | removed)
 //! new / scanned ──lifetime passes──▶ expired;   confirmed ──redeem window passes──▶ expired
 //! ```
 //!
@@ -58,6 +59,40 @@ pub enum Phase {
         /// Redeemed through the CPS link.
         cps: bool,
     },
+    /// The phone's conversation ended without a login.
+    Ended(End),
+}
+
+/// How a conversation ended without a login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The user disabled SQRL login for this account (`disable`).
+    Disabled,
+    /// The user removed their identity from this site (`remove`).
+    Removed,
+    /// The conversation failed (reserved: a refused command changes nothing today, so the
+    /// phone may correct it).
+    Failed,
+}
+
+impl End {
+    /// A one-byte code for storage.
+    pub fn code(self) -> u8 {
+        match self {
+            End::Disabled => 1,
+            End::Removed => 2,
+            End::Failed => 3,
+        }
+    }
+
+    /// The end of a code from [`End::code`] (unknown codes read as `Failed`).
+    pub fn from_code(code: u8) -> Self {
+        match code {
+            1 => End::Disabled,
+            2 => End::Removed,
+            _ => End::Failed,
+        }
+    }
 }
 
 /// What the waiting page sees.
@@ -77,6 +112,12 @@ pub enum Status {
     Expired,
     /// Already turned into a session.
     Redeemed,
+    /// SQRL login was disabled for the account on the phone: no login.
+    Disabled,
+    /// The identity was removed from this site on the phone: no login.
+    Removed,
+    /// The site refused the phone's command: no login.
+    Failed,
 }
 
 impl Status {
@@ -90,6 +131,9 @@ impl Status {
             Status::Rejected => 4,
             Status::Expired => 5,
             Status::Redeemed => 6,
+            Status::Disabled => 7,
+            Status::Removed => 8,
+            Status::Failed => 9,
         }
     }
 
@@ -103,6 +147,9 @@ impl Status {
             4 => Status::Rejected,
             5 => Status::Expired,
             6 => Status::Redeemed,
+            7 => Status::Disabled,
+            8 => Status::Removed,
+            9 => Status::Failed,
             _ => return None,
         })
     }
@@ -183,7 +230,17 @@ impl Flow {
             Phase::Rejected => Status::Rejected,
             Phase::Redeemed { cps: true } => Status::ConfirmedElsewhere,
             Phase::Redeemed { cps: false } => Status::Redeemed,
+            Phase::Ended(End::Disabled) => Status::Disabled,
+            Phase::Ended(End::Removed) => Status::Removed,
+            Phase::Ended(End::Failed) => Status::Failed,
         }
+    }
+
+    /// `scanned → ended`: the conversation ended without a login.
+    pub fn end(&mut self, how: End, now: u64, life: Lifetimes) -> Result<(), FlowError> {
+        self.check_open(now, life)?;
+        self.phase = Phase::Ended(how);
+        Ok(())
     }
 
     /// Checks the exchange may go on at `now` (scanned and within the nut lifetime).
@@ -322,6 +379,29 @@ mod tests {
         assert_eq!(flow.clone().redeem(T0 + 370, LIFE), Err(FlowError::Expired));
         flow.redeem(T0 + 369, LIFE).unwrap();
         assert_eq!(flow.redeem(T0 + 369, LIFE), Err(FlowError::WrongState));
+    }
+
+    #[test]
+    fn an_ended_conversation_is_final_and_says_how() {
+        let mut flow = scanned_at(T0);
+        flow.end(End::Removed, T0 + 1, LIFE).unwrap();
+        assert_eq!(flow.status(T0 + 2, LIFE), Status::Removed);
+        assert_eq!(
+            flow.clone()
+                .confirm(AccountId([3; 16]), false, T0 + 2, LIFE),
+            Err(FlowError::WrongState)
+        );
+        assert_eq!(
+            flow.end(End::Failed, T0 + 2, LIFE),
+            Err(FlowError::WrongState)
+        );
+        for end in [End::Disabled, End::Removed, End::Failed] {
+            assert_eq!(End::from_code(end.code()), end);
+        }
+        for code in 0..=9 {
+            let status = Status::from_code(code).unwrap();
+            assert_eq!(status.code(), code);
+        }
     }
 
     #[test]

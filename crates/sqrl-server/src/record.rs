@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use sqrl_proto::Bytes32;
 
-use crate::flow::{Flow, Phase};
+use crate::flow::{End, Flow, Phase};
 use crate::nut::FlowId;
 use crate::store::AccountId;
 use crate::useragent::BrowserInfo;
@@ -42,6 +42,10 @@ pub fn encode(flow: &Flow) -> Vec<u8> {
         Phase::Redeemed { cps } => {
             out.push(3);
             out.push(u8::from(cps));
+        }
+        Phase::Ended(end) => {
+            out.push(4);
+            out.push(end.code());
         }
     }
     let nut = flow.expected_nut.as_bytes();
@@ -108,6 +112,7 @@ pub fn decode(bytes: &[u8]) -> Option<Flow> {
         },
         2 => Phase::Rejected,
         3 => Phase::Redeemed { cps: r.flag()? },
+        4 => Phase::Ended(End::from_code(r.byte()?)),
         _ => return None,
     };
     let len = usize::from(r.byte()?);
@@ -143,11 +148,14 @@ mod tests {
 
     #[test]
     fn every_phase_round_trips_and_damage_is_none() {
-        for (id, version) in [(1, 0), (2, 1), (3, 2), (4, 3)] {
+        for (id, version) in [(1, 0), (2, 1), (3, 2), (4, 3), (5, 4)] {
             let mut f = flow(id, version);
             if id == 4 {
                 f.phase = Phase::Redeemed { cps: true };
                 f.browser_ip = "2001:db8::1".parse().unwrap();
+            }
+            if id == 5 {
+                f.phase = Phase::Ended(End::Removed);
             }
             let bytes = encode(&f);
             assert_eq!(decode(&bytes), Some(f));

@@ -551,6 +551,9 @@ pub fn status_named(name: &str) -> Status {
         "rejected" => Status::Rejected,
         "expired" => Status::Expired,
         "redeemed" => Status::Redeemed,
+        "disabled" => Status::Disabled,
+        "removed" => Status::Removed,
+        "failed" => Status::Failed,
         other => panic!("unknown status {other}"),
     }
 }
