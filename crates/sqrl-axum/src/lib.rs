@@ -35,6 +35,7 @@
 
 mod handlers;
 pub mod qr;
+pub mod streams;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
