@@ -46,9 +46,13 @@ struct Args {
     /// Take client IPs from X-Forwarded-For (only behind your own proxy)
     #[arg(long)]
     trust_forwarded_for: bool,
-    /// Login codes each IP may request per minute
-    #[arg(long, default_value_t = 60)]
+    /// Login codes each client (IPv4 address, IPv6 /64) may request per minute
+    #[arg(long, env = "SQRL_SITE_CODES_PER_MINUTE", default_value_t = 60)]
     codes_per_minute: u32,
+    /// Logins each client (IPv4 address, IPv6 /64) may start per minute (a phone's first
+    /// query); raise both limits only for load tests
+    #[arg(long, env = "SQRL_SITE_SCANS_PER_MINUTE", default_value_t = 30)]
+    scans_per_minute: u32,
     /// Ask the user on the phone to confirm each login, naming this browser: `offer` asks
     /// known users and accepts clients that do not implement questions; `require` asks
     /// everyone and refuses such clients; `off` never asks (see spec/server.md)
@@ -144,7 +148,12 @@ async fn run(args: Args) -> Result<(), String> {
         },
         ..HttpSettings::default()
     };
-    let sqrl = SqrlHttp::builder(backends.attach(SqrlServer::new(server, store)))
+    let scans = Rule {
+        name: "scans",
+        burst: args.scans_per_minute.max(1),
+        per_second: f64::from(args.scans_per_minute) / 60.0,
+    };
+    let sqrl = SqrlHttp::builder(backends.attach(SqrlServer::new(server, store).with_scan_rule(scans)))
         .settings(settings)
         .on_login(|event| {
             tracing::info!(account = %event.account, ip = %event.ip, browser = %event.browser, cps = event.via_cps, "login");

@@ -1,0 +1,165 @@
+//! A minimal HTTP/1.1 client on hyper, whose connections leave from a chosen loopback source
+//! address (so the site's per-address limits see many browsers).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::client::conn::http1::SendRequest;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpSocket;
+
+pub type Error = String;
+
+/// One keep-alive connection from `source` to the site.
+pub struct Connection {
+    sender: SendRequest<Full<Bytes>>,
+    host: String,
+}
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Connection {
+    /// Connects from `source` (port chosen by the system) to `server`.
+    pub async fn open(source: IpAddr, server: SocketAddr) -> Result<Self, Error> {
+        let socket = match server {
+            SocketAddr::V4(_) => TcpSocket::new_v4(),
+            SocketAddr::V6(_) => TcpSocket::new_v6(),
+        }
+        .map_err(|e| e.to_string())?;
+        socket
+            .bind(SocketAddr::new(source, 0))
+            .map_err(|e| format!("bind {source}: {e}"))?;
+        let stream = tokio::time::timeout(TIMEOUT, socket.connect(server))
+            .await
+            .map_err(|_| "connect timed out".to_owned())?
+            .map_err(|e| format!("connect: {e}"))?;
+        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(Self {
+            sender,
+            host: server.to_string(),
+        })
+    }
+
+    /// Sends a request and returns the response with its body still streaming.
+    pub async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        cookie: Option<&str>,
+        body: &str,
+    ) -> Result<Response<Incoming>, Error> {
+        self.sender.ready().await.map_err(|e| e.to_string())?;
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", &self.host)
+            .header(
+                "user-agent",
+                "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+            );
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        let request = request
+            .body(Full::new(Bytes::from(body.to_owned())))
+            .map_err(|e| e.to_string())?;
+        tokio::time::timeout(TIMEOUT, self.sender.send_request(request))
+            .await
+            .map_err(|_| "request timed out".to_owned())?
+            .map_err(|e| e.to_string())
+    }
+
+    /// Sends a request and reads the whole body: (status, first Set-Cookie pair, body).
+    pub async fn call(
+        &mut self,
+        method: &str,
+        path: &str,
+        cookie: Option<&str>,
+        body: &str,
+    ) -> Result<(u16, Option<String>, String), Error> {
+        let response = self.send(method, path, cookie, body).await?;
+        let status = response.status().as_u16();
+        let set_cookie = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(str::to_owned);
+        let bytes = tokio::time::timeout(TIMEOUT, response.into_body().collect())
+            .await
+            .map_err(|_| "body timed out".to_owned())?
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok((
+            status,
+            set_cookie,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        ))
+    }
+}
+
+/// A status stream (`GET /sqrl/events`): the statuses as they arrive.
+pub struct Events {
+    body: Incoming,
+    pending: String,
+}
+
+impl Events {
+    /// Opens the stream with the flow cookie.
+    pub async fn open(connection: &mut Connection, cookie: &str) -> Result<Self, Error> {
+        let response = connection
+            .send("GET", "/sqrl/events", Some(cookie), "")
+            .await?;
+        if response.status() != 200 {
+            return Err(format!("/sqrl/events answered {}", response.status()));
+        }
+        Ok(Self {
+            body: response.into_body(),
+            pending: String::new(),
+        })
+    }
+
+    /// The next status (`None` when the stream ended).
+    pub async fn next(&mut self) -> Result<Option<String>, Error> {
+        loop {
+            if let Some(at) = self.pending.find("\"status\":\"") {
+                let rest = self.pending.get(at + 10..).unwrap_or_default();
+                if let Some(end) = rest.find('"') {
+                    let status = rest.get(..end).unwrap_or_default().to_owned();
+                    let consumed = at + 10 + end;
+                    self.pending = self.pending.get(consumed..).unwrap_or_default().to_owned();
+                    return Ok(Some(status));
+                }
+            }
+            match self.body.frame().await {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(e.to_string()),
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.pending.push_str(&String::from_utf8_lossy(&data));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits for `status`, skipping others.
+    pub async fn wait_for(&mut self, status: &str) -> Result<(), Error> {
+        loop {
+            match self.next().await? {
+                Some(s) if s == status => return Ok(()),
+                Some(_) => {}
+                None => return Err(format!("the stream ended before {status}")),
+            }
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! `sqrl-load`: load against a running `sqrl-site` on this machine, as whole browser visits.
+//!
+//! Each login is what a person's visit costs the site: the browser gets a code
+//! (`POST /sqrl/new`) and watches its status stream (`GET /sqrl/events`); the phone signs
+//! `query` and `ident` (the real client); the page hears "confirmed" and redeems
+//! (`POST /sqrl/redeem`). Meanwhile `--idle-pages` browsers sit on their status streams
+//! without logging in. Connections leave from many loopback source addresses, so the site's
+//! per-address limits see many browsers.
+//!
+//! It prints, per concurrency: logins/s, login latency, the notify latency (ident reply →
+//! "confirmed" on the page's stream), errors, and with `--server-pid` the server's CPU per
+//! login and its memory per idle page, each beside raw `verify_strict` measured in the same
+//! run. Only loopback targets are accepted.
+
+mod http;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use ed25519_dalek::{Signer, SigningKey};
+use rand_core::OsRng;
+use sqrl_client::exchange::{Action, Config, Decision, Exchange, Keys, Step};
+use sqrl_client::keys::{Iuk, Rlk};
+use sqrl_proto::{Button, SqrlUrl};
+
+use http::{Connection, Events};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sqrl-load",
+    about = "Load against a running sqrl-site on loopback"
+)]
+struct Args {
+    /// The site's address (loopback only), e.g. 127.0.0.1:8080
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    site: SocketAddr,
+    /// Concurrent logins; a comma-separated list runs one phase each (a sweep)
+    #[arg(long, default_value = "16", value_delimiter = ',')]
+    concurrency: Vec<usize>,
+    /// Seconds per phase
+    #[arg(long, default_value_t = 15)]
+    seconds: u64,
+    /// Browsers that wait on their status stream without logging in
+    #[arg(long, default_value_t = 0)]
+    idle_pages: usize,
+    /// Loopback source addresses to spread connections over (127.1.x.y): each login comes
+    /// from the next one, as a new browser would, so per-address limits stay meaningful
+    #[arg(long, default_value_t = 5000)]
+    sources: usize,
+    /// The site's process id, to read its CPU time and memory from /proc
+    #[arg(long)]
+    server_pid: Option<u32>,
+}
+
+/// `verify_strict` calls per second on one core, now.
+fn verify_strict_per_second() -> f64 {
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let message = [7u8; 400];
+    let signature = key.sign(&message);
+    let verifying = key.verifying_key();
+    let start = Instant::now();
+    let mut n = 0u32;
+    while start.elapsed() < Duration::from_secs(2) {
+        if verifying.verify_strict(&message, &signature).is_ok() {
+            n = n.saturating_add(1);
+        }
+    }
+    f64::from(n) / start.elapsed().as_secs_f64()
+}
+
+/// The `n`-th loopback source address.
+fn source(n: usize) -> IpAddr {
+    let n = u32::try_from(n % 60_000).unwrap_or(0);
+    IpAddr::V4(Ipv4Addr::new(
+        127,
+        1,
+        u8::try_from(n / 250).unwrap_or(0),
+        u8::try_from(n % 250 + 1).unwrap_or(1),
+    ))
+}
+
+/// CPU seconds (user + system) and resident memory (KiB) of a process.
+fn process_usage(pid: u32) -> Option<(f64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let per_second = rustix::param::clock_ticks_per_second() as f64;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some((ticks as f64 / per_second, rss))
+}
+
+fn json_field<'a>(body: &'a str, name: &str) -> Option<&'a str> {
+    body.split(&format!("\"{name}\":\""))
+        .nth(1)?
+        .split('"')
+        .next()
+}
+
+/// A browser's new code: (sqrl URL, flow cookie).
+async fn new_code(connection: &mut Connection) -> Result<(String, String), String> {
+    let (status, cookie, body) = connection.call("POST", "/sqrl/new", None, "").await?;
+    if status != 200 {
+        return Err(format!("/sqrl/new answered {status}: {body}"));
+    }
+    let url = json_field(&body, "url").ok_or("no url")?.to_owned();
+    Ok((url, cookie.ok_or("no flow cookie")?))
+}
+
+/// What one login measured.
+struct Login {
+    total: Duration,
+    notify: Duration,
+}
+
+/// One whole visit, from `from`.
+async fn login(site: SocketAddr, from: IpAddr, keys: &Keys) -> Result<Login, String> {
+    let start = Instant::now();
+    let mut browser = Connection::open(from, site).await?;
+    let (url, cookie) = new_code(&mut browser).await?;
+    let mut watching = Connection::open(from, site).await?;
+    let mut events = Events::open(&mut watching, &cookie).await?;
+    events.wait_for("new").await?;
+    let mut phone = Connection::open(from, site).await?;
+    let url = SqrlUrl::parse(&url).map_err(|e| e.to_string())?;
+    let (mut exchange, mut request) = Exchange::start(
+        url,
+        Action::Login,
+        keys,
+        Config::default(),
+        Rlk::generate(&mut OsRng),
+    )
+    .map_err(|e| e.to_string())?;
+    let replied = loop {
+        let path = request
+            .url
+            .split_once("/sqrl")
+            .map(|(_, rest)| format!("/sqrl{rest}"))
+            .ok_or("bad request URL")?;
+        let (_, _, reply) = phone.call("POST", &path, None, &request.body).await?;
+        let at = Instant::now();
+        let mut step = exchange.receive(&reply).map_err(|e| e.to_string())?;
+        if let Step::Confirm(_) = step {
+            step = exchange
+                .decide(Decision::Button(Button::First))
+                .map_err(|e| e.to_string())?;
+        }
+        match step {
+            Step::Send(next) => request = next,
+            Step::Done(_) => break at,
+            Step::Confirm(_) => return Err("asked twice".into()),
+        }
+    };
+    events.wait_for("confirmed").await?;
+    let notify = replied.elapsed();
+    let (status, _, body) = browser
+        .call("POST", "/sqrl/redeem", Some(&cookie), "")
+        .await?;
+    if status != 200 {
+        return Err(format!("redeem answered {status}: {body}"));
+    }
+    Ok(Login {
+        total: start.elapsed(),
+        notify,
+    })
+}
+
+/// Opens `count` idle waiting pages; they hold their streams until the process ends.
+async fn idle_pages(site: SocketAddr, count: usize, sources: usize) -> Result<(), String> {
+    let opened = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for i in 0..count {
+        let opened = Arc::clone(&opened);
+        tasks.push(tokio::spawn(async move {
+            let from = source(i % sources.max(1));
+            let mut connection = Connection::open(from, site).await?;
+            let (_, cookie) = new_code(&mut connection).await?;
+            let mut watching = Connection::open(from, site).await?;
+            let mut events = Events::open(&mut watching, &cookie).await?;
+            events.wait_for("new").await?;
+            opened.fetch_add(1, Ordering::Relaxed);
+            // Hold the stream: read whatever comes until it ends.
+            while events.next().await?.is_some() {}
+            Ok::<(), String>(())
+        }));
+        if i % 50 == 49 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while opened.load(Ordering::Relaxed) < count && Instant::now() < deadline {
+        if let Some(failed) = tasks.iter().position(|t| t.is_finished()) {
+            let task = tasks.swap_remove(failed);
+            if let Ok(Err(e)) = task.await {
+                return Err(format!("an idle page failed: {e}"));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let open = opened.load(Ordering::Relaxed);
+    if open < count {
+        return Err(format!("only {open} of {count} idle pages opened"));
+    }
+    // Dropping the handles detaches the tasks: the pages wait until the process exits.
+    drop(tasks);
+    Ok(())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1));
+    sorted.get(index).copied().unwrap_or_default()
+}
+
+async fn phase(args: &Args, concurrency: usize, verify_per_second: f64) {
+    let before = args.server_pid.and_then(process_usage);
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    let next_source = Arc::new(AtomicUsize::new(args.idle_pages));
+    let sources = args.sources.max(1);
+    for _ in 0..concurrency {
+        let site = args.site;
+        let next_source = Arc::clone(&next_source);
+        let from = move || source(next_source.fetch_add(1, Ordering::Relaxed) % sources);
+        workers.push(tokio::spawn(async move {
+            let iuk = Iuk::generate(&mut OsRng);
+            let keys = Keys::new(iuk.imk(), iuk.ilk(), vec![]);
+            let mut done = Vec::new();
+            let mut errors = 0usize;
+            // The first login creates the account; the measured ones are a known user's.
+            if let Err(e) = login(site, from(), &keys).await {
+                eprintln!("warm-up login failed: {e}");
+            }
+            while Instant::now() < deadline && errors < 100 {
+                match login(site, from(), &keys).await {
+                    Ok(l) => done.push(l),
+                    Err(e) => {
+                        errors += 1;
+                        if errors <= 2 {
+                            eprintln!("login failed: {e}");
+                        }
+                    }
+                }
+            }
+            (done, errors)
+        }));
+    }
+    let mut logins = Vec::new();
+    let mut errors = 0;
+    for worker in workers {
+        if let Ok((done, e)) = worker.await {
+            logins.extend(done);
+            errors += e;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let after = args.server_pid.and_then(process_usage);
+    let mut totals: Vec<Duration> = logins.iter().map(|l| l.total).collect();
+    let mut notifies: Vec<Duration> = logins.iter().map(|l| l.notify).collect();
+    totals.sort();
+    notifies.sort();
+    let rate = logins.len() as f64 / elapsed;
+    let cpu = match (before, after) {
+        (Some((a, _)), Some((b, _))) if !logins.is_empty() => {
+            let per_login = (b - a) / logins.len() as f64;
+            format!(
+                "{:>8.3} ms  {:>7.1}",
+                per_login * 1e3,
+                per_login * verify_per_second
+            )
+        }
+        _ => format!("{:>11}  {:>7}", "-", "-"),
+    };
+    println!(
+        "{concurrency:>5} {:>7} {errors:>6} {rate:>9.1} {:>8.4} {:>9.1?} {:>9.1?} {:>9.2?} {:>9.2?} {cpu}",
+        logins.len(),
+        rate / verify_per_second,
+        percentile(&totals, 0.5),
+        percentile(&totals, 0.99),
+        percentile(&notifies, 0.5),
+        percentile(&notifies, 0.99),
+    );
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    if !args.site.ip().is_loopback() {
+        return Err("sqrl-load only targets loopback addresses".into());
+    }
+    let verify_before = verify_strict_per_second();
+    let rss_before = args.server_pid.and_then(process_usage).map(|(_, rss)| rss);
+    if args.idle_pages > 0 {
+        idle_pages(args.site, args.idle_pages, args.sources).await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if let (Some(before), Some((_, after))) =
+            (rss_before, args.server_pid.and_then(process_usage))
+        {
+            let per_page = after.saturating_sub(before) as f64 / args.idle_pages as f64;
+            println!(
+                "idle waiting pages: {} open; server RSS {before} → {after} KiB: {per_page:.1} KiB per page",
+                args.idle_pages
+            );
+        }
+    }
+    println!("verify_strict: {verify_before:.0}/s on one core (before the phases)");
+    println!(
+        "{:>5} {:>7} {:>6} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>11}  {:>7}",
+        "conc",
+        "logins",
+        "errors",
+        "logins/s",
+        "×vs/s",
+        "p50",
+        "p99",
+        "notify50",
+        "notify99",
+        "cpu/login",
+        "×vs"
+    );
+    for &concurrency in &args.concurrency {
+        phase(&args, concurrency, verify_before).await;
+    }
+    let verify_after = verify_strict_per_second();
+    println!(
+        "verify_strict: {verify_after:.0}/s after (ratios use the first figure; ×vs/s = logins/s ÷ verify_strict/s, ×vs = server CPU per login in verify_strict calls)"
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("sqrl-load: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sqrl-load: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
