@@ -265,3 +265,38 @@ fn refuses_plain_http_for_a_public_origin() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("refusing plain HTTP"));
 }
+
+/// Before, the site logged at info whatever RUST_LOG said.
+#[test]
+fn rust_log_chooses_what_the_site_logs() {
+    let dir = temp_database().with_file_name("rust-log");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sqrl-site"))
+        .args(["--bind", "127.0.0.1:0", "--database"])
+        .arg(dir.join("log.sqlite"))
+        .env("RUST_LOG", "sqrl_server=debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+    // A request the server refuses is logged at debug with its stable code.
+    let _ = ureq::post(&format!("{base}/sqrl?nut=x")).send_string("client=garbage");
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        log.contains("sqrl request refused") && log.contains("malformed-body"),
+        "{log}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
