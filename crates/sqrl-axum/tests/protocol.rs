@@ -25,6 +25,8 @@ use sqrl_server::{AskPolicy, FlowError, Rule, Status, StoreError};
 over_both_transports!(
     // full logins with the real client
     new_account_then_known_then_browser_redeems_once,
+    an_ip_mismatch_does_not_clear_the_question,
+    a_login_disabled_before_redemption_gets_no_session,
     disable_and_remove_reach_the_waiting_page,
     only_the_browser_with_the_secret_sees_and_redeems,
     forged_flow_cookie_issue_time_is_refused,
@@ -1127,4 +1129,51 @@ fn ask_policy_require_refuses_ident_without_btn<T: Transport>() {
     let (tif, _) = m.step(&t, Command::Ident);
     assert_eq!(tif, 0x05);
     assert_eq!(t.status(&page), Ok(Status::Confirmed));
+}
+
+/// Before, any reply without a question cleared the flow's "asked" mark: a refused ident from
+/// another address (the relayed-QR case) let the next ident log in without answering.
+fn an_ip_mismatch_does_not_clear_the_question<T: Transport>() {
+    let t = T::new(Setup::default().ask(AskPolicy::Require));
+    let imk = Imk::from_bytes([7; 32]);
+    let page = t.start();
+    let mut m = Phone::scan(&page, &imk);
+    let reply = m.send(&t, &m.body(&m.params(Command::Query)));
+    assert!(ServerParams::decode(&reply).unwrap().ask.is_some());
+    m.follow(&reply);
+    // An ident from another address, without noiptest: refused, the exchange goes on.
+    let home = m.ip;
+    m.ip = "198.51.100.99".parse().unwrap();
+    let reply = m.send(&t, &m.body(&m.params(Command::Ident)));
+    let tif = ServerParams::decode(&reply).unwrap().tif.bits();
+    assert_eq!(tif & 0x40, 0x40, "refused: {tif:#x}");
+    m.follow(&reply); // the refusal's nut carries the exchange on
+    m.ip = home;
+    // The next ident still has to answer the question.
+    let mut p = m.params(Command::Ident);
+    p.btn = None;
+    assert_eq!(m.tif(&t, &m.body(&p)) & 0xC0, 0xC0);
+    assert!(t.account(&idk_of(&imk)).is_none());
+}
+
+/// Before, a confirmed login was redeemed even if the account had been disabled (or removed)
+/// on the phone in the meantime.
+fn a_login_disabled_before_redemption_gets_no_session<T: Transport>() {
+    let t = T::site();
+    let (_, keys) = new_keys();
+    log_in(&t, &keys);
+    let page = t.start();
+    drive(
+        &t,
+        &page.url,
+        &keys,
+        Action::Login,
+        ClientConfig::default(),
+        browser_ip(),
+        |_| Decision::Button(Button::First),
+    )
+    .unwrap();
+    assert_eq!(t.status(&page), Ok(Status::Confirmed));
+    act(&t, &keys, Action::Disable).1.unwrap();
+    assert_eq!(t.redeem(&page), Err(Denied::Flow(FlowError::WrongState)));
 }

@@ -13,6 +13,7 @@
 //! run. Only loopback targets are accepted.
 
 mod http;
+mod plot;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
@@ -44,9 +45,10 @@ struct Args {
     /// Seconds per phase
     #[arg(long, default_value_t = 15)]
     seconds: u64,
-    /// Browsers that wait on their status stream without logging in
-    #[arg(long, default_value_t = 0)]
-    idle_pages: usize,
+    /// Browsers that wait on their status stream without logging in; a comma-separated list
+    /// (ascending) runs every concurrency phase at each count
+    #[arg(long, default_value = "0", value_delimiter = ',')]
+    idle_pages: Vec<usize>,
     /// Loopback source addresses to spread connections over (127.1.x.y): each login comes
     /// from the next one, as a new browser would, so per-address limits stay meaningful
     #[arg(long, default_value_t = 5000)]
@@ -54,6 +56,25 @@ struct Args {
     /// The site's process id, to read its CPU time and memory from /proc
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Draw SVG charts of the run into this directory
+    #[arg(long)]
+    plot: Option<std::path::PathBuf>,
+}
+
+/// One phase's figures.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub idle: usize,
+    pub concurrency: usize,
+    pub logins: usize,
+    pub errors: usize,
+    pub rate: f64,
+    pub p50: Duration,
+    pub p99: Duration,
+    pub notify50: Duration,
+    pub notify99: Duration,
+    /// Server CPU per login in `verify_strict` calls.
+    pub cpu_vs: Option<f64>,
 }
 
 /// `verify_strict` calls per second on one core, now.
@@ -177,11 +198,17 @@ async fn login(site: SocketAddr, from: IpAddr, keys: &Keys) -> Result<Login, Str
     })
 }
 
-/// Opens `count` idle waiting pages; they hold their streams until the process ends.
-async fn idle_pages(site: SocketAddr, count: usize, sources: usize) -> Result<(), String> {
+/// Opens idle waiting pages `first..first + count`; they hold their streams until the
+/// process ends.
+async fn idle_pages(
+    site: SocketAddr,
+    first: usize,
+    count: usize,
+    sources: usize,
+) -> Result<(), String> {
     let opened = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
-    for i in 0..count {
+    for i in first..first + count {
         let opened = Arc::clone(&opened);
         tasks.push(tokio::spawn(async move {
             let from = source(i % sources.max(1));
@@ -223,12 +250,12 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted.get(index).copied().unwrap_or_default()
 }
 
-async fn phase(args: &Args, concurrency: usize, verify_per_second: f64) {
+async fn phase(args: &Args, idle: usize, concurrency: usize, verify_per_second: f64) -> Row {
     let before = args.server_pid.and_then(process_usage);
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let started = Instant::now();
     let mut workers = Vec::new();
-    let next_source = Arc::new(AtomicUsize::new(args.idle_pages));
+    let next_source = Arc::new(AtomicUsize::new(idle));
     let sources = args.sources.max(1);
     for _ in 0..concurrency {
         let site = args.site;
@@ -272,26 +299,40 @@ async fn phase(args: &Args, concurrency: usize, verify_per_second: f64) {
     totals.sort();
     notifies.sort();
     let rate = logins.len() as f64 / elapsed;
-    let cpu = match (before, after) {
-        (Some((a, _)), Some((b, _))) if !logins.is_empty() => {
-            let per_login = (b - a) / logins.len() as f64;
-            format!(
-                "{:>8.3} ms  {:>7.1}",
-                per_login * 1e3,
-                per_login * verify_per_second
-            )
-        }
-        _ => format!("{:>11}  {:>7}", "-", "-"),
+    let per_login = match (before, after) {
+        (Some((a, _)), Some((b, _))) if !logins.is_empty() => Some((b - a) / logins.len() as f64),
+        _ => None,
+    };
+    let cpu = match per_login {
+        Some(seconds) => format!(
+            "{:>8.3} ms  {:>7.1}",
+            seconds * 1e3,
+            seconds * verify_per_second
+        ),
+        None => format!("{:>11}  {:>7}", "-", "-"),
+    };
+    let row = Row {
+        idle,
+        concurrency,
+        logins: logins.len(),
+        errors,
+        rate,
+        p50: percentile(&totals, 0.5),
+        p99: percentile(&totals, 0.99),
+        notify50: percentile(&notifies, 0.5),
+        notify99: percentile(&notifies, 0.99),
+        cpu_vs: per_login.map(|s| s * verify_per_second),
     };
     println!(
-        "{concurrency:>5} {:>7} {errors:>6} {rate:>9.1} {:>8.4} {:>9.1?} {:>9.1?} {:>9.2?} {:>9.2?} {cpu}",
-        logins.len(),
+        "{idle:>6} {concurrency:>5} {:>7} {errors:>6} {rate:>9.1} {:>8.4} {:>9.1?} {:>9.1?} {:>9.2?} {:>9.2?} {cpu}",
+        row.logins,
         rate / verify_per_second,
-        percentile(&totals, 0.5),
-        percentile(&totals, 0.99),
-        percentile(&notifies, 0.5),
-        percentile(&notifies, 0.99),
+        row.p50,
+        row.p99,
+        row.notify50,
+        row.notify99,
     );
+    row
 }
 
 async fn run(args: Args) -> Result<(), String> {
@@ -299,23 +340,48 @@ async fn run(args: Args) -> Result<(), String> {
         return Err("sqrl-load only targets loopback addresses".into());
     }
     let verify_before = verify_strict_per_second();
-    let rss_before = args.server_pid.and_then(process_usage).map(|(_, rss)| rss);
-    if args.idle_pages > 0 {
-        idle_pages(args.site, args.idle_pages, args.sources).await?;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        if let (Some(before), Some((_, after))) =
-            (rss_before, args.server_pid.and_then(process_usage))
-        {
-            let per_page = after.saturating_sub(before) as f64 / args.idle_pages as f64;
-            println!(
-                "idle waiting pages: {} open; server RSS {before} → {after} KiB: {per_page:.1} KiB per page",
-                args.idle_pages
-            );
+    println!("verify_strict: {verify_before:.0}/s on one core (before the phases)");
+    let mut rows = Vec::new();
+    let mut open = 0;
+    let mut idle_counts = args.idle_pages.clone();
+    idle_counts.sort_unstable();
+    for idle in idle_counts {
+        if idle > open {
+            // Memory per page: the server's RSS just before and after opening this batch.
+            let before = args.server_pid.and_then(process_usage).map(|(_, rss)| rss);
+            idle_pages(args.site, open, idle - open, args.sources).await?;
+            let batch = idle - open;
+            open = idle;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if let (Some(before), Some((_, after))) =
+                (before, args.server_pid.and_then(process_usage))
+            {
+                let per_page = after.saturating_sub(before) as f64 / batch as f64;
+                println!(
+                    "idle waiting pages: {open} open; server RSS {before} → {after} KiB: {per_page:.1} KiB per page"
+                );
+            }
+        }
+        print_header();
+        for &concurrency in &args.concurrency {
+            rows.push(phase(&args, idle, concurrency, verify_before).await);
         }
     }
-    println!("verify_strict: {verify_before:.0}/s on one core (before the phases)");
+    let verify_after = verify_strict_per_second();
     println!(
-        "{:>5} {:>7} {:>6} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>11}  {:>7}",
+        "verify_strict: {verify_after:.0}/s after (ratios use the first figure; ×vs/s = logins/s ÷ verify_strict/s, ×vs = server CPU per login in verify_strict calls)"
+    );
+    if let Some(dir) = &args.plot {
+        plot::all(dir, &rows, verify_before)?;
+        println!("charts written to {}", dir.display());
+    }
+    Ok(())
+}
+
+fn print_header() {
+    println!(
+        "{:>6} {:>5} {:>7} {:>6} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>11}  {:>7}",
+        "idle",
         "conc",
         "logins",
         "errors",
@@ -328,14 +394,6 @@ async fn run(args: Args) -> Result<(), String> {
         "cpu/login",
         "×vs"
     );
-    for &concurrency in &args.concurrency {
-        phase(&args, concurrency, verify_before).await;
-    }
-    let verify_after = verify_strict_per_second();
-    println!(
-        "verify_strict: {verify_after:.0}/s after (ratios use the first figure; ×vs/s = logins/s ÷ verify_strict/s, ×vs = server CPU per login in verify_strict calls)"
-    );
-    Ok(())
 }
 
 fn main() -> ExitCode {

@@ -186,6 +186,10 @@ fn write_loop(connection: &Connection, jobs: &mpsc::Receiver<Box<dyn Job>>, grou
                 Err(_) => break,
             }
         }
+        // A transaction left open by an earlier failure would swallow this group.
+        if !connection.is_autocommit() {
+            let _ = connection.execute_batch("ROLLBACK");
+        }
         if let Err(e) = connection.execute_batch("BEGIN IMMEDIATE") {
             let error = backend(e);
             for job in group {
@@ -193,13 +197,44 @@ fn write_loop(connection: &Connection, jobs: &mpsc::Receiver<Box<dyn Job>>, grou
             }
             continue;
         }
-        let finishers: Vec<Finish> = group.into_iter().map(|job| job.run(connection)).collect();
-        let committed = connection.execute_batch("COMMIT").map_err(|e| {
-            let _ = connection.execute_batch("ROLLBACK");
-            backend(e)
-        });
-        if committed.is_err() {
-            tracing::error!("a SQLite group commit failed; its writes were rolled back");
+        let mut finishers: Vec<Finish> = Vec::with_capacity(group.len());
+        let mut jobs_left = group.into_iter();
+        let mut lost = None;
+        for job in jobs_left.by_ref() {
+            // A panicking job must not take the writer (and every later write) with it.
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(connection))) {
+                Ok(finish) => finishers.push(finish),
+                Err(_) => {
+                    lost = Some("a database write panicked; its group was rolled back");
+                    break;
+                }
+            }
+            // SQLite may end the transaction by itself (a full disk, an I/O error): then
+            // nothing of this group was kept, and the rest must not run in autocommit mode.
+            if connection.is_autocommit() {
+                lost = Some("SQLite rolled back the group's transaction");
+                break;
+            }
+        }
+        let committed = match lost {
+            Some(reason) => {
+                let _ = connection.execute_batch("ROLLBACK");
+                tracing::error!("{reason}");
+                Err(StoreError::backend(reason))
+            }
+            None => connection.execute_batch("COMMIT").map_err(|e| {
+                let _ = connection.execute_batch("ROLLBACK");
+                tracing::error!(error = %e, "a SQLite group commit failed; its writes were rolled back");
+                backend(e)
+            }),
+        };
+        for job in jobs_left {
+            job.fail(
+                committed
+                    .clone()
+                    .err()
+                    .unwrap_or_else(|| StoreError::backend("the group was rolled back")),
+            );
         }
         groups.fetch_add(1, Ordering::Relaxed);
         for finish in finishers {
@@ -262,6 +297,21 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(rows, 20, "the failed write left no row");
+
+        // A job that panics fails its group, but the writer lives on.
+        let (panicked, after) = tokio::join!(
+            db.write(|_| -> Result<(), StoreError> { panic!("a bug in a job") }),
+            async {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                db.write(|c| c.execute("INSERT INTO t VALUES (100)", []).map_err(backend))
+                    .await
+            }
+        );
+        assert!(panicked.is_err());
+        let _ = after;
+        db.write(|c| c.execute("INSERT INTO t VALUES (101)", []).map_err(backend))
+            .await
+            .expect("the writer survives a panicking job");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -375,7 +375,9 @@ impl Server {
             body,
             params,
             origin,
-            client_ip: incoming.client_ip,
+            // A dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d; nuts keep them as
+            // IPv4, so compare like with like.
+            client_ip: incoming.client_ip.to_canonical(),
             now: incoming.now,
         })
     }
@@ -546,7 +548,9 @@ impl Server {
         let body = reply.encode().unwrap_or_default();
         flow.expected_nut = nut;
         flow.reply_hash = sha256(&body);
-        flow.asked = outcome.ask.is_some();
+        // Once the user was asked in this flow, every later ident must answer: a refusal in
+        // between (an IP mismatch, say) must not clear the question.
+        flow.asked |= outcome.ask.is_some();
         flow.version = expected_version.map_or(0, |v| v.saturating_add(1));
         if let Some(refusal) = outcome.refusal {
             tracing::debug!(refusal = refusal.code(), flow = ?flow.id, "sqrl command refused");

@@ -173,6 +173,32 @@ impl SqrlServer {
         }
     }
 
+    /// The scan limit: per client prefix, and ten times that per wider network (an IPv4 /24,
+    /// an IPv6 /48), so that many addresses of one network cannot open flows without end.
+    async fn allow_scan(&self, ip: std::net::IpAddr, now: u64) -> bool {
+        let now_ms = now.saturating_mul(1000);
+        if !self.allow(&self.scan_rule, ip, now_ms).await {
+            return false;
+        }
+        let wide_rule = Rule {
+            name: "scans-network",
+            burst: self.scan_rule.burst.saturating_mul(10),
+            per_second: self.scan_rule.per_second * 10.0,
+        };
+        let key = self.prefixes.wide().key(ip);
+        match self.limiter.allow(&wide_rule, &key, now_ms).await {
+            Ok(true) => true,
+            Ok(false) => {
+                log_limited(&wide_rule, &key, &self.limit_logged, now_ms);
+                false
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "rate limiter unavailable");
+                false
+            }
+        }
+    }
+
     /// Handles one POST to the SQRL endpoint. Every failure is a TIF.
     pub async fn handle(
         &self,
@@ -183,15 +209,7 @@ impl SqrlServer {
             Ok(pending) => pending,
             Err(refused) => return self.server.refuse(refused, rng),
         };
-        if pending.opens_flow()
-            && !self
-                .allow(
-                    &self.scan_rule,
-                    pending.client_ip(),
-                    incoming.now.saturating_mul(1000),
-                )
-                .await
-        {
+        if pending.opens_flow() && !self.allow_scan(pending.client_ip(), incoming.now).await {
             let refused = crate::decide::Refused {
                 refusal: Refusal::RateLimited,
                 cps: pending.cps(),
@@ -316,6 +334,11 @@ impl SqrlServer {
         } else {
             stored.redeem(now, life)?
         };
+        // An account disabled or removed since the login was confirmed gets no new session.
+        match self.store.account(&account).await? {
+            Some(found) if !found.disabled => {}
+            _ => return Err(BrowserError::Flow(FlowError::WrongState)),
+        }
         stored.version = version.saturating_add(1);
         let session = Session {
             id_hash: draft.id_hash,

@@ -40,6 +40,15 @@ impl Default for Prefixes {
 }
 
 impl Prefixes {
+    /// The wider networks these prefixes sit in (8 bits shorter for IPv4, 16 for IPv6: a /24
+    /// and a /48 by default), for limits on a whole network.
+    pub fn wide(&self) -> Prefixes {
+        Prefixes {
+            v4: self.v4.saturating_sub(8),
+            v6: self.v6.saturating_sub(16),
+        }
+    }
+
     /// The limit key of an address: its prefix in CIDR notation, e.g. `2001:db8:1:2::/64`.
     /// IPv4-mapped IPv6 addresses count as IPv4.
     pub fn key(&self, ip: IpAddr) -> String {
