@@ -14,8 +14,8 @@ use deadpool_postgres::GenericClient;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use sqrl_proto::Bytes32;
 use sqrl_server::{
-    record, Account, AccountChange, AccountId, AccountStore, Commit, Flow, FlowId, FlowStore,
-    Needs, Session, Snapshot, Store, StoreError,
+    record, Account, AccountChange, AccountGuard, AccountId, AccountStore, Commit, Flow, FlowId,
+    FlowStore, Needs, Session, Snapshot, Store, StoreError,
 };
 use tokio_postgres::{NoTls, Row};
 use zeroize::Zeroizing;
@@ -199,6 +199,38 @@ async fn put_flow(
     }
 }
 
+/// Checks that every guarded account is still as the decision read it, locking the rows it
+/// read until the transaction ends (an absent row that appears meanwhile fails the insert on
+/// its unique key instead).
+async fn check(client: &impl GenericClient, guards: &[AccountGuard]) -> Result<(), StoreError> {
+    for guard in guards {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM sqrl_accounts WHERE idk = $1 FOR UPDATE");
+        let account = client
+            .query_opt(&sql, &[&guard.idk.0.as_slice()])
+            .await
+            .map_err(backend)?
+            .map(|row| read_account(&row))
+            .transpose()?;
+        let changed = match guard.superseded {
+            Some(expected) => superseded(client, &guard.idk).await? != expected,
+            None => false,
+        };
+        if account != guard.account || changed {
+            return Err(StoreError::Conflict);
+        }
+    }
+    Ok(())
+}
+
+/// A unique-key violation means another request created the row first: a lost race.
+fn conflict_or_backend(e: tokio_postgres::Error) -> StoreError {
+    if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
+        StoreError::Conflict
+    } else {
+        backend(e)
+    }
+}
+
 async fn apply(client: &impl GenericClient, change: &AccountChange) -> Result<(), StoreError> {
     async fn put(client: &impl GenericClient, a: &Account) -> Result<(), StoreError> {
         client
@@ -222,7 +254,7 @@ async fn apply(client: &impl GenericClient, change: &AccountChange) -> Result<()
             )
             .await
             .map(|_| ())
-            .map_err(backend)
+            .map_err(conflict_or_backend)
     }
     match change {
         AccountChange::Keep => Ok(()),
@@ -403,9 +435,14 @@ impl AccountStore for PostgresStore {
             .transpose()
     }
 
-    async fn apply(&self, change: &AccountChange) -> Result<(), StoreError> {
+    async fn apply(
+        &self,
+        change: &AccountChange,
+        guards: &[AccountGuard],
+    ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
+        check(&tx, guards).await?;
         apply(&tx, change).await?;
         tx.commit().await.map_err(backend)
     }
@@ -540,6 +577,7 @@ impl Store for PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
         put_flow(&tx, &commit.flow, commit.expected_version).await?;
+        check(&tx, &commit.guards).await?;
         apply(&tx, &commit.account).await?;
         tx.commit().await.map_err(backend)
     }

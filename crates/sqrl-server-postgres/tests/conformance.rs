@@ -22,6 +22,7 @@ async fn postgres_store_conforms_and_instances_share_it() {
         flow: flow(7, 0),
         expected_version: None,
         account: AccountChange::Put(account(7)),
+        guards: Vec::new(),
     })
     .await
     .unwrap();
@@ -58,7 +59,8 @@ async fn a_database_that_goes_away_gives_backend_errors_not_wrong_answers() {
             .commit(&Commit {
                 flow: flow(1, 0),
                 expected_version: None,
-                account: AccountChange::Keep
+                account: AccountChange::Keep,
+                guards: Vec::new(),
             })
             .await,
         Err(StoreError::Backend(_))

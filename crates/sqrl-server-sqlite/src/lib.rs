@@ -15,14 +15,14 @@ use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
 use sqrl_proto::Bytes32;
 use sqrl_server::{
-    Account, AccountChange, AccountId, AccountStore, Commit, Flow, FlowId, FlowStore, Needs,
-    Session, Snapshot, Store, StoreError,
+    Account, AccountChange, AccountGuard, AccountId, AccountStore, Commit, Flow, FlowId, FlowStore,
+    Needs, Session, Snapshot, Store, StoreError,
 };
 use zeroize::Zeroizing;
 
 use db::Db;
 use sql::{
-    account_by_idk, apply, backend, create_session, flow_by_id, put_flow, read_account,
+    account_by_idk, apply, backend, check, create_session, flow_by_id, put_flow, read_account,
     read_session, superseded, to_i64, ACCOUNT_COLUMNS,
 };
 
@@ -133,9 +133,18 @@ impl AccountStore for SqliteStore {
             .await
     }
 
-    async fn apply(&self, change: &AccountChange) -> Result<(), StoreError> {
-        let change = change.clone();
-        self.db.write(move |tx| apply(tx, &change)).await
+    async fn apply(
+        &self,
+        change: &AccountChange,
+        guards: &[AccountGuard],
+    ) -> Result<(), StoreError> {
+        let (change, guards) = (change.clone(), guards.to_vec());
+        self.db
+            .write(move |tx| {
+                check(tx, &guards)?;
+                apply(tx, &change)
+            })
+            .await
     }
 
     async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
@@ -279,6 +288,7 @@ impl Store for SqliteStore {
         self.db
             .write(move |tx| {
                 put_flow(tx, &commit.flow, commit.expected_version)?;
+                check(tx, &commit.guards)?;
                 apply(tx, &commit.account)
             })
             .await

@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use sqrl_proto::Bytes32;
 use sqrl_server::useragent::BrowserInfo;
 use sqrl_server::{
-    Account, AccountChange, AccountId, End, Flow, FlowId, Phase, Session, StoreError,
+    Account, AccountChange, AccountGuard, AccountId, End, Flow, FlowId, Phase, Session, StoreError,
 };
 
 pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
@@ -154,6 +154,22 @@ pub(crate) fn put_flow(
     })
     .map(|_| ())
     .map_err(backend)
+}
+
+/// Checks that every guarded account is still as the decision read it.
+pub(crate) fn check(tx: &Connection, guards: &[AccountGuard]) -> Result<(), StoreError> {
+    for guard in guards {
+        let account = account_by_idk(tx, &guard.idk)?;
+        let gone = guard
+            .superseded
+            .map(|expected| superseded(tx, &guard.idk).map(|s| s != expected))
+            .transpose()?
+            .unwrap_or(false);
+        if account != guard.account || gone {
+            return Err(StoreError::Conflict);
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn apply(tx: &Connection, change: &AccountChange) -> Result<(), StoreError> {

@@ -31,6 +31,7 @@ async fn sqlite_survives_a_restart_and_migrates_once() {
                 flow: flow(1, 0),
                 expected_version: None,
                 account: AccountChange::Put(account(1)),
+                guards: Vec::new(),
             })
             .await
             .unwrap();
@@ -57,7 +58,8 @@ async fn sqlite_survives_a_restart_and_migrates_once() {
             .commit(&Commit {
                 flow: flow(1, 0),
                 expected_version: None,
-                account: AccountChange::Keep
+                account: AccountChange::Keep,
+                guards: Vec::new(),
             })
             .await,
         Err(StoreError::Conflict)

@@ -23,7 +23,7 @@ use crate::command::{self, Outcome};
 use crate::flow::{End, Flow, FlowError, Lifetimes, Status};
 use crate::nut::{FlowId, Nut, NutCodec, QrNut};
 use crate::refusal::Refusal;
-use crate::store::{AccountChange, AccountId, Commit, Needs, Snapshot};
+use crate::store::{AccountChange, AccountGuard, AccountId, Commit, Needs, Snapshot};
 use crate::useragent::BrowserInfo;
 
 /// Whether the site asks the user to confirm each login on the phone (`ask`), naming the
@@ -227,6 +227,27 @@ fn hmac(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// What a command depends on: the account of `idk` (and whether it was superseded), and for a
+/// re-key the account of `pidk`. A query changes nothing, so it needs no guard.
+fn guards(pending: &Pending, snapshot: &Snapshot) -> Vec<AccountGuard> {
+    if pending.params.command == Command::Query {
+        return Vec::new();
+    }
+    let mut guards = vec![AccountGuard {
+        idk: pending.params.idk,
+        account: snapshot.current.clone(),
+        superseded: Some(snapshot.superseded),
+    }];
+    if let (None, Some(pidk)) = (&snapshot.current, pending.params.pidk) {
+        guards.push(AccountGuard {
+            idk: pidk,
+            account: snapshot.previous.clone(),
+            superseded: None,
+        });
+    }
+    guards
+}
+
 /// The SQRL endpoint's decisions: configuration and the two keys, nothing else.
 pub struct Server {
     config: Config,
@@ -396,8 +417,9 @@ impl Server {
                 return self.detached(refusal, Tif::empty(), cps, rng);
             }
         };
+        let guards = guards(&pending, &snapshot);
         match command::run(self, &pending, &flow, snapshot, rng) {
-            Ok(outcome) => self.reply(pending, flow, expected_version, outcome, rng),
+            Ok(outcome) => self.reply(pending, flow, expected_version, outcome, guards, rng),
             // A refused command changes nothing: the phone may still send a corrected one.
             Err((refusal, state)) => self.detached(refusal, state, cps, rng),
         }
@@ -495,6 +517,7 @@ impl Server {
         mut flow: Flow,
         expected_version: Option<u64>,
         mut outcome: Outcome,
+        guards: Vec<AccountGuard>,
         rng: &mut impl CryptoRngCore,
     ) -> Decision {
         let life = self.config.lifetimes;
@@ -562,6 +585,12 @@ impl Server {
         };
         let after = flow.status(now, life);
         let status = (before != Some(after)).then_some(after);
+        // A login or an account change holds only if the accounts are still as read.
+        let guards = if outcome.login.is_some() || account != AccountChange::Keep {
+            guards
+        } else {
+            Vec::new()
+        };
         Decision {
             response: Response {
                 body,
@@ -574,6 +603,7 @@ impl Server {
                 flow,
                 expected_version,
                 account,
+                guards,
             }),
             status,
             notice,

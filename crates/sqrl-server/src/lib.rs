@@ -40,6 +40,6 @@ pub use nut::{FlowId, NutCodec};
 pub use refusal::Refusal;
 pub use sqrl_proto as proto;
 pub use store::{
-    Account, AccountChange, AccountId, AccountStore, Commit, FlowStore, Needs, Session, Snapshot,
-    Split, Store, StoreError,
+    Account, AccountChange, AccountGuard, AccountId, AccountStore, Commit, FlowStore, Needs,
+    Session, Snapshot, Split, Store, StoreError,
 };

@@ -11,7 +11,8 @@ use zeroize::Zeroizing;
 use crate::flow::Flow;
 use crate::nut::FlowId;
 use crate::store::{
-    Account, AccountChange, AccountId, AccountStore, Commit, FlowStore, Session, Store, StoreError,
+    Account, AccountChange, AccountGuard, AccountId, AccountStore, Commit, FlowStore, Session,
+    Store, StoreError,
 };
 
 #[derive(Debug, Default)]
@@ -32,6 +33,22 @@ impl Memory {
         } else {
             Err(StoreError::Conflict)
         }
+    }
+
+    fn check(&self, guards: &[AccountGuard]) -> Result<(), StoreError> {
+        for guard in guards {
+            let account = self
+                .by_idk
+                .get(&guard.idk)
+                .and_then(|id| self.accounts.get(id));
+            let superseded = self.superseded.contains(&guard.idk);
+            if account != guard.account.as_ref()
+                || guard.superseded.is_some_and(|s| s != superseded)
+            {
+                return Err(StoreError::Conflict);
+            }
+        }
+        Ok(())
     }
 
     fn apply(&mut self, change: &AccountChange) {
@@ -140,8 +157,14 @@ impl AccountStore for MemoryStore {
         Ok(self.lock()?.accounts.get(id).cloned())
     }
 
-    async fn apply(&self, change: &AccountChange) -> Result<(), StoreError> {
-        self.lock()?.apply(change);
+    async fn apply(
+        &self,
+        change: &AccountChange,
+        guards: &[AccountGuard],
+    ) -> Result<(), StoreError> {
+        let mut memory = self.lock()?;
+        memory.check(guards)?;
+        memory.apply(change);
         Ok(())
     }
 
@@ -208,6 +231,7 @@ impl Store for MemoryStore {
     async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
         let mut memory = self.lock()?;
         memory.check_flow(&commit.flow, commit.expected_version)?;
+        memory.check(&commit.guards)?;
         memory.apply(&commit.account);
         memory.flows.insert(commit.flow.id, commit.flow.clone());
         Ok(())

@@ -108,6 +108,17 @@ pub enum AccountChange {
     Remove(AccountId),
 }
 
+/// What a decision saw of one identity's account: the commit applies only if it is still so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountGuard {
+    /// The identity key.
+    pub idk: Bytes32,
+    /// Its account as read (`None`: it had none).
+    pub account: Option<Account>,
+    /// It was superseded by a re-key (`None`: the decision did not depend on it).
+    pub superseded: Option<bool>,
+}
+
 /// One command's changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Commit {
@@ -117,6 +128,11 @@ pub struct Commit {
     pub expected_version: Option<u64>,
     /// Account changes.
     pub account: AccountChange,
+    /// The accounts the decision depended on, as it read them. If any changed since (a
+    /// `disable` committed in between, a re-key, a removal), the commit is a
+    /// [`StoreError::Conflict`] and changes nothing, so a login never confirms, nor an
+    /// account change lands, on a stale view of an account.
+    pub guards: Vec<AccountGuard>,
 }
 
 /// A store failure.
@@ -200,8 +216,14 @@ pub trait AccountStore: Send + Sync + 'static {
     ) -> Result<(Option<Account>, Option<Account>, bool), StoreError>;
     /// The account with this id.
     async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError>;
-    /// Applies an account change (idempotent: applying it twice leaves the same state).
-    async fn apply(&self, change: &AccountChange) -> Result<(), StoreError>;
+    /// Applies an account change if every guard still holds (else
+    /// [`StoreError::Conflict`], changing nothing). Idempotent: applying it twice leaves the
+    /// same state.
+    async fn apply(
+        &self,
+        change: &AccountChange,
+        guards: &[AccountGuard],
+    ) -> Result<(), StoreError>;
     /// Stores a new session.
     async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
     /// The session with this id hash.
@@ -250,7 +272,7 @@ pub trait Store: FlowStore + AccountStore {
     /// Applies a commit: the flow only if its version is still `expected_version`, and then
     /// the account change; or [`StoreError::Conflict`] changing nothing.
     async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
-        if commit.account == AccountChange::Keep {
+        if commit.account == AccountChange::Keep && commit.guards.is_empty() {
             return self.put_flow(&commit.flow, commit.expected_version).await;
         }
         // Claim: the flow record moves on with a nut nobody holds, so a concurrent request
@@ -260,8 +282,10 @@ pub trait Store: FlowStore + AccountStore {
         claim.expected_nut = String::new();
         claim.phase = crate::flow::Phase::Scanned;
         self.put_flow(&claim, commit.expected_version).await?;
-        // Write: the account change (idempotent, so a retry after a crash is harmless).
-        self.apply(&commit.account).await?;
+        // Write: the account change, if the accounts are still as the decision saw them
+        // (idempotent, so a retry after a crash is harmless). A guard that fails leaves the
+        // flow claimed: its page sees no confirmation and the client is told to retry.
+        self.apply(&commit.account, &commit.guards).await?;
         // Finalize: the flow as the command left it, at the claim's version (only the
         // claimer can get here: nobody else holds the claim's empty nut).
         self.put_flow(&commit.flow, Some(claim.version)).await
@@ -315,8 +339,12 @@ impl<F: FlowStore, A: AccountStore> AccountStore for Split<F, A> {
     async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
         self.accounts.account(id).await
     }
-    async fn apply(&self, change: &AccountChange) -> Result<(), StoreError> {
-        self.accounts.apply(change).await
+    async fn apply(
+        &self,
+        change: &AccountChange,
+        guards: &[AccountGuard],
+    ) -> Result<(), StoreError> {
+        self.accounts.apply(change, guards).await
     }
     async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
         self.accounts.create_session(session).await

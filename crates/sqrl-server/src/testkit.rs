@@ -15,7 +15,8 @@ use crate::events::Events;
 use crate::flow::{Flow, Phase, Status};
 use crate::nut::FlowId;
 use crate::store::{
-    Account, AccountChange, AccountId, Commit, FlowStore, Needs, Session, Store, StoreError,
+    Account, AccountChange, AccountGuard, AccountId, Commit, FlowStore, Needs, Session, Store,
+    StoreError,
 };
 use crate::useragent::BrowserInfo;
 
@@ -123,6 +124,7 @@ pub async fn store_conforms(store: &dyn Store) {
                 flow,
                 expected_version: expected,
                 account,
+                guards: Vec::new(),
             })
             .await
     };
@@ -161,6 +163,58 @@ pub async fn store_conforms(store: &dyn Store) {
         store.flow(&FlowId([1; 16])).await.unwrap(),
         Some(flow(1, 1))
     );
+
+    // Guards: a commit made on a stale view of an account changes nothing.
+    let mut stale = account(1);
+    stale.disabled = true;
+    let guarded = |id: u8, guard: Option<Account>, change| Commit {
+        flow: flow(id, 0),
+        expected_version: None,
+        account: change,
+        guards: vec![AccountGuard {
+            idk: Bytes32([1; 32]),
+            account: guard,
+            superseded: Some(false),
+        }],
+    };
+    assert_eq!(
+        store
+            .commit(&guarded(
+                4,
+                Some(stale.clone()),
+                AccountChange::Put(stale.clone())
+            ))
+            .await,
+        Err(StoreError::Conflict),
+        "the account is not as the decision saw it"
+    );
+    // One database changes nothing; flows and accounts in two (`Split`) may leave the flow
+    // claimed: scanned, with a nut nobody holds, so nothing can continue or confirm it.
+    match store.flow(&FlowId([4; 16])).await.unwrap() {
+        None => {}
+        Some(claimed) => {
+            assert_eq!(claimed.phase, Phase::Scanned, "nothing confirmed");
+            assert!(claimed.expected_nut.is_empty(), "nobody can continue it");
+        }
+    }
+    assert_eq!(
+        store
+            .apply(
+                &AccountChange::Put(stale.clone()),
+                &guarded(4, None, AccountChange::Keep).guards
+            )
+            .await,
+        Err(StoreError::Conflict),
+        "apply checks the guards too"
+    );
+    assert_eq!(
+        store.account(&AccountId([1; 16])).await.unwrap(),
+        Some(account(1))
+    );
+    store
+        .commit(&guarded(5, Some(account(1)), AccountChange::Keep))
+        .await
+        .expect("a guard that holds");
 
     // Sessions and names belong to the account id and stay through a re-key; the old
     // identity is superseded.

@@ -873,8 +873,12 @@ impl AccountStore for Faulty {
     async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
         self.inner.account(id).await
     }
-    async fn apply(&self, change: &AccountChange) -> Result<(), StoreError> {
-        self.inner.apply(change).await
+    async fn apply(
+        &self,
+        change: &AccountChange,
+        guards: &[sqrl_server::AccountGuard],
+    ) -> Result<(), StoreError> {
+        self.inner.apply(change, guards).await
     }
     async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
         self.inner.create_session(session).await
