@@ -19,7 +19,7 @@ use serde_json::json;
 use sqrl_server::nut::Nut;
 use sqrl_server::{BrowserError, FlowId, Incoming, Status, Subscription};
 
-use super::{cookie_value, qr, SqrlHttp, FLOW_COOKIE};
+use super::{assets, cookie_value, qr, widget, SqrlHttp, FLOW_COOKIE};
 use sqrl_proto::MAX_BODY_LEN;
 
 pub(super) fn routes<T>(http: SqrlHttp) -> Router<T> {
@@ -37,6 +37,7 @@ pub(super) fn routes<T>(http: SqrlHttp) -> Router<T> {
         .route(&format!("{path}/redeem"), post(redeem))
         .route(&format!("{path}/cps"), get(cps))
         .route(&format!("{path}/logout"), post(logout))
+        .route(&format!("{path}/widget.js"), get(widget_js))
         .with_state(http)
 }
 
@@ -116,6 +117,7 @@ async fn new_flow(
         "png": format!("{path}/qr.png?nut={nut}"),
         "expires_in": begun.expires_in,
         "retry_ms": u64::try_from(http.inner.settings.retry.as_millis()).unwrap_or(u64::MAX),
+        "after_login": http.inner.settings.after_login,
     });
     let mut response = Json(body).into_response();
     if let Ok(cookie) = HeaderValue::from_str(&begun.cookie) {
@@ -449,7 +451,15 @@ async fn cps(
             );
             (
                 StatusCode::FORBIDDEN,
-                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                [
+                    (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                    (
+                        header::CONTENT_SECURITY_POLICY,
+                        widget::CONTENT_SECURITY_POLICY,
+                    ),
+                    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                    (header::REFERRER_POLICY, "no-referrer"),
+                ],
                 page,
             )
                 .into_response()
@@ -471,4 +481,14 @@ async fn logout(State(http): State<SqrlHttp>, headers: HeaderMap) -> Response {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
+}
+
+#[derive(Deserialize)]
+struct VersionQuery {
+    v: Option<String>,
+}
+
+/// `GET /sqrl/widget.js`: the login widget (cached for a year under its versioned URL).
+async fn widget_js(Query(q): Query<VersionQuery>, headers: HeaderMap) -> Response {
+    assets::WIDGET_JS.serve(q.v.as_deref(), &headers)
 }

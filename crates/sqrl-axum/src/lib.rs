@@ -12,6 +12,7 @@
 //! | `POST /sqrl/redeem` | the browser holding the flow secret turns a confirmed login into its session |
 //! | `GET /sqrl/cps?token=…` | a client's CPS link: logs in the browser that opens it, once |
 //! | `POST /sqrl/logout` | ends the session |
+//! | `GET /sqrl/widget.js` | the login widget's script (see [`widget`] for it and the JSON/SSE contract) |
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -33,9 +34,11 @@
 //! # Ok(()) }
 //! ```
 
+pub mod assets;
 mod handlers;
 pub mod qr;
 pub mod streams;
+pub mod widget;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

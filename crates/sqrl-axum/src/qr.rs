@@ -22,11 +22,17 @@ fn encode(text: &str) -> Option<fast_qr::QRCode> {
         .ok()
 }
 
-/// An SVG QR code of `text`.
+/// An SVG QR code of `text`, sized like the PNG (`SCALE` pixels per module) so that an `<img>`
+/// without CSS shows it at a scannable size, and scaling without blurred module edges.
 pub fn svg(text: &str) -> Option<String> {
     let code = encode(text)?;
+    let side = (u32::try_from(code.size).ok()? + 2 * QUIET) * SCALE;
     // SvgBuilder's default margin is the standard 4-module quiet zone.
-    Some(fast_qr::convert::svg::SvgBuilder::default().to_str(&code))
+    let svg = fast_qr::convert::svg::SvgBuilder::default().to_str(&code);
+    let rest = svg.strip_prefix("<svg ")?;
+    Some(format!(
+        "<svg width=\"{side}\" height=\"{side}\" shape-rendering=\"crispEdges\" {rest}"
+    ))
 }
 
 /// The dark modules of `text`'s QR code, row by row, with its side length.
@@ -72,7 +78,16 @@ mod tests {
     fn renders_both_formats() {
         let url = "sqrl://example.com/sqrl?nut=abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789";
         let svg = super::svg(url).unwrap();
-        assert!(svg.contains("<svg"));
+        let (size, _) = super::modules(url).unwrap();
+        let side = (size + 8) * 6;
+        assert!(
+            svg.starts_with(&format!(
+                "<svg width=\"{side}\" height=\"{side}\" shape-rendering=\"crispEdges\" viewBox=\"0 0 {} {}\"",
+                size + 8,
+                size + 8
+            )),
+            "{svg}"
+        );
         let png = super::png(url).unwrap();
         assert_eq!(&png[1..4], b"PNG");
         let (size, dark) = super::modules(url).unwrap();

@@ -5,7 +5,8 @@
 //! cross-device login with "scanned" then the account page, surviving a reload, logout;
 //! a second browser that cannot redeem another's login; revoking another session from the
 //! account page; declined on the phone; expiry with an explicit new code; same-device login
-//! through `sqrl cps`.
+//! through `sqrl cps` (and the page's waiting state, against a stand-in app). And the widget alone on
+//! a minimal page of a tiny app that embeds `sqrl-axum` (served in this process).
 //!
 //! Set `SQRL_UPDATE_SCREENSHOTS=1` to rewrite `docs/screenshots/*.png`.
 #![allow(
@@ -22,6 +23,9 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use sqrl_axum::widget::CONTENT_SECURITY_POLICY;
+use sqrl_axum::{HttpSettings, SqrlHttp};
+use sqrl_server::{Config, Server, SqrlServer};
 
 // ---- processes ---------------------------------------------------------------------------
 
@@ -314,8 +318,9 @@ impl Browser {
         self.run(&script).as_str().unwrap_or_default().to_owned()
     }
 
+    /// The login widget's state (`data-status` on its `data-sqrl-login` element).
     fn status(&self) -> String {
-        self.run("return document.body ? (document.body.dataset.status || '') : '';")
+        self.run("const w = document.querySelector('[data-sqrl-login]'); return w ? (w.dataset.status || '') : '';")
             .as_str()
             .unwrap_or_default()
             .to_owned()
@@ -326,6 +331,26 @@ impl Browser {
             "document.querySelector({}).click(); return null;",
             json!(selector)
         ));
+    }
+
+    /// Whether the element matching `selector` is shown (exists and is not hidden).
+    fn shown(&self, selector: &str) -> bool {
+        let script = format!(
+            "const e = document.querySelector({}); return !!e && e.getClientRects().length > 0;",
+            json!(selector)
+        );
+        self.run(&script).as_bool().unwrap_or(false)
+    }
+
+    /// A final state: the dead code and its links are gone, a new code is offered.
+    fn assert_ended(&self, state: &str) {
+        for part in [".sqrl-qr", ".sqrl-link", ".sqrl-url", ".sqrl-countdown"] {
+            assert!(!self.shown(part), "{part} still shown when {state}");
+        }
+        assert!(
+            self.shown(".sqrl-new-code"),
+            "no new-code button when {state}"
+        );
     }
 
     fn screenshot(&self) -> Vec<u8> {
@@ -359,8 +384,8 @@ impl Browser {
     }
 
     /// Opens the login page and reads its QR code from a screenshot.
-    fn login_page(&self, site: &Site) -> String {
-        self.goto(&format!("{}/", site.base));
+    fn login_page(&self, base: &str) -> String {
+        self.goto(&format!("{base}/"));
         self.wait_status("new");
         std::thread::sleep(Duration::from_millis(300)); // let the QR image paint
         read_qr(&self.screenshot())
@@ -390,12 +415,32 @@ fn save_screenshot(browser: &Browser, name: &str) {
 
 // ---- the scenarios ------------------------------------------------------------------------
 
+/// chromedriver, or `None` after saying loudly that the browser tests are skipped; under
+/// `CI=true` a missing browser fails instead.
+fn start_driver() -> Option<Driver> {
+    let driver = Driver::start();
+    if driver.is_none() {
+        let message =
+            "chromedriver not found; install Debian's chromium and chromium-driver (.ci/run does)";
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{message}: CI=true, so the browser tests may not skip");
+        }
+        eprintln!("\n==== SKIPPED: {message} ====\n");
+    }
+    driver
+}
+
 #[test]
 fn the_site_in_a_real_browser() {
-    let Some(driver) = Driver::start() else {
-        eprintln!("SKIPPED: chromedriver not found; install Debian's chromium and chromium-driver (.ci/run does)");
-        return;
-    };
+    // Same-device login needs the SQRL port; a `sqrl cps` left running would answer the page
+    // instead of the test's own and wait at its prompt forever.
+    if let Err(e) = TcpListener::bind("127.0.0.1:25519") {
+        panic!(
+            "port 25519 on 127.0.0.1 is taken ({e}): the same-device scenario needs it. \
+             Is a `sqrl cps` running? Stop it and run the browser tests again."
+        );
+    }
+    let Some(driver) = start_driver() else { return };
     let dir = std::env::temp_dir().join(format!("sqrl-e2e-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -404,7 +449,7 @@ fn the_site_in_a_real_browser() {
 
     // 1. Cross-device: QR from a screenshot, "scanned" shown, then the account page.
     let a = driver.session(&dir.join("profile-a"));
-    let url = a.login_page(&site);
+    let url = a.login_page(&site.base);
     assert!(
         url.starts_with(&format!(
             "sqrl://{}/sqrl?nut=",
@@ -414,11 +459,13 @@ fn the_site_in_a_real_browser() {
     );
     save_screenshot(&a, "login.png");
     let idk = phone.idk(&url);
+    // A new account: the client asks "Log in to …? [y/N]"; known accounts get the site's
+    // question with numbered buttons.
     let (process, stdin) = phone.login(&url);
     a.wait_status("scanned");
-    assert!(a.text("#status").contains("Confirm on your phone"));
+    assert!(a.text(".sqrl-status").contains("Confirm in your SQRL app"));
     assert_eq!(
-        finish(process, stdin, "1\n"),
+        finish(process, stdin, "y\n"),
         Some(0),
         "sqrl login succeeds"
     );
@@ -436,10 +483,10 @@ fn the_site_in_a_real_browser() {
 
     // 2. A second browser cannot redeem the first one's login.
     let b = driver.session(&dir.join("profile-b"));
-    b.login_page(&site);
+    b.login_page(&site.base);
     let c = {
         let c = driver.session(&dir.join("profile-c"));
-        let qr = c.login_page(&site);
+        let qr = c.login_page(&site.base);
         let (process, stdin) = phone.login(&qr);
         c.wait_status("scanned");
         // b knows nothing of c's flow: its redeem is refused and its page stays "new".
@@ -490,45 +537,95 @@ fn the_site_in_a_real_browser() {
     });
 
     // 5. Declined on the phone.
-    let url = b.login_page(&site);
+    let url = b.login_page(&site.base);
     let (process, stdin) = phone.login(&url);
     b.wait_status("scanned");
     assert_eq!(
         finish(process, stdin, "2\n"),
-        Some(5),
-        "the client reports the refusal"
+        Some(6),
+        "the site's second button is its Cancel: the client exits 6"
     );
     b.wait_status("rejected");
-    assert!(b.text("#status").contains("declined"));
-    assert_eq!(
-        b.run("return document.getElementById('new-code').hidden;")
-            .as_bool(),
-        Some(false)
-    );
+    assert_eq!(b.text(".sqrl-status"), "Login declined in your SQRL app.");
+    b.assert_ended("declined");
 
     // 6. Expiry: the page offers a new code and does not make one by itself.
     let short = start_site(&dir, "short", &["--nut-lifetime", "10"]);
-    b.login_page(&short);
+    b.login_page(&short.base);
     b.wait("the code to expire", Duration::from_secs(20), |b| {
         b.status() == "expired"
     });
-    let src = b.run("return document.getElementById('qr').src;");
+    assert!(
+        b.text(".sqrl-status").contains("This code has expired"),
+        "{}",
+        b.text(".sqrl-status")
+    );
+    b.assert_ended("expired");
+    let src = b.run("return document.querySelector('.sqrl-qr').src;");
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(
-        b.run("return document.getElementById('qr').src;"),
+        b.run("return document.querySelector('.sqrl-qr').src;"),
         src,
         "no silent new code"
     );
     assert_eq!(
-        b.run("return document.getElementById('new-code').hidden;")
+        b.run("return document.querySelector('.sqrl-new-code').hidden;")
             .as_bool(),
         Some(false)
     );
-    b.click("#new-code");
+    b.click(".sqrl-new-code");
     b.wait_status("new");
-    assert_ne!(b.run("return document.getElementById('qr').src;"), src);
+    assert_ne!(b.run("return document.querySelector('.sqrl-qr').src;"), src);
 
-    // 7. Same device: the page's SQRL link, with `sqrl cps` answering on 127.0.0.1:25519.
+    // 7. Same device, first with a stand-in for the app on 127.0.0.1:25519 that answers the
+    // page's image probe and then the handover with 204 No Content (the browser stays on the
+    // page, which WebDriver cannot read while a real app keeps that navigation pending): the
+    // page says it waits for the app on this device and hides the code.
+    let stand_in = TcpListener::bind("127.0.0.1:25519").unwrap();
+    let handover = std::thread::spawn(move || loop {
+        let (mut stream, _) = stand_in.accept().unwrap();
+        let mut line = String::new();
+        BufReader::new(&stream).read_line(&mut line).unwrap();
+        let path = line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+        if path.ends_with(".gif") {
+            let gif = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;";
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: image/gif\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                gif.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(gif);
+        } else {
+            let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+            return path;
+        }
+    });
+    let d = driver.session(&dir.join("profile-d"));
+    d.login_page(&site.base);
+    let link = d.run("return document.querySelector('.sqrl-link').href;");
+    d.click(".sqrl-link");
+    d.wait_status("local");
+    assert_eq!(
+        d.text(".sqrl-status"),
+        "Waiting for your SQRL app on this device…"
+    );
+    assert!(
+        !d.shown(".sqrl-qr"),
+        "no QR code while the app on this device decides"
+    );
+    let path = handover.join().unwrap();
+    let handed = sqrl_proto::b64::decode_lenient(path.trim_start_matches('/')).unwrap();
+    assert_eq!(
+        Some(String::from_utf8(handed).unwrap().as_str()),
+        link.as_str(),
+        "the app on this device gets the page's link"
+    );
+
+    // Then the real thing: `sqrl cps` answering on 127.0.0.1:25519.
     let cps_log = dir.join("cps.log");
     let cps = Process(
         phone
@@ -547,28 +644,136 @@ fn the_site_in_a_real_browser() {
         .call()
         .is_err()
     {
-        assert!(Instant::now() < until, "sqrl cps did not start");
+        assert!(
+            Instant::now() < until,
+            "sqrl cps did not start: {}",
+            std::fs::read_to_string(&cps_log).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let d = driver.session(&dir.join("profile-d"));
-    d.login_page(&site);
-    d.click("#sqrl-link");
+    d.login_page(&site.base);
+    d.click(".sqrl-link");
     let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         d.wait(
             "the account page through the same-device link",
             Duration::from_secs(20),
-            |d| d.url().ends_with("/account"),
+            |d| d.url().ends_with("/account") && d.text("#idk") == idk,
         );
     }));
-    if waited.is_err() {
-        panic!(
+    if let Err(panic) = waited {
+        eprintln!(
             "same-device login failed; sqrl cps said: {}",
             std::fs::read_to_string(&cps_log).unwrap_or_default()
         );
+        std::panic::resume_unwind(panic);
     }
-    assert_eq!(d.text("#idk"), idk);
     drop(cps);
 
     drop((a, b, c, d, short, site, driver));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A tiny app embedding `sqrl-axum`, served on loopback in this process: its login page is
+/// the documented snippet under the documented CSP, with no script of its own.
+fn start_embedding_app() -> String {
+    use axum::http::{header, HeaderMap};
+    use axum::response::Html;
+    use axum::routing::get;
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            let mut config = Config::new(&address.to_string());
+            config.origin = format!("http://{address}");
+            let server = Server::new(config, &[7; 32], &[8; 32]);
+            let settings = HttpSettings {
+                secure_cookies: false,
+                ..HttpSettings::default()
+            };
+            let sqrl = SqrlHttp::builder(SqrlServer::in_memory(server))
+                .settings(settings)
+                .build();
+            let page = format!(
+                "<!doctype html><title>Embedded</title><div data-sqrl-login></div>\
+                 <script src=\"{}\" defer></script>",
+                sqrl.widget_src()
+            );
+            let accounts = sqrl.clone();
+            let app = axum::Router::new()
+                .route(
+                    "/",
+                    get(move || async move {
+                        (
+                            [(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY)],
+                            Html(page),
+                        )
+                    }),
+                )
+                .route(
+                    "/account",
+                    get(move |headers: HeaderMap| async move {
+                        match accounts.signed_in(&headers).await {
+                            Ok(Some(signed_in)) => format!("signed in as {}", signed_in.account),
+                            _ => "not signed in".to_owned(),
+                        }
+                    }),
+                )
+                .merge(sqrl.router());
+            tx.send(format!("http://{address}")).unwrap();
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await
+            .unwrap();
+        });
+    });
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("the embedding app did not start")
+}
+
+#[test]
+fn the_widget_logs_in_on_a_minimal_page_of_another_app() {
+    let Some(driver) = start_driver() else { return };
+    let dir = std::env::temp_dir().join(format!("sqrl-e2e-embed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = start_embedding_app();
+    let phone = Phone::create(&dir);
+    let browser = driver.session(&dir.join("profile"));
+
+    // No stylesheet: the QR code's SVG carries its own size, and is read from a screenshot.
+    let url = browser.login_page(&base);
+    assert!(
+        url.starts_with(&format!(
+            "sqrl://{}/sqrl?nut=",
+            base.trim_start_matches("http://")
+        )),
+        "{url}"
+    );
+    let width = browser.run("return document.querySelector('.sqrl-qr').naturalWidth;");
+    assert!(width.as_u64().unwrap_or(0) >= 180, "QR image width {width}");
+    assert!(browser
+        .text(".sqrl-status")
+        .contains("Scan the code with your SQRL app"));
+
+    let (process, stdin) = phone.login(&url);
+    browser.wait_status("scanned");
+    assert_eq!(
+        finish(process, stdin, "y\n"),
+        Some(0),
+        "sqrl login succeeds"
+    );
+    browser.wait("the app's account page", Duration::from_secs(10), |b| {
+        b.url().ends_with("/account") && b.text("body").starts_with("signed in as ")
+    });
+    drop((browser, driver));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -56,6 +56,8 @@ struct Browser {
     agent: ureq::Agent,
     base: String,
     cookies: Vec<(String, String)>,
+    /// The last response's headers, names in lower case.
+    headers: Vec<(String, String)>,
 }
 
 impl Browser {
@@ -67,6 +69,7 @@ impl Browser {
                 .build(),
             base: site.base.clone(),
             cookies: Vec::new(),
+            headers: Vec::new(),
         }
     }
 
@@ -106,6 +109,17 @@ impl Browser {
                 self.cookies.push((name.to_owned(), value.to_owned()));
             }
         }
+        self.headers = response
+            .headers_names()
+            .into_iter()
+            .flat_map(|name| {
+                response
+                    .all(&name)
+                    .into_iter()
+                    .map(|v| (name.to_ascii_lowercase(), v.to_owned()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
         let location = response.header("location").map(str::to_owned);
         (response.status(), response.into_string().unwrap(), location)
     }
@@ -116,8 +130,8 @@ fn log_in(site: &Site, keys: &Keys) -> Browser {
     let (status, page, _) = browser.send("GET", "/", None);
     assert_eq!(status, 200);
     assert!(
-        page.contains("id=qr") && page.contains("/sqrl/new"),
-        "{page}"
+        page.contains("data-sqrl-login") && page.contains("src=\"/sqrl/widget.js?v="),
+        "the login page is the widget: {page}"
     );
     let (status, body, _) = browser.send("POST", "/sqrl/new", None);
     assert_eq!(status, 200, "{body}");
@@ -158,7 +172,11 @@ fn log_in(site: &Site, keys: &Keys) -> Browser {
 }
 
 fn temp_database() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sqrl-site-test-{}", std::process::id()));
+    temp_database_named("visit")
+}
+
+fn temp_database_named(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sqrl-site-test-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir.join("site.sqlite")
@@ -185,7 +203,10 @@ fn a_visit_from_login_to_logout() {
         first.send("POST", "/account/name", Some(&[("name", "Ada <Lovelace>")]));
     assert_eq!((status, location.as_deref()), (303, Some("/account")));
     let (_, account, _) = first.send("GET", "/account", None);
-    assert!(account.contains("Hello, Ada &lt;Lovelace&gt;"), "{account}");
+    assert!(
+        account.contains("Hello, Ada &#60;Lovelace&#62;"),
+        "{account}"
+    );
 
     // A restart keeps accounts, names and sessions.
     drop(site);
@@ -193,7 +214,7 @@ fn a_visit_from_login_to_logout() {
     first.base = site.base.clone();
     let (status, account, _) = first.send("GET", "/account", None);
     assert_eq!(status, 200);
-    assert!(account.contains("Ada &lt;Lovelace&gt;"));
+    assert!(account.contains("Ada &#60;Lovelace&#62;"));
 
     // A second browser logs in; the first revokes it.
     let mut second = log_in(&site, &keys);
@@ -245,6 +266,160 @@ fn a_visit_from_login_to_logout() {
     // Logout ends the session.
     first.send("POST", "/sqrl/logout", None);
     assert_eq!(first.send("GET", "/account", None).2.as_deref(), Some("/"));
+    drop(site);
+    std::fs::remove_dir_all(database.parent().unwrap()).unwrap();
+}
+
+impl Browser {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The first inline script, inline style or event-handler attribute in `page`, if any.
+fn inline_code(page: &str) -> Option<String> {
+    let lower = page.to_ascii_lowercase();
+    for (at, _) in lower.match_indices("<script") {
+        let tag = &lower[at..lower[at..].find('>').map_or(lower.len(), |end| at + end)];
+        if !tag.contains(" src=") {
+            return Some(format!("inline script: {tag}"));
+        }
+    }
+    if lower.contains("<style") {
+        return Some("a <style> element".into());
+    }
+    // Attributes: ` style=`, ` onclick=` and the like, inside tags (quoted values skipped).
+    for tag in lower.split('<').skip(1) {
+        let mut names = Vec::new();
+        let (mut quote, mut name, mut in_name) = (None, String::new(), false);
+        for c in tag.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '>') => break,
+                (None, c) if c.is_whitespace() => {
+                    in_name = true;
+                    if !name.is_empty() {
+                        names.push(std::mem::take(&mut name));
+                    }
+                }
+                (None, '=') => {
+                    if !name.is_empty() {
+                        names.push(std::mem::take(&mut name));
+                    }
+                    in_name = false;
+                }
+                (None, c) if in_name => name.push(c),
+                (None, _) => {}
+            }
+        }
+        names.push(name);
+        if let Some(bad) = names
+            .iter()
+            .find(|n| *n == "style" || (n.starts_with("on") && n.len() > 2))
+        {
+            return Some(format!("attribute {bad} in <{tag}"));
+        }
+    }
+    None
+}
+
+#[test]
+fn the_inline_code_check_finds_what_it_must() {
+    assert!(inline_code("<script>alert(1)</script>").is_some());
+    assert!(inline_code("<p style=\"color:red\">").is_some());
+    assert!(inline_code("<img src=x onerror=\"alert(1)\">").is_some());
+    assert!(inline_code("<style>p{}</style>").is_some());
+    assert!(inline_code("<a href=x onclick='y'>").is_some());
+    assert!(inline_code(
+        "<script src=\"/a.js\" defer></script><p class=x>on=</p><input value=\"a onclick=b\">"
+    )
+    .is_none());
+}
+
+#[test]
+fn every_page_has_a_strict_csp_security_headers_and_no_inline_code() {
+    let database = temp_database_named("headers");
+    let site = start(&database);
+    let iuk = Iuk::generate(&mut OsRng);
+    let keys = Keys::new(iuk.imk(), iuk.ilk(), vec![]);
+    let mut browser = log_in(&site, &keys);
+    browser.send(
+        "POST",
+        "/account/name",
+        Some(&[("name", "<i onmouseover=x>")]),
+    );
+    let mut anonymous = Browser::new(&site);
+    let login = anonymous.send("GET", "/", None);
+    let login_headers = anonymous.headers.clone();
+    let account = browser.send("GET", "/account", None);
+    let pages = [login, account];
+    let headers = [login_headers, browser.headers.clone()];
+    for ((status, page, _), headers) in pages.iter().zip(&headers) {
+        assert_eq!(*status, 200, "{page}");
+        let get = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+                .unwrap_or_else(|| panic!("no {name} header on {page}"))
+        };
+        let csp = get("content-security-policy");
+        for directive in [
+            "default-src 'self'",
+            "script-src 'self';",
+            "style-src 'self';",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "img-src 'self' data: http://localhost:25519;",
+        ] {
+            assert!(csp.contains(directive), "{directive} missing from {csp}");
+        }
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert_eq!(get("x-content-type-options"), "nosniff");
+        assert_eq!(get("referrer-policy"), "same-origin");
+        assert_eq!(get("x-frame-options"), "DENY");
+        assert_eq!(get("cross-origin-opener-policy"), "same-origin");
+        assert_eq!(get("cache-control"), "no-store");
+        assert_eq!(inline_code(page), None, "{page}");
+    }
+    // The display name went through the template's escaping.
+    assert!(
+        pages[1].1.contains("&#60;i onmouseover=x&#62;"),
+        "{}",
+        pages[1].1
+    );
+
+    // The stylesheet and the widget script are served with their types, cached for a year
+    // under their versioned URLs and revalidated otherwise.
+    let page = &pages[0].1;
+    for (route, content_type) in [
+        ("/assets/site.css?v=", "text/css; charset=utf-8"),
+        ("/sqrl/widget.js?v=", "text/javascript; charset=utf-8"),
+    ] {
+        let url = page
+            .split('"')
+            .find(|part| part.starts_with(route))
+            .unwrap_or_else(|| panic!("{route} not linked from {page}"));
+        let (status, body, _) = anonymous.send("GET", url, None);
+        assert_eq!(status, 200, "{url}");
+        assert!(!body.is_empty());
+        assert_eq!(anonymous.header("content-type"), Some(content_type));
+        assert_eq!(anonymous.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(
+            anonymous.header("cache-control"),
+            Some("public, max-age=31536000, immutable"),
+            "{url}"
+        );
+        let (status, _, _) = anonymous.send("GET", route.trim_end_matches("?v="), None);
+        assert_eq!(status, 200);
+        assert_eq!(anonymous.header("cache-control"), Some("no-cache"));
+    }
     drop(site);
     std::fs::remove_dir_all(database.parent().unwrap()).unwrap();
 }

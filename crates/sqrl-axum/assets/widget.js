@@ -1,0 +1,203 @@
+// The SQRL login widget, served by sqrl-axum at `<path>/widget.js` (default `/sqrl/widget.js`).
+//
+// Put `<div data-sqrl-login></div>` where the login should appear and load this script; it
+// fills every such element with a QR code, a live status, a countdown, a same-device link and
+// a "Get a new code" button, and talks to the routes documented in sqrl-axum's crate docs.
+// No inline script is needed, so it works under `script-src 'self'`.
+//
+// Attributes on the container (all optional):
+//   data-sqrl-path  the routes' prefix (default: the directory this script was loaded from)
+// The container's `data-status` holds the current state: `loading`, a flow status (`new`,
+// `scanned`, `confirmed`, `confirmed-elsewhere`, `rejected`, `expired`, `redeemed`, or any
+// status a newer server sends), `local` (handed over to the SQRL app on this device),
+// `no-local` (none answered) or `error`.
+(function () {
+  "use strict";
+  const script = document.currentScript;
+  const scriptPath = script && script.src
+    ? new URL(script.src, location.href).pathname.replace(/\/widget\.js$/, "")
+    : "/sqrl";
+  const LOCAL = "http://localhost:25519/";
+  const TEXT = {
+    "loading": "Getting a login code…",
+    "new": "Scan the code with your SQRL app, or use the link on this device.",
+    "scanned": "Code scanned. Confirm in your SQRL app.",
+    "confirmed": "Confirmed. Logging you in…",
+    "confirmed-elsewhere": "Your SQRL app logged you in. Opening your account…",
+    "redeemed": "Logged in. Opening your account…",
+    "rejected": "Login declined in your SQRL app.",
+    "expired": "This code has expired. Get a new code to log in.",
+    "local": "Waiting for your SQRL app on this device…",
+    "no-local": "No SQRL app answered on this device. Start it and try again, or scan the code with your SQRL app on another device.",
+  };
+  const ENDED = "This login ended: get a new code.";
+  // States in which the code can still be used: the QR code and the links are shown.
+  const LIVE = ["new", "scanned", "no-local"];
+  // States the server will not change any more.
+  const FINAL = ["confirmed", "confirmed-elsewhere", "redeemed", "rejected", "expired"];
+  const MARKUP =
+    '<img class="sqrl-qr" alt="SQRL login code" hidden>' +
+    '<p class="sqrl-status" role="status" aria-live="polite"></p>' +
+    '<p class="sqrl-countdown"></p>' +
+    '<p><button type="button" class="sqrl-new-code" hidden>Get a new code</button></p>' +
+    '<p class="sqrl-same-device" hidden>On this device: <a class="sqrl-link" href="#">log in with SQRL</a></p>' +
+    '<p class="sqrl-paste" hidden>Or paste the link into your SQRL app: <code class="sqrl-url"></code></p>';
+
+  function b64url(text) {
+    const bytes = new TextEncoder().encode(text);
+    let binary = "";
+    bytes.forEach((b) => { binary += String.fromCharCode(b); });
+    return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  // Is a SQRL app listening on this device? It answers any `*.gif` with an image.
+  function probe() {
+    return new Promise((resolve) => {
+      const img = new Image();
+      img.onload = () => resolve(true);
+      img.onerror = () => resolve(false);
+      img.src = LOCAL + Date.now() + ".gif";
+    });
+  }
+
+  function mount(root) {
+    if (root.dataset.sqrlMounted) return;
+    root.dataset.sqrlMounted = "1";
+    if (!root.querySelector(".sqrl-status")) root.innerHTML = MARKUP;
+    const part = (name) => root.querySelector(".sqrl-" + name);
+    const path = root.dataset.sqrlPath || scriptPath;
+    let retryMs = 2000, expiresAt = 0, ticker = null, source = null, state = "";
+    let afterLogin = "/", code = null;
+
+    function show(name, visible) { const e = part(name); if (e) e.hidden = !visible; }
+    function stopWatching() {
+      if (source) { source.close(); source = null; }
+      if (ticker) { clearInterval(ticker); ticker = null; }
+    }
+    function render(next, text) {
+      state = next;
+      root.dataset.status = next;
+      part("status").textContent = text || TEXT[next] || ENDED;
+      const live = LIVE.includes(next);
+      show("qr", live);
+      show("same-device", live);
+      show("paste", live);
+      show("countdown", live);
+      const known = Object.prototype.hasOwnProperty.call(TEXT, next) || next === "error";
+      const over = ["rejected", "expired", "error"].includes(next) || (!known && !FINAL.includes(next));
+      show("new-code", over);
+      if (over) stopWatching();
+    }
+    function setStatus(status) {
+      if (status === state || FINAL.includes(state) || state === "local") return;
+      render(status);
+      if (status === "confirmed") { stopWatching(); redeem(); }
+      else if (status === "redeemed" || status === "confirmed-elsewhere") { stopWatching(); location.assign(afterLogin); }
+    }
+    async function redeem() {
+      try {
+        const r = await fetch(path + "/redeem", { method: "POST", credentials: "same-origin" });
+        const j = await r.json().catch(() => ({}));
+        if (r.ok && j.redirect) { location.assign(j.redirect); return; }
+        render("error", "Could not log in: " + (j.error || "error " + r.status) + ". Get a new code to try again.");
+      } catch (e) {
+        render("error", "Could not reach the site. Get a new code to try again.");
+      }
+    }
+    async function poll() {
+      if (FINAL.includes(state) || state === "local" || !LIVE.includes(state)) return;
+      try {
+        const r = await fetch(path + "/poll?last=" + encodeURIComponent(state), { credentials: "same-origin" });
+        if (r.ok) {
+          const j = await r.json();
+          retryMs = j.retry_ms || retryMs;
+          sync(j.expires_in);
+          setStatus(j.status);
+          setTimeout(poll, 0);
+          return;
+        }
+        if (r.status === 401 || r.status === 403) { render("ended"); return; }
+      } catch (e) { /* network trouble: try again below */ }
+      setTimeout(poll, retryMs);
+    }
+    function watch() {
+      if (!window.EventSource) { poll(); return; }
+      source = new EventSource(path + "/events");
+      source.addEventListener("status", (e) => {
+        const j = JSON.parse(e.data);
+        sync(j.expires_in);
+        setStatus(j.status);
+      });
+      source.onerror = () => {
+        // The browser reconnects by itself after the server's retry interval; when it gave
+        // up (the server refused the stream), fall back to long polling.
+        if (source && source.readyState === EventSource.CLOSED) { source = null; poll(); }
+      };
+    }
+    function sync(seconds) {
+      if (typeof seconds === "number") expiresAt = Date.now() + seconds * 1000;
+    }
+    function tick() {
+      const left = Math.max(0, Math.round((expiresAt - Date.now()) / 1000));
+      part("countdown").textContent = "Code valid for " + Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
+      if (left === 0 && LIVE.includes(state)) setStatus("expired");
+    }
+    async function newCode() {
+      stopWatching();
+      render("loading");
+      show("new-code", false);
+      let r;
+      try {
+        r = await fetch(path + "/new", { method: "POST", credentials: "same-origin" });
+      } catch (e) {
+        render("error", "Could not reach the site. Try again.");
+        return;
+      }
+      if (r.status === 429) { render("error", "Too many codes requested. Wait a minute, then try again."); return; }
+      if (!r.ok) { render("error", "Could not get a login code (error " + r.status + "). Try again."); return; }
+      code = await r.json();
+      afterLogin = code.after_login || afterLogin;
+      part("qr").src = code.svg;
+      part("link").href = code.link;
+      part("url").textContent = code.url;
+      retryMs = code.retry_ms || retryMs;
+      sync(code.expires_in);
+      render("new");
+      tick();
+      ticker = setInterval(tick, 1000);
+      watch();
+    }
+    // Same device: wake the app through the sqrl:// scheme, wait for its localhost server to
+    // answer the image probe, then hand it the link by navigating there (it sends this
+    // browser back to the site when the user has decided).
+    async function sameDevice(event) {
+      event.preventDefault();
+      if (!code || !LIVE.includes(state)) return;
+      const frame = document.createElement("iframe");
+      frame.hidden = true;
+      frame.src = code.link;
+      document.body.appendChild(frame);
+      part("status").textContent = "Looking for your SQRL app on this device…";
+      const until = Date.now() + 4000;
+      while (Date.now() < until) {
+        if (await probe()) {
+          // Stop watching first, or this page's own reaction to the login (a navigation to
+          // the account) would cancel the pending navigation to the app.
+          stopWatching();
+          render("local");
+          location.assign(LOCAL + b64url(code.link));
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      render("no-local");
+    }
+    part("link").addEventListener("click", sameDevice);
+    part("new-code").addEventListener("click", newCode);
+    newCode();
+  }
+
+  function start() { document.querySelectorAll("[data-sqrl-login]").forEach(mount); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
