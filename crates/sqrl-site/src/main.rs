@@ -43,8 +43,18 @@ struct Args {
     /// Allow a plain-HTTP origin for a host that is not loopback (only behind a TLS proxy)
     #[arg(long)]
     allow_plain_http: bool,
-    /// Take client IPs from X-Forwarded-For (only behind your own proxy)
-    #[arg(long)]
+    /// Reverse proxies of your own in front of the site: the client IP is the N-th
+    /// X-Forwarded-For value from the right (what the farthest proxy saw); values left of it
+    /// come from the client and are ignored. 0 ignores the header
+    #[arg(
+        long,
+        env = "SQRL_SITE_TRUSTED_PROXIES",
+        value_name = "N",
+        default_value_t = 0
+    )]
+    trusted_proxies: usize,
+    /// The same as --trusted-proxies 1 (one proxy of your own in front of the site)
+    #[arg(long, conflicts_with = "trusted_proxies")]
     trust_forwarded_for: bool,
     /// Login codes each IP may request per minute
     #[arg(long, default_value_t = 60)]
@@ -136,7 +146,11 @@ async fn run(args: Args) -> Result<(), String> {
         secure_cookies: secure,
         after_login: "/account".into(),
         login_page: "/".into(),
-        trust_forwarded_for: args.trust_forwarded_for,
+        trusted_proxies: if args.trust_forwarded_for {
+            1
+        } else {
+            args.trusted_proxies
+        },
         mint_rule: Rule {
             name: "codes",
             burst: args.codes_per_minute.max(1),
