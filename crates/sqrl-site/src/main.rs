@@ -146,6 +146,15 @@ fn limits(args: &Args, trusted_proxies: usize) -> serve::Limits {
     }
 }
 
+/// A line on standard output (where the addresses go; whoever reads them may stop reading,
+/// which is no reason to stop serving).
+fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
 /// The bare host of `host[:port]` (IPv6 without brackets).
 fn bare_host(host_port: &str) -> &str {
     match host_port.strip_prefix('[') {
@@ -319,15 +328,15 @@ async fn run(args: Args) -> Result<(), String> {
     let app = pages::router(sqrl.clone(), origin.clone()).merge(sqrl.router());
     let limits = limits(&args, trusted_proxies);
     let caps = serve::Caps::new(limits.clone());
-    println!(
+    say(&format!(
         "sqrl-site listening on {scheme}://{local}  (public origin {origin}, {})",
         backends.describe
-    );
+    ));
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let redirect = match redirect_listener {
         Some(listener) => {
             let bound = listener.local_addr().map_err(|e| e.to_string())?;
-            println!("sqrl-site redirecting http://{bound} to {origin}");
+            say(&format!("sqrl-site redirecting http://{bound} to {origin}"));
             let site = serve::Site {
                 app: redirect_app(origin.clone()),
                 tls: None,
@@ -338,7 +347,7 @@ async fn run(args: Args) -> Result<(), String> {
         None => None,
     };
     for note in notes {
-        println!("{note}");
+        say(&note);
     }
     tracing::info!(
         max_connections = limits.max_connections,
