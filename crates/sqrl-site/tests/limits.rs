@@ -67,7 +67,9 @@ async fn read_until(stream: &mut TcpStream, text: &str, within: Duration) -> Str
     String::from_utf8_lossy(&seen).into_owned()
 }
 
-/// Honest traffic from 127.0.0.1: `/health` and then a whole login, each within `within`.
+/// Honest traffic from 127.0.0.1: `/health` within `within`, then a whole login (a code, the
+/// client's two requests, the redemption, the account page) within twice that: it takes
+/// about 50 ms, but this machine is shared by parallel tests and builds.
 async fn honest_visit(base: &str, within: Duration) {
     let base = base.to_owned();
     tokio::task::spawn_blocking(move || {
@@ -80,7 +82,7 @@ async fn honest_visit(base: &str, within: Duration) {
         let transport = HttpTransport::default().danger_allow_loopback_http();
         log_in(&mut browser, &new_keys(), &transport);
         let login = start.elapsed();
-        assert!(login < within, "the login took {login:?}");
+        assert!(login < within * 2, "the login took {login:?}");
     })
     .await
     .unwrap();
