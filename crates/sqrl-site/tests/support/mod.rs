@@ -171,7 +171,7 @@ impl Browser {
         }
     }
 
-    pub fn try_send(&mut self, method: &str, path: &str) -> Result<Reply, ureq::Error> {
+    pub fn try_send(&mut self, method: &str, path: &str) -> Result<Reply, Box<ureq::Error>> {
         let cookie = self
             .cookies
             .iter()
@@ -192,7 +192,7 @@ impl Browser {
         {
             Ok(r) => r,
             Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => return Err(e),
+            Err(e) => return Err(Box::new(e)),
         };
         for set in response.all("set-cookie") {
             self.set_cookies.push(set.to_owned());
