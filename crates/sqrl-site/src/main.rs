@@ -99,6 +99,10 @@ struct Args {
     /// Seconds a request body has to arrive after its head
     #[arg(long, env = "SQRL_SITE_BODY_TIMEOUT", value_name = "SECS", default_value = "10", value_parser = seconds)]
     body_timeout: Duration,
+    /// Seconds a write to a client may make no progress (a client that stops reading its
+    /// responses) before the connection is closed
+    #[arg(long, env = "SQRL_SITE_WRITE_TIMEOUT", value_name = "SECS", default_value = "30", value_parser = seconds)]
+    write_timeout: Duration,
     /// Seconds a TLS handshake may take
     #[arg(long, env = "SQRL_SITE_HANDSHAKE_TIMEOUT", value_name = "SECS", default_value = "10", value_parser = seconds)]
     handshake_timeout: Duration,
@@ -141,6 +145,7 @@ fn limits(args: &Args, trusted_proxies: usize) -> serve::Limits {
         handshake_timeout: args.handshake_timeout,
         header_timeout: args.header_timeout,
         body_timeout: args.body_timeout,
+        write_timeout: args.write_timeout,
         max_connections,
         max_per_client,
     }

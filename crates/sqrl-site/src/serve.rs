@@ -10,7 +10,8 @@
 //!   of the previous response (so slowloris heads and idle keep-alive connections are closed
 //!   then); a request body must arrive within [`Limits::body_timeout`] of its head. A
 //!   response being sent (a status stream, a long poll) is not limited: its keep-alives keep
-//!   it open for as long as the browser reads.
+//!   it open for as long as the browser reads. A connection whose writes make no progress
+//!   for [`Limits::write_timeout`] (a client that does not read) is closed.
 //! - Every accepted socket gets `TCP_NODELAY`; handlers get `ConnectInfo<SocketAddr>`; HTTPS
 //!   responses carry `Strict-Transport-Security`.
 //!
@@ -62,6 +63,8 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// A request body must arrive within this of its head.
     pub body_timeout: Duration,
+    /// A write that makes no progress for this long closes the connection.
+    pub write_timeout: Duration,
     /// Most open connections in all.
     pub max_connections: usize,
     /// Most open connections from one client prefix (IPv4 address, IPv6 /64).
@@ -159,6 +162,7 @@ struct Logs {
     handshake: LogGate,
     header_timeout: LogGate,
     body_timeout: LogGate,
+    write_timeout: LogGate,
 }
 
 /// The connection caps, shared by every listener of the site.
@@ -222,6 +226,7 @@ impl Caps {
                     handshake: gate(),
                     header_timeout: gate(),
                     body_timeout: gate(),
+                    write_timeout: gate(),
                 },
             }),
         }
@@ -354,6 +359,7 @@ async fn connection(tcp: TcpStream, peer: SocketAddr, site: Site, shutdown: Shut
     // Small writes (SSE events, replies) go out at once, not after a delayed ACK.
     let _ = tcp.set_nodelay(true);
     let caps = &site.caps;
+    let tcp = WriteStall::new(tcp, caps.clone(), peer);
     match &site.tls {
         None => http(tcp, peer, &site, shutdown, false).await,
         Some(acceptor) => {
@@ -431,6 +437,107 @@ where
         } else {
             tracing::debug!(%peer, %error, "connection ended with an error");
         }
+    }
+}
+
+/// A connection whose writes fail once one has made no progress for the write timeout: a
+/// client that stops reading cannot hold its connection (and the memory of what waits to be
+/// sent) for ever.
+struct WriteStall<I> {
+    io: I,
+    caps: Caps,
+    peer: SocketAddr,
+    /// Running while a write is pending.
+    stalled: Option<Pin<Box<Sleep>>>,
+}
+
+impl<I> WriteStall<I> {
+    fn new(io: I, caps: Caps, peer: SocketAddr) -> Self {
+        Self {
+            io,
+            caps,
+            peer,
+            stalled: None,
+        }
+    }
+
+    /// Turns a pending write into an error once the stall has lasted the write timeout.
+    fn check<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<std::io::Result<T>>,
+    ) -> Poll<std::io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled = None;
+            return poll;
+        }
+        let timeout = self.caps.limits().write_timeout;
+        let sleep = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        if sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        if let Some(skipped) = self.caps.inner.logs.write_timeout.open() {
+            tracing::info!(
+                client = %self.peer.ip(),
+                timeout_s = timeout.as_secs_f64(),
+                closed_since_last_line = skipped,
+                "closed a connection that stopped reading its responses"
+            );
+        }
+        Poll::Ready(Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the client stopped reading",
+        )))
+    }
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for WriteStall<I> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for WriteStall<I> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.check(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.check(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.io).poll_flush(cx);
+        this.check(cx, poll)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.io).poll_shutdown(cx);
+        this.check(cx, poll)
     }
 }
 
@@ -538,6 +645,7 @@ mod tests {
             handshake_timeout: Duration::from_secs(1),
             header_timeout: Duration::from_secs(1),
             body_timeout: Duration::from_secs(1),
+            write_timeout: Duration::from_secs(1),
             max_connections: 3,
             max_per_client: 2,
         });

@@ -348,6 +348,34 @@ async fn a_slow_request_body_is_cut_off() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_disconnected() {
+    let dir = temp_dir("slow-read");
+    let site = SiteProcess::start(&dir, &["--write-timeout", "1", "--header-timeout", "30"]);
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(site.addr()).await.unwrap();
+    // Pipelined requests whose answers are never read: the site's writes stall once the
+    // buffers between are full.
+    let requests = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n".repeat(1000);
+    let start = Instant::now();
+    let mut sent = 0usize;
+    let closed = loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "still open after 15 s of unread answers ({sent} requests sent)"
+        );
+        match tokio::time::timeout(Duration::from_secs(1), stream.write_all(&requests)).await {
+            Ok(Ok(())) => sent += 1000,
+            Ok(Err(_)) => break start.elapsed(),
+            Err(_) => {} // our own writes stall too while the site does not read
+        }
+    };
+    assert!(sent > 0 && closed < Duration::from_secs(15), "{closed:?}");
+    drop(site);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn spoofed_forwarded_for_cannot_dodge_the_code_limit() {
     let dir = temp_dir("forwarded");
