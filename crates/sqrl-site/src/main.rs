@@ -132,10 +132,19 @@ fn seconds(text: &str) -> Result<Duration, String> {
 /// The listener limits from the flags.
 fn limits(args: &Args, trusted_proxies: usize) -> serve::Limits {
     let to_usize = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
-    let max_connections = args.max_connections.map_or_else(
-        || serve::default_max_connections(serve::fd_limit()),
-        to_usize,
-    );
+    // The descriptor limit is raised to the hard limit whether or not the cap is given.
+    let fd_limit = serve::fd_limit();
+    let max_connections = args
+        .max_connections
+        .map_or_else(|| serve::default_max_connections(fd_limit), to_usize);
+    if max_connections > serve::connections_that_fit(fd_limit) && fd_limit.is_some() {
+        tracing::warn!(
+            max_connections,
+            fd_limit,
+            "--max-connections leaves few file descriptors for the database and the log: \
+             when they run out, accepting waits until connections close"
+        );
+    }
     let max_per_client = match args.max_connections_per_client {
         Some(n) => to_usize(n).min(max_connections),
         None if trusted_proxies > 0 => max_connections,

@@ -104,9 +104,14 @@ pub fn fd_limit() -> Option<u64> {
 /// descriptors plus 64 stay for the database, Redis, log files and the runtime, and the cap is
 /// at most 50 000 (each open connection costs memory too).
 pub fn default_max_connections(fd_limit: Option<u64>) -> usize {
+    connections_that_fit(fd_limit).min(50_000)
+}
+
+/// The connections a file-descriptor limit leaves room for: all but an eighth and 64.
+pub fn connections_that_fit(fd_limit: Option<u64>) -> usize {
     let limit = fd_limit.unwrap_or(4096);
     let usable = limit.saturating_sub(limit / 8).saturating_sub(64).max(16);
-    usize::try_from(usable).unwrap_or(usize::MAX).min(50_000)
+    usize::try_from(usable).unwrap_or(usize::MAX)
 }
 
 /// The default per-client cap: 256 (a browser opens about 6; a network behind one NAT address
