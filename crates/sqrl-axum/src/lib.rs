@@ -101,8 +101,12 @@ pub struct HttpSettings {
     pub after_login: String,
     /// Where a failed CPS link sends the browser.
     pub login_page: String,
-    /// Take the client IP from the first `X-Forwarded-For` value (only behind your own proxy).
-    pub trust_forwarded_for: bool,
+    /// How many reverse proxies of your own stand in front of the app: the client IP is the
+    /// address the farthest of them saw, the `trusted_proxies`-th `X-Forwarded-For` value
+    /// counted from the right (each proxy appends the address it was connected from). 0 (the
+    /// default) ignores the header: the client IP is the connection's peer. Values to the
+    /// left of that one were written by the client and are never trusted.
+    pub trusted_proxies: usize,
     /// Login codes per client.
     pub mint_rule: Rule,
     /// Status requests per client.
@@ -122,7 +126,7 @@ impl Default for HttpSettings {
             secure_cookies: true,
             after_login: "/account".into(),
             login_page: "/".into(),
-            trust_forwarded_for: false,
+            trusted_proxies: 0,
             mint_rule: Rule {
                 name: "codes",
                 burst: 30,
@@ -291,19 +295,10 @@ impl SqrlHttp {
         handlers::routes(self.clone())
     }
 
-    /// The client IP of a request.
+    /// The client IP of a request: the peer, or with [`HttpSettings::trusted_proxies`] the
+    /// address the farthest trusted proxy saw (see [`forwarded_client_ip`]).
     pub fn client_ip(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-        if self.inner.settings.trust_forwarded_for {
-            let forwarded = headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .and_then(|v| v.trim().parse().ok());
-            if let Some(ip) = forwarded {
-                return ip;
-            }
-        }
-        peer.ip()
+        forwarded_client_ip(peer, headers, self.inner.settings.trusted_proxies)
     }
 
     fn cookie(&self, name: &str, value: &str, max_age: u64) -> String {
@@ -427,6 +422,46 @@ impl SqrlHttp {
     }
 }
 
+/// The client IP behind `trusted_proxies` reverse proxies of your own.
+///
+/// Every proxy appends the address it was connected from to `X-Forwarded-For`, so the
+/// right-most value is what the nearest proxy saw, and the `trusted_proxies`-th from the right
+/// is what the farthest trusted one saw: the real client. Anything left of it was sent by the
+/// client and may be forged. Several `X-Forwarded-For` headers count as one list, in order.
+/// With `trusted_proxies == 0`, a list shorter than `trusted_proxies`, or a value that is not an
+/// IP address (an `IP:port` is accepted), the peer's address is the answer.
+pub fn forwarded_client_ip(
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    trusted_proxies: usize,
+) -> IpAddr {
+    if trusted_proxies == 0 {
+        return peer.ip();
+    }
+    let mut values = Vec::new();
+    for header in headers.get_all("x-forwarded-for") {
+        let Ok(text) = header.to_str() else {
+            return peer.ip();
+        };
+        values.extend(text.split(',').map(str::trim));
+    }
+    let chosen = values
+        .len()
+        .checked_sub(trusted_proxies)
+        .and_then(|index| values.get(index));
+    chosen
+        .and_then(|v| parse_forwarded_ip(v))
+        .unwrap_or(peer.ip())
+}
+
+/// An `X-Forwarded-For` value: `192.0.2.1`, `2001:db8::1`, `192.0.2.1:4711` or `[2001:db8::1]:4711`.
+fn parse_forwarded_ip(value: &str) -> Option<IpAddr> {
+    value
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| value.parse::<SocketAddr>().ok().map(|addr| addr.ip()))
+}
+
 /// A cookie's value from the request headers.
 pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
@@ -437,6 +472,59 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(n, _)| *n == name)
         .map(|(_, v)| v.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(trusted_proxies: usize, forwarded: &[&str]) -> IpAddr {
+        let peer: SocketAddr = "10.0.0.1:4711".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        for value in forwarded {
+            headers.append("x-forwarded-for", HeaderValue::from_str(value).unwrap());
+        }
+        forwarded_client_ip(peer, &headers, trusted_proxies)
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    /// The client writes whatever it likes into `X-Forwarded-For` before the proxy appends the
+    /// real address: the first value is the client's, the last the proxy's.
+    #[test]
+    fn spoofed_forwarded_for_first_hop_is_ignored() {
+        // One proxy: it appended 203.0.113.7; the client claimed 1.2.3.4.
+        assert_eq!(client(1, &["1.2.3.4, 203.0.113.7"]), ip("203.0.113.7"));
+        // Two proxies: the outer one appended the client, the inner one the outer proxy.
+        assert_eq!(
+            client(2, &["1.2.3.4, 203.0.113.7, 10.0.0.9"]),
+            ip("203.0.113.7")
+        );
+        // Several headers are one list, in order.
+        assert_eq!(client(1, &["1.2.3.4", "203.0.113.7"]), ip("203.0.113.7"));
+        assert_eq!(
+            client(2, &["1.2.3.4, 203.0.113.7", "10.0.0.9"]),
+            ip("203.0.113.7")
+        );
+    }
+
+    #[test]
+    fn forwarded_for_falls_back_to_the_peer() {
+        let peer = ip("10.0.0.1");
+        // Not trusted: the header means nothing.
+        assert_eq!(client(0, &["203.0.113.7"]), peer);
+        // Missing, too short for the proxies configured, or not an address.
+        assert_eq!(client(1, &[]), peer);
+        assert_eq!(client(2, &["203.0.113.7"]), peer);
+        assert_eq!(client(1, &["1.2.3.4, unknown"]), peer);
+        assert_eq!(client(1, &["1.2.3.4,"]), peer);
+        // With ports, and IPv6.
+        assert_eq!(client(1, &["203.0.113.7:4711"]), ip("203.0.113.7"));
+        assert_eq!(client(1, &["[2001:db8::1]:4711"]), ip("2001:db8::1"));
+        assert_eq!(client(1, &["2001:db8::1"]), ip("2001:db8::1"));
+    }
 }
 
 /// The README's examples, compiled as doctests so they cannot rot.

@@ -5,12 +5,16 @@
 mod backends;
 mod keys;
 mod pages;
+mod serve;
+mod tls;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::response::IntoResponse;
 use clap::{Parser, ValueEnum};
 use sqrl_axum::{HttpSettings, SqrlHttp};
 use sqrl_server::{AskPolicy, Config, Lifetimes, Rule, Server, SqrlServer};
@@ -43,8 +47,18 @@ struct Args {
     /// Allow a plain-HTTP origin for a host that is not loopback (only behind a TLS proxy)
     #[arg(long)]
     allow_plain_http: bool,
-    /// Take client IPs from X-Forwarded-For (only behind your own proxy)
-    #[arg(long)]
+    /// Reverse proxies of your own in front of the site: the client IP is the N-th
+    /// X-Forwarded-For value from the right (what the farthest proxy saw); values left of it
+    /// come from the client and are ignored. 0 ignores the header
+    #[arg(
+        long,
+        env = "SQRL_SITE_TRUSTED_PROXIES",
+        value_name = "N",
+        default_value_t = 0
+    )]
+    trusted_proxies: usize,
+    /// The same as --trusted-proxies 1 (one proxy of your own in front of the site)
+    #[arg(long, conflicts_with = "trusted_proxies")]
     trust_forwarded_for: bool,
     /// Login codes each client (IPv4 address, IPv6 /64) may request per minute
     #[arg(long, env = "SQRL_SITE_CODES_PER_MINUTE", default_value_t = 60)]
@@ -58,6 +72,132 @@ struct Args {
     /// everyone and refuses such clients; `off` never asks (see spec/server.md)
     #[arg(long, env = "SQRL_SITE_ASK", value_enum, default_value_t = Ask::Offer)]
     ask: Ask,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key
+    #[arg(
+        long,
+        env = "SQRL_SITE_TLS_CERT",
+        value_name = "PEM",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM)
+    #[arg(
+        long,
+        env = "SQRL_SITE_TLS_KEY",
+        value_name = "PEM",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a certificate from a local CA kept in DIR (made on first start:
+    /// ca.pem to trust, ca-key.pem, cert.pem, key.pem); prints how to trust the CA
+    #[arg(long, env = "SQRL_SITE_TLS_SELF_SIGNED", value_name = "DIR", conflicts_with_all = ["tls_cert", "tls_key"])]
+    tls_self_signed: Option<PathBuf>,
+    /// With HTTPS, also listen here for plain HTTP that only redirects (301) to the https://
+    /// origin
+    #[arg(long, env = "SQRL_SITE_HTTP_REDIRECT_BIND", value_name = "ADDR")]
+    http_redirect_bind: Option<SocketAddr>,
+    /// Seconds a connection has to send each request head (from connecting, or from its
+    /// previous response: idle keep-alive connections close then too)
+    #[arg(long, env = "SQRL_SITE_HEADER_TIMEOUT", value_name = "SECS", default_value = "10", value_parser = seconds)]
+    header_timeout: Duration,
+    /// Seconds a request body has to arrive after its head
+    #[arg(long, env = "SQRL_SITE_BODY_TIMEOUT", value_name = "SECS", default_value = "10", value_parser = seconds)]
+    body_timeout: Duration,
+    /// Seconds a write to a client may make no progress (a client that stops reading its
+    /// responses) before the connection is closed
+    #[arg(long, env = "SQRL_SITE_WRITE_TIMEOUT", value_name = "SECS", default_value = "30", value_parser = seconds)]
+    write_timeout: Duration,
+    /// Seconds a TLS handshake may take
+    #[arg(long, env = "SQRL_SITE_HANDSHAKE_TIMEOUT", value_name = "SECS", default_value = "10", value_parser = seconds)]
+    handshake_timeout: Duration,
+    /// Most open connections; more are closed at once [default: from the file-descriptor
+    /// limit, raised to its maximum: 7/8 of it less 64, at most 50 000]
+    #[arg(long, env = "SQRL_SITE_MAX_CONNECTIONS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: Option<u32>,
+    /// Most open connections from one client (an IPv4 address, an IPv6 /64); more are closed
+    /// at once [default: a quarter of --max-connections, at most 256; with
+    /// --trusted-proxies, the same as --max-connections, since every connection comes from
+    /// the proxy]
+    #[arg(long, env = "SQRL_SITE_MAX_CONNECTIONS_PER_CLIENT", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections_per_client: Option<u32>,
+}
+
+/// A duration in seconds, decimals allowed (0.1 to 3600).
+fn seconds(text: &str) -> Result<Duration, String> {
+    let value: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !(0.1..=3600.0).contains(&value) {
+        return Err(format!("{value} is not between 0.1 and 3600 seconds"));
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
+/// The listener limits from the flags.
+fn limits(args: &Args, trusted_proxies: usize) -> serve::Limits {
+    let to_usize = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
+    // The descriptor limit is raised to the hard limit whether or not the cap is given.
+    let fd_limit = serve::fd_limit();
+    let max_connections = args
+        .max_connections
+        .map_or_else(|| serve::default_max_connections(fd_limit), to_usize);
+    if max_connections > serve::connections_that_fit(fd_limit) && fd_limit.is_some() {
+        tracing::warn!(
+            max_connections,
+            fd_limit,
+            "--max-connections leaves few file descriptors for the database and the log: \
+             when they run out, accepting waits until connections close"
+        );
+    }
+    let max_per_client = match args.max_connections_per_client {
+        Some(n) => to_usize(n).min(max_connections),
+        None if trusted_proxies > 0 => max_connections,
+        None => serve::default_max_per_client(max_connections),
+    };
+    serve::Limits {
+        handshake_timeout: args.handshake_timeout,
+        header_timeout: args.header_timeout,
+        body_timeout: args.body_timeout,
+        write_timeout: args.write_timeout,
+        max_connections,
+        max_per_client,
+    }
+}
+
+/// A line on standard output (where the addresses go; whoever reads them may stop reading,
+/// which is no reason to stop serving).
+fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// The bare host of `host[:port]` (IPv6 without brackets).
+fn bare_host(host_port: &str) -> &str {
+    match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host_port.split(':').next().unwrap_or_default(),
+    }
+}
+
+/// The plain-HTTP side of an HTTPS site: every request is sent to the same path at the
+/// https:// origin.
+fn redirect_app(origin: String) -> axum::Router {
+    axum::Router::new().fallback(move |uri: Uri| {
+        let origin = origin.clone();
+        async move {
+            let path = uri.path_and_query().map_or("/", |p| p.as_str());
+            let location = HeaderValue::from_str(&format!("{origin}{path}"))
+                .or_else(|_| HeaderValue::from_str(&format!("{origin}/")))
+                .unwrap_or(HeaderValue::from_static("/"));
+            (
+                StatusCode::MOVED_PERMANENTLY,
+                [(header::LOCATION, location)],
+            )
+                .into_response()
+        }
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -119,12 +259,43 @@ async fn run(args: Args) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let tls_on = args.tls_cert.is_some() || args.tls_self_signed.is_some();
+    let scheme = if tls_on { "https" } else { "http" };
     let origin = args
         .origin
         .clone()
-        .unwrap_or_else(|| format!("http://{local}"));
+        .unwrap_or_else(|| format!("{scheme}://{local}"));
     let (secure, host) = parse_origin(&origin, args.allow_plain_http)?;
     let origin = origin.trim_end_matches('/').to_owned();
+    if tls_on && !secure {
+        return Err(format!(
+            "with HTTPS the origin must be https:// too (got {origin})"
+        ));
+    }
+    if args.http_redirect_bind.is_some() && !tls_on {
+        return Err(
+            "--http-redirect-bind needs HTTPS (--tls-cert and --tls-key, or --tls-self-signed)"
+                .into(),
+        );
+    }
+    let mut notes = Vec::new();
+    let tls_config = match (&args.tls_cert, &args.tls_key, &args.tls_self_signed) {
+        (Some(cert), Some(key), _) => Some(tls::server_config(cert, key)?),
+        (_, _, Some(dir)) => {
+            let files = tls::local_ca(dir, bare_host(&host))?;
+            notes.push(tls::trust_instructions(&files, &origin));
+            Some(tls::server_config(&files.cert, &files.key)?)
+        }
+        _ => None,
+    };
+    let redirect_listener = match args.http_redirect_bind {
+        Some(bind) => Some(
+            tokio::net::TcpListener::bind(bind)
+                .await
+                .map_err(|e| format!("cannot listen on {bind}: {e}"))?,
+        ),
+        None => None,
+    };
     let backends = backends::open(&args.database, args.redis.as_deref(), args.nut_lifetime).await?;
     let store = backends.store.clone();
     let keys = keys::load_or_create(&*store, backends.sqlite_path.as_deref()).await?;
@@ -136,11 +307,16 @@ async fn run(args: Args) -> Result<(), String> {
     };
     config.ask = args.ask.into();
     let server = Server::new(config, &keys.nut, &keys.browser);
+    let trusted_proxies = if args.trust_forwarded_for {
+        1
+    } else {
+        args.trusted_proxies
+    };
     let settings = HttpSettings {
         secure_cookies: secure,
         after_login: "/account".into(),
         login_page: "/".into(),
-        trust_forwarded_for: args.trust_forwarded_for,
+        trusted_proxies,
         mint_rule: Rule {
             name: "codes",
             burst: args.codes_per_minute.max(1),
@@ -173,23 +349,50 @@ async fn run(args: Args) -> Result<(), String> {
     });
 
     let app = pages::router(sqrl.clone(), origin.clone()).merge(sqrl.router());
-    println!(
-        "sqrl-site listening on http://{local}  (public origin {origin}, {})",
+    let limits = limits(&args, trusted_proxies);
+    let caps = serve::Caps::new(limits.clone());
+    say(&format!(
+        "sqrl-site listening on {scheme}://{local}  (public origin {origin}, {})",
         backends.describe
+    ));
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let redirect = match redirect_listener {
+        Some(listener) => {
+            let bound = listener.local_addr().map_err(|e| e.to_string())?;
+            say(&format!("sqrl-site redirecting http://{bound} to {origin}"));
+            let site = serve::Site {
+                app: redirect_app(origin.clone()),
+                tls: None,
+                caps: caps.clone(),
+            };
+            Some(tokio::spawn(serve::serve(listener, site, shutdown.clone())))
+        }
+        None => None,
+    };
+    for note in notes {
+        say(&note);
+    }
+    tracing::info!(
+        max_connections = limits.max_connections,
+        max_connections_per_client = limits.max_per_client,
+        header_timeout_s = limits.header_timeout.as_secs_f64(),
+        body_timeout_s = limits.body_timeout.as_secs_f64(),
+        "serving"
     );
-    // Small writes (SSE events, replies) go out at once, not after a delayed ACK.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async {
+    tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
-    .map_err(|e| e.to_string())
+        let _ = stop.send(true);
+    });
+    let site = serve::Site {
+        app,
+        tls: tls_config.map(tokio_rustls::TlsAcceptor::from),
+        caps,
+    };
+    serve::serve(listener, site, shutdown).await;
+    if let Some(redirect) = redirect {
+        let _ = redirect.await;
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
