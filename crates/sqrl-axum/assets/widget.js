@@ -8,8 +8,8 @@
 // Attributes on the container (all optional):
 //   data-sqrl-path  the routes' prefix (default: the directory this script was loaded from)
 // The container's `data-status` holds the current state: `loading`, a flow status (`new`,
-// `scanned`, `confirmed`, `confirmed-elsewhere`, `rejected`, `expired`, `redeemed`, or any
-// status a newer server sends), `local` (handed over to the SQRL app on this device),
+// `scanned`, `confirmed`, `confirmed-elsewhere`, `rejected`, `expired`, `redeemed`, `disabled`,
+// `removed`, or any status a newer server sends), `local` (handed over to the SQRL app on this device),
 // `no-local` (none answered) or `error`.
 (function () {
   "use strict";
@@ -26,6 +26,8 @@
     "confirmed-elsewhere": "Your SQRL app logged you in. Opening your account…",
     "redeemed": "Logged in. Opening your account…",
     "rejected": "Login declined in your SQRL app.",
+    "disabled": "SQRL login was disabled for this account in your SQRL app.",
+    "removed": "Your SQRL identity was removed from this site.",
     "expired": "This code has expired. Get a new code to log in.",
     "local": "Waiting for your SQRL app on this device…",
     "no-local": "No SQRL app answered on this device. Start it and try again, or scan the code with your SQRL app on another device.",
@@ -34,7 +36,7 @@
   // States in which the code can still be used: the QR code and the links are shown.
   const LIVE = ["new", "scanned", "no-local"];
   // States the server will not change any more.
-  const FINAL = ["confirmed", "confirmed-elsewhere", "redeemed", "rejected", "expired"];
+  const FINAL = ["confirmed", "confirmed-elsewhere", "redeemed", "rejected", "expired", "disabled", "removed"];
   const MARKUP =
     '<img class="sqrl-qr" alt="SQRL login code" hidden>' +
     '<p class="sqrl-status" role="status" aria-live="polite"></p>' +
@@ -84,7 +86,7 @@
       show("paste", live);
       show("countdown", live);
       const known = Object.prototype.hasOwnProperty.call(TEXT, next) || next === "error";
-      const over = ["rejected", "expired", "error"].includes(next) || (!known && !FINAL.includes(next));
+      const over = ["rejected", "expired", "disabled", "removed", "error"].includes(next) || (!known && !FINAL.includes(next));
       show("new-code", over);
       if (over) stopWatching();
     }

@@ -20,6 +20,7 @@ use sqrl_server::nut::Nut;
 use sqrl_server::{BrowserError, FlowId, Incoming, Status, Subscription};
 
 use super::{assets, cookie_value, qr, widget, SqrlHttp, FLOW_COOKIE};
+use crate::streams::StreamCap;
 use sqrl_proto::MAX_BODY_LEN;
 
 pub(super) fn routes<T>(http: SqrlHttp) -> Router<T> {
@@ -275,22 +276,59 @@ async fn next_status(
     current(http, cookie).await.ok().map(|(status, _)| status)
 }
 
+/// Logs a stream cap that bit, at most once a second.
+fn log_stream_cap(http: &SqrlHttp, cap: StreamCap, client: &str) {
+    static LAST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let now = http.now_ms();
+    let last = LAST.load(std::sync::atomic::Ordering::Relaxed);
+    if now.saturating_sub(last) >= 1000 {
+        LAST.store(now, std::sync::atomic::Ordering::Relaxed);
+        tracing::warn!(
+            ?cap,
+            client,
+            open = http.inner.streams.total(),
+            "status stream cap reached"
+        );
+    }
+}
+
 /// `GET /sqrl/events`: Server-Sent Events with the flow's status, until it is final.
 async fn events(
     State(http): State<SqrlHttp>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
-    let Ok(permit) = http.inner.streams.clone().try_acquire_owned() else {
-        tracing::warn!("status stream cap reached");
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too many open status streams",
-        );
-    };
     let (cookie, subscription, first, _) = match watch(&http, peer, &headers).await {
         Ok(watched) => watched,
         Err(response) => return response,
+    };
+    // Caps per client and per flow, with headroom: a few clients holding many streams do
+    // not shut out an honest browser (an overloaded site answers 503 to the greedy first).
+    let client = http
+        .inner
+        .sqrl
+        .prefixes()
+        .key(http.client_ip(peer, &headers));
+    let permit = match http.inner.streams.open(&client, cookie.flow) {
+        Ok(permit) => permit,
+        Err(cap) => {
+            log_stream_cap(&http, cap, &client);
+            let (status, message) = match cap {
+                StreamCap::Total => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "too many open status streams",
+                ),
+                StreamCap::Client => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too many open status streams from this address",
+                ),
+                StreamCap::Flow => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "this login is watched too often",
+                ),
+            };
+            return error(status, message);
+        }
     };
     let retry = http.inner.settings.retry;
     struct Watch {
@@ -299,7 +337,7 @@ async fn events(
         subscription: Subscription,
         next: Option<Status>,
         last: Option<Status>,
-        _permit: tokio::sync::OwnedSemaphorePermit,
+        _permit: crate::streams::StreamPermit,
     }
     let state = Watch {
         http,

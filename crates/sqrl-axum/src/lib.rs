@@ -51,7 +51,6 @@ use sha2::{Digest, Sha256};
 use sqrl_proto::b64;
 use sqrl_server::useragent::BrowserInfo;
 use sqrl_server::{AccountId, NewFlow, Rule, Session, SessionDraft, SqrlServer, StoreError};
-use tokio::sync::Semaphore;
 
 /// Milliseconds since the Unix epoch from the system clock.
 pub fn system_clock_ms() -> u64 {
@@ -111,8 +110,8 @@ pub struct HttpSettings {
     pub mint_rule: Rule,
     /// Status requests per client.
     pub poll_rule: Rule,
-    /// Most status streams open at once.
-    pub max_streams: usize,
+    /// Caps on open status streams: overall, per client, per flow.
+    pub streams: streams::StreamLimits,
     /// The reconnect interval the server dictates to `EventSource` and long-poll clients.
     pub retry: Duration,
     /// How often a waiting page re-reads its flow when no event came (a fallback for a lost
@@ -137,7 +136,7 @@ impl Default for HttpSettings {
                 burst: 120,
                 per_second: 4.0,
             },
-            max_streams: 10_000,
+            streams: streams::StreamLimits::default(),
             retry: Duration::from_secs(2),
             reread: Duration::from_secs(15),
         }
@@ -149,7 +148,7 @@ pub(crate) struct Inner {
     pub(crate) settings: HttpSettings,
     pub(crate) on_login: Option<LoginHook>,
     pub(crate) map_user: Option<UserHook>,
-    pub(crate) streams: Arc<Semaphore>,
+    pub(crate) streams: Arc<streams::Streams>,
     pub(crate) clock: Clock,
 }
 
@@ -218,7 +217,7 @@ impl Builder {
         SqrlHttp {
             inner: Arc::new(Inner {
                 sqrl: self.sqrl,
-                streams: Arc::new(Semaphore::new(settings.max_streams)),
+                streams: streams::Streams::new(settings.streams),
                 on_login: self.on_login,
                 map_user: self.map_user,
                 clock: self.clock,

@@ -53,10 +53,13 @@
 //! code), `confirmed` (the user approved: redeem now), `confirmed-elsewhere` (approved with a
 //! session link: the app's browser gets the session, this page cannot redeem), `rejected`
 //! (declined in the app), `expired` (too late, or not redeemed in time), `redeemed` (turned
-//! into a session). All but `new` and `scanned` are final. A page must treat any other string
+//! into a session), `disabled` (the user disabled SQRL login for the account with this code),
+//! `removed` (the user removed their identity from the site). All but `new` and `scanned` are
+//! final. A page must treat any other string
 //! as final too (a newer server may add end states) and offer a new code.
 //!
-//! **`GET /sqrl/events`** is a Server-Sent Events stream (one per page; a server-wide cap)
+//! **`GET /sqrl/events`** is a Server-Sent Events stream (one per page; capped per client
+//! address, per login and overall: `429` or `503` above)
 //! of `status` events whose data is `{"status": "<status>", "expires_in": <seconds>}`. The
 //! first event is the current status; then one per change; the stream ends after a final
 //! status. Each event carries `retry:` (the reconnect interval). `401` without a valid flow

@@ -470,7 +470,7 @@ fn status_requests_are_limited_per_network_prefix() {
 
 #[test]
 fn status_streams_are_capped() {
-    let t = with_settings(|s| s.max_streams = 1);
+    let t = with_settings(|s| s.streams.total = 1);
     let page = t.start();
     let open = || {
         t.block_on(t.send(
