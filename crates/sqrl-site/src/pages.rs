@@ -227,13 +227,7 @@ async fn set_name(
         Ok(s) => s,
         Err(refused) => return refused.into_response(),
     };
-    let name: String = form
-        .name
-        .trim()
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(64)
-        .collect();
+    let name = clean_display_name(&form.name);
     let store = site.sqrl.sqrl().store();
     match store.set_display_name(&signed_in.account, &name).await {
         Ok(()) => Redirect::to("/account").into_response(),
@@ -272,6 +266,25 @@ async fn revoke(
         "/account"
     };
     Redirect::to(target).into_response()
+}
+
+/// A display name as stored: trimmed, at most 64 characters, without control characters or
+/// the invisible characters that reorder text (bidi overrides, embeddings and isolates, and
+/// the directional marks), which would let a name display as something else.
+fn clean_display_name(raw: &str) -> String {
+    let reorders = |c: char| {
+        matches!(
+            c,
+            '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+        )
+    };
+    raw.chars()
+        .filter(|&c| !c.is_control() && !reorders(c))
+        .collect::<String>()
+        .trim()
+        .chars()
+        .take(64)
+        .collect()
 }
 
 #[cfg(test)]
@@ -321,5 +334,20 @@ mod tests {
         assert_eq!(utc(0), "1970-01-01 00:00 UTC");
         assert_eq!(utc(951_782_400), "2000-02-29 00:00 UTC");
         assert_eq!(utc(1_795_000_000), "2026-11-18 11:06 UTC");
+    }
+
+    /// Before, a display name kept bidi overrides, so "Ada\u{202E}nimda" showed as "Adaadmin".
+    #[test]
+    fn display_names_lose_bidi_overrides_and_controls() {
+        assert_eq!(
+            clean_display_name("  Ada\u{202E}nimda\u{202C} "),
+            "Adanimda"
+        );
+        assert_eq!(
+            clean_display_name("a\u{2066}b\u{2069}\u{200F}c\u{0007}"),
+            "abc"
+        );
+        assert_eq!(clean_display_name(&"é".repeat(100)).chars().count(), 64);
+        assert_eq!(clean_display_name("Zoë عربي"), "Zoë عربي");
     }
 }
