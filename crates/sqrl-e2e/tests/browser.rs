@@ -5,7 +5,8 @@
 //! cross-device login with "scanned" then the account page, surviving a reload, logout;
 //! a second browser that cannot redeem another's login; revoking another session from the
 //! account page; declined on the phone; expiry with an explicit new code; same-device login
-//! through `sqrl cps` (and the page's waiting state, against a stand-in app). And the widget alone on
+//! through `sqrl cps` (and the page's waiting state, against a stand-in app); disabled on the
+//! phone with the page's code. And the widget alone on
 //! a minimal page of a tiny app that embeds `sqrl-axum` (served in this process).
 //!
 //! Set `SQRL_UPDATE_SCREENSHOTS=1` to rewrite `docs/screenshots/*.png`.
@@ -668,6 +669,21 @@ fn the_site_in_a_real_browser() {
         std::panic::resume_unwind(panic);
     }
     drop(cps);
+
+    // 8. Disabled on the phone with the page's code: the page says so instead of waiting.
+    let url = b.login_page(&site.base);
+    let out = phone.command(&["disable", "--yes", &url]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "sqrl disable: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    b.wait_status("disabled");
+    assert_eq!(
+        b.text(".sqrl-status"),
+        "SQRL login was disabled for this account in your SQRL app."
+    );
+    b.assert_ended("disabled");
 
     drop((a, b, c, d, short, site, driver));
     let _ = std::fs::remove_dir_all(&dir);
