@@ -60,7 +60,9 @@ fn every_target_has_a_binary() {
     let manifest = std::fs::read_to_string(repo().join("fuzz/Cargo.toml")).unwrap();
     for (name, _) in targets::TARGETS {
         assert!(manifest.contains(&format!("name = \"{name}\"")), "{name}");
-        assert!(repo().join(format!("fuzz/fuzz_targets/{name}.rs")).is_file());
+        assert!(repo()
+            .join(format!("fuzz/fuzz_targets/{name}.rs"))
+            .is_file());
     }
 }
 
@@ -154,9 +156,15 @@ fn b(bytes: [u8; 32]) -> String {
 fn server_request_seeds(seeds: &mut Seeds) {
     let keys: Keys = targets::keys();
     let idk = format!("idk={}", b64::encode(keys.id.verifying_key().as_bytes()));
-    let pidk = format!("pidk={}", b64::encode(keys.previous.verifying_key().as_bytes()));
+    let pidk = format!(
+        "pidk={}",
+        b64::encode(keys.previous.verifying_key().as_bytes())
+    );
     let suk = format!("suk={}", b([8; 32]));
-    let vuk = format!("vuk={}", b64::encode(keys.unlock.verifying_key().as_bytes()));
+    let vuk = format!(
+        "vuk={}",
+        b64::encode(keys.unlock.verifying_key().as_bytes())
+    );
     let ins = format!("ins={}", b(targets::INS));
     let pins = format!("pins={}", b(targets::INS));
     let l = |parts: &[&str]| -> Vec<String> { parts.iter().map(|s| (*s).to_owned()).collect() };
@@ -178,16 +186,38 @@ fn server_request_seeds(seeds: &mut Seeds) {
         for (flags, lines) in [
             (0, l(&["ver=1", "cmd=query", &idk])),
             (0, l(&["ver=1", "cmd=ident", &idk, &suk, &vuk])),
-            (0, l(&["ver=1", "cmd=ident", &idk, &suk, &vuk, &ins, "btn=1"])),
-            (0, l(&["ver=1", "cmd=ident", &idk, &suk, &vuk, "opt=cps~suk"])),
+            (
+                0,
+                l(&["ver=1", "cmd=ident", &idk, &suk, &vuk, &ins, "btn=1"]),
+            ),
+            (
+                0,
+                l(&["ver=1", "cmd=ident", &idk, &suk, &vuk, "opt=cps~suk"]),
+            ),
             (4, l(&["ver=1", "cmd=ident", &idk, "btn=1"])),
-            (4, l(&["ver=1", "cmd=ident", &idk, &ins, "btn=1", "opt=sqrlonly~hardlock"])),
+            (
+                4,
+                l(&[
+                    "ver=1",
+                    "cmd=ident",
+                    &idk,
+                    &ins,
+                    "btn=1",
+                    "opt=sqrlonly~hardlock",
+                ]),
+            ),
             (4, l(&["ver=1", "cmd=ident", &idk, "btn=2"])),
             (4, l(&["ver=1", "cmd=disable", &idk])),
             (0x0E, l(&["ver=1", "cmd=enable", &idk])),
             (0x06, l(&["ver=1", "cmd=remove", &idk])),
-            (0x11, l(&["ver=1", "cmd=ident", &idk, &pidk, &suk, &vuk, &ins, &pins])),
-            (0x13, l(&["ver=1", "cmd=ident", &idk, &pidk, &suk, &vuk, "btn=1"])),
+            (
+                0x11,
+                l(&["ver=1", "cmd=ident", &idk, &pidk, &suk, &vuk, &ins, &pins]),
+            ),
+            (
+                0x13,
+                l(&["ver=1", "cmd=ident", &idk, &pidk, &suk, &vuk, "btn=1"]),
+            ),
             (0x24, l(&["ver=1", "cmd=query", &idk])),
             (4, l(&["ver=1", "cmd=frob", &idk])),
         ] {
@@ -198,7 +228,10 @@ fn server_request_seeds(seeds: &mut Seeds) {
     let fx: &Fixture = &targets::fixtures()[0];
     let client = b64::encode(targets::query_text(&keys));
     let body = targets::signed_body(&keys, &client, &b64::encode(&fx.qr_url), 0);
-    for query in [format!("nut={}", fx.qr_nut), format!("nut={}", fx.reply_nut)] {
+    for query in [
+        format!("nut={}", fx.qr_nut),
+        format!("nut={}", fx.reply_nut),
+    ] {
         let mut raw = vec![0u8];
         raw.extend_from_slice(query.as_bytes());
         raw.push(0xFF);
@@ -242,8 +275,13 @@ fn regenerate_seed_corpus() {
         url.add("grc", site);
     }
     url.add("server", fx.qr_url.clone());
+    // Found by the fuzzer: no path, so x= counts nothing, while the request goes to `/`.
+    url.add("no-path", "sqrl://example.com?x=2&nut=abc");
     url.add("resolve", format!("{}\n/account?x=1", fx.qr_url));
-    url.add("resolve", format!("{}\nhttps://example.com/done", fx.qr_url));
+    url.add(
+        "resolve",
+        format!("{}\nhttps://example.com/done", fx.qr_url),
+    );
     url.write();
 
     // namevalue, client_params, server_params
@@ -358,7 +396,10 @@ fn regenerate_seed_corpus() {
 
     // base56
     let mut base56 = Seeds::new("base56");
-    for line in shared("sqrldev/base56-full-format-vectors.txt").lines().skip(1) {
+    for line in shared("sqrldev/base56-full-format-vectors.txt")
+        .lines()
+        .skip(1)
+    {
         if let Some(out) = csv_fields(line).get(2) {
             base56.add("sqrldev", out.replace("\\n", "\n"));
         }
