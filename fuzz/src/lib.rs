@@ -18,6 +18,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::OnceLock;
 
 use ed25519_dalek::{Signer, SigningKey};
+use sqrl_client::exchange::{self, Action, Decision, Exchange, Step};
+use sqrl_client::keys::{Ilk, Imk, Iuk, Rlk};
 use sqrl_client::storage::{base56, s4::S4};
 use sqrl_client::{Identity, RescueCode};
 use sqrl_proto::{
@@ -43,6 +45,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("record", flow_record),
     ("s4", s4),
     ("base56", base56_text),
+    ("client_exchange", client_exchange),
 ];
 
 // ---- sqrl-proto ----------------------------------------------------------------------------
@@ -457,4 +460,53 @@ pub fn base56_text(data: &[u8]) {
         );
     }
     let _ = RescueCode::parse(text);
+}
+
+/// The client side of an exchange fed the input as server replies: `Exchange::start` for
+/// `sqrl://example.com/sqrl?nut=…` (action `data[0] % 4`, with the unlock key), then every
+/// reply (the plain list; replies separated by a 0x00 byte) through `Exchange::receive`, and
+/// every prompt answered by `Exchange::decide` (`data[1] % 4`: approve, button 1, button 2,
+/// cancel).
+pub fn client_exchange(data: &[u8]) {
+    let (&action, rest) = data.split_first().unwrap_or((&0, &[]));
+    let (&answer, rest) = rest.split_first().unwrap_or((&0, &[]));
+    let action = match action % 4 {
+        0 => Action::Login,
+        1 => Action::Disable,
+        2 => Action::Enable,
+        _ => Action::Remove,
+    };
+    let keys = exchange::Keys::new(
+        Imk::from_bytes([21; 32]),
+        Ilk::from_bytes([22; 32]),
+        vec![Iuk::from_bytes([23; 32])],
+    )
+    .with_unlock_key(Iuk::from_bytes([24; 32]));
+    let url = SqrlUrl::parse(&fixtures()[0].qr_url).expect("the fixture's URL parses");
+    let config = exchange::Config {
+        cps: answer & 4 != 0,
+        ..exchange::Config::default()
+    };
+    let Ok((mut exchange, _first)) =
+        Exchange::start(url, action, &keys, config, Rlk::from_bytes([25; 32]))
+    else {
+        return;
+    };
+    for reply in rest.split(|&b| b == 0) {
+        let mut step = exchange.receive(&b64::encode(reply));
+        while let Ok(Step::Confirm(_)) = step {
+            let decision = match answer % 4 {
+                0 => Decision::Approve,
+                1 => Decision::Button(sqrl_proto::Button::First),
+                2 => Decision::Button(sqrl_proto::Button::Second),
+                _ => Decision::Cancel,
+            };
+            step = exchange.decide(decision);
+        }
+        match step {
+            Ok(Step::Send(_)) => {}
+            _ => break,
+        }
+    }
+    let _ = exchange.cancel_url();
 }

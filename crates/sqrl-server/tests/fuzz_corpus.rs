@@ -350,6 +350,31 @@ fn regenerate_seed_corpus() {
     server_request_seeds(&mut requests);
     requests.write();
 
+    // client_exchange: [action, answer] + plain replies separated by 0x00
+    let mut replies = Seeds::new("client_exchange");
+    let first = b64::decode(&fx.reply).unwrap();
+    let sin_reply = b64::decode(&fx_sin.reply).unwrap();
+    for action in 0..4u8 {
+        for answer in [0u8, 1, 3, 4] {
+            let mut data = vec![action, answer];
+            data.extend_from_slice(&first);
+            replies.add("server", data.clone());
+            data.push(0);
+            data.extend_from_slice(&sin_reply);
+            replies.add("server", data);
+        }
+    }
+    for row in json("messages.json") {
+        if str_of(&row, "kind").as_deref() == Some("server") {
+            if let Some(text) = str_of(&row, "text") {
+                let mut data = vec![0u8, 0];
+                data.extend_from_slice(text.as_bytes());
+                replies.add("messages", data);
+            }
+        }
+    }
+    replies.write();
+
     // nut
     let mut nut = Seeds::new("nut");
     for n in [&fx.qr_nut, &fx.reply_nut, &fx_sin.qr_nut, &fx_sin.reply_nut] {
