@@ -166,7 +166,10 @@ async fn require(site: &Site, headers: &HeaderMap) -> Result<SignedIn, Refused> 
     match site.sqrl.signed_in(headers).await {
         Ok(Some(signed_in)) => Ok(signed_in),
         Ok(None) => Err(Refused::SignIn),
-        Err(_) => Err(Refused::Unavailable),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the session");
+            Err(Refused::Unavailable)
+        }
     }
 }
 
@@ -193,7 +196,10 @@ async fn account_page(State(site): State<Site>, headers: HeaderMap) -> Response 
     ) {
         (Ok(Some(account)), Ok(name), Ok(sessions)) => (account, name, sessions),
         (Ok(None), _, _) => return Refused::SignIn.into_response(),
-        _ => return Refused::Unavailable.into_response(),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            tracing::error!(error = %e, "cannot read the account");
+            return Refused::Unavailable.into_response();
+        }
     };
     let rows = sessions
         .iter()

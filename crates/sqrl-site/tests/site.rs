@@ -444,7 +444,9 @@ fn refuses_plain_http_for_a_public_origin() {
 /// Before, the site logged at info whatever RUST_LOG said.
 #[test]
 fn rust_log_chooses_what_the_site_logs() {
-    let dir = temp_database().with_file_name("rust-log");
+    // Its own directory: `temp_database` empties the one the other tests use.
+    let dir = std::env::temp_dir().join(format!("sqrl-site-rust-log-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_sqrl-site"))
         .args(["--bind", "127.0.0.1:0", "--database"])
