@@ -8,63 +8,14 @@
     clippy::indexing_slicing
 )]
 
+use sqrl_e2e::{binary, Process};
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use rustls_pki_types::pem::PemObject;
-
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `target/<profile>/`, where cargo put the workspace's binaries.
-fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_owned()
-}
-
-fn newest(dir: &Path) -> std::time::SystemTime {
-    let mut latest = std::time::SystemTime::UNIX_EPOCH;
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        let time = if path.is_dir() {
-            newest(&path)
-        } else {
-            entry.metadata().unwrap().modified().unwrap()
-        };
-        latest = latest.max(time);
-    }
-    latest
-}
-
-/// A workspace binary, refusing a missing or stale one (`cargo test -p sqrl-e2e` alone does
-/// not rebuild other packages' binaries; `cargo test --workspace` does).
-fn binary(name: &str) -> PathBuf {
-    let path = bin_dir().join(name);
-    let package = if name == "sqrl" { "sqrl-cli" } else { name };
-    let hint = format!("build it first: cargo build -p {package} (cargo test --workspace does)");
-    let built = std::fs::metadata(&path)
-        .and_then(|m| m.modified())
-        .unwrap_or_else(|_| panic!("{} is missing: {hint}", path.display()));
-    let sources = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../")
-        .join(package)
-        .join("src");
-    assert!(
-        built >= newest(&sources),
-        "{} is older than its sources: {hint}",
-        path.display()
-    );
-    path
-}
 
 const PASSWORD: &str = "correct horse battery staple";
 

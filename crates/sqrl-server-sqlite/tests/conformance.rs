@@ -67,4 +67,3 @@ async fn sqlite_survives_a_restart_and_migrates_once() {
     assert_eq!(store.journal_mode().unwrap(), "wal");
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
-
