@@ -39,7 +39,27 @@ pub(super) fn routes<T>(http: SqrlHttp) -> Router<T> {
         .route(&format!("{path}/cps"), get(cps))
         .route(&format!("{path}/logout"), post(logout))
         .route(&format!("{path}/widget.js"), get(widget_js))
+        .layer(axum::middleware::map_response(api_headers))
         .with_state(http)
+}
+
+/// Headers every reply of these routes carries: no content sniffing, no referrer to other
+/// sites, and (unless a route says otherwise, as the QR images and the script do) no caching
+/// of what is per-browser and short-lived.
+async fn api_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 fn status_text(status: Status) -> &'static str {

@@ -84,6 +84,39 @@ fn new_login_code_is_json_with_a_flow_cookie() {
     assert!(!t.flow_stored(&page.flow), "a code stores nothing");
 }
 
+/// Before, the JSON and SSE replies carried none of the pages' protective headers.
+#[test]
+fn every_route_says_nosniff_and_no_store() {
+    let t = site();
+    let reply = t.browse("POST", "/sqrl/new", None);
+    let cookie = format!("sqrl_flow={}", reply.cookie_value("sqrl_flow").unwrap());
+    for (method, path, cookie) in [
+        ("POST", "/sqrl/new", None),
+        ("GET", "/sqrl/poll?last=none", Some(cookie.as_str())),
+        ("POST", "/sqrl/redeem", Some(cookie.as_str())),
+        ("POST", "/sqrl?nut=x", None),
+        ("GET", "/sqrl/cps?token=x", None),
+    ] {
+        let reply = t.browse(method, path, cookie);
+        assert_eq!(
+            reply.header("x-content-type-options"),
+            Some("nosniff"),
+            "{method} {path}"
+        );
+        assert_eq!(
+            reply.header("referrer-policy"),
+            Some("same-origin"),
+            "{path}"
+        );
+        assert_eq!(reply.header("cache-control"), Some("no-store"), "{path}");
+    }
+    // Routes that choose their own caching keep it.
+    let json = t.browse("POST", "/sqrl/new", None).json();
+    let svg = t.browse("GET", json["svg"].as_str().unwrap(), None);
+    assert_eq!(svg.header("cache-control"), Some("private, max-age=300"));
+    assert_eq!(svg.header("x-content-type-options"), Some("nosniff"));
+}
+
 #[test]
 fn secure_settings_give_secure_cookies_and_the_host_prefix() {
     let t = with_settings(|s| s.secure_cookies = true);
