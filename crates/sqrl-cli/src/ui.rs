@@ -70,30 +70,47 @@ impl From<Attempt> for Failure {
     }
 }
 
-/// Asks for the password and runs `attempt` with it (an unlock: seconds of EnScrypt). A wrong
-/// password typed at a terminal is asked again, up to [`TRIES`] times in all.
-pub fn with_password<T>(
-    mut attempt: impl FnMut(&Password) -> Result<T, Attempt>,
+/// Asks for a secret with `ask` and runs `attempt` with it; when `attempt` says the secret was
+/// wrong (`is_wrong`) and it was typed at a terminal (not taken from `env`), asks again, up to
+/// [`TRIES`] times in all.
+fn with_retries<S, T>(
+    env: &str,
+    ask: impl Fn() -> Result<S, Failure>,
+    is_wrong: impl Fn(&sqrl_client::Error) -> bool,
+    again: &str,
+    last: &str,
+    mut attempt: impl FnMut(&S) -> Result<T, Attempt>,
 ) -> Result<T, Failure> {
-    let tries = if asked_at_terminal("SQRL_PASSWORD") {
-        TRIES
-    } else {
-        1
-    };
+    let tries = if asked_at_terminal(env) { TRIES } else { 1 };
     let mut tried = 0;
     loop {
         tried += 1;
-        let password = password()?;
-        match attempt(&password) {
-            Err(Attempt::Client(sqrl_client::Error::WrongPassword)) if tried < tries => {
-                eprintln!("Wrong password; try again ({} left).", tries - tried);
+        let secret = ask()?;
+        match attempt(&secret) {
+            Err(Attempt::Client(e)) if is_wrong(&e) && tried < tries => {
+                eprintln!("{again}; try again ({} left).", tries - tried);
             }
-            Err(Attempt::Client(sqrl_client::Error::WrongPassword)) => {
-                return Err(Failure::new(Kind::Identity, "Wrong password."))
+            Err(Attempt::Client(e)) if is_wrong(&e) => {
+                return Err(Failure::new(Kind::Identity, last))
             }
             other => return other.map_err(Failure::from),
         }
     }
+}
+
+/// Asks for the password and runs `attempt` with it (an unlock: seconds of EnScrypt). A wrong
+/// password typed at a terminal is asked again, up to [`TRIES`] times in all.
+pub fn with_password<T>(
+    attempt: impl FnMut(&Password) -> Result<T, Attempt>,
+) -> Result<T, Failure> {
+    with_retries(
+        "SQRL_PASSWORD",
+        password,
+        |e| matches!(e, sqrl_client::Error::WrongPassword),
+        "Wrong password",
+        "Wrong password.",
+        attempt,
+    )
 }
 
 /// A password being set (`SQRL_NEW_PASSWORD`, or a prompt asked twice).
@@ -155,33 +172,16 @@ pub fn rescue_code() -> Result<RescueCode, Failure> {
 /// Asks for the rescue code and runs `attempt` with it; a wrong code typed at a terminal is
 /// asked again, up to [`TRIES`] times in all.
 pub fn with_rescue_code<T>(
-    mut attempt: impl FnMut(&RescueCode) -> Result<T, Attempt>,
+    attempt: impl FnMut(&RescueCode) -> Result<T, Attempt>,
 ) -> Result<T, Failure> {
-    let tries = if asked_at_terminal("SQRL_RESCUE_CODE") {
-        TRIES
-    } else {
-        1
-    };
-    let mut tried = 0;
-    loop {
-        tried += 1;
-        let code = rescue_code()?;
-        match attempt(&code) {
-            Err(Attempt::Client(sqrl_client::Error::WrongRescueCode)) if tried < tries => {
-                eprintln!(
-                    "That rescue code does not open this identity; try again ({} left).",
-                    tries - tried
-                );
-            }
-            Err(Attempt::Client(sqrl_client::Error::WrongRescueCode)) => {
-                return Err(Failure::new(
-                    Kind::Identity,
-                    "Wrong rescue code: it does not open this identity.",
-                ))
-            }
-            other => return other.map_err(Failure::from),
-        }
-    }
+    with_retries(
+        "SQRL_RESCUE_CODE",
+        rescue_code,
+        |e| matches!(e, sqrl_client::Error::WrongRescueCode),
+        "That rescue code does not open this identity",
+        "Wrong rescue code: it does not open this identity.",
+        attempt,
+    )
 }
 
 /// After a new rescue code is shown: at a terminal, asks the user to type its last group so
