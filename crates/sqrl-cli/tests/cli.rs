@@ -227,8 +227,8 @@ fn rescue_code_in(stdout: &str) -> String {
 
 /// Draws `text` as a QR code PNG (6 pixels a module, 4-module quiet zone).
 fn qr_png(text: &str, path: &Path) {
-    let code = fast_qr::qr::QRBuilder::new(text).build().unwrap();
-    let (size, scale, quiet) = (code.size as u32, 6, 4);
+    let code = qrcodegen::QrCode::encode_text(text, qrcodegen::QrCodeEcc::Medium).unwrap();
+    let (size, scale, quiet) = (code.size() as u32, 6, 4);
     let side = (size + 2 * quiet) * scale;
     let image = image::GrayImage::from_fn(side, side, |x, y| {
         let (mx, my) = (
@@ -236,7 +236,7 @@ fn qr_png(text: &str, path: &Path) {
             (y / scale) as i64 - i64::from(quiet),
         );
         let inside = (0..i64::from(size)).contains(&mx) && (0..i64::from(size)).contains(&my);
-        let dark = inside && code[my as usize][mx as usize].value();
+        let dark = inside && code.get_module(mx as i32, my as i32);
         image::Luma([if dark { 0 } else { 255 }])
     });
     image.save(path).unwrap();
