@@ -59,6 +59,11 @@ struct Args {
     /// Draw SVG charts of the run into this directory
     #[arg(long)]
     plot: Option<std::path::PathBuf>,
+    /// Also run a floor phase at each concurrency: the same connections and requests as a
+    /// login (3 connections, 5 requests) to `/health`, no SQRL work, to show what HTTP over
+    /// loopback TCP alone costs the server
+    #[arg(long)]
+    floor: bool,
 }
 
 /// One phase's figures.
@@ -198,6 +203,30 @@ async fn login(site: SocketAddr, from: IpAddr, keys: &Keys) -> Result<Login, Str
     })
 }
 
+/// The floor of a visit: a login's 3 connections and 5 requests, all to `GET /health`.
+async fn empty_visit(site: SocketAddr, from: IpAddr) -> Result<Login, String> {
+    let start = Instant::now();
+    let mut connections = [
+        Connection::open(from, site).await?,
+        Connection::open(from, site).await?,
+        Connection::open(from, site).await?,
+    ];
+    // browser, stream, phone, phone, browser
+    for i in [0, 1, 2, 2, 0] {
+        let Some(connection) = connections.get_mut(i) else {
+            continue;
+        };
+        let (status, _, _) = connection.call("GET", "/health", None, "").await?;
+        if status != 200 {
+            return Err(format!("/health answered {status}"));
+        }
+    }
+    Ok(Login {
+        total: start.elapsed(),
+        notify: Duration::ZERO,
+    })
+}
+
 /// Opens idle waiting pages `first..first + count`; they hold their streams until the
 /// process ends.
 async fn idle_pages(
@@ -250,7 +279,13 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted.get(index).copied().unwrap_or_default()
 }
 
-async fn phase(args: &Args, idle: usize, concurrency: usize, verify_per_second: f64) -> Row {
+async fn phase(
+    args: &Args,
+    idle: usize,
+    concurrency: usize,
+    verify_per_second: f64,
+    floor: bool,
+) -> Row {
     let before = args.server_pid.and_then(process_usage);
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let started = Instant::now();
@@ -267,11 +302,18 @@ async fn phase(args: &Args, idle: usize, concurrency: usize, verify_per_second: 
             let mut done = Vec::new();
             let mut errors = 0usize;
             // The first login creates the account; the measured ones are a known user's.
-            if let Err(e) = login(site, from(), &keys).await {
-                eprintln!("warm-up login failed: {e}");
+            if !floor {
+                if let Err(e) = login(site, from(), &keys).await {
+                    eprintln!("warm-up login failed: {e}");
+                }
             }
             while Instant::now() < deadline && errors < 100 {
-                match login(site, from(), &keys).await {
+                let visit = if floor {
+                    empty_visit(site, from()).await
+                } else {
+                    login(site, from(), &keys).await
+                };
+                match visit {
                     Ok(l) => done.push(l),
                     Err(e) => {
                         errors += 1;
@@ -323,6 +365,7 @@ async fn phase(args: &Args, idle: usize, concurrency: usize, verify_per_second: 
         notify99: percentile(&notifies, 0.99),
         cpu_vs: per_login.map(|s| s * verify_per_second),
     };
+    let label = if floor { "floor" } else { "" };
     println!(
         "{idle:>6} {concurrency:>5} {:>7} {errors:>6} {rate:>9.1} {:>8.4} {:>9.1?} {:>9.1?} {:>9.2?} {:>9.2?} {cpu}",
         row.logins,
@@ -332,6 +375,11 @@ async fn phase(args: &Args, idle: usize, concurrency: usize, verify_per_second: 
         row.notify50,
         row.notify99,
     );
+    if floor {
+        println!(
+            "{label:>6}   (the row above: /health only, 3 connections and 5 requests per visit)"
+        );
+    }
     row
 }
 
@@ -364,7 +412,11 @@ async fn run(args: Args) -> Result<(), String> {
         }
         print_header();
         for &concurrency in &args.concurrency {
-            rows.push(phase(&args, idle, concurrency, verify_before).await);
+            rows.push(phase(&args, idle, concurrency, verify_before, false).await);
+            if args.floor {
+                // Not charted: printed beside the logins it is the floor of.
+                phase(&args, idle, concurrency, verify_before, true).await;
+            }
         }
     }
     let verify_after = verify_strict_per_second();

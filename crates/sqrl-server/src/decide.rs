@@ -59,6 +59,11 @@ pub struct Config {
     /// Send this `sin` with every query; each `ident` must then answer with `ins`, which is
     /// stored with the account and must stay the same at every later login.
     pub secret_index: Option<String>,
+    /// Login codes issued before this time (Unix seconds) are refused as expired. A server
+    /// whose flows live in memory sets it to its start time: the flows of earlier codes were
+    /// forgotten with the last process, and a code used before a restart must not open a new
+    /// flow after it (a nut stays single use). 0 (the default) refuses nothing.
+    pub codes_not_before: u64,
 }
 
 impl Config {
@@ -71,6 +76,7 @@ impl Config {
             lifetimes: Lifetimes::default(),
             ask: AskPolicy::default(),
             secret_index: None,
+            codes_not_before: 0,
         }
     }
 }
@@ -382,6 +388,9 @@ impl Server {
                 }
                 if params.command != Command::Query {
                     return Err(refused(Refusal::FirstNotQuery));
+                }
+                if qr.issued_at < self.config.codes_not_before {
+                    return Err(refused(Refusal::Expired));
                 }
                 Flow::scanned(&qr, params.idk, incoming.now, self.config.lifetimes)
                     .map_err(|_| refused(Refusal::Expired))?;

@@ -277,6 +277,7 @@ impl SqrlServer {
         let life = self.server.config().lifetimes;
         Ok(match self.store.flow(flow).await? {
             Some(stored) => stored.status(now, life),
+            None if issued_at < self.server.config().codes_not_before => Status::Expired,
             None if now < issued_at.saturating_add(life.nut) => Status::New,
             None => Status::Expired,
         })

@@ -1,5 +1,11 @@
 //! The in-memory [`Store`]: tests, and single-process sites that may forget everything on
 //! restart. One lock makes each commit atomic.
+//!
+//! A single-process site can keep its flows here and its accounts in a database
+//! (`Split { flows: MemoryStore, accounts }`): flows are short-lived login state, so keeping
+//! them in memory saves most of a login's database work. A restart then forgets the logins in
+//! progress; set [`Config::codes_not_before`](crate::Config::codes_not_before) to the start
+//! time so that codes issued before it are refused rather than opening new flows.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
@@ -82,15 +88,34 @@ impl Memory {
 }
 
 /// Everything in one process's memory.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryStore {
     inner: Mutex<Memory>,
+    flow_limit: usize,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::default(),
+            flow_limit: usize::MAX,
+        }
+    }
 }
 
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store that holds at most `limit` flows: a new flow beyond it is a backend
+    /// error (the phone is told to retry) until housekeeping purges expired ones.
+    pub fn with_flow_limit(limit: usize) -> Self {
+        Self {
+            flow_limit: limit,
+            ..Self::default()
+        }
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Memory>, StoreError> {
@@ -119,6 +144,12 @@ impl FlowStore for MemoryStore {
     async fn put_flow(&self, flow: &Flow, expected: Option<u64>) -> Result<(), StoreError> {
         let mut memory = self.lock()?;
         memory.check_flow(flow, expected)?;
+        if expected.is_none() && memory.flows.len() >= self.flow_limit {
+            return Err(StoreError::backend(format!(
+                "{} login flows in memory, the limit",
+                memory.flows.len()
+            )));
+        }
         memory.flows.insert(flow.id, flow.clone());
         Ok(())
     }

@@ -2,9 +2,15 @@
 //!
 //! | flags | accounts, sessions, keys | flows | events, limits |
 //! |---|---|---|---|
-//! | `--database FILE` (default) | SQLite | SQLite | this process |
+//! | `--database FILE` (default) | SQLite | this process's memory | this process |
 //! | `--database postgres://…` | PostgreSQL | PostgreSQL | this process |
 //! | either, `--redis redis://…` | the database | Redis | Redis (shared) |
+//!
+//! A SQLite file serves one process, so its flows (login state that lives for a code's
+//! lifetime plus the redemption window) stay in memory: a login then costs one database write
+//! (the session) instead of three. A restart forgets the logins in progress; the site refuses
+//! codes issued before it started (`Config::codes_not_before`), so every code stays single
+//! use, and their pages show "expired" with a button for a new code.
 //!
 //! Several instances need a shared database and `--redis`: without Redis a waiting page
 //! hears only of logins its own instance handled (it still finds out at its next re-read)
@@ -14,14 +20,20 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqrl_server::{Events, Limiter, Split, SqrlServer, Store};
+use sqrl_server::{Events, Limiter, MemoryStore, Split, SqrlServer, Store};
 use sqrl_server_postgres::PostgresStore;
 use sqrl_server_redis::{RedisConnection, RedisEvents, RedisFlows, RedisLimiter};
 use sqrl_server_sqlite::SqliteStore;
 
+/// Most login flows held in memory (a few hundred bytes each): far above what the scan limits
+/// let through in a code's lifetime, and a bound on memory if they are lifted.
+const MEMORY_FLOW_LIMIT: usize = 250_000;
+
 pub struct Backends {
     pub store: Arc<dyn Store>,
     pub sqlite_path: Option<PathBuf>,
+    /// The flows live in this process's memory (forgotten on restart).
+    pub flows_in_memory: bool,
     shared: Option<(Arc<dyn Events>, Arc<dyn Limiter>)>,
     pub describe: String,
 }
@@ -64,15 +76,27 @@ pub async fn open(
         Database::Postgres(_) => ("PostgreSQL".to_owned(), None),
     };
     let Some(url) = redis else {
-        let store: Arc<dyn Store> = match db {
-            Database::Sqlite(store, _) => Arc::new(store),
-            Database::Postgres(store) => Arc::new(store),
+        let (store, flows_in_memory): (Arc<dyn Store>, bool) = match db {
+            Database::Sqlite(accounts, _) => (
+                Arc::new(Split {
+                    flows: MemoryStore::with_flow_limit(MEMORY_FLOW_LIMIT),
+                    accounts,
+                }),
+                true,
+            ),
+            Database::Postgres(store) => (Arc::new(store), false),
+        };
+        let flows = if flows_in_memory {
+            ", login flows in memory"
+        } else {
+            ""
         };
         return Ok(Backends {
             store,
             sqlite_path,
+            flows_in_memory,
             shared: None,
-            describe: format!("database {db_name}"),
+            describe: format!("database {db_name}{flows}"),
         });
     };
     let connection = RedisConnection::connect(url, "sqrl:")
@@ -91,6 +115,7 @@ pub async fn open(
     Ok(Backends {
         store,
         sqlite_path,
+        flows_in_memory: false,
         shared: Some((Arc::new(events), Arc::new(RedisLimiter::new(connection)))),
         describe: format!("database {db_name}, flows/events/limits in Redis"),
     })

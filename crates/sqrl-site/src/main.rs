@@ -254,6 +254,20 @@ fn parse_origin(origin: &str, allow_plain_http: bool) -> Result<(bool, String), 
     Ok((secure, host_port.to_owned()))
 }
 
+/// Waits for the next whole second and returns it (Unix seconds). Codes carry their issue
+/// time in seconds: a process whose flows live in memory refuses the codes of earlier
+/// processes, and starting on a fresh second keeps a code from the last second of the
+/// previous process from passing for one of this process.
+async fn first_whole_second() -> u64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let wait = Duration::from_secs(1)
+        .saturating_sub(Duration::from_nanos(u64::from(since_epoch.subsec_nanos())));
+    tokio::time::sleep(wait).await;
+    since_epoch.as_secs().saturating_add(1)
+}
+
 async fn run(args: Args) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
@@ -306,6 +320,9 @@ async fn run(args: Args) -> Result<(), String> {
         ..Lifetimes::default()
     };
     config.ask = args.ask.into();
+    if backends.flows_in_memory {
+        config.codes_not_before = first_whole_second().await;
+    }
     let server = Server::new(config, &keys.nut, &keys.browser);
     let trusted_proxies = if args.trust_forwarded_for {
         1

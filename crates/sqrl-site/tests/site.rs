@@ -477,3 +477,59 @@ fn rust_log_chooses_what_the_site_logs() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The site keeps login flows in memory beside its SQLite file: a restart forgets them, so a
+/// code shown before it must not open a new flow after it (a nut is single use), and its
+/// page is told at once that the code expired.
+#[test]
+fn codes_from_before_a_restart_are_refused_and_their_pages_expire() {
+    let database = temp_database_named("restart-codes");
+    let site = start(&database);
+    let mut browser = Browser::new(&site);
+    let (status, body, _) = browser.send("POST", "/sqrl/new", None);
+    assert_eq!(status, 200, "{body}");
+    let url = body
+        .split("\"url\":\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (_, waiting, _) = browser.send("GET", "/sqrl/poll", None);
+    assert!(waiting.contains("\"status\":\"new\""), "{waiting}");
+
+    drop(site);
+    let site = start(&database);
+    // The new process listens on another port: the code is the same but for its host.
+    let url = url.replace(
+        browser.base.trim_start_matches("http://"),
+        site.base.trim_start_matches("http://"),
+    );
+    browser.base = site.base.clone();
+    let (_, expired, _) = browser.send("GET", "/sqrl/poll", None);
+    assert!(expired.contains("\"status\":\"expired\""), "{expired}");
+
+    let iuk = Iuk::generate(&mut OsRng);
+    let keys = Keys::new(iuk.imk(), iuk.ilk(), vec![]);
+    let transport = HttpTransport::default().danger_allow_loopback_http();
+    let (exchange, first) = Exchange::start(
+        SqrlUrl::parse(&url).unwrap(),
+        Action::Login,
+        &keys,
+        Config::default(),
+        Rlk::generate(&mut OsRng),
+    )
+    .unwrap();
+    let refused = transport::run(exchange, first, &transport, |_| {
+        Decision::Button(Button::First)
+    });
+    let refused = refused.expect_err("a code from before the restart logged in");
+    // Refused as an expired code (transient), not for a mismatched echo.
+    assert!(
+        matches!(refused, sqrl_client::Error::TransientRepeated),
+        "{refused:?}"
+    );
+    // A code of the new process works.
+    log_in(&site, &keys);
+}

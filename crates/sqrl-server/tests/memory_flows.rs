@@ -1,0 +1,128 @@
+//! Flows kept in memory beside a database for accounts (`Split { flows: MemoryStore, .. }`, the
+//! single-process site's default): a restart forgets the logins in progress, and
+//! `Config::codes_not_before` keeps every code single use across it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use futures_executor::block_on;
+use rand_core::OsRng;
+use sqrl_client::exchange::{Action, Config as ClientConfig, Decision, Exchange, Keys, Step};
+use sqrl_client::keys::{Iuk, Rlk};
+use sqrl_proto::SqrlUrl;
+use sqrl_server::{
+    Config, Incoming, MemoryStore, Refusal, Server, Split, SqrlServer, Status, Store,
+};
+
+const T0: u64 = 1_795_000_000;
+const BROWSER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+
+/// One process of the site, started at `started`, with its flows in memory.
+fn process(started: u64) -> SqrlServer {
+    let mut config = Config::new("example.com");
+    config.codes_not_before = started;
+    let store: Arc<dyn Store> = Arc::new(Split {
+        flows: MemoryStore::new(),
+        accounts: MemoryStore::new(),
+    });
+    SqrlServer::new(Server::new(config, &[1; 32], &[2; 32]), store)
+}
+
+/// Sends the client's requests to `site` at `now` until the exchange ends; the refusal of
+/// the first request that was refused, if any.
+fn log_in(site: &SqrlServer, url: &str, keys: &Keys, now: u64) -> Option<Refusal> {
+    let url = SqrlUrl::parse(url).unwrap();
+    let (mut exchange, mut request) = Exchange::start(
+        url,
+        Action::Login,
+        keys,
+        ClientConfig::default(),
+        Rlk::generate(&mut OsRng),
+    )
+    .unwrap();
+    loop {
+        let query = request.url.split_once('?').unwrap().1.to_owned();
+        let response = block_on(site.handle(
+            &Incoming {
+                query: &query,
+                body: request.body.as_bytes(),
+                client_ip: BROWSER,
+                now,
+            },
+            &mut OsRng,
+        ));
+        if response.refusal.is_some() {
+            return response.refusal;
+        }
+        let mut step = exchange.receive(&response.body).unwrap();
+        if let Step::Confirm(_) = step {
+            step = exchange.decide(Decision::Approve).unwrap();
+        }
+        match step {
+            Step::Send(next) => request = next,
+            Step::Done(_) => return None,
+            Step::Confirm(_) => panic!("asked twice"),
+        }
+    }
+}
+
+#[test]
+fn a_code_used_before_a_restart_stays_used_after_it() {
+    let iuk = Iuk::generate(&mut OsRng);
+    let keys = Keys::new(iuk.imk(), iuk.ilk(), vec![]);
+
+    let before = process(T0 - 60);
+    let used = before.server().start_flow(BROWSER, "", T0, &mut OsRng);
+    let waiting = before.server().start_flow(BROWSER, "", T0, &mut OsRng);
+    assert_eq!(log_in(&before, &used.url, &keys, T0 + 5), None);
+
+    // The restart forgets both flows; neither code opens a new one.
+    let after = process(T0 + 10);
+    assert_eq!(
+        log_in(&after, &used.url, &keys, T0 + 11),
+        Some(Refusal::Expired)
+    );
+    assert_eq!(
+        log_in(&after, &waiting.url, &keys, T0 + 11),
+        Some(Refusal::Expired)
+    );
+    // The page that showed the unused code is told so at once (not "new" until it expires).
+    let status = block_on(after.status(&waiting.flow, &waiting.browser_secret, T0, T0 + 11));
+    assert_eq!(status.unwrap(), Status::Expired);
+
+    // A code of the new process works.
+    let fresh = after.server().start_flow(BROWSER, "", T0 + 12, &mut OsRng);
+    assert_eq!(log_in(&after, &fresh.url, &keys, T0 + 13), None);
+    let status = block_on(after.status(&fresh.flow, &fresh.browser_secret, T0 + 12, T0 + 14));
+    assert_eq!(status.unwrap(), Status::Confirmed);
+}
+
+#[test]
+fn a_full_memory_flow_store_refuses_new_flows_and_keeps_the_others() {
+    let flows = MemoryStore::with_flow_limit(1);
+    let site = SqrlServer::new(
+        Server::new(Config::new("example.com"), &[1; 32], &[2; 32]),
+        Arc::new(Split {
+            flows,
+            accounts: MemoryStore::new(),
+        }),
+    );
+    let iuk = Iuk::generate(&mut OsRng);
+    let keys = Keys::new(iuk.imk(), iuk.ilk(), vec![]);
+    let first = site.server().start_flow(BROWSER, "", T0, &mut OsRng);
+    let second = site.server().start_flow(BROWSER, "", T0, &mut OsRng);
+    assert_eq!(log_in(&site, &first.url, &keys, T0 + 1), None);
+    // The second scan finds the store full: a transient backend refusal, nothing stored.
+    assert_eq!(
+        log_in(&site, &second.url, &keys, T0 + 2),
+        Some(Refusal::Backend)
+    );
+    let status = block_on(site.status(&first.flow, &first.browser_secret, T0, T0 + 3));
+    assert_eq!(status.unwrap(), Status::Confirmed);
+}
