@@ -64,6 +64,12 @@ struct Args {
     /// loopback TCP alone costs the server
     #[arg(long)]
     floor: bool,
+    /// Seconds to wait after opening idle pages before measuring memory again: past the
+    /// site's keep-alive timeout (10 s by default), the connections the pages fetched their
+    /// codes on are closed and each page holds only its status stream, as it would while
+    /// waiting for minutes
+    #[arg(long, default_value_t = 12)]
+    settle: u64,
 }
 
 /// One phase's figures.
@@ -243,6 +249,9 @@ async fn idle_pages(
             let from = source(i % sources.max(1));
             let mut connection = Connection::open(from, site).await?;
             let (_, cookie) = new_code(&mut connection).await?;
+            // The steady state of a waiting page: the site closes the connection the code
+            // came on once it has been idle for the keep-alive timeout; close it now.
+            drop(connection);
             let mut watching = Connection::open(from, site).await?;
             let mut events = Events::open(&mut watching, &cookie).await?;
             events.wait_for("new").await?;
@@ -406,8 +415,22 @@ async fn run(args: Args) -> Result<(), String> {
             {
                 let per_page = after.saturating_sub(before) as f64 / batch as f64;
                 println!(
-                    "idle waiting pages: {open} open; server RSS {before} → {after} KiB: {per_page:.1} KiB per page"
+                    "idle waiting pages: {open} open; server RSS {before} → {after} KiB: {per_page:.1} KiB per page (just opened: each page also holds the connection it got its code on)"
                 );
+                if args.settle > 0 {
+                    tokio::time::sleep(Duration::from_secs(args.settle)).await;
+                    if let Some((_, settled)) = args.server_pid.and_then(process_usage) {
+                        let per_page = settled.saturating_sub(before) as f64 / batch as f64;
+                        let fds = args
+                            .server_pid
+                            .and_then(|pid| std::fs::read_dir(format!("/proc/{pid}/fd")).ok())
+                            .map_or(0, Iterator::count);
+                        println!(
+                            "after {} s: server RSS {before} → {settled} KiB: {per_page:.1} KiB per waiting page; the server holds {fds} file descriptors",
+                            args.settle
+                        );
+                    }
+                }
             }
         }
         print_header();

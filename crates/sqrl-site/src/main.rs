@@ -16,6 +16,7 @@ use std::time::Duration;
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::IntoResponse;
 use clap::{Parser, ValueEnum};
+use sqrl_axum::streams::StreamLimits;
 use sqrl_axum::{HttpSettings, SqrlHttp};
 use sqrl_server::{AskPolicy, Config, Lifetimes, Rule, Server, SqrlServer};
 
@@ -67,6 +68,10 @@ struct Args {
     /// query); raise both limits only for load tests
     #[arg(long, env = "SQRL_SITE_SCANS_PER_MINUTE", default_value_t = 30)]
     scans_per_minute: u32,
+    /// Most login pages watching their status at once (each holds a connection); once 3/4
+    /// of them are open, each client may hold only 2
+    #[arg(long, env = "SQRL_SITE_MAX_STREAMS", value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    max_streams: u32,
     /// Ask the user on the phone to confirm each login, naming this browser: `offer` asks
     /// known users and accepts clients that do not implement questions; `require` asks
     /// everyone and refuses such clients; `off` never asks (see spec/server.md)
@@ -338,6 +343,10 @@ async fn run(args: Args) -> Result<(), String> {
             name: "codes",
             burst: args.codes_per_minute.max(1),
             per_second: f64::from(args.codes_per_minute) / 60.0,
+        },
+        streams: StreamLimits {
+            total: usize::try_from(args.max_streams).unwrap_or(usize::MAX),
+            ..StreamLimits::default()
         },
         ..HttpSettings::default()
     };
