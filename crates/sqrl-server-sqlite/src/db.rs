@@ -9,6 +9,12 @@
 //! is being synced, so the next group is larger: durability costs one fsync per group, not per
 //! login.
 //!
+//! A write is *durable* (the default: its group commits with `synchronous=FULL`, so it is on
+//! disk before it is acknowledged) or *lazy* ([`Db::write_lazy`]: a group of lazy writes only
+//! commits with `synchronous=NORMAL`, which survives a crash of the process but not a power
+//! loss until the next durable commit or checkpoint syncs the journal). A group that holds
+//! one durable write is synced whole, the lazy writes in it too.
+//!
 //! Reads run on tokio's blocking pool on their own connections (WAL lets them proceed while
 //! the writer writes). An in-memory database has no second connection, so its reads go to
 //! the writer too.
@@ -33,12 +39,15 @@ type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 /// A write: runs on the writer's connection inside the group's transaction and returns what
 /// to do once the group's commit is known.
 trait Job: Send {
+    /// The job must be on disk before it is acknowledged.
+    fn durable(&self) -> bool;
     fn run(self: Box<Self>, connection: &Connection) -> Finish;
     fn fail(self: Box<Self>, error: StoreError);
 }
 
 struct WriteJob<F, T> {
     work: F,
+    durable: bool,
     reply: tokio::sync::oneshot::Sender<Result<T, StoreError>>,
 }
 
@@ -51,6 +60,10 @@ where
     F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
     T: Send + 'static,
 {
+    fn durable(&self) -> bool {
+        self.durable
+    }
+
     fn run(self: Box<Self>, connection: &Connection) -> Finish {
         let result = match connection.execute_batch("SAVEPOINT job") {
             Err(e) => Err(backend(e)),
@@ -125,8 +138,30 @@ impl Db {
         &self,
         work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        self.submit(work, true).await
+    }
+
+    /// [`Db::write`] for a write that may be lost with a power failure (not with a crash of
+    /// the process) until a later durable write or checkpoint syncs it: a new session, say,
+    /// whose loss only means logging in again.
+    pub async fn write_lazy<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.submit(work, false).await
+    }
+
+    async fn submit<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        durable: bool,
+    ) -> Result<T, StoreError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let job: Box<dyn Job> = Box::new(WriteJob { work, reply });
+        let job: Box<dyn Job> = Box::new(WriteJob {
+            work,
+            durable,
+            reply,
+        });
         self.jobs
             .send(job)
             .map_err(|_| StoreError::backend("the database writer stopped"))?;
@@ -178,6 +213,8 @@ impl Db {
 }
 
 fn write_loop(connection: &Connection, jobs: &mpsc::Receiver<Box<dyn Job>>, groups: &AtomicU64) {
+    // The schema opens every connection with `synchronous=FULL`.
+    let mut synced = true;
     while let Ok(first) = jobs.recv() {
         let mut group = vec![first];
         while group.len() < MAX_BATCH {
@@ -189,6 +226,29 @@ fn write_loop(connection: &Connection, jobs: &mpsc::Receiver<Box<dyn Job>>, grou
         // A transaction left open by an earlier failure would swallow this group.
         if !connection.is_autocommit() {
             let _ = connection.execute_batch("ROLLBACK");
+        }
+        let durable = group.iter().any(|job| job.durable());
+        if durable != synced {
+            let pragma = if durable {
+                "PRAGMA synchronous = FULL"
+            } else {
+                "PRAGMA synchronous = NORMAL"
+            };
+            // Should it fail, the setting stays as it was: FULL is always safe, and a durable
+            // group retries it first.
+            synced = match connection.execute_batch(pragma) {
+                Ok(()) => durable,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not change SQLite's synchronous setting");
+                    synced
+                }
+            };
+            if durable && !synced {
+                for job in group {
+                    job.fail(StoreError::backend("cannot make the write durable"));
+                }
+                continue;
+            }
         }
         if let Err(e) = connection.execute_batch("BEGIN IMMEDIATE") {
             let error = backend(e);
@@ -246,6 +306,37 @@ fn write_loop(connection: &Connection, jobs: &mpsc::Receiver<Box<dyn Job>>, grou
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn synchronous(c: &Connection) -> Result<i64, StoreError> {
+        c.query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .map_err(backend)
+    }
+
+    /// Lazy writes alone commit with `synchronous=NORMAL` (1); a group holding one durable
+    /// write commits whole with `FULL` (2), and a durable write alone too.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_group_is_synced_when_one_of_its_writes_must_be_durable() {
+        let dir = std::env::temp_dir().join(format!("sqrl-lazy-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = Db::open(Some(&dir.join("l.sqlite"))).unwrap();
+        assert_eq!(db.write_lazy(synchronous).await.unwrap(), 1);
+        assert_eq!(db.write(synchronous).await.unwrap(), 2);
+        assert_eq!(db.write_lazy(synchronous).await.unwrap(), 1);
+        // A lazy and a durable write queued behind a slow one share the next group.
+        let slow = db.write_lazy(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            Ok(())
+        });
+        let queued = async {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            tokio::join!(db.write_lazy(synchronous), db.write(synchronous))
+        };
+        let (slow, (lazy, durable)) = tokio::join!(slow, queued);
+        slow.unwrap();
+        assert_eq!((lazy.unwrap(), durable.unwrap()), (2, 2));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn waiting_writes_commit_together_and_a_failed_one_changes_nothing() {

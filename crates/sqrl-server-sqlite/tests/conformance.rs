@@ -2,7 +2,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use sqrl_server::testkit::{self, account, flow};
-use sqrl_server::{AccountChange, AccountStore, Commit, FlowId, FlowStore, Store, StoreError};
+use sqrl_server::{
+    AccountChange, AccountStore, Commit, FlowId, FlowStore, MemoryStore, Split, Store, StoreError,
+};
 use sqrl_server_sqlite::SqliteStore;
 
 fn temp_db(name: &str) -> std::path::PathBuf {
@@ -17,6 +19,24 @@ async fn sqlite_store_conforms() {
     let path = temp_db("conforms");
     testkit::store_conforms(&SqliteStore::open(&path).unwrap()).await;
     testkit::flows_conform(&SqliteStore::in_memory().unwrap()).await;
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
+
+/// The site's default: flows in memory, accounts and sessions in the SQLite file (account
+/// guards of a login that changes nothing are checked on a reader, sessions written lazily).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_flows_beside_sqlite_accounts_conform() {
+    let path = temp_db("split");
+    testkit::store_conforms(&Split {
+        flows: MemoryStore::new(),
+        accounts: SqliteStore::open(&path).unwrap(),
+    })
+    .await;
+    testkit::store_conforms(&Split {
+        flows: MemoryStore::new(),
+        accounts: SqliteStore::in_memory().unwrap(),
+    })
+    .await;
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
 
