@@ -64,11 +64,9 @@ struct Args {
     /// loopback TCP alone costs the server
     #[arg(long)]
     floor: bool,
-    /// Seconds to wait after opening idle pages before measuring memory again: past the
-    /// site's keep-alive timeout (10 s by default), the connections the pages fetched their
-    /// codes on are closed and each page holds only its status stream, as it would while
-    /// waiting for minutes
-    #[arg(long, default_value_t = 12)]
+    /// Seconds to wait after opening idle pages before measuring memory again (and counting
+    /// the server's open descriptors), to see that it holds steady
+    #[arg(long, default_value_t = 2)]
     settle: u64,
 }
 
@@ -415,7 +413,7 @@ async fn run(args: Args) -> Result<(), String> {
             {
                 let per_page = after.saturating_sub(before) as f64 / batch as f64;
                 println!(
-                    "idle waiting pages: {open} open; server RSS {before} → {after} KiB: {per_page:.1} KiB per page (just opened: each page also holds the connection it got its code on)"
+                    "idle waiting pages: {open} open; server RSS {before} → {after} KiB: {per_page:.1} KiB per waiting page (each holds its status stream)"
                 );
                 if args.settle > 0 {
                     tokio::time::sleep(Duration::from_secs(args.settle)).await;
