@@ -64,6 +64,10 @@ struct Args {
     /// loopback TCP alone costs the server
     #[arg(long)]
     floor: bool,
+    /// Also run a page-view phase at each concurrency: a browser opens the login page's code
+    /// and its QR image (`POST /sqrl/new`, `GET /sqrl/qr.svg` on one connection) and leaves
+    #[arg(long)]
+    views: bool,
     /// Seconds to wait after opening idle pages before measuring memory again (and counting
     /// the server's open descriptors), to see that it holds steady
     #[arg(long, default_value_t = 2)]
@@ -286,12 +290,42 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted.get(index).copied().unwrap_or_default()
 }
 
+/// What one iteration of a phase does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Visit {
+    /// A whole login.
+    Login,
+    /// The floor: a login's connections and requests, to `/health`.
+    Floor,
+    /// A login page view: a code and its QR image.
+    View,
+}
+
+/// A page view: a code and its QR image on one connection, no login.
+async fn page_view(site: SocketAddr, from: IpAddr) -> Result<Login, String> {
+    let start = Instant::now();
+    let mut browser = Connection::open(from, site).await?;
+    let (status, _, body) = browser.call("POST", "/sqrl/new", None, "").await?;
+    if status != 200 {
+        return Err(format!("/sqrl/new answered {status}: {body}"));
+    }
+    let svg = json_field(&body, "svg").ok_or("no svg")?.to_owned();
+    let (status, _, image) = browser.call("GET", &svg, None, "").await?;
+    if status != 200 || !image.starts_with("<svg") {
+        return Err(format!("{svg} answered {status}"));
+    }
+    Ok(Login {
+        total: start.elapsed(),
+        notify: Duration::ZERO,
+    })
+}
+
 async fn phase(
     args: &Args,
     idle: usize,
     concurrency: usize,
     verify_per_second: f64,
-    floor: bool,
+    kind: Visit,
 ) -> Row {
     let before = args.server_pid.and_then(process_usage);
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
@@ -309,16 +343,16 @@ async fn phase(
             let mut done = Vec::new();
             let mut errors = 0usize;
             // The first login creates the account; the measured ones are a known user's.
-            if !floor {
+            if kind == Visit::Login {
                 if let Err(e) = login(site, from(), &keys).await {
                     eprintln!("warm-up login failed: {e}");
                 }
             }
             while Instant::now() < deadline && errors < 100 {
-                let visit = if floor {
-                    empty_visit(site, from()).await
-                } else {
-                    login(site, from(), &keys).await
+                let visit = match kind {
+                    Visit::Login => login(site, from(), &keys).await,
+                    Visit::Floor => empty_visit(site, from()).await,
+                    Visit::View => page_view(site, from()).await,
                 };
                 match visit {
                     Ok(l) => done.push(l),
@@ -372,7 +406,6 @@ async fn phase(
         notify99: percentile(&notifies, 0.99),
         cpu_vs: per_login.map(|s| s * verify_per_second),
     };
-    let label = if floor { "floor" } else { "" };
     println!(
         "{idle:>6} {concurrency:>5} {:>7} {errors:>6} {rate:>9.1} {:>8.4} {:>9.1?} {:>9.1?} {:>9.2?} {:>9.2?} {cpu}",
         row.logins,
@@ -382,10 +415,16 @@ async fn phase(
         row.notify50,
         row.notify99,
     );
-    if floor {
-        println!(
-            "{label:>6}   (the row above: /health only, 3 connections and 5 requests per visit)"
-        );
+    match kind {
+        Visit::Login => {}
+        Visit::Floor => println!(
+            "{:>6}   (the row above: /health only, a login's 3 connections and 5 requests per visit)",
+            "floor"
+        ),
+        Visit::View => println!(
+            "{:>6}   (the row above: page views, a code and its QR image on one connection)",
+            "views"
+        ),
     }
     row
 }
@@ -433,10 +472,13 @@ async fn run(args: Args) -> Result<(), String> {
         }
         print_header();
         for &concurrency in &args.concurrency {
-            rows.push(phase(&args, idle, concurrency, verify_before, false).await);
+            rows.push(phase(&args, idle, concurrency, verify_before, Visit::Login).await);
+            // Not charted: printed beside the logins.
             if args.floor {
-                // Not charted: printed beside the logins it is the floor of.
-                phase(&args, idle, concurrency, verify_before, true).await;
+                phase(&args, idle, concurrency, verify_before, Visit::Floor).await;
+            }
+            if args.views {
+                phase(&args, idle, concurrency, verify_before, Visit::View).await;
             }
         }
     }
