@@ -1,7 +1,8 @@
 //! Server-side cost of a login, beside raw `verify_strict` in the same run.
 //!
 //! Measured: the SQRL endpoint's work for one query + one ident (signatures, nut, echo check,
-//! store commit) with the in-memory store and with SQLite (WAL, synchronous=FULL, on disk);
+//! store commit) with the in-memory store, with SQLite alone (WAL, synchronous=FULL, on disk) and
+//! with the site's default (flows in memory, accounts in SQLite);
 //! the pure decision alone (`Server::receive` + `decide` on a snapshot: the sans-IO core's
 //! cost); minting a login code; rendering its QR code as SVG and PNG. Client-side signing
 //! happens outside the timed sections. Printed as a ratio table after criterion's report.
@@ -25,7 +26,7 @@ use rand_core::OsRng;
 use sqrl_client::exchange::{Action, Config as ClientConfig, Decision, Exchange, Keys, Step};
 use sqrl_client::keys::{Iuk, Rlk};
 use sqrl_proto::SqrlUrl;
-use sqrl_server::{Config, Incoming, Server, Snapshot, SqrlServer};
+use sqrl_server::{Config, Incoming, MemoryStore, Server, Snapshot, Split, SqrlServer};
 use sqrl_server_sqlite::SqliteStore;
 use std::sync::Arc;
 
@@ -83,6 +84,7 @@ struct Fixture {
     rt: tokio::runtime::Runtime,
     memory: SqrlServer,
     sqlite: SqrlServer,
+    split: SqrlServer,
     keys: Keys,
     first_query: (String, String),
     raw: SigningKey,
@@ -115,9 +117,23 @@ fn fixture() -> Fixture {
         burst: u32::MAX,
         per_second: 1e9,
     });
+    // The site's default: flows in memory, accounts in SQLite.
+    let split = SqrlServer::new(
+        server(),
+        Arc::new(Split {
+            flows: MemoryStore::new(),
+            accounts: SqliteStore::open(dir.join("split.sqlite")).unwrap(),
+        }),
+    )
+    .with_scan_rule(sqrl_server::Rule {
+        name: "scans",
+        burst: u32::MAX,
+        per_second: 1e9,
+    });
     // The account exists: we measure the everyday login of a known user.
     login(&rt, &memory, &keys);
     login(&rt, &sqlite, &keys);
+    login(&rt, &split, &keys);
     // A first query, signed once, for the pure decision.
     let flow = memory.server().start_flow(
         IP.parse().unwrap(),
@@ -141,6 +157,7 @@ fn fixture() -> Fixture {
         rt,
         memory,
         sqlite,
+        split,
         keys,
         first_query,
         raw: SigningKey::from_bytes(&[3; 32]),
@@ -207,6 +224,10 @@ fn operations(f: &Fixture) -> Vec<Operation<'_>> {
         (
             "query + ident, server side, SQLite on disk",
             Box::new(|| login(&f.rt, &f.sqlite, &f.keys)),
+        ),
+        (
+            "query + ident, flows in memory, SQLite accounts",
+            Box::new(|| login(&f.rt, &f.split, &f.keys)),
         ),
         (
             "mint a login code (sealed nut)",
