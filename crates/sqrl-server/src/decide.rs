@@ -524,8 +524,14 @@ impl Server {
         let now = pending.now;
         let cps = pending.params.opt.cps;
         let before = expected_version.map(|_| flow.status(now, life));
-        if outcome.refusal == Some(Refusal::Declined) && flow.reject(now, life).is_err() {
+        // Declined: the site's second button on an `ident`, or a `query` carrying it (the
+        // user cancelled at the client's own prompt).
+        let declined = outcome.declined || outcome.refusal == Some(Refusal::Declined);
+        if declined && flow.reject(now, life).is_err() {
             return self.detached(Refusal::FlowClosed, outcome.tif, cps, rng);
+        }
+        if outcome.declined {
+            tracing::debug!(flow = ?flow.id, "sqrl login declined at the client's prompt");
         }
         // `disable` and `remove` end the conversation: the page says so.
         let end = match (outcome.refusal, outcome.notice) {

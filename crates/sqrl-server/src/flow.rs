@@ -3,7 +3,7 @@
 //! ```text
 //! new ──query──▶ scanned ──ident──▶ confirmed ──browser redeems──▶ redeemed
 //!                   │                    └── (cps: the token redeems instead)
-//!                   ├──ident btn=2──▶ rejected
+//!                   ├──ident or query with btn=2──▶ rejected
 //!                   └──disable / remove──▶ ended (disabled | removed)
 //! new / scanned ──lifetime passes──▶ expired;   confirmed ──redeem window passes──▶ expired
 //! ```
