@@ -560,6 +560,10 @@ impl Server {
                 ));
             }
         }
+        // The page says when the phone was told that its identity is disabled here (it may
+        // still enable and log in, so the flow stays open); the mark goes with the next reply
+        // that no longer says so.
+        flow.note_disabled(outcome.tif.contains(Tif::SQRL_DISABLED));
         if cps && pending.params.command != Command::Query && outcome.url.is_none() {
             // A command with CPS always sends the browser somewhere: back to the site.
             outcome.url = Some(self.home());

@@ -197,3 +197,52 @@ fn account_of(site: &SiteKey, iuk: &Iuk, disabled: bool) -> Account {
         ins: None,
     }
 }
+
+/// Before, a page whose code was scanned by an identity disabled at the site said "confirm on
+/// your phone" to someone whose login could only be refused.
+#[test]
+fn a_disabled_identity_marks_the_open_flow_until_it_enables_and_logs_in() {
+    let imk = Imk::from_bytes([8; 32]);
+    let rescue = Iuk::from_bytes([9; 32]);
+    let mut x = Exchange::new(&imk);
+    x.account = Some(account_of(&x.site, &rescue, true));
+    let query = x.send(&x.params(Command::Query, None), None);
+    assert_eq!(query.status, Some(Status::ScannedDisabled));
+    assert_eq!(x.phase(), Phase::ScannedDisabled);
+    assert_eq!(
+        query.response.tif,
+        Tif::CURRENT_ID_MATCH | Tif::SQRL_DISABLED | Tif::IPS_MATCHED
+    );
+
+    // An ident is refused, and the page keeps saying why (no new status to publish).
+    let ident = x.send(&x.params(Command::Ident, None), None);
+    assert_eq!(ident.response.refusal, Some(Refusal::Disabled));
+    assert_eq!(ident.status, None);
+    assert_eq!(x.phase(), Phase::ScannedDisabled);
+
+    // enable with the rescue code: the identity may log in, the page is plain "scanned".
+    let enable = x.send(&x.params(Command::Enable, None), Some(&rescue));
+    assert_eq!(enable.response.refusal, None);
+    assert_eq!(enable.status, Some(Status::Scanned));
+    assert!(!x.account.as_ref().unwrap().disabled);
+    let login = x.send(&x.params(Command::Ident, None), None);
+    assert_eq!(login.response.login, Some(AccountId([3; 16])));
+    assert_eq!(login.status, Some(Status::Confirmed));
+}
+
+#[test]
+fn a_disabled_identity_that_cancels_or_disables_still_ends_the_flow() {
+    let imk = Imk::from_bytes([8; 32]);
+    let mut x = Exchange::new(&imk);
+    x.account = Some(account_of(&x.site, &Iuk::from_bytes([9; 32]), true));
+    x.send(&x.params(Command::Query, None), None);
+    let declined = x.send(&x.params(Command::Query, Some(Button::Second)), None);
+    assert_eq!(declined.status, Some(Status::Rejected));
+    assert!(declined.response.tif.contains(Tif::SQRL_DISABLED));
+
+    let mut x = Exchange::new(&imk);
+    x.account = Some(account_of(&x.site, &Iuk::from_bytes([9; 32]), true));
+    x.send(&x.params(Command::Query, None), None);
+    let disabled = x.send(&x.params(Command::Disable, None), None);
+    assert_eq!(disabled.status, Some(Status::Disabled));
+}
