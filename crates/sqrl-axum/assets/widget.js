@@ -10,7 +10,9 @@
 // The container's `data-status` holds the current state: `loading`, a flow status (`new`,
 // `scanned`, `confirmed`, `confirmed-elsewhere`, `rejected`, `expired`, `redeemed`, `disabled`,
 // `removed`, or any status a newer server sends), `local` (handed over to the SQRL app on this device),
-// `no-local` (none answered) or `error`.
+// `no-local` (none answered) or `error`. Its `data-detail` holds the server's detail of a
+// status when it sent one (`disabled` with `scanned`: SQRL login is disabled for the phone's
+// identity here) and is absent otherwise.
 (function () {
   "use strict";
   const script = document.currentScript;
@@ -31,6 +33,11 @@
     "expired": "This code has expired. Get a new code to log in.",
     "local": "Waiting for your SQRL app on this device…",
     "no-local": "No SQRL app answered on this device. Start it and try again, or scan the code with your SQRL app on another device.",
+  };
+  // Words for a status with a detail (the server's `detail` field), by "status:detail"; a
+  // detail not listed here shows the status's own words.
+  const DETAIL = {
+    "scanned:disabled": "SQRL login is disabled for this account. Re-enable it in your SQRL app with your rescue code.",
   };
   const ENDED = "This login ended: get a new code.";
   // States in which the code can still be used: the QR code and the links are shown.
@@ -68,7 +75,7 @@
     if (!root.querySelector(".sqrl-status")) root.innerHTML = MARKUP;
     const part = (name) => root.querySelector(".sqrl-" + name);
     const path = root.dataset.sqrlPath || scriptPath;
-    let retryMs = 2000, expiresAt = 0, ticker = null, source = null, state = "";
+    let retryMs = 2000, expiresAt = 0, ticker = null, source = null, state = "", detail = "";
     let afterLogin = "/", code = null;
 
     function show(name, visible) { const e = part(name); if (e) e.hidden = !visible; }
@@ -76,10 +83,13 @@
       if (source) { source.close(); source = null; }
       if (ticker) { clearInterval(ticker); ticker = null; }
     }
-    function render(next, text) {
+    function render(next, text, nextDetail) {
       state = next;
+      detail = nextDetail || "";
       root.dataset.status = next;
-      part("status").textContent = text || TEXT[next] || ENDED;
+      if (detail) root.dataset.detail = detail;
+      else delete root.dataset.detail;
+      part("status").textContent = text || DETAIL[next + ":" + detail] || TEXT[next] || ENDED;
       const live = LIVE.includes(next);
       show("qr", live);
       show("same-device", live);
@@ -90,9 +100,10 @@
       show("new-code", over);
       if (over) stopWatching();
     }
-    function setStatus(status) {
-      if (status === state || FINAL.includes(state) || state === "local") return;
-      render(status);
+    function setStatus(status, nextDetail) {
+      nextDetail = typeof nextDetail === "string" ? nextDetail : "";
+      if ((status === state && nextDetail === detail) || FINAL.includes(state) || state === "local") return;
+      render(status, null, nextDetail);
       if (status === "confirmed") { stopWatching(); redeem(); }
       else if (status === "redeemed" || status === "confirmed-elsewhere") { stopWatching(); location.assign(afterLogin); }
     }
@@ -109,12 +120,12 @@
     async function poll() {
       if (FINAL.includes(state) || state === "local" || !LIVE.includes(state)) return;
       try {
-        const r = await fetch(path + "/poll?last=" + encodeURIComponent(state), { credentials: "same-origin" });
+        const r = await fetch(path + "/poll?last=" + encodeURIComponent(state) + "&detail=" + encodeURIComponent(detail), { credentials: "same-origin" });
         if (r.ok) {
           const j = await r.json();
           retryMs = j.retry_ms || retryMs;
           sync(j.expires_in);
-          setStatus(j.status);
+          setStatus(j.status, j.detail);
           setTimeout(poll, 0);
           return;
         }
@@ -128,7 +139,7 @@
       source.addEventListener("status", (e) => {
         const j = JSON.parse(e.data);
         sync(j.expires_in);
-        setStatus(j.status);
+        setStatus(j.status, j.detail);
       });
       source.onerror = () => {
         // The browser reconnects by itself after the server's retry interval; when it gave

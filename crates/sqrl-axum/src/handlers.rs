@@ -62,10 +62,13 @@ async fn api_headers(mut response: Response) -> Response {
     response
 }
 
+/// The status as the page's contract names it (`widget` docs). A status that adds to another
+/// keeps that one's name and says more in [`status_detail`], so pages that do not know the
+/// detail behave as before.
 fn status_text(status: Status) -> &'static str {
     match status {
         Status::New => "new",
-        Status::Scanned => "scanned",
+        Status::Scanned | Status::ScannedDisabled => "scanned",
         Status::Confirmed => "confirmed",
         Status::ConfirmedElsewhere => "confirmed-elsewhere",
         Status::Rejected => "rejected",
@@ -75,6 +78,24 @@ fn status_text(status: Status) -> &'static str {
         Status::Removed => "removed",
         Status::Failed => "failed",
     }
+}
+
+/// More about a live status: `disabled` with `scanned` when SQRL login is disabled for the
+/// phone's identity here (it must re-enable it with the rescue code to log in).
+fn status_detail(status: Status) -> Option<&'static str> {
+    match status {
+        Status::ScannedDisabled => Some("disabled"),
+        _ => None,
+    }
+}
+
+/// The JSON of a status for the page: `status`, `detail` when there is one, `expires_in`.
+fn status_json(status: Status, expires_in: u64) -> serde_json::Value {
+    let mut json = json!({ "status": status_text(status), "expires_in": expires_in });
+    if let (Some(detail), Some(object)) = (status_detail(status), json.as_object_mut()) {
+        object.insert("detail".into(), detail.into());
+    }
+    json
 }
 
 fn user_agent(headers: &HeaderMap) -> String {
@@ -381,7 +402,7 @@ async fn events(
             };
             if Some(status) != w.last {
                 let left = seconds_left(&w.http, &w.cookie, w.http.now());
-                let data = json!({ "status": status_text(status), "expires_in": left }).to_string();
+                let data = status_json(status, left).to_string();
                 let event = Event::default().event("status").data(data).retry(retry);
                 w.last = Some(status);
                 return Some((Ok::<_, Infallible>(event), w));
@@ -396,9 +417,24 @@ async fn events(
 #[derive(Deserialize)]
 struct PollQuery {
     last: Option<String>,
+    /// The detail the page last saw (empty: none). Absent: the page does not know details,
+    /// and a change of detail alone does not answer its poll.
+    detail: Option<String>,
 }
 
-/// `GET /sqrl/poll?last=…`: answers when the status differs from `last`, or after 25 s.
+impl PollQuery {
+    /// The page already shows `status`.
+    fn shows(&self, status: Status) -> bool {
+        self.last.as_deref() == Some(status_text(status))
+            && self
+                .detail
+                .as_deref()
+                .map_or(true, |d| d == status_detail(status).unwrap_or_default())
+    }
+}
+
+/// `GET /sqrl/poll?last=…[&detail=…]`: answers when the status (or, if the page names one,
+/// the detail) differs from what the page shows, or after 25 s.
 async fn poll(
     State(http): State<SqrlHttp>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -410,7 +446,7 @@ async fn poll(
         Err(response) => return response,
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(25);
-    while q.last.as_deref() == Some(status_text(status)) && !is_final(status) {
+    while q.shows(status) && !is_final(status) {
         let next = tokio::time::timeout_at(
             deadline,
             next_status(&http, &cookie, &mut subscription, status),
@@ -424,8 +460,11 @@ async fn poll(
     }
     let retry_ms = u64::try_from(http.inner.settings.retry.as_millis()).unwrap_or(u64::MAX);
     let left = seconds_left(&http, &cookie, http.now());
-    Json(json!({ "status": status_text(status), "expires_in": left, "retry_ms": retry_ms }))
-        .into_response()
+    let mut body = status_json(status, left);
+    if let Some(object) = body.as_object_mut() {
+        object.insert("retry_ms".into(), retry_ms.into());
+    }
+    Json(body).into_response()
 }
 
 /// `POST /sqrl/redeem`: the browser with the flow secret gets its session.

@@ -16,7 +16,8 @@
 //! taken from the script's own URL; `data-sqrl-path="/other"` on the element overrides it. The
 //! element's `data-status` attribute tracks the widget's state (a status below, or `loading`,
 //! `local` when handed to the SQRL app on this device, `no-local` when none answered,
-//! `error`), for styling and tests. Its parts carry the classes `sqrl-qr`, `sqrl-status`,
+//! `error`), and `data-detail` the status's detail when the server sent one (absent
+//! otherwise), for styling and tests. Its parts carry the classes `sqrl-qr`, `sqrl-status`,
 //! `sqrl-countdown`, `sqrl-new-code`, `sqrl-same-device`, `sqrl-link`, `sqrl-paste` and
 //! `sqrl-url`; an element that already contains a `.sqrl-status` keeps its own markup and the
 //! widget fills in the parts it finds.
@@ -58,16 +59,31 @@
 //! final. A page must treat any other string
 //! as final too (a newer server may add end states) and offer a new code.
 //!
+//! **Details.** A status may come with a `detail` string that says more without changing what
+//! the status means, so a page that ignores it behaves as before; a page must ignore details
+//! it does not know. Today there is one: `"detail": "disabled"` with `scanned` — the phone
+//! that scanned the code was told that SQRL login is disabled for its identity at this site
+//! (after its query, or an `ident` refused for that reason). The login stays open, because
+//! the app may re-enable SQRL login with the user's rescue code and then log in; the page
+//! should say so ("SQRL login is disabled for this account. Re-enable it in your SQRL app with
+//! your rescue code."). The detail goes away (plain `scanned`) once a reply no longer says
+//! the identity is disabled, e.g. after the app re-enabled it, and any later status replaces
+//! it. A status without a detail has no `detail` field.
+//!
 //! **`GET /sqrl/events`** is a Server-Sent Events stream (one per page; capped per client
 //! address, per login and overall: `429` or `503` above)
-//! of `status` events whose data is `{"status": "<status>", "expires_in": <seconds>}`. The
-//! first event is the current status; then one per change; the stream ends after a final
-//! status. Each event carries `retry:` (the reconnect interval). `401` without a valid flow
-//! cookie, `429` above the poll rate limit, `503` at the stream cap or when the store is down.
+//! of `status` events whose data is `{"status": "<status>", "expires_in": <seconds>}`, plus
+//! `"detail": "<detail>"` when there is one. The first event is the current status; then one
+//! per change (a change of detail alone is a change); the stream ends after a final status.
+//! Each event carries `retry:` (the reconnect interval). `401` without a valid flow cookie,
+//! `429` above the poll rate limit, `503` at the stream cap or when the store is down.
 //!
-//! **`GET /sqrl/poll?last=<status>`** is the long-poll fallback: it answers at once when the
-//! status differs from `last` (or is final), else after a change or 25 s, with
-//! `{"status": "<status>", "expires_in": <seconds>, "retry_ms": <ms>}`. Errors as for events.
+//! **`GET /sqrl/poll?last=<status>[&detail=<detail>]`** is the long-poll fallback: it answers
+//! at once when the status differs from `last` (or is final), or, when the page sends
+//! `detail` (empty for none), when the detail differs from it; else after such a change or
+//! 25 s, with `{"status": "<status>", "expires_in": <seconds>, "retry_ms": <ms>}` and
+//! `"detail"` when there is one. A page that does not send `detail` is not woken by a change
+//! of detail alone. Errors as for events.
 //!
 //! **`POST /sqrl/redeem`** (no body), once the status is `confirmed`, turns the login into a
 //! session: `200 {"redirect": "<after_login>"}` with the session cookie set and the flow

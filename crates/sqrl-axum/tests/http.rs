@@ -22,7 +22,7 @@ use rand_core::OsRng;
 use sqrl_axum::HttpSettings;
 use sqrl_client::exchange::{Action, Config as ClientConfig, Decision};
 use sqrl_client::keys::{Imk, Iuk};
-use sqrl_proto::{b64, Command, ServerParams};
+use sqrl_proto::{b64, signing_input, Command, RequestBody, ServerParams};
 use sqrl_server::Rule;
 
 fn site() -> OverHttp {
@@ -196,13 +196,16 @@ fn next_event(t: &OverHttp, stream: &mut BodyDataStream, secs: u64) -> Option<St
     })
 }
 
-fn event_status(event: &str) -> String {
+fn event_json(event: &str) -> serde_json::Value {
     let data = event
         .lines()
         .find_map(|l| l.strip_prefix("data: "))
         .unwrap_or_else(|| panic!("{event}"));
-    let json: serde_json::Value = serde_json::from_str(data).unwrap();
-    json["status"].as_str().unwrap().to_owned()
+    serde_json::from_str(data).unwrap()
+}
+
+fn event_status(event: &str) -> String {
+    event_json(event)["status"].as_str().unwrap().to_owned()
 }
 
 #[test]
@@ -605,4 +608,92 @@ fn logout_on_a_failing_store_reports_the_failure() {
     );
     // Without a session there is nothing to delete: logout just clears the cookies.
     assert_eq!(t.browse("POST", "/sqrl/logout", None).status, 303);
+}
+
+/// Before, a page whose code was scanned by an identity disabled at the site showed a plain
+/// "scanned" ("confirm on your phone") to someone who could not log in.
+#[test]
+fn a_disabled_identity_is_scanned_with_detail_disabled_until_it_enables() {
+    let t = site();
+    let iuk = Iuk::generate(&mut OsRng);
+    let identity = keys(&iuk);
+    log_in(&t, &identity);
+    act(&t, &identity, Action::Disable).1.unwrap();
+    let page = t.start();
+    let cookie = flow_cookie(&page);
+    let response = t.block_on(t.send(
+        OverHttp::request("GET", "/sqrl/events", Some(&cookie), Vec::new()),
+        browser_ip(),
+    ));
+    let mut stream = response.into_body().into_data_stream();
+    assert_eq!(
+        event_json(&next_event(&t, &mut stream, 5).unwrap()),
+        serde_json::json!({"status": "new", "expires_in": 300})
+    );
+
+    // The phone's query: the site tells it SQRL login is disabled for its identity.
+    let mut m = Phone::scan(&page, &iuk.imk());
+    assert_eq!(m.step(&t, Command::Query).0, 0x0D);
+    let event = event_json(&next_event(&t, &mut stream, 5).unwrap());
+    assert_eq!(event["status"], "scanned", "the status a page knows");
+    assert_eq!(event["detail"], "disabled");
+    let reply = t.browse("GET", "/sqrl/poll?last=", Some(&cookie)).json();
+    assert_eq!(
+        (&reply["status"], &reply["detail"]),
+        (&"scanned".into(), &"disabled".into())
+    );
+    // A page that names the detail it shows is answered at once when it differs.
+    let reply = t
+        .browse("GET", "/sqrl/poll?last=scanned&detail=", Some(&cookie))
+        .json();
+    assert_eq!(reply["detail"], "disabled");
+    // An ident is refused for it; nothing new for the page. The refusal's nut carries the
+    // exchange on.
+    let reply = m.send(&t, &m.body(&m.params(Command::Ident)));
+    assert_eq!(ServerParams::decode(&reply).unwrap().tif.bits(), 0x4D);
+    m.follow(&reply);
+    let waiting = t.spawn(t.send(
+        OverHttp::request(
+            "GET",
+            "/sqrl/poll?last=scanned&detail=disabled",
+            Some(&cookie),
+            Vec::new(),
+        ),
+        browser_ip(),
+    ));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!waiting.is_finished(), "the poll waits for a change");
+
+    // enable with the rescue code on the same code: the detail goes, the login may go on.
+    let site = iuk.imk().site_key(HOST, "");
+    let client = m.params(Command::Enable).encode().unwrap();
+    let message = signing_input(&client, &m.server_text);
+    let suk = t.account(&site.public_key()).unwrap().suk;
+    let urs = iuk.unlock_request_signing_key(&suk).sign(&message);
+    let body = RequestBody::new(
+        client,
+        m.server_text.clone(),
+        &site.sign(&message),
+        None,
+        Some(&urs),
+    )
+    .encode();
+    let reply = m.send(&t, &body);
+    assert_eq!(ServerParams::decode(&reply).unwrap().tif.bits(), 0x05);
+    m.follow(&reply);
+    let reply = t
+        .block_on(async { read(waiting.await.unwrap()).await })
+        .json();
+    assert_eq!(reply["status"], "scanned");
+    assert_eq!(reply.get("detail"), None, "{reply}");
+    let event = event_json(&next_event(&t, &mut stream, 5).unwrap());
+    assert_eq!(
+        (event["status"].as_str(), event.get("detail")),
+        (Some("scanned"), None)
+    );
+    assert_eq!(m.step(&t, Command::Ident).0, 0x05);
+    assert_eq!(
+        event_status(&next_event(&t, &mut stream, 5).unwrap()),
+        "confirmed"
+    );
 }

@@ -58,6 +58,8 @@ over_both_transports!(
     cps_disable_enable_remove_send_the_browser_home,
     ask_policy_offer_lets_clients_without_ask_log_in,
     ask_policy_require_refuses_ident_without_btn,
+    cancel_at_the_clients_own_prompt_reaches_the_waiting_page,
+    a_login_refused_for_a_disabled_account_tells_the_waiting_page,
 );
 
 fn new_keys() -> (Iuk, Keys) {
@@ -1176,4 +1178,72 @@ fn a_login_disabled_before_redemption_gets_no_session<T: Transport>() {
     assert_eq!(t.status(&page), Ok(Status::Confirmed));
     act(&t, &keys, Action::Disable).1.unwrap();
     assert_eq!(t.redeem(&page), Err(Denied::Flow(FlowError::WrongState)));
+}
+
+/// Before, a user who cancelled at the client's own prompt (a new user: the site asks nothing)
+/// left the page on "scanned" until its code expired.
+fn cancel_at_the_clients_own_prompt_reaches_the_waiting_page<T: Transport>() {
+    let t = T::site();
+    let (iuk, keys) = new_keys();
+    let page = t.start();
+    let err = drive(
+        &t,
+        &page.url,
+        &keys,
+        Action::Login,
+        ClientConfig::default(),
+        browser_ip(),
+        |p| {
+            assert!(p.ask.is_none(), "a new user is asked nothing");
+            Decision::Cancel
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err, sqrl_client::Error::Cancelled);
+    assert_eq!(t.status(&page), Ok(Status::Rejected));
+    assert_eq!(t.redeem(&page), Err(Denied::Flow(FlowError::WrongState)));
+    assert!(t.account(&idk_of(&iuk.imk())).is_none());
+
+    // A known account cancelling a disable: nothing changes, and the page is told too.
+    log_in(&t, &keys);
+    let page = t.start();
+    let err = drive(
+        &t,
+        &page.url,
+        &keys,
+        Action::Disable,
+        ClientConfig::default(),
+        browser_ip(),
+        |_| Decision::Cancel,
+    )
+    .unwrap_err();
+    assert_eq!(err, sqrl_client::Error::Cancelled);
+    assert_eq!(t.status(&page), Ok(Status::Rejected));
+    assert!(!t.account(&idk_of(&iuk.imk())).unwrap().disabled);
+}
+
+/// Before, the page of a login refused because SQRL login is disabled for the account said
+/// "scanned" ("confirm on your phone") with no hint until its code expired.
+fn a_login_refused_for_a_disabled_account_tells_the_waiting_page<T: Transport>() {
+    let t = T::site();
+    let (iuk, keys) = new_keys();
+    log_in(&t, &keys);
+    act(&t, &keys, Action::Disable).1.unwrap();
+    let (page, result) = act(&t, &keys, Action::Login);
+    assert_eq!(result.unwrap_err(), sqrl_client::Error::SqrlDisabled);
+    assert_eq!(
+        t.status(&page),
+        Ok(Status::ScannedDisabled),
+        "open, with the hint"
+    );
+    // Re-enabled on another code, the identity logs in on a new one.
+    act(
+        &t,
+        &self::keys(&iuk).with_unlock_key(iuk.clone()),
+        Action::Enable,
+    )
+    .1
+    .unwrap();
+    let (page, _) = log_in(&t, &keys);
+    assert_eq!(t.status(&page), Ok(Status::Confirmed));
 }

@@ -195,14 +195,13 @@ pub(crate) fn explain(error: sqrl_client::Error, situation: &Situation<'_>) -> F
     };
     let host = situation.host;
     match error {
+        // Cancelled at our prompt: the client told the site with a query (btn=2), which
+        // changes nothing anywhere; a site that understands it ends its waiting login page.
         E::Cancelled => Failure::new(
             Kind::Cancelled,
             match action {
-                Action::Login => {
-                    "Login cancelled; nothing was signed for the site (its login page waits \
-                     until the code expires)."
-                }
-                _ => "Cancelled; nothing was changed at the site.",
+                Action::Login => format!("{what} cancelled; the site was told."),
+                _ => format!("{what} cancelled; nothing was changed, and the site was told."),
             },
         ),
         // The site's second button declines ("Cancel"): the site did what it was told.

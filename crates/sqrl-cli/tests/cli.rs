@@ -649,10 +649,23 @@ fn choosing_the_sites_cancel_button_is_a_cancellation_not_a_refusal() {
     assert!(!message.contains("refused"), "{message}");
     assert_eq!(server.lock().unwrap().log, ["query 4", "ident declined"]);
     assert!(server.lock().unwrap().accounts.is_empty());
-    // Cancelling at our own prompt sends nothing more.
+    // Cancelling at our own prompt (a new user: the site asks nothing) tells the site with
+    // one query carrying btn=2, and signs nothing that acts. Before, nothing was sent and the
+    // site's login page waited until the code expired.
+    server.lock().unwrap().ask = None;
+    server.lock().unwrap().log.clear();
     let out = client.run_with_input(&["login", &login_url(&server)], "no\n");
     assert_eq!(out.status.code(), Some(6));
-    assert!(error_line(&out).contains("Login cancelled"));
+    let message = error_line(&out);
+    assert!(
+        message.contains("Login cancelled; the site was told"),
+        "{message}"
+    );
+    let s = server.lock().unwrap();
+    assert_eq!(s.log, ["query 4", "query 4"]);
+    assert_eq!(s.query_buttons.last(), Some(&Some(Button::Second)));
+    assert!(s.accounts.is_empty());
+    drop(s);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -994,12 +1007,13 @@ mod terminal {
         sqrl.send_line("x").unwrap();
         let (code, rest) = finish(sqrl);
         assert_eq!(code, 6, "{rest}");
-        assert_eq!(
-            server.lock().unwrap().log,
-            ["query 4"],
-            "nothing was approved"
-        );
-        assert!(server.lock().unwrap().accounts.is_empty());
+        let s = server.lock().unwrap();
+        assert!(s.buttons.is_empty(), "nothing was approved");
+        // Only the query that tells the site the user cancelled followed.
+        assert_eq!(s.log, ["query 4", "query 4"]);
+        assert_eq!(s.query_buttons, [None, Some(Button::Second)]);
+        assert!(s.accounts.is_empty());
+        drop(s);
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -103,7 +103,8 @@ pub enum Error {
     /// command's success).
     #[error("the server did not return the url to open the session")]
     MissingCpsUrl,
-    /// The user declined.
+    /// The user declined at the client's prompt (the site was then sent a `query` with
+    /// `btn=2`, whatever became of it).
     #[error("cancelled")]
     Cancelled,
     /// A method was called in the wrong state of the exchange.

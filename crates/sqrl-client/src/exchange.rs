@@ -5,6 +5,12 @@
 //! [`Prompt`] to show the user (answered with [`Exchange::decide`]), or the [`Outcome`].
 //! Randomness (the one-time lock key of a new association) is an input; there is no clock.
 //!
+//! A user who cancels at the prompt ([`Decision::Cancel`]) gets one more [`Step::Send`]: a
+//! `query` with `btn=2` that tells the site the user declined, so that the page waiting on the
+//! code can say so (`spec/protocol.md` §8.1). A query never logs anyone in on any server, so
+//! this is safe with servers that ignore `btn`. Its reply, whatever it says, ends the exchange
+//! with [`Error::Cancelled`]; so does a failure to send it.
+//!
 //! ```
 //! # use sqrl_client::exchange::{Action, Config, Exchange, Step, Decision};
 //! # use sqrl_client::keys::{Iuk, Rlk};
@@ -133,7 +139,9 @@ pub enum Decision {
     Approve,
     /// Go ahead, answering the site's question with this button.
     Button(Button),
-    /// Stop here; nothing more is sent.
+    /// Stop here: the command that acts is never sent. One last request tells the site (a
+    /// `query` with `btn=2`); whatever its reply, the exchange ends with
+    /// [`Error::Cancelled`].
     Cancel,
 }
 
@@ -172,6 +180,8 @@ enum State {
     Querying,
     Deciding,
     Committing,
+    /// The user cancelled; the query that tells the site is on its way.
+    Cancelling,
     Finished,
 }
 
@@ -311,10 +321,11 @@ impl<'k> Exchange<'k> {
             params.suk = Some(self.lock.suk);
             params.vuk = Some(self.lock.vuk);
         }
-        params.btn = if command == Command::Query {
-            None
-        } else {
-            self.button
+        params.btn = match command {
+            // The query that tells the site the user cancelled (spec/protocol.md §8.1).
+            Command::Query if self.state == State::Cancelling => Some(Button::Second),
+            Command::Query => None,
+            _ => self.button,
         };
         // urs: a re-key signs with the matched previous identity's unlock key; enable and
         // remove with the current one (from the rescue code).
@@ -357,7 +368,14 @@ impl<'k> Exchange<'k> {
     }
 
     /// Takes the server's reply body (base64url text) and says what to do next.
+    ///
+    /// After [`Decision::Cancel`], the reply to the query that told the site ends the
+    /// exchange with [`Error::Cancelled`], whatever it says.
     pub fn receive(&mut self, reply_text: &str) -> Result<Step, Error> {
+        if self.state == State::Cancelling {
+            self.state = State::Finished;
+            return Err(Error::Cancelled);
+        }
         if !matches!(self.state, State::Querying | State::Committing) {
             return Err(Error::OutOfOrder);
         }
@@ -487,7 +505,15 @@ impl<'k> Exchange<'k> {
         // up to 5 queries (current + 4 previous identities) and the command, each possibly
         // retried once after a transient error
         for _ in 0..16 {
-            let reply = send(&request)?;
+            let reply = match send(&request) {
+                Ok(reply) => reply,
+                // The user cancelled: telling the site is a courtesy, its failure no error.
+                Err(_) if self.state == State::Cancelling => {
+                    self.state = State::Finished;
+                    return Err(Error::Cancelled);
+                }
+                Err(e) => return Err(e),
+            };
             let mut step = self.receive(&reply)?;
             loop {
                 match step {
@@ -503,7 +529,8 @@ impl<'k> Exchange<'k> {
         Err(Error::OutOfOrder)
     }
 
-    /// The user's answer to the prompt: sends the command that acts, or stops.
+    /// The user's answer to the prompt: the command that acts, or (on
+    /// [`Decision::Cancel`]) the query that tells the site the user declined.
     pub fn decide(&mut self, decision: Decision) -> Result<Step, Error> {
         if self.state != State::Deciding {
             return Err(Error::OutOfOrder);
@@ -511,8 +538,14 @@ impl<'k> Exchange<'k> {
         let asked = self.prompt.as_ref().and_then(|p| p.ask.as_ref());
         self.button = match (decision, asked) {
             (Decision::Cancel, _) => {
-                self.state = State::Finished;
-                return Err(Error::Cancelled);
+                self.state = State::Cancelling;
+                return match self.request(Command::Query) {
+                    Ok(request) => Ok(Step::Send(request)),
+                    Err(_) => {
+                        self.state = State::Finished;
+                        Err(Error::Cancelled)
+                    }
+                };
             }
             (Decision::Button(button), _) => Some(button),
             (Decision::Approve, Some(_)) => Some(Button::Ok),

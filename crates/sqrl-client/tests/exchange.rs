@@ -191,8 +191,10 @@ fn ask_is_shown_and_answered_with_btn() {
     assert_eq!(server.buttons[1], Some(Button::Ok));
 }
 
+/// Before, cancelling sent nothing more, and the site's login page showed "scanned" until
+/// its code expired.
 #[test]
-fn cancel_sends_nothing_more() {
+fn cancel_tells_the_site_with_one_query_carrying_btn_2() {
     let mut server = MiniServer::new("example.com");
     let keys = keys_for(&Iuk::generate(&mut OsRng), vec![]);
     let err = run(&mut server, &keys, Action::Login, Config::default(), |_| {
@@ -200,8 +202,117 @@ fn cancel_sends_nothing_more() {
     })
     .unwrap_err();
     assert_eq!(err, Error::Cancelled);
-    assert_eq!(server.log, ["query 4"]);
+    assert_eq!(
+        server.log,
+        ["query 4", "query 4"],
+        "exactly one more request"
+    );
+    assert_eq!(server.query_buttons, [None, Some(Button::Second)]);
+    assert!(server.buttons.is_empty(), "no command that acts");
     assert!(server.accounts.is_empty());
+
+    // Cancelling a re-key: the query presents the matched previous identity (signed with
+    // pids, which the server checks) and asks for suk, as the query before it did.
+    let old = Iuk::generate(&mut OsRng);
+    login(&mut server, &keys_for(&old, vec![])).unwrap();
+    let rekeyed = keys_for(&Iuk::generate(&mut OsRng), vec![old]);
+    server.log.clear();
+    server.asked_suk.clear();
+    let err = run(
+        &mut server,
+        &rekeyed,
+        Action::Login,
+        Config::default(),
+        |p| {
+            assert!(p.replaces_previous);
+            Decision::Cancel
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err, Error::Cancelled);
+    assert_eq!(server.log, ["query 6", "query 6"]);
+    assert_eq!(server.asked_suk, [true, true]);
+    assert_eq!(server.superseded.len(), 0, "nothing was replaced");
+}
+
+#[test]
+fn cancel_ends_cancelled_whatever_the_site_answers_to_the_query() {
+    let keys = keys_for(&Iuk::generate(&mut OsRng), vec![]);
+    let first = ServerParams::new("n2", Tif::IPS_MATCHED, "/sqrl?nut=n2")
+        .encode()
+        .unwrap();
+    let answers = [
+        ServerParams::new(
+            "n3",
+            Tif::COMMAND_FAILED | Tif::CLIENT_FAILURE,
+            "/sqrl?nut=n3",
+        )
+        .encode()
+        .unwrap(),
+        ServerParams::new(
+            "n3",
+            Tif::COMMAND_FAILED | Tif::TRANSIENT_ERROR,
+            "/sqrl?nut=n3",
+        )
+        .encode()
+        .unwrap(),
+        ServerParams::new("n3", Tif::from_bits(0x404), "/sqrl?nut=n3")
+            .encode()
+            .unwrap(),
+        ServerParams::new("n3", Tif::IPS_MATCHED, "/sqrl?nut=n3")
+            .encode()
+            .unwrap(),
+        "<html>502 Bad Gateway</html>".to_owned(),
+        String::new(),
+    ];
+    for answer in answers {
+        let mut exchange = started(&keys);
+        assert!(matches!(exchange.receive(&first), Ok(Step::Confirm(_))));
+        let Ok(Step::Send(query)) = exchange.decide(Decision::Cancel) else {
+            panic!("no query after cancel")
+        };
+        assert_eq!(query.url, "https://example.com/sqrl?nut=n2");
+        let params = sqrl_proto::RequestBody::parse(query.body.as_bytes())
+            .unwrap()
+            .client()
+            .unwrap();
+        assert_eq!(params.command, sqrl_proto::Command::Query);
+        assert_eq!(params.btn, Some(Button::Second));
+        assert_eq!(
+            exchange.receive(&answer).unwrap_err(),
+            Error::Cancelled,
+            "{answer:?}"
+        );
+        assert_eq!(exchange.receive(&answer).unwrap_err(), Error::OutOfOrder);
+        assert_eq!(
+            exchange.decide(Decision::Approve).unwrap_err(),
+            Error::OutOfOrder
+        );
+    }
+
+    // Through drive: the query cannot even be sent.
+    let (exchange, query) = Exchange::start(
+        SqrlUrl::parse("sqrl://example.com/sqrl?nut=abc").unwrap(),
+        Action::Login,
+        &keys,
+        Config::default(),
+        Rlk::generate(&mut OsRng),
+    )
+    .unwrap();
+    let mut sent = 0;
+    let result = exchange.drive(
+        query,
+        |_| {
+            sent += 1;
+            match sent {
+                1 => Ok(first.clone()),
+                _ => Err(Error::Network("connection reset".into())),
+            }
+        },
+        |_| Decision::Cancel,
+    );
+    assert_eq!(result.unwrap_err(), Error::Cancelled);
+    assert_eq!(sent, 2);
 }
 
 #[test]

@@ -5,8 +5,10 @@
 //! cross-device login with "scanned" then the account page, surviving a reload, logout;
 //! a second browser that cannot redeem another's login; revoking another session from the
 //! account page; declined on the phone; expiry with an explicit new code; same-device login
-//! through `sqrl cps` (and the page's waiting state, against a stand-in app); disabled on the
-//! phone with the page's code. And the widget alone on
+//! through `sqrl cps` (and the page's waiting state, against a stand-in app); declined at the
+//! `sqrl` command's own prompt by a new user; disabled on the phone with the page's code; a
+//! login refused for the disabled account (the page says how to re-enable), then enable and
+//! log in. And the widget alone on
 //! a minimal page of a tiny app that embeds `sqrl-axum` (served in this process).
 //!
 //! Set `SQRL_UPDATE_SCREENSHOTS=1` to rewrite `docs/screenshots/*.png`.
@@ -71,6 +73,7 @@ fn start_site(dir: &Path, name: &str, extra: &[&str]) -> Site {
 /// The `sqrl` command with a test identity.
 struct Phone {
     identity: PathBuf,
+    rescue_code: String,
 }
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -89,7 +92,16 @@ impl Phone {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        Self { identity }
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let rescue_code = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("Rescue code: "))
+            .expect("the rescue code is printed")
+            .to_owned();
+        Self {
+            identity,
+            rescue_code,
+        }
     }
 
     fn command(&self, args: &[&str]) -> Command {
@@ -98,7 +110,8 @@ impl Phone {
             .args(args)
             .arg("--danger-loopback-http")
             .env("SQRL_IDENTITY", &self.identity)
-            .env("SQRL_PASSWORD", PASSWORD);
+            .env("SQRL_PASSWORD", PASSWORD)
+            .env("SQRL_RESCUE_CODE", &self.rescue_code);
         command
     }
 
@@ -272,6 +285,14 @@ impl Browser {
     /// The login widget's state (`data-status` on its `data-sqrl-login` element).
     fn status(&self) -> String {
         self.run("const w = document.querySelector('[data-sqrl-login]'); return w ? (w.dataset.status || '') : '';")
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// The detail of the widget's status (`data-detail`), empty when there is none.
+    fn detail(&self) -> String {
+        self.run("const w = document.querySelector('[data-sqrl-login]'); return w ? (w.dataset.detail || '') : '';")
             .as_str()
             .unwrap_or_default()
             .to_owned()
@@ -500,6 +521,22 @@ fn the_site_in_a_real_browser() {
     assert_eq!(b.text(".sqrl-status"), "Login declined in your SQRL app.");
     b.assert_ended("declined");
 
+    // 5b. Declined at the `sqrl` command's own prompt: a new user, whom the site asks nothing,
+    // answers no. Before, nothing was sent and the page said "scanned" until the code expired.
+    std::fs::create_dir_all(dir.join("newcomer")).unwrap();
+    let newcomer = Phone::create(&dir.join("newcomer"));
+    let url = b.login_page(&site.base);
+    let (process, stdin) = newcomer.login(&url);
+    b.wait_status("scanned");
+    assert_eq!(
+        finish(process, stdin, "n\n"),
+        Some(6),
+        "no at the client's prompt: the client exits 6"
+    );
+    b.wait_status("rejected");
+    assert_eq!(b.text(".sqrl-status"), "Login declined in your SQRL app.");
+    b.assert_ended("declined at the client's prompt");
+
     // 6. Expiry: the page offers a new code and does not make one by itself.
     let short = start_site(&dir, "short", &["--nut-lifetime", "10"]);
     b.login_page(&short.base);
@@ -634,6 +671,61 @@ fn the_site_in_a_real_browser() {
         "SQRL login was disabled for this account in your SQRL app."
     );
     b.assert_ended("disabled");
+
+    // 9. A login refused because SQRL login is disabled for the account: the code stays
+    // usable (the app may re-enable and log in) and the page says how, instead of "Confirm in
+    // your SQRL app". Before, it said "scanned" with no hint until the code expired.
+    let url = b.login_page(&site.base);
+    let out = phone.command(&["login", "--yes", &url]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "sqrl login is refused: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    b.wait("the disabled hint", Duration::from_secs(20), |b| {
+        b.detail() == "disabled"
+    });
+    assert_eq!(b.status(), "scanned", "still open");
+    assert_eq!(
+        b.text(".sqrl-status"),
+        "SQRL login is disabled for this account. Re-enable it in your SQRL app with your rescue code."
+    );
+    assert!(b.shown(".sqrl-qr"), "the code is still shown");
+    assert!(
+        !b.shown(".sqrl-new-code"),
+        "no new code offered: the login is open"
+    );
+    // `sqrl enable` (with the rescue code) on a new code: once re-enabled, that page is plain
+    // "scanned" again; then a login on the next code reaches the account page. (The `sqrl`
+    // command enables and logs in as two exchanges, each on its own code.)
+    let url = b.login_page(&site.base);
+    let out = phone.command(&["enable", "--yes", &url]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "sqrl enable: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    b.wait("plain scanned after enable", Duration::from_secs(20), |b| {
+        b.status() == "scanned" && b.detail().is_empty()
+    });
+    assert_eq!(
+        b.text(".sqrl-status"),
+        "Code scanned. Confirm in your SQRL app."
+    );
+    let url = b.login_page(&site.base);
+    let (process, stdin) = phone.login(&url);
+    b.wait_status("scanned");
+    assert_eq!(
+        finish(process, stdin, "1\n"),
+        Some(0),
+        "sqrl login succeeds"
+    );
+    b.wait(
+        "the account page after enable",
+        Duration::from_secs(10),
+        |b| b.url().ends_with("/account") && b.text("#idk") == idk,
+    );
 
     drop((a, b, c, d, short, site, driver));
     let _ = std::fs::remove_dir_all(&dir);

@@ -81,6 +81,7 @@ fn read_flow(row: &rusqlite::Row<'_>) -> rusqlite::Result<Flow> {
         },
         2 => Phase::Rejected,
         3 => Phase::Redeemed { cps: row.get(9)? },
+        5 => Phase::ScannedDisabled,
         _ => Phase::Ended(End::from_code(row.get(15)?)),
     };
     let cps_token_hash: Option<Vec<u8>> = row.get(14)?;
@@ -127,6 +128,7 @@ pub(crate) fn put_flow(
         Phase::Rejected => (2, None, false, 0, 0),
         Phase::Redeemed { cps } => (3, None, cps, 0, 0),
         Phase::Ended(end) => (4, None, false, 0, end.code()),
+        Phase::ScannedDisabled => (5, None, false, 0, 0),
     };
     tx.prepare_cached(&format!(
         "INSERT OR REPLACE INTO flows ({FLOW_COLUMNS}) \

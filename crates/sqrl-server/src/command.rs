@@ -25,6 +25,9 @@ pub(crate) struct Outcome {
     pub ask: Option<Ask>,
     pub sin: Option<String>,
     pub login: Option<AccountId>,
+    /// A `query` with `btn=2`: the user declined at the client's own prompt, so the flow ends
+    /// as rejected (the query itself is answered as usual).
+    pub declined: bool,
 }
 
 impl Outcome {
@@ -39,6 +42,7 @@ impl Outcome {
             ask: None,
             sin: None,
             login: None,
+            declined: false,
         }
     }
 
@@ -67,10 +71,17 @@ pub(crate) fn run(
     } else {
         Tif::empty()
     };
+    // A query carrying the second button says the user declined (`spec/protocol.md` §8.1):
+    // it changes no account and is answered as any query, but the flow ends. Other buttons
+    // on a query mean nothing.
+    let declining = p.command == Command::Query && p.btn == Some(Button::Second);
     if snapshot.superseded {
         let outcome = Outcome::new(ip_bit | Tif::IDENTITY_SUPERSEDED);
         return Ok(match p.command {
-            Command::Query => outcome,
+            Command::Query => Outcome {
+                declined: declining,
+                ..outcome
+            },
             _ => outcome.refused(Refusal::Superseded),
         });
     }
@@ -102,6 +113,11 @@ pub(crate) fn run(
     };
     let config = server.config();
     if p.command == Command::Query {
+        if declining {
+            // The conversation is over: no question, no secret index to answer.
+            outcome.declined = true;
+            return Ok(outcome);
+        }
         let ask = match config.ask {
             AskPolicy::Off => false,
             AskPolicy::Offer => tif.contains(Tif::CURRENT_ID_MATCH),

@@ -533,8 +533,14 @@ impl Server {
         let now = pending.now;
         let cps = pending.params.opt.cps;
         let before = expected_version.map(|_| flow.status(now, life));
-        if outcome.refusal == Some(Refusal::Declined) && flow.reject(now, life).is_err() {
+        // Declined: the site's second button on an `ident`, or a `query` carrying it (the
+        // user cancelled at the client's own prompt).
+        let declined = outcome.declined || outcome.refusal == Some(Refusal::Declined);
+        if declined && flow.reject(now, life).is_err() {
             return self.detached(Refusal::FlowClosed, outcome.tif, cps, rng);
+        }
+        if outcome.declined {
+            tracing::debug!(flow = ?flow.id, "sqrl login declined at the client's prompt");
         }
         // `disable` and `remove` end the conversation: the page says so.
         let end = match (outcome.refusal, outcome.notice) {
@@ -563,6 +569,10 @@ impl Server {
                 ));
             }
         }
+        // The page says when the phone was told that its identity is disabled here (it may
+        // still enable and log in, so the flow stays open); the mark goes with the next reply
+        // that no longer says so.
+        flow.note_disabled(outcome.tif.contains(Tif::SQRL_DISABLED));
         if cps && pending.params.command != Command::Query && outcome.url.is_none() {
             // A command with CPS always sends the browser somewhere: back to the site.
             outcome.url = Some(self.home());

@@ -2,9 +2,11 @@
 //!
 //! ```text
 //! new ──query──▶ scanned ──ident──▶ confirmed ──browser redeems──▶ redeemed
-//!                   │                    └── (cps: the token redeems instead)
-//!                   ├──ident btn=2──▶ rejected
-//!                   └──disable / remove──▶ ended (disabled | removed)
+//!                 ▲    │ │                  └── (cps: the token redeems instead)
+//!                 │    │ ├──ident or query with btn=2──▶ rejected
+//!                 │    │ └──disable / remove──▶ ended (disabled | removed)
+//!          enable │    ▼ a reply says "SQRL disabled"
+//!            scanned, identity disabled ── (ident refused; btn=2, disable, remove as above)
 //! new / scanned ──lifetime passes──▶ expired;   confirmed ──redeem window passes──▶ expired
 //! ```
 //!
@@ -42,6 +44,10 @@ impl Default for Lifetimes {
 pub enum Phase {
     /// A query arrived.
     Scanned,
+    /// Scanned, and the latest reply told the phone that SQRL login is disabled for its
+    /// identity here (TIF `0x08`): an `ident` is refused, but the exchange stays open, since
+    /// the phone may still `enable` with the rescue code and then log in.
+    ScannedDisabled,
     /// The identity logged in; the browser (or, with CPS, the token holder) may redeem.
     Confirmed {
         /// The account that logged in.
@@ -102,6 +108,9 @@ pub enum Status {
     New,
     /// A phone has the code.
     Scanned,
+    /// A phone has the code, but SQRL login is disabled for its identity at this site: it
+    /// cannot log in until it re-enables it with the rescue code. Not final.
+    ScannedDisabled,
     /// Logged in; the page should redeem now.
     Confirmed,
     /// Logged in through CPS: the phone's client opens the session, not this page.
@@ -134,6 +143,7 @@ impl Status {
             Status::Disabled => 7,
             Status::Removed => 8,
             Status::Failed => 9,
+            Status::ScannedDisabled => 10,
         }
     }
 
@@ -150,6 +160,7 @@ impl Status {
             7 => Status::Disabled,
             8 => Status::Removed,
             9 => Status::Failed,
+            10 => Status::ScannedDisabled,
             _ => return None,
         })
     }
@@ -224,6 +235,10 @@ impl Flow {
         match self.phase {
             Phase::Scanned if now >= self.issued_at.saturating_add(life.nut) => Status::Expired,
             Phase::Scanned => Status::Scanned,
+            Phase::ScannedDisabled if now >= self.issued_at.saturating_add(life.nut) => {
+                Status::Expired
+            }
+            Phase::ScannedDisabled => Status::ScannedDisabled,
             Phase::Confirmed { at, .. } if now >= at.saturating_add(life.redeem) => Status::Expired,
             Phase::Confirmed { cps: true, .. } => Status::ConfirmedElsewhere,
             Phase::Confirmed { .. } => Status::Confirmed,
@@ -243,10 +258,21 @@ impl Flow {
         Ok(())
     }
 
+    /// Records whether the latest reply told the phone that SQRL login is disabled for its
+    /// identity here (`scanned ⇄ scanned, identity disabled`). Only an open exchange is
+    /// marked: any other phase stays as it is.
+    pub fn note_disabled(&mut self, disabled: bool) {
+        self.phase = match (self.phase, disabled) {
+            (Phase::Scanned | Phase::ScannedDisabled, true) => Phase::ScannedDisabled,
+            (Phase::Scanned | Phase::ScannedDisabled, false) => Phase::Scanned,
+            (other, _) => other,
+        };
+    }
+
     /// Checks the exchange may go on at `now` (scanned and within the nut lifetime).
     pub fn check_open(&self, now: u64, life: Lifetimes) -> Result<(), FlowError> {
         match self.status(now, life) {
-            Status::Scanned => Ok(()),
+            Status::Scanned | Status::ScannedDisabled => Ok(()),
             Status::Expired => Err(FlowError::Expired),
             _ => Err(FlowError::WrongState),
         }
@@ -398,10 +424,37 @@ mod tests {
         for end in [End::Disabled, End::Removed, End::Failed] {
             assert_eq!(End::from_code(end.code()), end);
         }
-        for code in 0..=9 {
+        for code in 0..=10 {
             let status = Status::from_code(code).unwrap();
             assert_eq!(status.code(), code);
         }
+    }
+
+    /// Before, a flow whose phone was told "SQRL disabled" looked like any scanned flow: the
+    /// page said "confirm on your phone" to someone who could not log in.
+    #[test]
+    fn a_disabled_identity_keeps_the_flow_open_and_the_page_is_told() {
+        let mut flow = scanned_at(T0);
+        flow.note_disabled(true);
+        assert_eq!(flow.phase, Phase::ScannedDisabled);
+        assert_eq!(flow.status(T0 + 1, LIFE), Status::ScannedDisabled);
+        assert_eq!(flow.check_open(T0 + 1, LIFE), Ok(()), "enable may follow");
+        assert_eq!(flow.status(T0 + 300, LIFE), Status::Expired);
+        assert_eq!(flow.check_open(T0 + 300, LIFE), Err(FlowError::Expired));
+        // Re-enabled: a plain scanned flow again, which may confirm.
+        flow.note_disabled(false);
+        assert_eq!(flow.status(T0 + 2, LIFE), Status::Scanned);
+        flow.note_disabled(true);
+        flow.confirm(AccountId([3; 16]), false, T0 + 3, LIFE)
+            .unwrap();
+        // Only an open exchange is marked.
+        flow.note_disabled(true);
+        assert_eq!(flow.status(T0 + 4, LIFE), Status::Confirmed);
+        let mut ended = scanned_at(T0);
+        ended.note_disabled(true);
+        ended.end(End::Disabled, T0 + 1, LIFE).unwrap();
+        ended.note_disabled(false);
+        assert_eq!(ended.status(T0 + 2, LIFE), Status::Disabled);
     }
 
     #[test]

@@ -1,5 +1,9 @@
 //! A flow as a compact, versioned byte record, for backends that keep flows as opaque values
 //! (PostgreSQL `BYTEA`, Redis strings). Decoding never panics: a damaged record is `None`.
+//!
+//! Phase codes never change meaning; a new phase gets a new code (5: scanned, identity
+//! disabled), which an older decoder reads as a damaged record (during a rolling upgrade, an
+//! old instance sees no such flow: the phone is told to reload, nobody is logged in).
 
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -47,6 +51,7 @@ pub fn encode(flow: &Flow) -> Vec<u8> {
             out.push(4);
             out.push(end.code());
         }
+        Phase::ScannedDisabled => out.push(5),
     }
     let nut = flow.expected_nut.as_bytes();
     let len = u8::try_from(nut.len()).unwrap_or(u8::MAX);
@@ -113,6 +118,7 @@ pub fn decode(bytes: &[u8]) -> Option<Flow> {
         2 => Phase::Rejected,
         3 => Phase::Redeemed { cps: r.flag()? },
         4 => Phase::Ended(End::from_code(r.byte()?)),
+        5 => Phase::ScannedDisabled,
         _ => return None,
     };
     let len = usize::from(r.byte()?);
@@ -148,7 +154,7 @@ mod tests {
 
     #[test]
     fn every_phase_round_trips_and_damage_is_none() {
-        for (id, version) in [(1, 0), (2, 1), (3, 2), (4, 3), (5, 4)] {
+        for (id, version) in [(1, 0), (2, 1), (3, 2), (4, 3), (5, 4), (6, 5)] {
             let mut f = flow(id, version);
             if id == 4 {
                 f.phase = Phase::Redeemed { cps: true };
@@ -156,6 +162,9 @@ mod tests {
             }
             if id == 5 {
                 f.phase = Phase::Ended(End::Removed);
+            }
+            if id == 6 {
+                f.phase = Phase::ScannedDisabled;
             }
             let bytes = encode(&f);
             assert_eq!(decode(&bytes), Some(f));

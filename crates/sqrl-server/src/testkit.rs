@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use sqrl_proto::Bytes32;
 
 use crate::events::Events;
-use crate::flow::{Flow, Phase, Status};
+use crate::flow::{End, Flow, Phase, Status};
 use crate::nut::FlowId;
 use crate::store::{
     Account, AccountChange, AccountGuard, AccountId, Commit, FlowStore, Needs, Session, Store,
@@ -108,6 +108,29 @@ async fn versions_conform(store: &dyn FlowStore) {
         Some(flow(1, 2))
     );
     assert_eq!(store.flow(&FlowId([9; 16])).await.unwrap(), None);
+    phases_round_trip(store).await;
+}
+
+/// Every phase a flow can be in survives the store (flow 6, which no purge here removes).
+async fn phases_round_trip(store: &dyn FlowStore) {
+    let mut f = flow(6, 0);
+    let phases = [
+        Phase::ScannedDisabled,
+        Phase::Scanned,
+        Phase::Rejected,
+        Phase::Ended(End::Disabled),
+        Phase::Ended(End::Removed),
+    ];
+    for (version, phase) in (0u64..).zip(phases) {
+        f.phase = phase;
+        f.version = version;
+        store.put_flow(&f, version.checked_sub(1)).await.unwrap();
+        assert_eq!(
+            store.flow(&f.id).await.unwrap(),
+            Some(f.clone()),
+            "{phase:?} round-trips"
+        );
+    }
 }
 
 /// [`flows_conform`] for a store whose flows expire by themselves (purging is a no-op).
@@ -303,6 +326,8 @@ pub async fn store_conforms(store: &dyn Store) {
     assert_eq!(*first, [1; 32]);
     assert_eq!(*second, [1; 32], "an existing key is never replaced");
     assert_eq!(*store.site_key("browser", &[3; 32]).await.unwrap(), [3; 32]);
+
+    phases_round_trip(store).await;
 
     // Housekeeping.
     assert_eq!(store.purge_flows(1_800_000_003).await.unwrap(), 2);

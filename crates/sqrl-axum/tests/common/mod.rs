@@ -541,8 +541,18 @@ pub async fn read(response: axum::response::Response) -> Reply {
     }
 }
 
-/// The page's status as the JSON of `/sqrl/poll` or `/sqrl/events` names it.
-pub fn status_named(name: &str) -> Status {
+/// The page's status as the JSON of `/sqrl/poll` or `/sqrl/events` names it (`status` and,
+/// if present, `detail`).
+pub fn status_of(json: &serde_json::Value) -> Status {
+    let name = json["status"].as_str().unwrap();
+    match (name, json.get("detail").map(|d| d.as_str().unwrap())) {
+        ("scanned", Some("disabled")) => Status::ScannedDisabled,
+        (_, Some(detail)) => panic!("unknown detail {detail} of {name}"),
+        (_, None) => status_named(name),
+    }
+}
+
+fn status_named(name: &str) -> Status {
     match name {
         "new" => Status::New,
         "scanned" => Status::Scanned,
@@ -631,7 +641,7 @@ impl Transport for OverHttp {
     fn status(&self, page: &Page) -> Result<Status, Denied> {
         let reply = self.browse("GET", "/sqrl/poll?last=", Some(&Self::flow_cookie(page)));
         match reply.status {
-            200 => Ok(status_named(reply.json()["status"].as_str().unwrap())),
+            200 => Ok(status_of(&reply.json())),
             401 => Err(Denied::Unknown),
             503 => Err(Denied::Unavailable),
             other => Err(Denied::Http(other)),

@@ -37,6 +37,8 @@ pub struct MiniServer {
     pub log: Vec<String>,
     /// `btn` values received with non-query commands.
     pub buttons: Vec<Option<Button>>,
+    /// `btn` values received with queries (`btn=2`: the user cancelled at the client).
+    pub query_buttons: Vec<Option<Button>>,
     /// `ins` values received.
     pub ins: Vec<Bytes32>,
     /// CPS tokens issued.
@@ -166,7 +168,7 @@ impl MiniServer {
         }
         let mut url = None;
         match params.command {
-            Command::Query => {}
+            Command::Query => self.query_buttons.push(params.btn),
             Command::Ident => {
                 if asked {
                     self.buttons.push(params.btn);
