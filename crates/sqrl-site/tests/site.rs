@@ -125,6 +125,19 @@ impl Browser {
     }
 }
 
+/// The SQRL URL of a new login code for `browser`.
+fn new_code(browser: &mut Browser) -> String {
+    let (status, body, _) = browser.send("POST", "/sqrl/new", None);
+    assert_eq!(status, 200, "{body}");
+    body.split("\"url\":\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
 fn log_in(site: &Site, keys: &Keys) -> Browser {
     let mut browser = Browser::new(site);
     let (status, page, _) = browser.send("GET", "/", None);
@@ -133,16 +146,7 @@ fn log_in(site: &Site, keys: &Keys) -> Browser {
         page.contains("data-sqrl-login") && page.contains("src=\"/sqrl/widget.js?v="),
         "the login page is the widget: {page}"
     );
-    let (status, body, _) = browser.send("POST", "/sqrl/new", None);
-    assert_eq!(status, 200, "{body}");
-    let url = body
-        .split("\"url\":\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let url = new_code(&mut browser);
     let transport = HttpTransport::default().danger_allow_loopback_http();
     let (exchange, first) = Exchange::start(
         SqrlUrl::parse(&url).unwrap(),
@@ -486,16 +490,7 @@ fn codes_from_before_a_restart_are_refused_and_their_pages_expire() {
     let database = temp_database_named("restart-codes");
     let site = start(&database);
     let mut browser = Browser::new(&site);
-    let (status, body, _) = browser.send("POST", "/sqrl/new", None);
-    assert_eq!(status, 200, "{body}");
-    let url = body
-        .split("\"url\":\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let url = new_code(&mut browser);
     let (_, waiting, _) = browser.send("GET", "/sqrl/poll", None);
     assert!(waiting.contains("\"status\":\"new\""), "{waiting}");
 
