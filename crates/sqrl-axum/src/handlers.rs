@@ -429,7 +429,7 @@ impl PollQuery {
             && self
                 .detail
                 .as_deref()
-                .map_or(true, |d| d == status_detail(status).unwrap_or_default())
+                .is_none_or(|d| d == status_detail(status).unwrap_or_default())
     }
 }
 

@@ -441,7 +441,7 @@ fn signatures_json_matches_code() {
 /// Pads base64url text with `=` to a multiple of four characters.
 fn pad(text: &str) -> String {
     let mut out = text.to_owned();
-    while out.len() % 4 != 0 {
+    while !out.len().is_multiple_of(4) {
         out.push('=');
     }
     out

@@ -51,7 +51,7 @@ pub fn decode(text: &str) -> Result<Vec<u8>> {
 /// Only the end of `text` is looked at; the alphabet is checked elsewhere.
 pub fn check_padding(text: &str) -> Result<()> {
     let padding = text.len().saturating_sub(text.trim_end_matches('=').len());
-    if padding > 0 && (padding > 2 || text.len() % 4 != 0) {
+    if padding > 0 && (padding > 2 || !text.len().is_multiple_of(4)) {
         return Err(Error::Base64Padding);
     }
     Ok(())

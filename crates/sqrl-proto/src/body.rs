@@ -293,7 +293,7 @@ mod tests {
     /// Pads base64url text with `=` to a multiple of four characters.
     fn padded(text: &str) -> String {
         let mut out = text.to_owned();
-        while out.len() % 4 != 0 {
+        while !out.len().is_multiple_of(4) {
             out.push('=');
         }
         out

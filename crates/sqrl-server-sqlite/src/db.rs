@@ -45,9 +45,14 @@ trait Job: Send {
     fn fail(self: Box<Self>, error: StoreError);
 }
 
+/// What to do on the writer thread once a job's group has committed or failed, before the
+/// job is answered.
+type After = Box<dyn FnOnce() + Send>;
+
 struct WriteJob<F, T> {
     work: F,
     durable: bool,
+    after: Option<After>,
     reply: tokio::sync::oneshot::Sender<Result<T, StoreError>>,
 }
 
@@ -80,8 +85,11 @@ where
                 }
             }
         };
-        let reply = self.reply;
+        let (reply, after) = (self.reply, self.after);
         Box::new(move |committed| {
+            if let Some(after) = after {
+                after();
+            }
             let _ = reply.send(committed.and(result));
         })
     }
@@ -96,6 +104,8 @@ pub struct Db {
     jobs: mpsc::Sender<Box<dyn Job>>,
     groups: Arc<AtomicU64>,
     readers: Option<Readers>,
+    /// The lock that makes this process the file's only user, held while the store lives.
+    _owner: Option<std::fs::File>,
 }
 
 struct Readers {
@@ -105,7 +115,11 @@ struct Readers {
 
 impl Db {
     /// Opens `path` (or a private in-memory database), migrates it and starts the writer.
+    ///
+    /// A file is first claimed with an exclusive lock on `<path>-lock`: a second store on the
+    /// same file, in this process or another, is refused while the first one lives.
     pub fn open(path: Option<&Path>) -> Result<Arc<Self>, StoreError> {
+        let owner = path.map(claim).transpose()?;
         let mut writer = match path {
             Some(path) => Connection::open(path).map_err(backend)?,
             None => Connection::open_in_memory().map_err(backend)?,
@@ -125,6 +139,7 @@ impl Db {
                 path: path.to_owned(),
                 idle: Mutex::new(Vec::new()),
             }),
+            _owner: owner,
         }))
     }
 
@@ -138,7 +153,17 @@ impl Db {
         &self,
         work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        self.submit(work, true).await
+        self.submit(work, true, None).await
+    }
+
+    /// [`Db::write`], then `after` on the writer thread once the group has committed (or
+    /// failed), before the write is answered: it runs even if the caller stopped waiting.
+    pub async fn write_then<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        after: impl FnOnce() + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.submit(work, true, Some(Box::new(after))).await
     }
 
     /// [`Db::write`] for a write that may be lost with a power failure (not with a crash of
@@ -148,18 +173,20 @@ impl Db {
         &self,
         work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        self.submit(work, false).await
+        self.submit(work, false, None).await
     }
 
     async fn submit<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
         durable: bool,
+        after: Option<After>,
     ) -> Result<T, StoreError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job: Box<dyn Job> = Box::new(WriteJob {
             work,
             durable,
+            after,
             reply,
         });
         self.jobs
@@ -209,6 +236,32 @@ impl Db {
             }
         }
         result
+    }
+}
+
+/// Takes the exclusive lock on `<path>-lock` (created if missing), or says who holds it.
+fn claim(path: &Path) -> Result<std::fs::File, StoreError> {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&name)
+        .map_err(|e| {
+            StoreError::backend(format!("cannot open {}: {e}", Path::new(&name).display()))
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::backend(format!(
+            "{} is in use by another store (another process, or another store in this one): \
+             a SQLite database serves one process",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::backend(format!(
+            "cannot lock {}: {e}",
+            Path::new(&name).display()
+        ))),
     }
 }
 

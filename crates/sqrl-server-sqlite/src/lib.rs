@@ -4,6 +4,7 @@
 //! committed in groups by one writer thread (one fsync per group: see [`db`]), reads run on
 //! their own connections on tokio's blocking pool, never on the async workers.
 
+mod cache;
 mod db;
 mod schema;
 mod sql;
@@ -20,6 +21,7 @@ use sqrl_server::{
 };
 use zeroize::Zeroizing;
 
+use cache::{AccountCache, Known};
 use db::Db;
 use sql::{
     account_by_idk, apply, backend, check, create_session, flow_by_id, put_flow, read_account,
@@ -29,9 +31,15 @@ use sql::{
 pub use db::MAX_BATCH;
 
 /// A SQLite-backed [`Store`].
+///
+/// The store owns its file: opening it takes an exclusive lock (`<file>-lock`), and accounts
+/// are kept in memory once read, which is exact only while every change goes through this
+/// store (see [`cache`]). Change accounts through it, never behind its back with another
+/// SQLite tool while it runs.
 #[derive(Clone)]
 pub struct SqliteStore {
     db: Arc<Db>,
+    cache: Arc<AccountCache>,
 }
 
 impl core::fmt::Debug for SqliteStore {
@@ -42,17 +50,36 @@ impl core::fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file and brings its schema up to date.
+    ///
+    /// A database serves one store: while this one lives, opening the same file again, from
+    /// this process or another, fails with an error that says so.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        Ok(Self {
-            db: Db::open(Some(path.as_ref()))?,
-        })
+        Ok(Self::with_db(Db::open(Some(path.as_ref()))?))
     }
 
     /// A private in-memory database (tests).
     pub fn in_memory() -> Result<Self, StoreError> {
-        Ok(Self {
-            db: Db::open(None)?,
-        })
+        Ok(Self::with_db(Db::open(None)?))
+    }
+
+    fn with_db(db: Arc<Db>) -> Self {
+        Self {
+            db,
+            cache: Arc::new(AccountCache::new(cache::CAPACITY)),
+        }
+    }
+
+    /// Runs an account write on the writer; the accounts it touches are forgotten by the
+    /// cache after its commit, before it is answered.
+    async fn write_accounts<T: Send + 'static>(
+        &self,
+        change: &AccountChange,
+        work: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (cache, change) = (Arc::clone(&self.cache), change.clone());
+        self.db
+            .write_then(work, move || cache.forget(&change))
+            .await
     }
 
     /// How many group commits the writer has made (each is one fsync; for metrics).
@@ -107,7 +134,14 @@ impl AccountStore for SqliteStore {
         pidk: Option<&Bytes32>,
     ) -> Result<(Option<Account>, Option<Account>, bool), StoreError> {
         let (idk, pidk) = (*idk, pidk.copied());
-        self.db
+        if pidk.is_none() {
+            if let Some(known) = self.cache.by_idk(&idk) {
+                return Ok((Some(known.account), None, known.superseded));
+            }
+        }
+        let generation = self.cache.generation();
+        let found = self
+            .db
             .read(move |c| {
                 let previous = match pidk {
                     Some(pidk) => account_by_idk(c, &pidk)?,
@@ -115,22 +149,49 @@ impl AccountStore for SqliteStore {
                 };
                 Ok((account_by_idk(c, &idk)?, previous, superseded(c, &idk)?))
             })
-            .await
+            .await?;
+        if let (Some(account), _, superseded) = &found {
+            self.cache.keep(
+                generation,
+                Known {
+                    account: account.clone(),
+                    superseded: *superseded,
+                },
+            );
+        }
+        Ok(found)
     }
 
     async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
         let id = *id;
-        self.db
+        if let Some(account) = self.cache.by_id(&id) {
+            return Ok(Some(account));
+        }
+        let generation = self.cache.generation();
+        let found = self
+            .db
             .read(move |c| {
-                c.query_row(
-                    &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE uid = ?1"),
-                    [id.0.to_vec()],
-                    read_account,
-                )
-                .optional()
-                .map_err(backend)
+                let Some(account) = c
+                    .prepare_cached(&format!(
+                        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE uid = ?1"
+                    ))
+                    .and_then(|mut s| s.query_row([id.0.to_vec()], read_account).optional())
+                    .map_err(backend)?
+                else {
+                    return Ok(None);
+                };
+                let superseded = superseded(c, &account.idk)?;
+                Ok(Some(Known {
+                    account,
+                    superseded,
+                }))
             })
-            .await
+            .await?;
+        Ok(found.map(|known| {
+            let account = known.account.clone();
+            self.cache.keep(generation, known);
+            account
+        }))
     }
 
     async fn apply(
@@ -140,7 +201,15 @@ impl AccountStore for SqliteStore {
     ) -> Result<(), StoreError> {
         let (change, guards) = (change.clone(), guards.to_vec());
         if change == AccountChange::Keep {
-            // Nothing to write: the guards are checked in one read transaction on a reader.
+            // Nothing to write: the guards are checked against the accounts in memory when
+            // they are all there, else in one read transaction on a reader.
+            if let Some(holds) = self.cache.check(&guards) {
+                return if holds {
+                    Ok(())
+                } else {
+                    Err(StoreError::Conflict)
+                };
+            }
             return self
                 .db
                 .read(move |c| {
@@ -157,12 +226,14 @@ impl AccountStore for SqliteStore {
                 })
                 .await;
         }
-        self.db
-            .write(move |tx| {
+        let work = {
+            let change = change.clone();
+            move |tx: &rusqlite::Connection| {
                 check(tx, &guards)?;
                 apply(tx, &change)
-            })
-            .await
+            }
+        };
+        self.write_accounts(&change, work).await
     }
 
     async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
@@ -306,14 +377,14 @@ impl Store for SqliteStore {
     }
 
     async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
+        let change = commit.account.clone();
         let commit = commit.clone();
-        self.db
-            .write(move |tx| {
-                put_flow(tx, &commit.flow, commit.expected_version)?;
-                check(tx, &commit.guards)?;
-                apply(tx, &commit.account)
-            })
-            .await
+        self.write_accounts(&change, move |tx| {
+            put_flow(tx, &commit.flow, commit.expected_version)?;
+            check(tx, &commit.guards)?;
+            apply(tx, &commit.account)
+        })
+        .await
     }
 
     async fn redeem(
@@ -336,6 +407,50 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
     use rusqlite::Connection;
+
+    /// A browser that leaves in the middle of a write drops the future that waits for it; the
+    /// write still commits, and the account kept in memory must still be forgotten.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_whose_caller_stopped_waiting_still_refreshes_the_account_in_memory() {
+        use sqrl_server::testkit::account;
+        let store = SqliteStore::in_memory().unwrap();
+        let idk = account(2).idk;
+        let disabled = Account {
+            disabled: true,
+            ..account(2)
+        };
+        store
+            .apply(&AccountChange::Put(account(2)), &[])
+            .await
+            .unwrap();
+        assert_eq!(
+            store.accounts(&idk, None).await.unwrap().0,
+            Some(account(2))
+        );
+        // The writer is busy, so the change waits in the queue while its caller gives up.
+        let busy = store.db.write(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            Ok(())
+        });
+        let change = AccountChange::Put(disabled.clone());
+        let gave_up = async {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            tokio::time::timeout(
+                std::time::Duration::from_millis(10),
+                store.apply(&change, &[]),
+            )
+            .await
+        };
+        let (busy, gave_up) = tokio::join!(busy, gave_up);
+        busy.unwrap();
+        assert!(gave_up.is_err(), "the caller stopped waiting");
+        // Writes commit in order: once a later one is answered, the dropped one has too.
+        store
+            .set_display_name(&account(2).id, "after")
+            .await
+            .unwrap();
+        assert_eq!(store.accounts(&idk, None).await.unwrap().0, Some(disabled));
+    }
 
     /// A database written by the first schema upgrades in place and keeps its rows.
     #[test]

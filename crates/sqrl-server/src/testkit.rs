@@ -49,7 +49,7 @@ pub fn flow(id: u8, version: u64) -> Flow {
         } else {
             Phase::Confirmed {
                 account: AccountId([id; 16]),
-                cps: id % 2 == 0,
+                cps: id.is_multiple_of(2),
                 at: 1_800_000_010,
             }
         },

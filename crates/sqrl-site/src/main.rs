@@ -442,7 +442,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args)) {
+    // The site runs as a task on the workers, not on this thread: the accept loop then wakes
+    // no second thread for every connection.
+    let site = runtime.block_on(async {
+        tokio::spawn(run(args))
+            .await
+            .unwrap_or_else(|e| Err(format!("stopped: {e}")))
+    });
+    match site {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("sqrl-site: {message}");

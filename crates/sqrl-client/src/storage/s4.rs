@@ -346,12 +346,12 @@ impl PreviousBlock {
     fn parse(bytes: &[u8]) -> Result<Self, Error> {
         let len = bytes.len();
         // Current layout: 6-byte header (with edition); old layout: 4-byte header.
-        let (edition, header_len) = if len >= 22 && (len - 22) % 32 == 0 {
+        let (edition, header_len) = if len >= 22 && (len - 22).is_multiple_of(32) {
             (
                 Some(u16_at(bytes, 4).ok_or_else(|| malformed(3, "truncated"))?),
                 6,
             )
-        } else if len >= 20 && (len - 20) % 32 == 0 {
+        } else if len >= 20 && (len - 20).is_multiple_of(32) {
             (None, 4)
         } else {
             return Err(malformed(3, "length fits neither layout"));
