@@ -72,6 +72,10 @@ struct Args {
     /// the server's open descriptors), to see that it holds steady
     #[arg(long, default_value_t = 2)]
     settle: u64,
+    /// Print `verify_strict` calls per second on this thread's core and exit (the load runs
+    /// itself under `taskset` with this to measure on the server's core)
+    #[arg(long, hide = true)]
+    measure_verify: bool,
 }
 
 /// One phase's figures.
@@ -88,7 +92,12 @@ pub struct Row {
     pub notify99: Duration,
     /// Server CPU per login in `verify_strict` calls.
     pub cpu_vs: Option<f64>,
+    /// `verify_strict` calls per second measured just before the phase: its ratios' unit.
+    pub verify: f64,
 }
+
+/// How long each measurement of `verify_strict` runs.
+const VERIFY_SECONDS: u64 = 1;
 
 /// `verify_strict` calls per second on one core, now.
 fn verify_strict_per_second() -> f64 {
@@ -98,12 +107,74 @@ fn verify_strict_per_second() -> f64 {
     let verifying = key.verifying_key();
     let start = Instant::now();
     let mut n = 0u32;
-    while start.elapsed() < Duration::from_secs(2) {
+    while start.elapsed() < Duration::from_secs(VERIFY_SECONDS) {
         if verifying.verify_strict(&message, &signature).is_ok() {
             n = n.saturating_add(1);
         }
     }
     f64::from(n) / start.elapsed().as_secs_f64()
+}
+
+/// The one core the server is pinned to, if it is (`Cpus_allowed_list` in its status).
+fn server_core(pid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let list = status
+        .lines()
+        .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))?
+        .trim();
+    list.parse().ok()
+}
+
+/// Where the reference figure is measured.
+#[derive(Debug, Clone, Copy)]
+enum Reference {
+    /// On the server's own core, by running this program there under `taskset` between
+    /// phases (the server is idle then): the unit of the ratios is the core that did the work.
+    ServerCore(u32),
+    /// On the load's core (the server is not pinned to one core, or `taskset` is missing).
+    Here,
+}
+
+impl Reference {
+    fn choose(server_pid: Option<u32>) -> Self {
+        let Some(core) = server_pid.and_then(server_core) else {
+            return Self::Here;
+        };
+        let reference = Self::ServerCore(core);
+        if reference.measure_there().is_some() {
+            reference
+        } else {
+            Self::Here
+        }
+    }
+
+    fn measure_there(self) -> Option<f64> {
+        let Self::ServerCore(core) = self else {
+            return None;
+        };
+        let exe = std::env::current_exe().ok()?;
+        let out = std::process::Command::new("taskset")
+            .arg("-c")
+            .arg(core.to_string())
+            .arg(exe)
+            .arg("--measure-verify")
+            .output()
+            .ok()?;
+        String::from_utf8(out.stdout).ok()?.trim().parse().ok()
+    }
+
+    /// `verify_strict` calls per second now, where this reference measures.
+    fn measure(self) -> f64 {
+        self.measure_there()
+            .unwrap_or_else(verify_strict_per_second)
+    }
+
+    fn describe(self) -> String {
+        match self {
+            Self::ServerCore(core) => format!("on the server's core {core}"),
+            Self::Here => "on the load's core (the server is not pinned to one)".into(),
+        }
+    }
 }
 
 /// The `n`-th loopback source address.
@@ -324,9 +395,12 @@ async fn phase(
     args: &Args,
     idle: usize,
     concurrency: usize,
-    verify_per_second: f64,
+    reference: Reference,
     kind: Visit,
 ) -> Row {
+    // Measured just before the phase, on the core the server runs on, while it is idle: the
+    // host's speed drifts during a run, and each phase is compared with its own moment.
+    let verify_per_second = reference.measure();
     let before = args.server_pid.and_then(process_usage);
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let started = Instant::now();
@@ -388,11 +462,11 @@ async fn phase(
     };
     let cpu = match per_login {
         Some(seconds) => format!(
-            "{:>8.3} ms  {:>7.1}",
+            "{:>8.3} ms  {:>7.1}  {verify_per_second:>6.0}",
             seconds * 1e3,
             seconds * verify_per_second
         ),
-        None => format!("{:>11}  {:>7}", "-", "-"),
+        None => format!("{:>11}  {:>7}  {verify_per_second:>6.0}", "-", "-"),
     };
     let row = Row {
         idle,
@@ -405,6 +479,7 @@ async fn phase(
         notify50: percentile(&notifies, 0.5),
         notify99: percentile(&notifies, 0.99),
         cpu_vs: per_login.map(|s| s * verify_per_second),
+        verify: verify_per_second,
     };
     println!(
         "{idle:>6} {concurrency:>5} {:>7} {errors:>6} {rate:>9.1} {:>8.4} {:>9.1?} {:>9.1?} {:>9.2?} {:>9.2?} {cpu}",
@@ -433,8 +508,11 @@ async fn run(args: Args) -> Result<(), String> {
     if !args.site.ip().is_loopback() {
         return Err("sqrl-load only targets loopback addresses".into());
     }
-    let verify_before = verify_strict_per_second();
-    println!("verify_strict: {verify_before:.0}/s on one core (before the phases)");
+    let reference = Reference::choose(args.server_pid);
+    println!(
+        "verify_strict is measured {} for {VERIFY_SECONDS} s before each phase (column vs/s): each row's ratios use its own figure",
+        reference.describe()
+    );
     let mut rows = Vec::new();
     let mut open = 0;
     let mut idle_counts = args.idle_pages.clone();
@@ -472,22 +550,24 @@ async fn run(args: Args) -> Result<(), String> {
         }
         print_header();
         for &concurrency in &args.concurrency {
-            rows.push(phase(&args, idle, concurrency, verify_before, Visit::Login).await);
+            rows.push(phase(&args, idle, concurrency, reference, Visit::Login).await);
             // Not charted: printed beside the logins.
             if args.floor {
-                phase(&args, idle, concurrency, verify_before, Visit::Floor).await;
+                phase(&args, idle, concurrency, reference, Visit::Floor).await;
             }
             if args.views {
-                phase(&args, idle, concurrency, verify_before, Visit::View).await;
+                phase(&args, idle, concurrency, reference, Visit::View).await;
             }
         }
     }
-    let verify_after = verify_strict_per_second();
     println!(
-        "verify_strict: {verify_after:.0}/s after (ratios use the first figure; ×vs/s = logins/s ÷ verify_strict/s, ×vs = server CPU per login in verify_strict calls)"
+        "×vs/s = logins/s ÷ verify_strict/s, ×vs = server CPU per login in verify_strict calls, vs/s = verify_strict/s measured before the row"
     );
     if let Some(dir) = &args.plot {
-        plot::all(dir, &rows, verify_before)?;
+        let mut figures: Vec<f64> = rows.iter().map(|r| r.verify).collect();
+        figures.sort_by(f64::total_cmp);
+        let median = figures.get(figures.len() / 2).copied().unwrap_or(1.0);
+        plot::all(dir, &rows, median)?;
         println!("charts written to {}", dir.display());
     }
     Ok(())
@@ -495,7 +575,7 @@ async fn run(args: Args) -> Result<(), String> {
 
 fn print_header() {
     println!(
-        "{:>6} {:>5} {:>7} {:>6} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>11}  {:>7}",
+        "{:>6} {:>5} {:>7} {:>6} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>11}  {:>7}  {:>6}",
         "idle",
         "conc",
         "logins",
@@ -507,12 +587,17 @@ fn print_header() {
         "notify50",
         "notify99",
         "cpu/login",
-        "×vs"
+        "×vs",
+        "vs/s"
     );
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.measure_verify {
+        println!("{}", verify_strict_per_second());
+        return ExitCode::SUCCESS;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

@@ -31,7 +31,7 @@ fn logins(path: &Path, rows: &[Row], verify_per_second: f64) -> Result<(), Strin
     let max_r = rows.iter().map(|r| r.rate).fold(1.0, f64::max) * 1.15;
     let mut chart = ChartBuilder::on(&root)
         .caption(
-            format!("Whole logins/s against concurrency (verify_strict: {verify_per_second:.0}/s)"),
+            format!("Whole logins/s against concurrency (verify_strict, median: {verify_per_second:.0}/s)"),
             ("sans-serif", 18),
         )
         .margin(12)
