@@ -1,10 +1,12 @@
 //! The embedded default store for `sqrl-server`: one SQLite file, WAL journal,
 //! `synchronous=FULL` (a command acknowledged to a client survives a crash, a power loss
-//! included; only a new session is written lazily, see the `db` module), versioned migrations. A command's commit and a browser's redemption are each atomic; writes are
-//! committed in groups by one writer thread (one fsync per group: see the `db` module), reads run on
-//! their own connections on tokio's blocking pool, never on the async workers. The store owns
-//! its file (an exclusive lock on `<file>-lock`) and so keeps accounts in memory once read:
-//! a returning user's login reads nothing from the database (see the `cache` module).
+//! included; only a new session is written lazily, see the `db` module), versioned
+//! migrations. A command's commit and a browser's redemption are each atomic; writes are
+//! committed in groups by one writer thread (one fsync per group: see the `db` module), reads
+//! run on their own connections on tokio's blocking pool, never on the async workers. The
+//! store owns its file (an exclusive lock on `<file>-lock`) and so keeps accounts in memory
+//! once read: a returning user's login reads nothing from the database (see the `cache`
+//! module).
 
 mod cache;
 mod db;
@@ -36,8 +38,8 @@ pub use db::MAX_BATCH;
 ///
 /// The store owns its file: opening it takes an exclusive lock (`<file>-lock`), and accounts
 /// are kept in memory once read, which is exact only while every change goes through this
-/// store (see the `cache` module). Change accounts through it, never behind its back with another
-/// SQLite tool while it runs.
+/// store (see the `cache` module). Change accounts through it, never behind its back with
+/// another SQLite tool while it runs.
 #[derive(Clone)]
 pub struct SqliteStore {
     db: Arc<Db>,
