@@ -15,6 +15,15 @@
 //! loss until the next durable commit or checkpoint syncs the journal). A group that holds
 //! one durable write is synced whole, the lazy writes in it too.
 //!
+//! A group of one write runs without a savepoint (a failure rolls the whole transaction
+//! back, which is the same thing), and the transaction's own statements are prepared once.
+//!
+//! Checkpoints (copying the write-ahead log back into the database file, with two fsyncs)
+//! run on a thread of their own, at most every [`CHECKPOINT_EVERY`] while there are new
+//! commits, so that the writer never stops for them and every lazy write reaches the disk
+//! within about that time. Should that thread fall behind, the writer checkpoints by itself
+//! once the log holds [`BACKSTOP_PAGES`] pages.
+//!
 //! Reads run on tokio's blocking pool on their own connections (WAL lets them proceed while
 //! the writer writes). An in-memory database has no second connection, so its reads go to
 //! the writer too.
@@ -23,6 +32,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rusqlite::Connection;
 use sqrl_server::StoreError;
@@ -33,6 +43,15 @@ use crate::schema;
 pub const MAX_BATCH: usize = 128;
 /// Most idle reader connections kept.
 const MAX_IDLE_READERS: usize = 8;
+/// The checkpointer's rest between two checkpoints: the longest a lazy write waits for an
+/// fsync while writes keep coming.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// Pages in the write-ahead log at which the writer checkpoints by itself (SQLite's
+/// `wal_autocheckpoint`): a backstop should the checkpointer fall behind (about 80 MB).
+pub const BACKSTOP_PAGES: u32 = 20_000;
+/// Prepared statements kept per connection (rusqlite keeps 16 by default; the writer runs
+/// more kinds of statement than that).
+const STATEMENT_CACHE: usize = 64;
 
 type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
@@ -41,8 +60,16 @@ type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 trait Job: Send {
     /// The job must be on disk before it is acknowledged.
     fn durable(&self) -> bool;
-    fn run(self: Box<Self>, connection: &Connection) -> Finish;
+    /// Runs the work, inside a savepoint of its own unless it is `alone` in its group (then
+    /// the caller rolls the transaction back if it failed). Whether it succeeded, and what to
+    /// do once the group's fate is known.
+    fn run(self: Box<Self>, connection: &Connection, alone: bool) -> (bool, Finish);
     fn fail(self: Box<Self>, error: StoreError);
+}
+
+/// Runs one statement without parameters or rows, prepared once per connection.
+fn exec(connection: &Connection, sql: &str) -> rusqlite::Result<()> {
+    connection.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 /// What to do on the writer thread once a job's group has committed or failed, before the
@@ -69,29 +96,36 @@ where
         self.durable
     }
 
-    fn run(self: Box<Self>, connection: &Connection) -> Finish {
-        let result = match connection.execute_batch("SAVEPOINT job") {
-            Err(e) => Err(backend(e)),
-            Ok(()) => {
-                let result = (self.work)(connection);
-                let end = if result.is_ok() {
-                    "RELEASE job"
-                } else {
-                    "ROLLBACK TO job; RELEASE job"
-                };
-                match connection.execute_batch(end) {
-                    Ok(()) => result,
-                    Err(e) => Err(backend(e)),
+    fn run(self: Box<Self>, connection: &Connection, alone: bool) -> (bool, Finish) {
+        let result = if alone {
+            (self.work)(connection)
+        } else {
+            match exec(connection, "SAVEPOINT job") {
+                Err(e) => Err(backend(e)),
+                Ok(()) => {
+                    let result = (self.work)(connection);
+                    let ended = if result.is_ok() {
+                        exec(connection, "RELEASE job")
+                    } else {
+                        exec(connection, "ROLLBACK TO job")
+                            .and_then(|()| exec(connection, "RELEASE job"))
+                    };
+                    match ended {
+                        Ok(()) => result,
+                        Err(e) => Err(backend(e)),
+                    }
                 }
             }
         };
         let (reply, after) = (self.reply, self.after);
-        Box::new(move |committed| {
+        let ok = result.is_ok();
+        let finish: Finish = Box::new(move |committed| {
             if let Some(after) = after {
                 after();
             }
             let _ = reply.send(committed.and(result));
-        })
+        });
+        (ok, finish)
     }
 
     fn fail(self: Box<Self>, error: StoreError) {
@@ -125,12 +159,28 @@ impl Db {
             None => Connection::open_in_memory().map_err(backend)?,
         };
         schema::init(&mut writer)?;
+        writer.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let checkpoints = match path {
+            Some(path) => {
+                writer
+                    .execute_batch(&format!("PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}"))
+                    .map_err(backend)?;
+                let connection = schema::checkpointer(path)?;
+                let (wake, woken) = mpsc::sync_channel::<()>(1);
+                std::thread::Builder::new()
+                    .name("sqlite-checkpoint".into())
+                    .spawn(move || checkpoint_loop(&connection, &woken))
+                    .map_err(StoreError::backend)?;
+                Some(wake)
+            }
+            None => None,
+        };
         let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
         let groups = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&groups);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || write_loop(&writer, &rx, &counter))
+            .spawn(move || write_loop(&writer, &rx, &counter, checkpoints.as_ref()))
             .map_err(StoreError::backend)?;
         Ok(Arc::new(Self {
             jobs: tx,
@@ -265,7 +315,35 @@ fn claim(path: &Path) -> Result<std::fs::File, StoreError> {
     }
 }
 
-fn write_loop(connection: &Connection, jobs: &mpsc::Receiver<Box<dyn Job>>, groups: &AtomicU64) {
+/// Checkpoints the write-ahead log each time the writer says it committed, then rests for
+/// [`CHECKPOINT_EVERY`] (commits in the meantime ask for the next one). Ends with the writer.
+fn checkpoint_loop(connection: &Connection, woken: &mpsc::Receiver<()>) {
+    // Failures are logged at most once a minute, with how many there were.
+    let mut last_line: Option<std::time::Instant> = None;
+    let mut failed = 0u64;
+    while woken.recv().is_ok() {
+        // PASSIVE: copies what no reader still needs, never waits for readers or the writer.
+        let done = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+            row.get::<_, i64>(0)
+        });
+        if let Err(e) = done {
+            failed = failed.saturating_add(1);
+            if last_line.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
+                tracing::warn!(error = %e, failed, "SQLite checkpoints failed; the writer checkpoints by itself past its backstop");
+                last_line = Some(std::time::Instant::now());
+                failed = 0;
+            }
+        }
+        std::thread::sleep(CHECKPOINT_EVERY);
+    }
+}
+
+fn write_loop(
+    connection: &Connection,
+    jobs: &mpsc::Receiver<Box<dyn Job>>,
+    groups: &AtomicU64,
+    checkpoints: Option<&mpsc::SyncSender<()>>,
+) {
     // The schema opens every connection with `synchronous=FULL`.
     let mut synced = true;
     while let Ok(first) = jobs.recv() {
@@ -303,20 +381,29 @@ fn write_loop(connection: &Connection, jobs: &mpsc::Receiver<Box<dyn Job>>, grou
                 continue;
             }
         }
-        if let Err(e) = connection.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = exec(connection, "BEGIN IMMEDIATE") {
             let error = backend(e);
             for job in group {
                 job.fail(error.clone());
             }
             continue;
         }
+        let alone = group.len() == 1;
         let mut finishers: Vec<Finish> = Vec::with_capacity(group.len());
         let mut jobs_left = group.into_iter();
         let mut lost = None;
+        // A job alone in its group has no savepoint: when it fails, the transaction is rolled
+        // back instead of committed (its own error is its answer).
+        let mut undo = false;
         for job in jobs_left.by_ref() {
             // A panicking job must not take the writer (and every later write) with it.
-            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(connection))) {
-                Ok(finish) => finishers.push(finish),
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                job.run(connection, alone)
+            })) {
+                Ok((ok, finish)) => {
+                    undo = alone && !ok;
+                    finishers.push(finish);
+                }
                 Err(_) => {
                     lost = Some("a database write panicked; its group was rolled back");
                     break;
@@ -331,16 +418,29 @@ fn write_loop(connection: &Connection, jobs: &mpsc::Receiver<Box<dyn Job>>, grou
         }
         let committed = match lost {
             Some(reason) => {
-                let _ = connection.execute_batch("ROLLBACK");
+                let _ = exec(connection, "ROLLBACK");
                 tracing::error!("{reason}");
                 Err(StoreError::backend(reason))
             }
-            None => connection.execute_batch("COMMIT").map_err(|e| {
-                let _ = connection.execute_batch("ROLLBACK");
+            // Nothing to keep: the failed job answers with its own error.
+            None if undo => exec(connection, "ROLLBACK").or_else(|e| {
+                if connection.is_autocommit() {
+                    Ok(())
+                } else {
+                    tracing::error!(error = %e, "a SQLite rollback failed");
+                    Err(backend(e))
+                }
+            }),
+            None => exec(connection, "COMMIT").map_err(|e| {
+                let _ = exec(connection, "ROLLBACK");
                 tracing::error!(error = %e, "a SQLite group commit failed; its writes were rolled back");
                 backend(e)
             }),
         };
+        if let (Ok(()), false, Some(wake)) = (&committed, undo, checkpoints) {
+            // Full: a checkpoint is already due.
+            let _ = wake.try_send(());
+        }
         for job in jobs_left {
             job.fail(
                 committed
@@ -456,6 +556,80 @@ mod tests {
         db.write(|c| c.execute("INSERT INTO t VALUES (101)", []).map_err(backend))
             .await
             .expect("the writer survives a panicking job");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A write alone in its group runs without a savepoint: its failure must still undo what
+    /// it wrote before failing, and the writer must go on.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_write_alone_in_its_group_changes_nothing() {
+        let dir = std::env::temp_dir().join(format!("sqrl-alone-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = Db::open(Some(&dir.join("a.sqlite"))).unwrap();
+        db.write(|c| {
+            c.execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY)")
+                .map_err(backend)
+        })
+        .await
+        .unwrap();
+        let failed = db
+            .write(|c| {
+                c.execute("INSERT INTO t VALUES (1)", []).map_err(backend)?;
+                Err::<(), _>(StoreError::Conflict)
+            })
+            .await;
+        assert_eq!(failed, Err(StoreError::Conflict));
+        db.write_lazy(|c| c.execute("INSERT INTO t VALUES (2)", []).map_err(backend))
+            .await
+            .unwrap();
+        let rows: Vec<i64> = db
+            .read(|c| {
+                let mut s = c.prepare("SELECT n FROM t ORDER BY n").map_err(backend)?;
+                let rows = s.query_map([], |r| r.get(0)).map_err(backend)?;
+                rows.collect::<Result<_, _>>().map_err(backend)
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![2],
+            "the failed write's row is gone, the next one kept"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Checkpoints run on their own thread soon after a commit, without waiting for the log
+    /// to fill: a lazy write is copied into the database file (and synced) within a few
+    /// rests of the checkpointer, with nothing written after it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lazy_write_reaches_the_database_file_without_further_writes() {
+        let dir = std::env::temp_dir().join(format!("sqrl-ckpt-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.sqlite");
+        let db = Db::open(Some(&file)).unwrap();
+        let size = || std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+        let before = size();
+        // 2 MB: far below the writer's own checkpoint (SQLite's default would wait for 4 MB).
+        db.write_lazy(|c| {
+            c.execute_batch("CREATE TABLE big (b BLOB)")
+                .map_err(backend)?;
+            c.execute("INSERT INTO big VALUES (zeroblob(2000000))", [])
+                .map_err(backend)
+        })
+        .await
+        .unwrap();
+        let deadline = std::time::Instant::now() + CHECKPOINT_EVERY * 20;
+        while size() < before + 2_000_000 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            size() >= before + 2_000_000,
+            "the database file holds the write: {} bytes",
+            size()
+        );
+        drop(db);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -115,3 +115,13 @@ pub fn reader(path: &Path) -> Result<Connection, StoreError> {
         .map_err(backend)?;
     Ok(connection)
 }
+
+/// The checkpointer's connection to the database at `path`: it syncs the log and the file
+/// (`synchronous=FULL`) around each checkpoint.
+pub fn checkpointer(path: &Path) -> Result<Connection, StoreError> {
+    let connection = Connection::open(path).map_err(backend)?;
+    connection
+        .execute_batch("PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL;")
+        .map_err(backend)?;
+    Ok(connection)
+}
