@@ -64,6 +64,11 @@ struct Args {
     /// loopback TCP alone costs the server
     #[arg(long)]
     floor: bool,
+    /// Run only floor phases (no logins, no waiting pages): the target need only answer
+    /// `GET /health`, e.g. the bare hyper server of `examples/bare_server.rs`, to see what HTTP
+    /// over loopback costs without the site
+    #[arg(long, conflicts_with_all = ["views", "floor", "plot"])]
+    floor_only: bool,
     /// Also run a page-view phase at each concurrency: a browser opens the login page's code
     /// and its QR image (`POST /sqrl/new`, `GET /sqrl/qr.svg` on one connection) and leaves
     #[arg(long)]
@@ -513,6 +518,19 @@ async fn run(args: Args) -> Result<(), String> {
         "verify_strict is measured {} for {VERIFY_SECONDS} s before each phase (column vs/s): each row's ratios use its own figure",
         reference.describe()
     );
+    if args.floor_only {
+        if args.idle_pages.iter().any(|&n| n > 0) {
+            return Err("--floor-only runs no waiting pages".into());
+        }
+        print_header();
+        for &concurrency in &args.concurrency {
+            phase(&args, 0, concurrency, reference, Visit::Floor).await;
+        }
+        println!(
+            "floor only: each visit is a login's 3 connections and 5 requests, all to /health; ×vs = server CPU per visit in verify_strict calls"
+        );
+        return Ok(());
+    }
     let mut rows = Vec::new();
     let mut open = 0;
     let mut idle_counts = args.idle_pages.clone();
