@@ -13,6 +13,7 @@
 //! run. Only loopback targets are accepted.
 
 mod http;
+mod insitu;
 mod plot;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -69,6 +70,12 @@ struct Args {
     /// over loopback costs without the site
     #[arg(long, conflicts_with_all = ["views", "floor", "plot"])]
     floor_only: bool,
+    /// Also measure each login phase's CPU per login in situ: `perf` samples the server
+    /// through the middle half of the phase, and a login's two signature checks divided by
+    /// their share of the samples give its cost in signature checks, measured at the same
+    /// moments as the work (needs `perf` and `--server-pid`)
+    #[arg(long, requires = "server_pid")]
+    perf: bool,
     /// Also run a page-view phase at each concurrency: a browser opens the login page's code
     /// and its QR image (`POST /sqrl/new`, `GET /sqrl/qr.svg` on one connection) and leaves
     #[arg(long)]
@@ -403,10 +410,20 @@ async fn phase(
     reference: Reference,
     kind: Visit,
 ) -> Row {
-    // Measured just before the phase, on the core the server runs on, while it is idle: the
-    // host's speed drifts during a run, and each phase is compared with its own moment.
-    let verify_per_second = reference.measure();
+    // Measured just before and just after the phase, on the core the server runs on, while
+    // it is idle: the host's speed drifts during a run, and each phase is compared with the
+    // mean of its own two moments.
+    let verify_before = reference.measure();
     let before = args.server_pid.and_then(process_usage);
+    let sampling = match (args.perf, args.server_pid, kind) {
+        (true, Some(pid), Visit::Login) => {
+            let quarter = Duration::from_secs(args.seconds) / 4;
+            Some(tokio::task::spawn_blocking(move || {
+                insitu::sample(pid, quarter, quarter * 2)
+            }))
+        }
+        _ => None,
+    };
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let started = Instant::now();
     let mut workers = Vec::new();
@@ -456,6 +473,13 @@ async fn phase(
     }
     let elapsed = started.elapsed().as_secs_f64();
     let after = args.server_pid.and_then(process_usage);
+    let verify_after = reference.measure();
+    let verify_per_second = (verify_before + verify_after) / 2.0;
+    if (verify_after - verify_before).abs() > 0.1 * verify_per_second {
+        println!(
+            "  (the host's speed drifted during the next row: {verify_before:.0} → {verify_after:.0} verify_strict/s; its ratios use the mean)"
+        );
+    }
     let mut totals: Vec<Duration> = logins.iter().map(|l| l.total).collect();
     let mut notifies: Vec<Duration> = logins.iter().map(|l| l.notify).collect();
     totals.sort();
@@ -495,6 +519,19 @@ async fn phase(
         row.notify50,
         row.notify99,
     );
+    if let Some(sampling) = sampling {
+        match sampling.await {
+            Ok(Ok(found)) => match found.per_login() {
+                Some(per_login) => println!(
+                    "{:>6}   (in situ: signature checks are {:.1} % of the server's {} samples: a login costs {per_login:.1} checks)",
+                    "perf", found.signature_percent, found.samples
+                ),
+                None => println!("{:>6}   (in situ: no samples in signature checks)", "perf"),
+            },
+            Ok(Err(e)) => println!("{:>6}   (in situ: {e})", "perf"),
+            Err(e) => println!("{:>6}   (in situ: {e})", "perf"),
+        }
+    }
     match kind {
         Visit::Login => {}
         Visit::Floor => println!(
@@ -515,7 +552,7 @@ async fn run(args: Args) -> Result<(), String> {
     }
     let reference = Reference::choose(args.server_pid);
     println!(
-        "verify_strict is measured {} for {VERIFY_SECONDS} s before each phase (column vs/s): each row's ratios use its own figure",
+        "verify_strict is measured {} for {VERIFY_SECONDS} s before and after each phase (column vs/s, their mean): each row's ratios use its own figure",
         reference.describe()
     );
     if args.floor_only {
@@ -579,7 +616,7 @@ async fn run(args: Args) -> Result<(), String> {
         }
     }
     println!(
-        "×vs/s = logins/s ÷ verify_strict/s, ×vs = server CPU per login in verify_strict calls, vs/s = verify_strict/s measured before the row"
+        "×vs/s = logins/s ÷ verify_strict/s, ×vs = server CPU per login in verify_strict calls, vs/s = verify_strict/s measured around the row (mean of before and after)"
     );
     if let Some(dir) = &args.plot {
         let mut figures: Vec<f64> = rows.iter().map(|r| r.verify).collect();
