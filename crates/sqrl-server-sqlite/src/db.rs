@@ -460,6 +460,14 @@ fn write_loop(
 mod tests {
     use super::*;
 
+    /// A fresh, empty directory for one test's database.
+    fn empty_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("sqrl-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
     fn synchronous(c: &Connection) -> Result<i64, StoreError> {
         c.query_row("PRAGMA synchronous", [], |r| r.get(0))
             .map_err(backend)
@@ -469,9 +477,7 @@ mod tests {
     /// write commits whole with `FULL` (2), and a durable write alone too.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_group_is_synced_when_one_of_its_writes_must_be_durable() {
-        let dir = std::env::temp_dir().join(format!("sqrl-lazy-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = empty_dir("lazy");
         let db = Db::open(Some(&dir.join("l.sqlite"))).unwrap();
         assert_eq!(db.write_lazy(synchronous).await.unwrap(), 1);
         assert_eq!(db.write(synchronous).await.unwrap(), 2);
@@ -493,9 +499,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn waiting_writes_commit_together_and_a_failed_one_changes_nothing() {
-        let dir = std::env::temp_dir().join(format!("sqrl-group-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = empty_dir("group");
         let db = Db::open(Some(&dir.join("g.sqlite"))).unwrap();
         db.write(|c| {
             c.execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY)")
@@ -563,9 +567,7 @@ mod tests {
     /// it wrote before failing, and the writer must go on.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_write_alone_in_its_group_changes_nothing() {
-        let dir = std::env::temp_dir().join(format!("sqrl-alone-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = empty_dir("alone");
         let db = Db::open(Some(&dir.join("a.sqlite"))).unwrap();
         db.write(|c| {
             c.execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY)")
@@ -604,9 +606,7 @@ mod tests {
     /// rests of the checkpointer, with nothing written after it.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_lazy_write_reaches_the_database_file_without_further_writes() {
-        let dir = std::env::temp_dir().join(format!("sqrl-ckpt-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = empty_dir("ckpt");
         let file = dir.join("c.sqlite");
         let db = Db::open(Some(&file)).unwrap();
         let size = || std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
