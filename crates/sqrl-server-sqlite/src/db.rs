@@ -468,6 +468,18 @@ mod tests {
         dir
     }
 
+    /// A database in `dir` with one table, `t (n INTEGER PRIMARY KEY)`.
+    async fn with_table(dir: &std::path::Path) -> Arc<Db> {
+        let db = Db::open(Some(&dir.join("t.sqlite"))).unwrap();
+        db.write(|c| {
+            c.execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY)")
+                .map_err(backend)
+        })
+        .await
+        .unwrap();
+        db
+    }
+
     fn synchronous(c: &Connection) -> Result<i64, StoreError> {
         c.query_row("PRAGMA synchronous", [], |r| r.get(0))
             .map_err(backend)
@@ -500,13 +512,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn waiting_writes_commit_together_and_a_failed_one_changes_nothing() {
         let dir = empty_dir("group");
-        let db = Db::open(Some(&dir.join("g.sqlite"))).unwrap();
-        db.write(|c| {
-            c.execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY)")
-                .map_err(backend)
-        })
-        .await
-        .unwrap();
+        let db = with_table(&dir).await;
         let before = db.groups();
         // The first write holds the writer while twenty more queue up behind it.
         let slow = db.write(|c| {
@@ -568,13 +574,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_write_alone_in_its_group_changes_nothing() {
         let dir = empty_dir("alone");
-        let db = Db::open(Some(&dir.join("a.sqlite"))).unwrap();
-        db.write(|c| {
-            c.execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY)")
-                .map_err(backend)
-        })
-        .await
-        .unwrap();
+        let db = with_table(&dir).await;
         let failed = db
             .write(|c| {
                 c.execute("INSERT INTO t VALUES (1)", []).map_err(backend)?;
