@@ -194,7 +194,10 @@ pub struct Exchange<'k> {
     keys: &'k Keys,
     site: SiteKey,
     previous_sites: Vec<SiteKey>,
-    lock: IdentityLock,
+    /// The identity lock for a new association: made from `rlk` only when an `ident` needs
+    /// it, since a site that already knows the identity never sees it (two X25519 products
+    /// and a key pair saved on every everyday login).
+    lock: Lock,
     state: State,
     /// Index of the previous identity presented in the current query.
     presented: Option<usize>,
@@ -205,6 +208,26 @@ pub struct Exchange<'k> {
     transient_in_a_row: bool,
     button: Option<Button>,
     prompt: Option<Prompt>,
+}
+
+/// The identity lock of an exchange, made on first use.
+#[derive(Debug)]
+enum Lock {
+    Pending(Rlk),
+    Made(IdentityLock),
+}
+
+impl Lock {
+    fn made(&mut self, ilk: &Ilk) -> IdentityLock {
+        match self {
+            Lock::Made(lock) => *lock,
+            Lock::Pending(rlk) => {
+                let lock = ilk.lock(rlk.clone());
+                *self = Lock::Made(lock);
+                lock
+            }
+        }
+    }
 }
 
 fn tif_error(tif: Tif) -> Error {
@@ -249,7 +272,7 @@ impl<'k> Exchange<'k> {
         let mut exchange = Self {
             next_url: url.request_url(),
             server_text: b64::encode(url.as_str()),
-            lock: keys.ilk.lock(rlk),
+            lock: Lock::Pending(rlk),
             presented: (!previous_sites.is_empty()).then_some(0),
             url,
             action,
@@ -318,8 +341,9 @@ impl<'k> Exchange<'k> {
         // Decided from the query's answer, not from a later transient-error reply.
         let known = self.prompt.as_ref().is_some_and(|p| p.known);
         if command == Command::Ident && !known {
-            params.suk = Some(self.lock.suk);
-            params.vuk = Some(self.lock.vuk);
+            let lock = self.lock.made(&keys.ilk);
+            params.suk = Some(lock.suk);
+            params.vuk = Some(lock.vuk);
         }
         params.btn = match command {
             // The query that tells the site the user cancelled (spec/protocol.md §8.1).
@@ -559,5 +583,21 @@ impl<'k> Exchange<'k> {
         };
         self.state = State::Committing;
         self.request(command).map(Step::Send)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lock_is_made_once_from_the_exchanges_rlk_and_then_kept() {
+        let ilk = Iuk::from_bytes([7; 32]).ilk();
+        let expected = ilk.lock(Rlk::from_bytes([9; 32]));
+        let mut lock = Lock::Pending(Rlk::from_bytes([9; 32]));
+        assert_eq!(lock.made(&ilk), expected);
+        assert!(matches!(lock, Lock::Made(made) if made == expected));
+        // A second use (an ident sent again) carries the same suk and vuk.
+        assert_eq!(lock.made(&Iuk::from_bytes([8; 32]).ilk()), expected);
     }
 }
