@@ -141,6 +141,15 @@ impl SqrlServer {
         &self.store
     }
 
+    /// Housekeeping: forgets the flows whose every phase has ended by `now` (see
+    /// [`Lifetimes::flow_retention`](crate::Lifetimes::flow_retention)); how many. Run it
+    /// every minute or so: a store's flows then stay about the login rate times that
+    /// retention (8 minutes by default).
+    pub async fn purge_expired_flows(&self, now: u64) -> Result<usize, StoreError> {
+        let retention = self.server.config().lifetimes.flow_retention();
+        self.store.purge_flows(now.saturating_sub(retention)).await
+    }
+
     /// The events.
     pub fn events(&self) -> &Arc<dyn Events> {
         &self.events

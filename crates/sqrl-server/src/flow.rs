@@ -30,6 +30,23 @@ pub struct Lifetimes {
     pub redeem: u64,
 }
 
+/// How far in the future a code's issue time may be and still be accepted: the clocks of
+/// several instances may disagree by this much.
+pub const CLOCK_SKEW: u64 = 60;
+
+impl Lifetimes {
+    /// How long after its code's issue a flow must be kept: until every phase has ended by
+    /// itself (the exchange within `nut`, the redemption within `redeem` of confirming),
+    /// plus [`CLOCK_SKEW`]. Until then the stored flow is what keeps its code single use;
+    /// after it, a missing flow reads as expired, as the flow itself would. Housekeeping
+    /// passes `now - flow_retention()` to [`FlowStore::purge_flows`](crate::FlowStore::purge_flows).
+    pub fn flow_retention(&self) -> u64 {
+        self.nut
+            .saturating_add(self.redeem)
+            .saturating_add(CLOCK_SKEW)
+    }
+}
+
 impl Default for Lifetimes {
     fn default() -> Self {
         Self {
@@ -212,7 +229,9 @@ impl Flow {
         now: u64,
         life: Lifetimes,
     ) -> Result<Flow, FlowError> {
-        if now >= nut.issued_at.saturating_add(life.nut) || now.saturating_add(60) < nut.issued_at {
+        if now >= nut.issued_at.saturating_add(life.nut)
+            || now.saturating_add(CLOCK_SKEW) < nut.issued_at
+        {
             return Err(FlowError::Expired);
         }
         Ok(Flow {

@@ -17,7 +17,8 @@ use sqrl_client::exchange::{Action, Config as ClientConfig, Decision, Exchange, 
 use sqrl_client::keys::{Iuk, Rlk};
 use sqrl_proto::SqrlUrl;
 use sqrl_server::{
-    Config, Incoming, MemoryStore, Refusal, Server, Split, SqrlServer, Status, Store,
+    Config, Incoming, Lifetimes, MemoryStore, Refusal, Server, Split, SqrlServer, Status, Store,
+    CLOCK_SKEW,
 };
 
 const T0: u64 = 1_795_000_000;
@@ -125,4 +126,54 @@ fn a_full_memory_flow_store_refuses_new_flows_and_keeps_the_others() {
     );
     let status = block_on(site.status(&first.flow, &first.browser_secret, T0, T0 + 3));
     assert_eq!(status.unwrap(), Status::Confirmed);
+}
+
+/// The fault: the site forgot flows a day after their code was issued, so a busy site's full
+/// flow store refused every new login for up to a day. Housekeeping now forgets a flow once
+/// every phase of it has ended, and not before.
+#[test]
+fn a_full_memory_flow_store_takes_new_flows_once_finished_ones_are_forgotten() {
+    let site = SqrlServer::new(
+        Server::new(Config::new("example.com"), &[1; 32], &[2; 32]),
+        Arc::new(Split {
+            flows: MemoryStore::with_flow_limit(1),
+            accounts: MemoryStore::new(),
+        }),
+    );
+    let life = Lifetimes::default();
+    let retention = life.flow_retention();
+    assert_eq!(retention, life.nut + life.redeem + CLOCK_SKEW);
+    let iuk = Iuk::generate(&mut OsRng);
+    let keys = Keys::new(iuk.imk(), iuk.ilk(), vec![]);
+    // Confirmed in the last second of its code's lifetime: redeemable for `redeem` more.
+    let first = site.server().start_flow(BROWSER, "", T0, &mut OsRng);
+    let confirmed_at = T0 + life.nut - 1;
+    assert_eq!(log_in(&site, &first.url, &keys, confirmed_at), None);
+    let last_redeemable = confirmed_at + life.redeem - 1;
+    assert_eq!(
+        block_on(site.purge_expired_flows(last_redeemable)).unwrap(),
+        0
+    );
+    let status = block_on(site.status(&first.flow, &first.browser_secret, T0, last_redeemable));
+    assert_eq!(status.unwrap(), Status::Confirmed);
+    // Kept through the clock skew another instance may have, then forgotten.
+    assert_eq!(
+        block_on(site.purge_expired_flows(T0 + retention)).unwrap(),
+        0
+    );
+    let later = T0 + retention + 1;
+    assert_eq!(block_on(site.purge_expired_flows(later)).unwrap(), 1);
+
+    // The store takes a new flow again.
+    let other = Iuk::generate(&mut OsRng);
+    let other = Keys::new(other.imk(), other.ilk(), vec![]);
+    let second = site.server().start_flow(BROWSER, "", later, &mut OsRng);
+    assert_eq!(log_in(&site, &second.url, &other, later + 1), None);
+    // The forgotten flow's page reads "expired", and its code stays used up.
+    let status = block_on(site.status(&first.flow, &first.browser_secret, T0, later + 2));
+    assert_eq!(status.unwrap(), Status::Expired);
+    assert_eq!(
+        log_in(&site, &first.url, &keys, later + 2),
+        Some(Refusal::Expired)
+    );
 }

@@ -20,14 +20,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqrl_server::{Events, Limiter, MemoryStore, Split, SqrlServer, Store};
+use sqrl_server::{Events, Lifetimes, Limiter, MemoryStore, Split, SqrlServer, Store};
 use sqrl_server_postgres::PostgresStore;
 use sqrl_server_redis::{RedisConnection, RedisEvents, RedisFlows, RedisLimiter};
 use sqrl_server_sqlite::SqliteStore;
 
-/// Most login flows held in memory (a few hundred bytes each): far above what the scan limits
-/// let through in a code's lifetime, and a bound on memory if they are lifted.
-const MEMORY_FLOW_LIMIT: usize = 250_000;
+/// Most login flows held in memory (a few hundred bytes each). Housekeeping forgets a flow
+/// once its code's lifetime, the redemption window and the clock skew have passed (8 minutes
+/// by default, checked every 30 s), so this holds what one core can log in over that time
+/// (about 1500 a second here) with room to spare, and it bounds memory (a few hundred MB)
+/// if the scan limits are lifted.
+const MEMORY_FLOW_LIMIT: usize = 1_000_000;
 
 pub struct Backends {
     pub store: Arc<dyn Store>,
@@ -58,7 +61,7 @@ enum Database {
 pub async fn open(
     database: &str,
     redis: Option<&str>,
-    nut_lifetime: u64,
+    lifetimes: Lifetimes,
 ) -> Result<Backends, String> {
     let db = if database.starts_with("postgres://") || database.starts_with("postgresql://") {
         let store = PostgresStore::connect(database)
@@ -102,8 +105,8 @@ pub async fn open(
     let connection = RedisConnection::connect(url, "sqrl:")
         .await
         .map_err(|e| format!("cannot use Redis at {url}: {e}"))?;
-    // A flow lives for its code's lifetime plus the redemption window; keep a margin.
-    let ttl = Duration::from_secs(nut_lifetime.saturating_add(600));
+    // Each write of a flow keeps it for as long as housekeeping would.
+    let ttl = Duration::from_secs(lifetimes.flow_retention());
     let flows = RedisFlows::new(connection.clone(), ttl);
     let events = RedisEvents::connect(connection.clone())
         .await

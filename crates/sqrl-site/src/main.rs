@@ -20,6 +20,9 @@ use sqrl_axum::streams::StreamLimits;
 use sqrl_axum::{HttpSettings, SqrlHttp};
 use sqrl_server::{AskPolicy, Config, Lifetimes, Rule, Server, SqrlServer};
 
+/// How often finished login flows are forgotten.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(30);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "sqrl-site",
@@ -315,15 +318,16 @@ async fn run(args: Args) -> Result<(), String> {
         ),
         None => None,
     };
-    let backends = backends::open(&args.database, args.redis.as_deref(), args.nut_lifetime).await?;
+    let lifetimes = Lifetimes {
+        nut: args.nut_lifetime,
+        ..Lifetimes::default()
+    };
+    let backends = backends::open(&args.database, args.redis.as_deref(), lifetimes).await?;
     let store = backends.store.clone();
     let keys = keys::load_or_create(&*store, backends.sqlite_path.as_deref()).await?;
     let mut config = Config::new(&host);
     config.origin = origin.clone();
-    config.lifetimes = Lifetimes {
-        nut: args.nut_lifetime,
-        ..Lifetimes::default()
-    };
+    config.lifetimes = lifetimes;
     config.ask = args.ask.into();
     if backends.flows_in_memory {
         config.codes_not_before = first_whole_second().await;
@@ -362,13 +366,13 @@ async fn run(args: Args) -> Result<(), String> {
         })
         .build();
 
-    // Housekeeping: forget flows older than a day.
+    // Housekeeping: forget the flows whose every phase has ended (a code's lifetime, the
+    // redemption window and the clock skew after the code was issued).
     let cleaner = sqrl.clone();
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(Duration::from_secs(600)).await;
-            let before = cleaner.now().saturating_sub(86_400);
-            if let Err(e) = cleaner.sqrl().store().purge_flows(before).await {
+            tokio::time::sleep(HOUSEKEEPING_EVERY).await;
+            if let Err(e) = cleaner.sqrl().purge_expired_flows(cleaner.now()).await {
                 tracing::warn!(error = %e, "could not purge old login flows");
             }
         }
