@@ -144,7 +144,8 @@ impl SqrlServer {
     /// Housekeeping: forgets the flows whose every phase has ended by `now` (see
     /// [`Lifetimes::flow_retention`](crate::Lifetimes::flow_retention)); how many. Run it
     /// every minute or so: a store's flows then stay about the login rate times that
-    /// retention (8 minutes by default).
+    /// retention (8 minutes by default). For a store that other instances share, this
+    /// instance's lifetimes must be the longest in use, or purge with the longest yourself.
     pub async fn purge_expired_flows(&self, now: u64) -> Result<usize, StoreError> {
         let retention = self.server.config().lifetimes.flow_retention();
         self.store.purge_flows(now.saturating_sub(retention)).await

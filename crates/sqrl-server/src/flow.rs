@@ -38,8 +38,10 @@ impl Lifetimes {
     /// How long after its code's issue a flow must be kept: until every phase has ended by
     /// itself (the exchange within `nut`, the redemption within `redeem` of confirming),
     /// plus [`CLOCK_SKEW`]. Until then the stored flow is what keeps its code single use;
-    /// after it, a missing flow reads as expired, as the flow itself would. Housekeeping
-    /// passes `now - flow_retention()` to [`FlowStore::purge_flows`](crate::FlowStore::purge_flows).
+    /// after it, nothing can change the flow any more, and a flow that is not found reads as
+    /// expired (also one that had ended otherwise). Housekeeping passes
+    /// `now - flow_retention()` to [`FlowStore::purge_flows`](crate::FlowStore::purge_flows);
+    /// instances that share a store must use the longest retention any of them has.
     pub fn flow_retention(&self) -> u64 {
         self.nut
             .saturating_add(self.redeem)

@@ -25,6 +25,26 @@ use sqrl_server_postgres::PostgresStore;
 use sqrl_server_redis::{RedisConnection, RedisEvents, RedisFlows, RedisLimiter};
 use sqrl_server_sqlite::SqliteStore;
 
+/// The longest `--nut-lifetime` the site accepts.
+pub const LONGEST_NUT_LIFETIME: u64 = 3600;
+
+/// How long flows are kept. A flow in this process's memory serves only this process, so
+/// its own lifetimes decide. Flows in a shared store may be read by an instance started with
+/// another `--nut-lifetime` (a fleet in the middle of changing it), which accepts a code for
+/// as long as its own setting says: they are kept for the longest setting any instance can
+/// have, so that no used code is ever forgotten while some instance would still take it.
+pub fn flow_retention(lifetimes: Lifetimes, flows_in_memory: bool) -> u64 {
+    if flows_in_memory {
+        lifetimes.flow_retention()
+    } else {
+        Lifetimes {
+            nut: lifetimes.nut.max(LONGEST_NUT_LIFETIME),
+            ..lifetimes
+        }
+        .flow_retention()
+    }
+}
+
 /// Most login flows held in memory (a few hundred bytes each). Housekeeping forgets a flow
 /// once its code's lifetime, the redemption window and the clock skew have passed (8 minutes
 /// by default, checked every 30 s), so this holds what one core can log in over that time
@@ -37,6 +57,8 @@ pub struct Backends {
     pub sqlite_path: Option<PathBuf>,
     /// The flows live in this process's memory (forgotten on restart).
     pub flows_in_memory: bool,
+    /// Seconds after its code's issue that a flow is kept (see [`flow_retention`]).
+    pub flow_retention: u64,
     shared: Option<(Arc<dyn Events>, Arc<dyn Limiter>)>,
     pub describe: String,
 }
@@ -98,6 +120,7 @@ pub async fn open(
             store,
             sqlite_path,
             flows_in_memory,
+            flow_retention: flow_retention(lifetimes, flows_in_memory),
             shared: None,
             describe: format!("database {db_name}{flows}"),
         });
@@ -105,8 +128,10 @@ pub async fn open(
     let connection = RedisConnection::connect(url, "sqrl:")
         .await
         .map_err(|e| format!("cannot use Redis at {url}: {e}"))?;
-    // Each write of a flow keeps it for as long as housekeeping would.
-    let ttl = Duration::from_secs(lifetimes.flow_retention());
+    // Every write of a flow keeps it this long from the write, at least as long as
+    // housekeeping would keep it from the code's issue.
+    let retention = flow_retention(lifetimes, false);
+    let ttl = Duration::from_secs(retention);
     let flows = RedisFlows::new(connection.clone(), ttl);
     let events = RedisEvents::connect(connection.clone())
         .await
@@ -119,6 +144,7 @@ pub async fn open(
         store,
         sqlite_path,
         flows_in_memory: false,
+        flow_retention: retention,
         shared: Some((Arc::new(events), Arc::new(RedisLimiter::new(connection)))),
         describe: format!("database {db_name}, flows/events/limits in Redis"),
     })

@@ -46,7 +46,7 @@ struct Args {
     #[arg(long, env = "SQRL_SITE_REDIS")]
     redis: Option<String>,
     /// Seconds a login code stays valid
-    #[arg(long, env = "SQRL_SITE_NUT_LIFETIME", default_value_t = 300, value_parser = clap::value_parser!(u64).range(10..=3600))]
+    #[arg(long, env = "SQRL_SITE_NUT_LIFETIME", default_value_t = 300, value_parser = clap::value_parser!(u64).range(10..=backends::LONGEST_NUT_LIFETIME))]
     nut_lifetime: u64,
     /// Allow a plain-HTTP origin for a host that is not loopback (only behind a TLS proxy)
     #[arg(long)]
@@ -369,10 +369,12 @@ async fn run(args: Args) -> Result<(), String> {
     // Housekeeping: forget the flows whose every phase has ended (a code's lifetime, the
     // redemption window and the clock skew after the code was issued).
     let cleaner = sqrl.clone();
+    let retention = backends.flow_retention;
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(HOUSEKEEPING_EVERY).await;
-            if let Err(e) = cleaner.sqrl().purge_expired_flows(cleaner.now()).await {
+            let before = cleaner.now().saturating_sub(retention);
+            if let Err(e) = cleaner.sqrl().store().purge_flows(before).await {
                 tracing::warn!(error = %e, "could not purge old login flows");
             }
         }
@@ -485,6 +487,35 @@ mod tests {
         assert_eq!(
             parse_origin("http://[::1]:8080", false),
             Ok((false, "[::1]:8080".into()))
+        );
+    }
+
+    /// Flows in a shared store are kept for the longest code lifetime any instance can be
+    /// started with: an instance with a shorter one must not forget a used code that another
+    /// instance would still take.
+    #[test]
+    fn shared_flows_outlive_every_code_lifetime_an_instance_may_accept() {
+        assert!(Args::try_parse_from(["sqrl-site", "--nut-lifetime", "3600"]).is_ok());
+        assert!(Args::try_parse_from(["sqrl-site", "--nut-lifetime", "3601"]).is_err());
+        let short = Lifetimes {
+            nut: 60,
+            ..Lifetimes::default()
+        };
+        let longest = Lifetimes {
+            nut: backends::LONGEST_NUT_LIFETIME,
+            ..Lifetimes::default()
+        };
+        assert_eq!(
+            backends::flow_retention(short, true),
+            short.flow_retention()
+        );
+        assert_eq!(
+            backends::flow_retention(short, false),
+            longest.flow_retention()
+        );
+        assert_eq!(
+            backends::flow_retention(longest, false),
+            longest.flow_retention()
         );
     }
 }
