@@ -25,8 +25,10 @@ use sqrl_server_postgres::PostgresStore;
 use sqrl_server_redis::{RedisConnection, RedisEvents, RedisFlows, RedisLimiter};
 use sqrl_server_sqlite::SqliteStore;
 
-/// The longest `--nut-lifetime` the site accepts.
-pub const LONGEST_NUT_LIFETIME: u64 = 3600;
+/// The longest `--nut-lifetime` the site accepts: 15 minutes. A code on screen for longer
+/// is more exposure than any visit needs (the default is 5), and flows in a shared store are
+/// kept for this long (see [`flow_retention`]).
+pub const LONGEST_NUT_LIFETIME: u64 = 900;
 
 /// How long flows are kept. A flow in this process's memory serves only this process, so
 /// its own lifetimes decide. Flows in a shared store may be read by an instance started with

@@ -45,7 +45,7 @@ struct Args {
     /// so that several instances behind one origin act as one site
     #[arg(long, env = "SQRL_SITE_REDIS")]
     redis: Option<String>,
-    /// Seconds a login code stays valid
+    /// Seconds a login code stays valid (10 to 900)
     #[arg(long, env = "SQRL_SITE_NUT_LIFETIME", default_value_t = 300, value_parser = clap::value_parser!(u64).range(10..=backends::LONGEST_NUT_LIFETIME))]
     nut_lifetime: u64,
     /// Allow a plain-HTTP origin for a host that is not loopback (only behind a TLS proxy)
@@ -495,8 +495,8 @@ mod tests {
     /// instance would still take.
     #[test]
     fn shared_flows_outlive_every_code_lifetime_an_instance_may_accept() {
-        assert!(Args::try_parse_from(["sqrl-site", "--nut-lifetime", "3600"]).is_ok());
-        assert!(Args::try_parse_from(["sqrl-site", "--nut-lifetime", "3601"]).is_err());
+        assert!(Args::try_parse_from(["sqrl-site", "--nut-lifetime", "900"]).is_ok());
+        assert!(Args::try_parse_from(["sqrl-site", "--nut-lifetime", "901"]).is_err());
         let short = Lifetimes {
             nut: 60,
             ..Lifetimes::default()
