@@ -73,6 +73,7 @@ impl Published {
 }
 
 #[test]
+#[cfg_attr(not(sqrl_vectors), ignore = "skipped: no ../shared/sqrl/vectors here")]
 fn iuk_gives_published_imk_and_ilk() {
     let Some(p) = Published::load() else { return };
     let iuk = Iuk::from_bytes(p.hex32("-> IUK (derived)"));
@@ -92,6 +93,7 @@ fn site_key(p: &Published) -> (SqrlUrl, sqrl_client::keys::SiteKey) {
 }
 
 #[test]
+#[cfg_attr(not(sqrl_vectors), ignore = "skipped: no ../shared/sqrl/vectors here")]
 fn imk_gives_published_site_key() {
     let Some(p) = Published::load() else { return };
     let imk = Imk::from_bytes(p.hex32("IMK = EnHash(IUK)"));
@@ -105,6 +107,7 @@ fn imk_gives_published_site_key() {
 }
 
 #[test]
+#[cfg_attr(not(sqrl_vectors), ignore = "skipped: no ../shared/sqrl/vectors here")]
 fn query_and_ident_bodies_match_the_transcript() {
     let Some(p) = Published::load() else { return };
     let (url, key) = site_key(&p);
@@ -164,6 +167,7 @@ fn query_and_ident_bodies_match_the_transcript() {
 }
 
 #[test]
+#[cfg_attr(not(sqrl_vectors), ignore = "skipped: no ../shared/sqrl/vectors here")]
 fn password_enscrypt_matches_published_key() {
     let Some(p) = Published::load() else { return };
     let password = p.token("Password           :", 0, |t| !t.is_empty());
@@ -178,6 +182,7 @@ fn password_enscrypt_matches_published_key() {
 }
 
 #[test]
+#[cfg_attr(not(sqrl_vectors), ignore = "skipped: no ../shared/sqrl/vectors here")]
 fn rescue_code_enscrypt_matches_derived_key() {
     let Some(p) = Published::load() else { return };
     let input = p.token("EnScrypt input:", 0, |t| t.len() == 24);
@@ -190,6 +195,7 @@ fn rescue_code_enscrypt_matches_derived_key() {
 }
 
 #[test]
+#[cfg_attr(not(sqrl_vectors), ignore = "skipped: no ../shared/sqrl/vectors here")]
 fn quickpass_enscrypt_matches_published_key() {
     let Some(p) = Published::load() else { return };
     let salt = hex::decode(p.token("QuickPass: EnScrypt(\"Zing\", salt", 0, is_hex(32))).unwrap();

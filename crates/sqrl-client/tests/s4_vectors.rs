@@ -64,6 +64,7 @@ impl Grc {
 fn no_progress(_: sqrl_client::Progress) {}
 
 #[test]
+#[cfg_attr(not(sqrl_vectors), ignore = "skipped: no ../shared/sqrl/vectors here")]
 fn grc_file_round_trips_in_both_forms() {
     let Some(grc) = Grc::load() else { return };
     let binary = hex::decode(grc.line_after("hex :")).unwrap();
@@ -87,6 +88,7 @@ fn grc_file_round_trips_in_both_forms() {
 }
 
 #[test]
+#[cfg_attr(not(sqrl_vectors), ignore = "skipped: no ../shared/sqrl/vectors here")]
 fn grc_file_unlocks_with_the_password() {
     let Some(grc) = Grc::load() else { return };
     let identity = Identity::import(grc.line_after("text:").as_bytes()).unwrap();
@@ -101,6 +103,7 @@ fn grc_file_unlocks_with_the_password() {
 }
 
 #[test]
+#[cfg_attr(not(sqrl_vectors), ignore = "skipped: no ../shared/sqrl/vectors here")]
 fn grc_textual_identity_unlocks_with_the_rescue_code() {
     let Some(grc) = Grc::load() else { return };
     let textual = grc.textual();
@@ -121,6 +124,7 @@ fn grc_textual_identity_unlocks_with_the_rescue_code() {
 }
 
 #[test]
+#[cfg_attr(not(sqrl_vectors), ignore = "skipped: no ../shared/sqrl/vectors here")]
 fn base56_all_rows() {
     let Some(rows) = read_csv("base56-vectors.txt") else {
         return;
@@ -141,6 +145,7 @@ fn base56_all_rows() {
 }
 
 #[test]
+#[cfg_attr(not(sqrl_vectors), ignore = "skipped: no ../shared/sqrl/vectors here")]
 fn base56_full_format_all_rows() {
     let Some(rows) = read_csv("base56-full-format-vectors.txt") else {
         return;

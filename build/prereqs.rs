@@ -1,0 +1,64 @@
+// Included (`include!`) by the build scripts of the crates whose tests need something that
+// is not in the repository: the public vectors beside it, or a browser. A test whose
+// prerequisite is missing is compiled with `#[cfg_attr(not(<cfg>), ignore = "…")]`, so
+// `cargo test` lists it as ignored, with the reason, and counts it in the summary instead of
+// passing it silently. Under `CI=true` a missing prerequisite stops the build: CI never skips.
+
+/// Declares `cfg(<cfg>)` and sets it when `present`.
+fn prerequisite(cfg: &str, present: bool, what: &str) {
+    println!("cargo::rustc-check-cfg=cfg({cfg})");
+    println!("cargo::rerun-if-env-changed=CI");
+    if present {
+        println!("cargo::rustc-cfg={cfg}");
+    } else if std::env::var("CI").is_ok_and(|v| v == "true") {
+        eprintln!("{what} is missing, and under CI=true the tests that need it may not skip");
+        std::process::exit(1);
+    } else {
+        println!("cargo::warning={what} is missing: the tests that need it are ignored");
+    }
+}
+
+/// `cfg(sqrl_vectors)`: `../shared/sqrl/vectors` beside the repository (or
+/// `$SQRL_SHARED_VECTORS`), with the community vectors cloned into its `sqrldev/`.
+#[allow(dead_code)]
+fn shared_vectors() {
+    println!("cargo::rerun-if-env-changed=SQRL_SHARED_VECTORS");
+    let dir = match std::env::var_os("SQRL_SHARED_VECTORS") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/sqrl/vectors"),
+    };
+    println!("cargo::rerun-if-changed={}", dir.display());
+    prerequisite(
+        "sqrl_vectors",
+        dir.join("sqrldev").is_dir(),
+        &format!(
+            "{} (the public vectors, with sqrldev/sqrl-test-vectors cloned into its sqrldev/)",
+            dir.display()
+        ),
+    );
+}
+
+/// `cfg(sqrl_browser)`: Debian's chromium and chromedriver.
+#[allow(dead_code)]
+fn browser() {
+    // A missing path makes cargo rerun this script at every build, which is what notices an
+    // install; an existing one reruns it only when it changes.
+    let found = |paths: &[&str]| match paths.iter().find(|p| std::path::Path::new(p).exists()) {
+        Some(p) => {
+            println!("cargo::rerun-if-changed={p}");
+            true
+        }
+        None => {
+            paths.iter().for_each(|p| println!("cargo::rerun-if-changed={p}"));
+            false
+        }
+    };
+    let driver = found(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]);
+    let browser = found(&["/usr/bin/chromium", "/usr/bin/chromium-browser"]);
+    prerequisite(
+        "sqrl_browser",
+        driver && browser,
+        "chromium and chromedriver (Debian's chromium and chromium-driver)",
+    );
+}
