@@ -42,8 +42,9 @@
   const ENDED = "This login ended: get a new code.";
   // States in which the code can still be used: the QR code and the links are shown.
   const LIVE = ["new", "scanned", "no-local"];
-  // States the server will not change any more.
-  const FINAL = ["confirmed", "confirmed-elsewhere", "redeemed", "rejected", "expired", "disabled", "removed"];
+  // Statuses that take this page elsewhere (the server says which statuses are final: its
+  // JSON carries `"final": true`; the widget keeps no list of its own).
+  const LEAVING = ["redeemed", "confirmed-elsewhere"];
   const MARKUP =
     '<img class="sqrl-qr" alt="SQRL login code" hidden>' +
     '<p class="sqrl-status" role="status" aria-live="polite"></p>' +
@@ -75,7 +76,9 @@
     if (!root.querySelector(".sqrl-status")) root.innerHTML = MARKUP;
     const part = (name) => root.querySelector(".sqrl-" + name);
     const path = root.dataset.sqrlPath || scriptPath;
-    let retryMs = 2000, expiresAt = 0, ticker = null, source = null, state = "", detail = "";
+    // `done`: this page reacts to no further status (a final one, or `confirmed`, which it
+    // redeems at once).
+    let retryMs = 2000, expiresAt = 0, ticker = null, source = null, state = "", detail = "", done = false;
     let afterLogin = "/", code = null;
 
     function show(name, visible) { const e = part(name); if (e) e.hidden = !visible; }
@@ -83,7 +86,7 @@
       if (source) { source.close(); source = null; }
       if (ticker) { clearInterval(ticker); ticker = null; }
     }
-    function render(next, text, nextDetail) {
+    function render(next, text, nextDetail, final) {
       state = next;
       detail = nextDetail || "";
       root.dataset.status = next;
@@ -95,15 +98,18 @@
       show("same-device", live);
       show("paste", live);
       show("countdown", live);
-      const known = Object.prototype.hasOwnProperty.call(TEXT, next) || next === "error";
-      const over = ["rejected", "expired", "disabled", "removed", "error"].includes(next) || (!known && !FINAL.includes(next));
+      // Any status the widget has no words for ends the login too (a newer server may add
+      // end states); so do its own `ended` and `error`.
+      const known = Object.prototype.hasOwnProperty.call(TEXT, next);
+      const over = next === "error" || !known || (final === true && !LEAVING.includes(next));
       show("new-code", over);
       if (over) stopWatching();
     }
-    function setStatus(status, nextDetail) {
+    function setStatus(status, nextDetail, final) {
       nextDetail = typeof nextDetail === "string" ? nextDetail : "";
-      if ((status === state && nextDetail === detail) || FINAL.includes(state) || state === "local") return;
-      render(status, null, nextDetail);
+      if ((status === state && nextDetail === detail) || done || state === "local") return;
+      done = final === true || status === "confirmed";
+      render(status, null, nextDetail, final);
       if (status === "confirmed") { stopWatching(); redeem(); }
       else if (status === "redeemed" || status === "confirmed-elsewhere") { stopWatching(); location.assign(afterLogin); }
     }
@@ -118,14 +124,14 @@
       }
     }
     async function poll() {
-      if (FINAL.includes(state) || state === "local" || !LIVE.includes(state)) return;
+      if (done || state === "local" || !LIVE.includes(state)) return;
       try {
         const r = await fetch(path + "/poll?last=" + encodeURIComponent(state) + "&detail=" + encodeURIComponent(detail), { credentials: "same-origin" });
         if (r.ok) {
           const j = await r.json();
           retryMs = j.retry_ms || retryMs;
           sync(j.expires_in);
-          setStatus(j.status, j.detail);
+          setStatus(j.status, j.detail, j.final);
           setTimeout(poll, 0);
           return;
         }
@@ -139,7 +145,7 @@
       source.addEventListener("status", (e) => {
         const j = JSON.parse(e.data);
         sync(j.expires_in);
-        setStatus(j.status, j.detail);
+        setStatus(j.status, j.detail, j.final);
       });
       source.onerror = () => {
         // The browser reconnects by itself after the server's retry interval; when it gave
@@ -153,10 +159,11 @@
     function tick() {
       const left = Math.max(0, Math.round((expiresAt - Date.now()) / 1000));
       part("countdown").textContent = "Code valid for " + Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
-      if (left === 0 && LIVE.includes(state)) setStatus("expired");
+      if (left === 0 && LIVE.includes(state)) setStatus("expired", "", true);
     }
     async function newCode() {
       stopWatching();
+      done = false;
       render("loading");
       show("new-code", false);
       let r;

@@ -26,6 +26,7 @@
 //! let sqrl = SqrlHttp::builder(SqrlServer::new(server, Arc::new(store)))
 //!     .on_login(|event| println!("{} logged in from {}", event.account, event.ip))
 //!     .build();
+//! sqrl.spawn_housekeeping()?; // forgets finished login flows every 30 s
 //! let app = axum::Router::new()
 //!     .route("/", axum::routing::get(|| async { "hello" }))
 //!     .merge(sqrl.router());
@@ -33,12 +34,35 @@
 //! axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await?;
 //! # Ok(()) }
 //! ```
+//!
+//! # What to run in the background
+//!
+//! Every login code leaves a flow in the store, kept until every phase of it has ended
+//! ([`SqrlServer::flow_retention`]: 8 minutes by default). Forgetting them is the app's job:
+//! call [`SqrlHttp::spawn_housekeeping`] once after building the layer (it runs
+//! [`SqrlServer::purge_expired_flows`] every [`HOUSEKEEPING_EVERY`]), or call
+//! `purge_expired_flows` yourself about every minute. Without it the store grows with every
+//! code shown, and the memory store refuses new logins once full. When several instances
+//! share the store, build the driver with [`SqrlServer::with_shared_flows`] (the longest code
+//! lifetime any of them uses), so that none forgets a flow another still accepts.
+//!
+//! # Errors
+//!
+//! Every refusal of these routes is an [`ApiError`], which picks the status code and body
+//! once: `429` for limits, `401`/`403` for a missing or foreign login code, `409` for a login
+//! that cannot be redeemed, `503` when a backend fails; never `500`.
 
 pub mod assets;
+mod error;
 mod handlers;
+mod log_gate;
 pub mod qr;
 pub mod streams;
+mod watch;
 pub mod widget;
+
+pub use error::ApiError;
+pub use log_gate::LogGate;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -50,7 +74,17 @@ use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
 use sqrl_proto::b64;
 use sqrl_server::useragent::BrowserInfo;
-use sqrl_server::{AccountId, NewFlow, Rule, Session, SessionDraft, SqrlServer, StoreError};
+use sqrl_server::{
+    AccountId, FlowId, Lifetimes, NewFlow, Rule, Session, SessionDraft, SqrlServer, StoreError,
+};
+
+use crate::streams::{StreamCap, StreamPermit, Streams};
+
+/// How often [`SqrlHttp::spawn_housekeeping`] forgets finished login flows.
+pub const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(30);
+
+/// How often a refused status stream is logged at most (per [`SqrlHttp`]).
+const STREAM_CAP_LOG_EVERY: Duration = Duration::from_secs(1);
 
 /// Milliseconds since the Unix epoch from the system clock.
 pub fn system_clock_ms() -> u64 {
@@ -143,19 +177,21 @@ impl Default for HttpSettings {
     }
 }
 
-pub(crate) struct Inner {
-    pub(crate) sqrl: SqrlServer,
-    pub(crate) settings: HttpSettings,
-    pub(crate) on_login: Option<LoginHook>,
-    pub(crate) map_user: Option<UserHook>,
-    pub(crate) streams: Arc<streams::Streams>,
-    pub(crate) clock: Clock,
+struct Inner {
+    sqrl: SqrlServer,
+    settings: HttpSettings,
+    on_login: Option<LoginHook>,
+    map_user: Option<UserHook>,
+    streams: Arc<Streams>,
+    /// This instance's log of refused status streams.
+    stream_cap_log: LogGate,
+    clock: Clock,
 }
 
 /// The SQRL HTTP layer: cheap to clone, shared by all handlers.
 #[derive(Clone)]
 pub struct SqrlHttp {
-    pub(crate) inner: Arc<Inner>,
+    inner: Arc<Inner>,
 }
 
 impl core::fmt::Debug for SqrlHttp {
@@ -217,7 +253,8 @@ impl Builder {
         SqrlHttp {
             inner: Arc::new(Inner {
                 sqrl: self.sqrl,
-                streams: streams::Streams::new(settings.streams),
+                streams: Streams::new(settings.streams),
+                stream_cap_log: LogGate::new(STREAM_CAP_LOG_EVERY),
                 on_login: self.on_login,
                 map_user: self.map_user,
                 clock: self.clock,
@@ -279,6 +316,80 @@ impl SqrlHttp {
         &self.inner.settings
     }
 
+    /// The endpoint path the routes live under (default `/sqrl`).
+    pub fn path(&self) -> &str {
+        &self.inner.sqrl.server().config().path
+    }
+
+    /// How long codes and redemptions last.
+    pub fn lifetimes(&self) -> Lifetimes {
+        self.inner.sqrl.server().config().lifetimes
+    }
+
+    /// [`HttpSettings::retry`] in milliseconds, as the JSON of the routes gives it.
+    pub(crate) fn retry_ms(&self) -> u64 {
+        u64::try_from(self.inner.settings.retry.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Takes a token of the status-request limit for the client at `ip`.
+    pub(crate) async fn allow_poll(&self, ip: IpAddr) -> bool {
+        self.inner
+            .sqrl
+            .allow(&self.inner.settings.poll_rule, ip, self.now_ms())
+            .await
+    }
+
+    /// A place for one more status stream of the client at `ip` watching `flow`, under the
+    /// caps per client, per flow and overall; a cap that bites is logged (at most once a
+    /// second for this layer).
+    pub(crate) fn open_stream(&self, ip: IpAddr, flow: FlowId) -> Result<StreamPermit, ApiError> {
+        let client = self.inner.sqrl.prefixes().key(ip);
+        self.inner
+            .streams
+            .open(&client, flow)
+            .map_err(|cap: StreamCap| {
+                if let Some(skipped) = self.inner.stream_cap_log.open(self.now_ms()) {
+                    tracing::warn!(
+                        ?cap,
+                        client = client.as_str(),
+                        open = self.inner.streams.total(),
+                        skipped,
+                        "status stream cap reached"
+                    );
+                }
+                ApiError::Streams(cap)
+            })
+    }
+
+    /// Housekeeping, forever: every `every`, forgets the login flows whose every phase has
+    /// ended ([`SqrlServer::purge_expired_flows`], on this layer's clock). A failed purge is
+    /// logged and tried again next time. See [`spawn_housekeeping`](Self::spawn_housekeeping).
+    pub async fn housekeeping(self, every: Duration) {
+        loop {
+            tokio::time::sleep(every).await;
+            if let Err(e) = self.inner.sqrl.purge_expired_flows(self.now()).await {
+                tracing::warn!(error = %e, "could not purge old login flows");
+            }
+        }
+    }
+
+    /// Runs [`housekeeping`](Self::housekeeping) every [`HOUSEKEEPING_EVERY`] on the current
+    /// tokio runtime, until the returned task is aborted or the runtime ends.
+    ///
+    /// **An app must run it (or call [`SqrlServer::purge_expired_flows`] itself about every
+    /// minute)**: without it the store keeps every login flow, and the memory store refuses
+    /// new logins once it is full. With a store that several instances share, build the
+    /// driver with [`SqrlServer::with_shared_flows`] so that no instance forgets a flow
+    /// another one still needs.
+    ///
+    /// Outside a tokio runtime it starts nothing and says so.
+    pub fn spawn_housekeeping(
+        &self,
+    ) -> Result<tokio::task::JoinHandle<()>, tokio::runtime::TryCurrentError> {
+        let runtime = tokio::runtime::Handle::try_current()?;
+        Ok(runtime.spawn(self.clone().housekeeping(HOUSEKEEPING_EVERY)))
+    }
+
     /// Now, milliseconds since the epoch, from the layer's clock.
     pub fn now_ms(&self) -> u64 {
         (self.inner.clock)()
@@ -335,7 +446,7 @@ impl SqrlHttp {
             server.config().origin,
             self.inner.settings.login_page
         );
-        let life = server.config().lifetimes;
+        let life = self.lifetimes();
         let value = format!("{}.{now}.{}", flow.flow.encode(), flow.browser_secret);
         Ok(Begun {
             link: server.link_with_cancel(&flow.url, &cancel),

@@ -55,9 +55,12 @@
 //! session link: the app's browser gets the session, this page cannot redeem), `rejected`
 //! (declined in the app), `expired` (too late, or not redeemed in time), `redeemed` (turned
 //! into a session), `disabled` (the user disabled SQRL login for the account with this code),
-//! `removed` (the user removed their identity from the site). All but `new` and `scanned` are
-//! final. A page must treat any other string
-//! as final too (a newer server may add end states) and offer a new code.
+//! `removed` (the user removed their identity from the site), `failed` (the site refused the
+//! phone's command). The names are [`Status::as_str`](sqrl_server::Status::as_str). A final
+//! status (one nothing changes any more, [`Status::is_final`](sqrl_server::Status::is_final):
+//! all but `new`, `scanned` and `confirmed`) comes with `"final": true`; a status that is not
+//! final has no `final` field. A page must treat any other string as final too (a newer server
+//! may add end states) and offer a new code.
 //!
 //! **Details.** A status may come with a `detail` string that says more without changing what
 //! the status means, so a page that ignores it behaves as before; a page must ignore details
@@ -73,7 +76,7 @@
 //! **`GET /sqrl/events`** is a Server-Sent Events stream (one per page; capped per client
 //! address, per login and overall: `429` or `503` above)
 //! of `status` events whose data is `{"status": "<status>", "expires_in": <seconds>}`, plus
-//! `"detail": "<detail>"` when there is one. The first event is the current status; then one
+//! `"detail": "<detail>"` when there is one and `"final": true` when the status is final. The first event is the current status; then one
 //! per change (a change of detail alone is a change); the stream ends after a final status.
 //! Each event carries `retry:` (the reconnect interval). `401` without a valid flow cookie,
 //! `429` above the poll rate limit, `503` at the stream cap or when the store is down.
@@ -82,7 +85,7 @@
 //! at once when the status differs from `last` (or is final), or, when the page sends
 //! `detail` (empty for none), when the detail differs from it; else after such a change or
 //! 25 s, with `{"status": "<status>", "expires_in": <seconds>, "retry_ms": <ms>}` and
-//! `"detail"` when there is one. A page that does not send `detail` is not woken by a change
+//! `"detail"` and `"final"` as for events. A page that does not send `detail` is not woken by a change
 //! of detail alone. Errors as for events.
 //!
 //! **`POST /sqrl/redeem`** (no body), once the status is `confirmed`, turns the login into a
@@ -145,9 +148,6 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 impl SqrlHttp {
     /// The widget script's URL with its version, e.g. `/sqrl/widget.js?v=0123456789abcdef`.
     pub fn widget_src(&self) -> String {
-        WIDGET_JS.versioned(&format!(
-            "{}/widget.js",
-            self.inner.sqrl.server().config().path
-        ))
+        WIDGET_JS.versioned(&format!("{}/widget.js", self.path()))
     }
 }

@@ -68,6 +68,8 @@ pub struct SqrlServer {
     prefixes: Prefixes,
     on_account: Option<NoticeHook>,
     limit_logged: AtomicU64,
+    /// Flows are shared with other instances: kept as if codes lived this long (seconds).
+    shared_flows: Option<u64>,
 }
 
 impl core::fmt::Debug for SqrlServer {
@@ -92,6 +94,7 @@ impl SqrlServer {
             prefixes: Prefixes::default(),
             on_account: None,
             limit_logged: AtomicU64::new(0),
+            shared_flows: None,
         }
     }
 
@@ -141,14 +144,35 @@ impl SqrlServer {
         &self.store
     }
 
+    /// The flows live in a store that other instances share, which may run with a code
+    /// lifetime up to `longest_nut_lifetime` seconds: [`flow_retention`](Self::flow_retention)
+    /// then keeps them as long as the longest of those needs (see
+    /// [`Lifetimes::shared_flow_retention`](crate::Lifetimes::shared_flow_retention)).
+    pub fn with_shared_flows(mut self, longest_nut_lifetime: u64) -> Self {
+        self.shared_flows = Some(longest_nut_lifetime);
+        self
+    }
+
+    /// Seconds after its code's issue that a flow is kept: this instance's
+    /// [`Lifetimes::flow_retention`](crate::Lifetimes::flow_retention), or with
+    /// [`with_shared_flows`](Self::with_shared_flows) the shared one.
+    pub fn flow_retention(&self) -> u64 {
+        let lifetimes = self.server.config().lifetimes;
+        match self.shared_flows {
+            Some(longest) => lifetimes.shared_flow_retention(longest),
+            None => lifetimes.flow_retention(),
+        }
+    }
+
     /// Housekeeping: forgets the flows whose every phase has ended by `now` (see
-    /// [`Lifetimes::flow_retention`](crate::Lifetimes::flow_retention)); how many. Run it
-    /// every minute or so: a store's flows then stay about the login rate times that
-    /// retention (8 minutes by default). For a store that other instances share, this
-    /// instance's lifetimes must be the longest in use, or purge with the longest yourself.
+    /// [`flow_retention`](Self::flow_retention)); how many. Run it every minute or so (the
+    /// HTTP layer `sqrl-axum` has a task for it): a store's flows then stay about the login
+    /// rate times that retention (8 minutes by default). For a store that other instances
+    /// share, say so with [`with_shared_flows`](Self::with_shared_flows).
     pub async fn purge_expired_flows(&self, now: u64) -> Result<usize, StoreError> {
-        let retention = self.server.config().lifetimes.flow_retention();
-        self.store.purge_flows(now.saturating_sub(retention)).await
+        self.store
+            .purge_flows(now.saturating_sub(self.flow_retention()))
+            .await
     }
 
     /// The events.

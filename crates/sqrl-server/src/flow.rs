@@ -47,6 +47,19 @@ impl Lifetimes {
             .saturating_add(self.redeem)
             .saturating_add(CLOCK_SKEW)
     }
+
+    /// [`flow_retention`](Self::flow_retention) for flows in a store that instances with other
+    /// lifetimes share (a fleet in the middle of changing its code lifetime): each accepts a
+    /// code for as long as its own setting says, so flows are kept as if the code lifetime
+    /// were `longest_nut`, the longest any instance may have, and no used code is forgotten
+    /// while some instance would still take it.
+    pub fn shared_flow_retention(&self, longest_nut: u64) -> u64 {
+        Lifetimes {
+            nut: self.nut.max(longest_nut),
+            ..*self
+        }
+        .flow_retention()
+    }
 }
 
 impl Default for Lifetimes {
@@ -182,6 +195,90 @@ impl Status {
             10 => Status::ScannedDisabled,
             _ => return None,
         })
+    }
+}
+
+/// The names of [`Status`] as the waiting page's contract spells them (sqrl-axum's JSON, SSE
+/// and long-poll, and its widget). A status that adds to another keeps that one's name and
+/// says more in [`Status::detail`], so a page that does not know the detail behaves as before.
+impl Status {
+    /// Every status, in [`Status::code`] order.
+    pub const ALL: [Status; 11] = [
+        Status::New,
+        Status::Scanned,
+        Status::Confirmed,
+        Status::ConfirmedElsewhere,
+        Status::Rejected,
+        Status::Expired,
+        Status::Redeemed,
+        Status::Disabled,
+        Status::Removed,
+        Status::Failed,
+        Status::ScannedDisabled,
+    ];
+
+    /// The status's name: `new`, `scanned`, `confirmed`, `confirmed-elsewhere`, `rejected`,
+    /// `expired`, `redeemed`, `disabled`, `removed` or `failed` (`ScannedDisabled` is
+    /// `scanned` with the detail `disabled`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::New => "new",
+            Status::Scanned | Status::ScannedDisabled => "scanned",
+            Status::Confirmed => "confirmed",
+            Status::ConfirmedElsewhere => "confirmed-elsewhere",
+            Status::Rejected => "rejected",
+            Status::Expired => "expired",
+            Status::Redeemed => "redeemed",
+            Status::Disabled => "disabled",
+            Status::Removed => "removed",
+            Status::Failed => "failed",
+        }
+    }
+
+    /// More about a live status: `disabled` with `scanned` when SQRL login is disabled for the
+    /// phone's identity here (it must re-enable it with the rescue code to log in).
+    pub fn detail(self) -> Option<&'static str> {
+        match self {
+            Status::ScannedDisabled => Some("disabled"),
+            _ => None,
+        }
+    }
+
+    /// The status of a name and detail (`None`: no detail), as [`Status::as_str`] and
+    /// [`Status::detail`] give them.
+    pub fn from_parts(name: &str, detail: Option<&str>) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == name && s.detail() == detail)
+    }
+
+    /// Nothing changes the flow any more: the page stops watching. Not final: `new`,
+    /// `scanned` (with or without detail) and `confirmed` (the page redeems it, or it expires).
+    pub fn is_final(self) -> bool {
+        !matches!(
+            self,
+            Status::New | Status::Scanned | Status::ScannedDisabled | Status::Confirmed
+        )
+    }
+}
+
+impl core::fmt::Display for Status {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is not a status's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown status {0:?}")]
+pub struct UnknownStatus(pub String);
+
+/// Parses a name from [`Status::as_str`] (without detail: `scanned` is [`Status::Scanned`]).
+impl core::str::FromStr for Status {
+    type Err = UnknownStatus;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::from_parts(name, None).ok_or_else(|| UnknownStatus(name.to_owned()))
     }
 }
 
@@ -529,5 +626,43 @@ mod tests {
         );
         assert_eq!(cps.redeem_cps(T0 + 3, LIFE), Err(FlowError::WrongState));
         assert_eq!(cps.redeem(T0 + 3, LIFE), Err(FlowError::WrongState));
+    }
+
+    /// The widget's own list of final statuses had lost `failed`: the names and which are
+    /// final now live on `Status` alone.
+    #[test]
+    fn status_names_round_trip_and_failed_is_final() {
+        for status in Status::ALL {
+            assert_eq!(Status::from_code(status.code()), Some(status));
+            assert_eq!(
+                Status::from_parts(status.as_str(), status.detail()),
+                Some(status)
+            );
+        }
+        assert_eq!("scanned".parse(), Ok(Status::Scanned));
+        assert_eq!("failed".parse(), Ok(Status::Failed));
+        assert!("ended".parse::<Status>().is_err());
+        assert_eq!(Status::from_parts("scanned", Some("other")), None);
+        let live = [
+            Status::New,
+            Status::Scanned,
+            Status::ScannedDisabled,
+            Status::Confirmed,
+        ];
+        for status in Status::ALL {
+            assert_eq!(status.is_final(), !live.contains(&status), "{status:?}");
+        }
+        assert!(Status::Failed.is_final());
+    }
+
+    /// Flows in a shared store are kept for the longest code lifetime any instance may use,
+    /// never for less than this instance's own.
+    #[test]
+    fn shared_flows_are_kept_for_the_longest_code_lifetime() {
+        let short = Lifetimes { nut: 60, ..LIFE };
+        let longest = Lifetimes { nut: 900, ..LIFE };
+        assert_eq!(short.shared_flow_retention(900), longest.flow_retention());
+        assert_eq!(longest.shared_flow_retention(60), longest.flow_retention());
+        assert!(short.flow_retention() < short.shared_flow_retention(900));
     }
 }

@@ -33,7 +33,7 @@ pub use decide::{
 };
 pub use driver::{BrowserError, SessionDraft, SqrlServer, DEFAULT_SCAN_RULE};
 pub use events::{Events, Hub, MemoryEvents, Subscription};
-pub use flow::{End, Flow, FlowError, Lifetimes, Phase, Status, CLOCK_SKEW};
+pub use flow::{End, Flow, FlowError, Lifetimes, Phase, Status, UnknownStatus, CLOCK_SKEW};
 pub use limit::{Limiter, MemoryLimiter, Prefixes, Rule};
 pub use memory::MemoryStore;
 pub use nut::{FlowId, NutCodec};

@@ -25,27 +25,8 @@ use sqrl_server_postgres::PostgresStore;
 use sqrl_server_redis::{RedisConnection, RedisEvents, RedisFlows, RedisLimiter};
 use sqrl_server_sqlite::SqliteStore;
 
-/// The longest `--nut-lifetime` the site accepts: 15 minutes. A code on screen for longer
-/// is more exposure than any visit needs (the default is 5), and flows in a shared store are
-/// kept for this long (see [`flow_retention`]).
-pub const LONGEST_NUT_LIFETIME: u64 = 900;
-
-/// How long flows are kept. A flow in this process's memory serves only this process, so
-/// its own lifetimes decide. Flows in a shared store may be read by an instance started with
-/// another `--nut-lifetime` (a fleet in the middle of changing it), which accepts a code for
-/// as long as its own setting says: they are kept for the longest setting any instance can
-/// have, so that no used code is ever forgotten while some instance would still take it.
-pub fn flow_retention(lifetimes: Lifetimes, flows_in_memory: bool) -> u64 {
-    if flows_in_memory {
-        lifetimes.flow_retention()
-    } else {
-        Lifetimes {
-            nut: lifetimes.nut.max(LONGEST_NUT_LIFETIME),
-            ..lifetimes
-        }
-        .flow_retention()
-    }
-}
+use crate::args::LONGEST_NUT_LIFETIME;
+use crate::config::BackendUrls;
 
 /// Most login flows held in memory (a few hundred bytes each). Housekeeping forgets a flow
 /// once its code's lifetime, the redemption window and the clock skew have passed (8 minutes
@@ -59,15 +40,21 @@ pub struct Backends {
     pub sqlite_path: Option<PathBuf>,
     /// The flows live in this process's memory (forgotten on restart).
     pub flows_in_memory: bool,
-    /// Seconds after its code's issue that a flow is kept (see [`flow_retention`]).
-    pub flow_retention: u64,
     shared: Option<(Arc<dyn Events>, Arc<dyn Limiter>)>,
     pub describe: String,
 }
 
 impl Backends {
-    /// The driver with the shared events and limits, when there are any.
+    /// The driver with the shared events and limits, when there are any. Flows in a shared
+    /// store may be read by an instance started with another `--nut-lifetime` (a fleet in the
+    /// middle of changing it), so they are kept for the longest one any instance may have; a
+    /// flow in this process's memory serves only this process, and its own lifetimes decide.
     pub fn attach(&self, sqrl: SqrlServer) -> SqrlServer {
+        let sqrl = if self.flows_in_memory {
+            sqrl
+        } else {
+            sqrl.with_shared_flows(LONGEST_NUT_LIFETIME)
+        };
         match &self.shared {
             Some((events, limiter)) => sqrl
                 .with_events(events.clone())
@@ -82,11 +69,8 @@ enum Database {
     Postgres(PostgresStore),
 }
 
-pub async fn open(
-    database: &str,
-    redis: Option<&str>,
-    lifetimes: Lifetimes,
-) -> Result<Backends, String> {
+pub async fn open(urls: &BackendUrls, lifetimes: Lifetimes) -> Result<Backends, String> {
+    let database = urls.database.as_str();
     let db = if database.starts_with("postgres://") || database.starts_with("postgresql://") {
         let store = PostgresStore::connect(database)
             .await
@@ -102,7 +86,7 @@ pub async fn open(
         Database::Sqlite(_, path) => (format!("SQLite {}", path.display()), Some(path.clone())),
         Database::Postgres(_) => ("PostgreSQL".to_owned(), None),
     };
-    let Some(url) = redis else {
+    let Some(url) = urls.redis.as_deref() else {
         let (store, flows_in_memory): (Arc<dyn Store>, bool) = match db {
             Database::Sqlite(accounts, _) => (
                 Arc::new(Split {
@@ -122,7 +106,6 @@ pub async fn open(
             store,
             sqlite_path,
             flows_in_memory,
-            flow_retention: flow_retention(lifetimes, flows_in_memory),
             shared: None,
             describe: format!("database {db_name}{flows}"),
         });
@@ -132,8 +115,7 @@ pub async fn open(
         .map_err(|e| format!("cannot use Redis at {url}: {e}"))?;
     // Every write of a flow keeps it this long from the write, at least as long as
     // housekeeping would keep it from the code's issue.
-    let retention = flow_retention(lifetimes, false);
-    let ttl = Duration::from_secs(retention);
+    let ttl = Duration::from_secs(lifetimes.shared_flow_retention(LONGEST_NUT_LIFETIME));
     let flows = RedisFlows::new(connection.clone(), ttl);
     let events = RedisEvents::connect(connection.clone())
         .await
@@ -146,7 +128,6 @@ pub async fn open(
         store,
         sqlite_path,
         flows_in_memory: false,
-        flow_retention: retention,
         shared: Some((Arc::new(events), Arc::new(RedisLimiter::new(connection)))),
         describe: format!("database {db_name}, flows/events/limits in Redis"),
     })

@@ -14,6 +14,8 @@ use sqrl_axum::widget::CONTENT_SECURITY_POLICY;
 use sqrl_axum::{SignedIn, SqrlHttp};
 use sqrl_proto::b64;
 
+use crate::date::utc;
+
 #[derive(Clone)]
 struct Site {
     sqrl: SqrlHttp,
@@ -68,27 +70,6 @@ struct VersionQuery {
 
 async fn stylesheet(Query(q): Query<VersionQuery>, headers: HeaderMap) -> Response {
     SITE_CSS.serve(q.v.as_deref(), &headers)
-}
-
-/// `YYYY-MM-DD HH:MM UTC` from seconds since the epoch.
-fn utc(seconds: u64) -> String {
-    let days = (seconds / 86_400) as i64;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let rest = seconds % 86_400;
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        rest / 3600,
-        rest % 3600 / 60
-    )
 }
 
 /// The login page: the widget from `sqrl-axum` does the rest.
@@ -333,13 +314,6 @@ mod tests {
     #[test]
     fn account_page_without_a_name_says_your_account() {
         assert!(account("", "Firefox").contains(">Your account</h1>"));
-    }
-
-    #[test]
-    fn formats_utc_dates() {
-        assert_eq!(utc(0), "1970-01-01 00:00 UTC");
-        assert_eq!(utc(951_782_400), "2000-02-29 00:00 UTC");
-        assert_eq!(utc(1_795_000_000), "2026-11-18 11:06 UTC");
     }
 
     /// Before, a display name kept bidi overrides, so "Ada\u{202E}nimda" showed as "Adaadmin".

@@ -23,7 +23,6 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -42,6 +41,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Sleep;
 use tokio_rustls::TlsAcceptor;
+
+use sqrl_axum::LogGate;
 
 /// The shortest interval between two log lines about one kind of limit.
 pub const LOG_EVERY: Duration = Duration::from_secs(10);
@@ -121,46 +122,12 @@ pub fn default_max_per_client(max_connections: usize) -> usize {
     (max_connections / 4).clamp(1, 256)
 }
 
-/// Logs a kind of event at most once per [`LOG_EVERY`], counting the ones it skipped.
-#[derive(Debug)]
-struct LogGate {
-    start: Instant,
-    /// Milliseconds after `start` of the last line, plus one (0: never).
-    last: AtomicU64,
-    skipped: AtomicU64,
-}
-
-impl LogGate {
-    fn new() -> Self {
-        Self {
-            start: Instant::now(),
-            last: AtomicU64::new(0),
-            skipped: AtomicU64::new(0),
-        }
-    }
-
-    /// `Some(times it was skipped since the last line)` when a line may be written now.
-    fn open(&self) -> Option<u64> {
-        let now = u64::try_from(self.start.elapsed().as_millis())
-            .unwrap_or(u64::MAX)
-            .saturating_add(1);
-        let last = self.last.load(Ordering::Relaxed);
-        let every = u64::try_from(LOG_EVERY.as_millis()).unwrap_or(u64::MAX);
-        if (last == 0 || now.saturating_sub(last) >= every)
-            && self
-                .last
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            return Some(self.skipped.swap(0, Ordering::Relaxed));
-        }
-        self.skipped.fetch_add(1, Ordering::Relaxed);
-        None
-    }
-}
-
+/// One [`LogGate`] per kind of limit, each letting a line through at most once per
+/// [`LOG_EVERY`] and counting the ones it held back.
 #[derive(Debug)]
 struct Logs {
+    /// The gates' clock starts here.
+    start: Instant,
     global_cap: LogGate,
     client_cap: LogGate,
     accept_error: LogGate,
@@ -168,6 +135,14 @@ struct Logs {
     header_timeout: LogGate,
     body_timeout: LogGate,
     write_timeout: LogGate,
+}
+
+impl Logs {
+    /// `Some(lines held back since the last one)` when `gate` lets a line through now.
+    fn open(&self, gate: &LogGate) -> Option<u64> {
+        let now_ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        gate.open(now_ms)
+    }
 }
 
 /// The connection caps, shared by every listener of the site.
@@ -217,7 +192,7 @@ impl Drop for ClientSlot {
 impl Caps {
     /// Caps with these limits.
     pub fn new(limits: Limits) -> Self {
-        let gate = LogGate::new;
+        let gate = || LogGate::new(LOG_EVERY);
         Self {
             inner: Arc::new(CapsInner {
                 global: Arc::new(Semaphore::new(limits.max_connections)),
@@ -225,6 +200,7 @@ impl Caps {
                 per_client: Mutex::new(HashMap::new()),
                 prefixes: Prefixes::default(),
                 logs: Logs {
+                    start: Instant::now(),
                     global_cap: gate(),
                     client_cap: gate(),
                     accept_error: gate(),
@@ -254,7 +230,7 @@ impl Caps {
             let count = clients.entry(key.clone()).or_insert(0);
             if *count >= inner.limits.max_per_client {
                 drop(clients);
-                if let Some(skipped) = inner.logs.client_cap.open() {
+                if let Some(skipped) = inner.logs.open(&inner.logs.client_cap) {
                     tracing::warn!(
                         client = %key,
                         cap = inner.limits.max_per_client,
@@ -276,7 +252,7 @@ impl Caps {
                 _client: client,
             }),
             Err(_) => {
-                if let Some(skipped) = inner.logs.global_cap.open() {
+                if let Some(skipped) = inner.logs.open(&inner.logs.global_cap) {
                     tracing::warn!(
                         cap = inner.limits.max_connections,
                         refused_since_last_line = skipped,
@@ -352,7 +328,7 @@ pub async fn serve(listener: TcpListener, site: Site, mut shutdown: Shutdown) {
 }
 
 async fn accept_failed(caps: &Caps, error: &std::io::Error) {
-    if let Some(skipped) = caps.inner.logs.accept_error.open() {
+    if let Some(skipped) = caps.inner.logs.open(&caps.inner.logs.accept_error) {
         tracing::warn!(%error, failed_since_last_line = skipped, "cannot accept a connection");
     }
     // Out of descriptors (or another resource): give the open connections a moment to end
@@ -378,7 +354,7 @@ async fn connection(tcp: TcpStream, peer: SocketAddr, site: Site, shutdown: Shut
                     tracing::debug!(%peer, %error, "TLS handshake failed");
                 }
                 Err(_) => {
-                    if let Some(skipped) = caps.inner.logs.handshake.open() {
+                    if let Some(skipped) = caps.inner.logs.open(&caps.inner.logs.handshake) {
                         tracing::info!(
                             client = %peer.ip(),
                             timeout_s = caps.limits().handshake_timeout.as_secs_f64(),
@@ -434,7 +410,7 @@ where
     if let Err(error) = result {
         if error.is_timeout() {
             let logs = &site.caps.inner.logs;
-            if let Some(skipped) = logs.header_timeout.open() {
+            if let Some(skipped) = logs.open(&logs.header_timeout) {
                 tracing::info!(
                     client = %peer.ip(),
                     timeout_s = site.caps.limits().header_timeout.as_secs_f64(),
@@ -486,7 +462,12 @@ impl<I> WriteStall<I> {
         if sleep.as_mut().poll(cx).is_pending() {
             return Poll::Pending;
         }
-        if let Some(skipped) = self.caps.inner.logs.write_timeout.open() {
+        if let Some(skipped) = self
+            .caps
+            .inner
+            .logs
+            .open(&self.caps.inner.logs.write_timeout)
+        {
             tracing::info!(
                 client = %self.peer.ip(),
                 timeout_s = timeout.as_secs_f64(),
@@ -603,7 +584,7 @@ impl hyper::body::Body for DeadlineBody {
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline.into())));
         if sleep.as_mut().poll(cx).is_ready() {
             let caps = &this.caps.inner;
-            if let Some(skipped) = caps.logs.body_timeout.open() {
+            if let Some(skipped) = caps.logs.open(&caps.logs.body_timeout) {
                 tracing::info!(
                     timeout_s = caps.limits.body_timeout.as_secs_f64(),
                     cut_since_last_line = skipped,
@@ -640,11 +621,20 @@ mod tests {
 
     #[test]
     fn log_gate_writes_once_per_interval_and_counts_the_rest() {
-        let gate = LogGate::new();
-        assert_eq!(gate.open(), Some(0));
-        assert_eq!(gate.open(), None);
-        assert_eq!(gate.open(), None);
-        assert_eq!(gate.skipped.load(Ordering::Relaxed), 2);
+        let caps = Caps::new(Limits {
+            handshake_timeout: Duration::from_secs(1),
+            header_timeout: Duration::from_secs(1),
+            body_timeout: Duration::from_secs(1),
+            write_timeout: Duration::from_secs(1),
+            max_connections: 1,
+            max_per_client: 1,
+        });
+        let logs = &caps.inner.logs;
+        assert_eq!(logs.open(&logs.handshake), Some(0));
+        assert_eq!(logs.open(&logs.handshake), None);
+        assert_eq!(logs.open(&logs.handshake), None);
+        assert_eq!(logs.handshake.skipped(), 2);
+        assert_eq!(logs.open(&logs.write_timeout), Some(0), "one gate per kind");
     }
 
     #[tokio::test]

@@ -542,30 +542,18 @@ pub async fn read(response: axum::response::Response) -> Reply {
 }
 
 /// The page's status as the JSON of `/sqrl/poll` or `/sqrl/events` names it (`status` and,
-/// if present, `detail`).
+/// if present, `detail`); its `"final": true` is there exactly when the status is final.
 pub fn status_of(json: &serde_json::Value) -> Status {
     let name = json["status"].as_str().unwrap();
-    match (name, json.get("detail").map(|d| d.as_str().unwrap())) {
-        ("scanned", Some("disabled")) => Status::ScannedDisabled,
-        (_, Some(detail)) => panic!("unknown detail {detail} of {name}"),
-        (_, None) => status_named(name),
-    }
-}
-
-fn status_named(name: &str) -> Status {
-    match name {
-        "new" => Status::New,
-        "scanned" => Status::Scanned,
-        "confirmed" => Status::Confirmed,
-        "confirmed-elsewhere" => Status::ConfirmedElsewhere,
-        "rejected" => Status::Rejected,
-        "expired" => Status::Expired,
-        "redeemed" => Status::Redeemed,
-        "disabled" => Status::Disabled,
-        "removed" => Status::Removed,
-        "failed" => Status::Failed,
-        other => panic!("unknown status {other}"),
-    }
+    let detail = json.get("detail").map(|d| d.as_str().unwrap());
+    let status = Status::from_parts(name, detail)
+        .unwrap_or_else(|| panic!("unknown status {name} with detail {detail:?}"));
+    assert_eq!(
+        json.get("final") == Some(&serde_json::Value::Bool(true)),
+        status.is_final(),
+        "{json}"
+    );
+    status
 }
 
 impl Transport for OverHttp {

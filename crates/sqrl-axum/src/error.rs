@@ -1,0 +1,163 @@
+//! The one place where a refused request becomes a response: every handler returns
+//! `Result<_, ApiError>`, and [`ApiError`]'s `IntoResponse` picks the status code and the body
+//! (`{"error": "<a sentence for people>"}`, the contract in [`widget`](crate::widget)). Nothing
+//! here answers 500: a failed backend is `503` ("try again").
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use sqrl_server::{BrowserError, FlowError};
+
+use crate::streams::StreamCap;
+use crate::widget;
+
+/// Why a request to the SQRL routes was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// `429`: this client asked for too many login codes.
+    TooManyCodes,
+    /// `429`: this client watched its login's status too often.
+    TooManyRequests,
+    /// `401`: the request carries no (readable) flow cookie.
+    NoLoginCode,
+    /// `401`: the flow cookie names no login this server knows, or its secret is wrong.
+    UnknownLoginCode,
+    /// `403`: redeeming a login this browser did not start.
+    NotThisBrowser,
+    /// `409`: the login cannot be redeemed now (the body says why).
+    NotRedeemable(FlowError),
+    /// `429` or `503`: a cap on open status streams refused one more.
+    Streams(StreamCap),
+    /// `404`: not something this server made (a QR code of a foreign nut).
+    NotFound,
+    /// `403` with a short HTML page: a CPS link that was used or has expired, with a link to
+    /// the login page.
+    CpsLinkUsed {
+        /// Where to log in again.
+        login_page: String,
+    },
+    /// `503`: logging out failed in the store.
+    LogoutFailed,
+    /// `503`: the store or another backend failed, or the flow could not be read any more.
+    Unavailable,
+}
+
+impl ApiError {
+    /// A failed read of a flow's status: only a store failure is worth a retry; anything else
+    /// means the cookie names no login of ours.
+    pub fn reading_status(error: BrowserError) -> Self {
+        match error {
+            BrowserError::Store(_) => ApiError::Unavailable,
+            BrowserError::Unknown | BrowserError::Flow(_) => ApiError::UnknownLoginCode,
+        }
+    }
+
+    /// The status code of the response.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::TooManyCodes | ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::NoLoginCode | ApiError::UnknownLoginCode => StatusCode::UNAUTHORIZED,
+            ApiError::NotThisBrowser | ApiError::CpsLinkUsed { .. } => StatusCode::FORBIDDEN,
+            ApiError::NotRedeemable(_) => StatusCode::CONFLICT,
+            ApiError::Streams(StreamCap::Total) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Streams(StreamCap::Client | StreamCap::Flow) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::LogoutFailed | ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The sentence for people in the JSON body.
+    fn message(&self) -> String {
+        match self {
+            ApiError::TooManyCodes => "too many login codes; wait a moment".into(),
+            ApiError::TooManyRequests => "too many requests".into(),
+            ApiError::NoLoginCode => "no login code in this browser".into(),
+            ApiError::UnknownLoginCode => "unknown login code".into(),
+            ApiError::NotThisBrowser => "this browser did not start that login".into(),
+            ApiError::NotRedeemable(e) => e.to_string(),
+            ApiError::Streams(StreamCap::Total) => "too many open status streams".into(),
+            ApiError::Streams(StreamCap::Client) => {
+                "too many open status streams from this address".into()
+            }
+            ApiError::Streams(StreamCap::Flow) => "this login is watched too often".into(),
+            ApiError::LogoutFailed => "could not log out; try again".into(),
+            ApiError::Unavailable => "try again".into(),
+            ApiError::NotFound | ApiError::CpsLinkUsed { .. } => String::new(),
+        }
+    }
+}
+
+/// A redemption's refusal: by a browser without the flow's secret (`403`), of a login that is
+/// not redeemable (`409`), or by a failed store (`503`).
+impl From<BrowserError> for ApiError {
+    fn from(error: BrowserError) -> Self {
+        match error {
+            BrowserError::Unknown => ApiError::NotThisBrowser,
+            BrowserError::Flow(e) => ApiError::NotRedeemable(e),
+            BrowserError::Store(_) => ApiError::Unavailable,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        match self {
+            ApiError::NotFound => status.into_response(),
+            ApiError::CpsLinkUsed { login_page } => {
+                let page = format!(
+                    "<!doctype html><meta charset=utf-8><title>Login link used</title>\
+                     <p>This login link was already used or has expired. <a href=\"{login_page}\">Log in again</a>.</p>"
+                );
+                (
+                    status,
+                    [
+                        (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                        (
+                            header::CONTENT_SECURITY_POLICY,
+                            widget::CONTENT_SECURITY_POLICY,
+                        ),
+                        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                        (header::REFERRER_POLICY, "no-referrer"),
+                    ],
+                    page,
+                )
+                    .into_response()
+            }
+            other => (status, Json(json!({ "error": other.message() }))).into_response(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqrl_server::StoreError;
+
+    /// A backend failure is never a 500 and never reads as a refused login.
+    #[test]
+    fn a_failed_store_is_503_wherever_it_happens() {
+        let store = || BrowserError::Store(StoreError::backend("down"));
+        assert_eq!(
+            ApiError::from(store()).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            ApiError::reading_status(store()).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            ApiError::reading_status(BrowserError::Unknown).status(),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            ApiError::from(BrowserError::Unknown).status(),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            ApiError::from(BrowserError::Flow(FlowError::Expired)).status(),
+            StatusCode::CONFLICT
+        );
+    }
+}

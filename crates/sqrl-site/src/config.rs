@@ -1,0 +1,484 @@
+//! The site's configuration as a value: [`SiteConfig::from_args`] checks the flags and turns
+//! them into the settings of every layer (origin, TLS, lifetimes, limits, the HTTP layer's
+//! settings, the listener's limits, the backends) without opening anything, so that
+//! [`run`](crate::run) only binds, opens and serves, and every rule here is unit-tested.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use sqrl_axum::streams::StreamLimits;
+use sqrl_axum::HttpSettings;
+use sqrl_server::{AskPolicy, Lifetimes, Rule};
+
+use crate::args::{Args, LONGEST_NUT_LIFETIME};
+use crate::serve;
+
+/// A checked public origin: `http(s)://host[:port]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The origin without a trailing slash, e.g. `https://example.com`.
+    pub url: String,
+    /// `https://`.
+    pub secure: bool,
+    /// `host[:port]` as in the origin (IPv6 in brackets): what SQRL URLs carry.
+    pub host_port: String,
+    /// The host alone (IPv6 without brackets): what a certificate names.
+    pub host: String,
+}
+
+impl Origin {
+    /// Checks an origin: `http://` or `https://`, a host and at most a port, usable in a SQRL
+    /// URL, and plain HTTP only for a loopback host unless `allow_plain_http`.
+    pub fn parse(origin: &str, allow_plain_http: bool) -> Result<Self, String> {
+        let (secure, rest) = if let Some(rest) = origin.strip_prefix("https://") {
+            (true, rest)
+        } else if let Some(rest) = origin.strip_prefix("http://") {
+            (false, rest)
+        } else {
+            return Err(format!(
+                "--origin must start with https:// or http:// (got {origin})"
+            ));
+        };
+        let host_port = rest.trim_end_matches('/');
+        if host_port.is_empty() || host_port.contains(['/', '?', '#', '@']) {
+            return Err(format!(
+                "--origin must be scheme://host[:port] only (got {origin})"
+            ));
+        }
+        let host = match host_port.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => host_port.split(':').next().unwrap_or_default(),
+        };
+        let loopback =
+            host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        if !secure && !loopback && !allow_plain_http {
+            return Err(format!(
+                "refusing plain HTTP for {host}: SQRL clients connect with HTTPS; use an https:// origin \
+                 (behind a TLS proxy) or pass --allow-plain-http"
+            ));
+        }
+        // The SQRL URL must itself parse (IDNs, ports...).
+        sqrl_proto::SqrlUrl::parse(&format!("sqrl://{host_port}/sqrl?nut=x"))
+            .map_err(|e| format!("--origin host cannot be used in a SQRL URL: {e}"))?;
+        Ok(Self {
+            url: origin.trim_end_matches('/').to_owned(),
+            secure,
+            host_port: host_port.to_owned(),
+            host: host.to_owned(),
+        })
+    }
+}
+
+/// Where the TLS certificate comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain HTTP (behind a TLS proxy, or on loopback).
+    Off,
+    /// A certificate chain and its key, from PEM files.
+    Files {
+        /// The chain.
+        cert: PathBuf,
+        /// Its private key.
+        key: PathBuf,
+    },
+    /// A certificate from a local CA kept in this directory (made on first start).
+    SelfSigned(PathBuf),
+}
+
+impl TlsMode {
+    /// The site serves HTTPS itself.
+    pub fn is_on(&self) -> bool {
+        !matches!(self, TlsMode::Off)
+    }
+}
+
+/// The listener's limits as the flags give them; the defaults depend on the file-descriptor
+/// limit, known only at start ([`ListenerFlags::limits`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerFlags {
+    /// `--handshake-timeout`.
+    pub handshake_timeout: Duration,
+    /// `--header-timeout`.
+    pub header_timeout: Duration,
+    /// `--body-timeout`.
+    pub body_timeout: Duration,
+    /// `--write-timeout`.
+    pub write_timeout: Duration,
+    /// `--max-connections`.
+    pub max_connections: Option<usize>,
+    /// `--max-connections-per-client`.
+    pub max_per_client: Option<usize>,
+    /// Connections come through proxies of the site's own (one client address for all).
+    pub behind_proxies: bool,
+}
+
+impl ListenerFlags {
+    /// The listener's limits under the file-descriptor limit `fd_limit`.
+    pub fn limits(&self, fd_limit: Option<u64>) -> serve::Limits {
+        let max_connections = self
+            .max_connections
+            .unwrap_or_else(|| serve::default_max_connections(fd_limit));
+        let max_per_client = match self.max_per_client {
+            Some(n) => n.min(max_connections),
+            None if self.behind_proxies => max_connections,
+            None => serve::default_max_per_client(max_connections),
+        };
+        serve::Limits {
+            handshake_timeout: self.handshake_timeout,
+            header_timeout: self.header_timeout,
+            body_timeout: self.body_timeout,
+            write_timeout: self.write_timeout,
+            max_connections,
+            max_per_client,
+        }
+    }
+}
+
+/// Where the origin comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OriginSetting {
+    /// `--origin`.
+    Given(Origin),
+    /// `http(s)://<the address bound>` (its port is known once bound).
+    Bound {
+        /// With HTTPS.
+        secure: bool,
+        /// `--allow-plain-http`.
+        allow_plain_http: bool,
+    },
+}
+
+impl OriginSetting {
+    /// The origin, once the listener is bound to `local`.
+    pub fn resolve(&self, local: SocketAddr) -> Result<Origin, String> {
+        match self {
+            OriginSetting::Given(origin) => Ok(origin.clone()),
+            OriginSetting::Bound {
+                secure,
+                allow_plain_http,
+            } => Origin::parse(&format!("{}://{local}", scheme(*secure)), *allow_plain_http),
+        }
+    }
+}
+
+/// The backends' addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendUrls {
+    /// `--database`: a SQLite file or a `postgres://` URL.
+    pub database: String,
+    /// `--redis`.
+    pub redis: Option<String>,
+}
+
+/// Everything the site needs to know before it opens anything, checked.
+#[derive(Debug, Clone)]
+pub struct SiteConfig {
+    /// Where to listen.
+    pub bind: SocketAddr,
+    /// The public origin.
+    pub origin: OriginSetting,
+    /// HTTPS, and with which certificate.
+    pub tls: TlsMode,
+    /// With HTTPS, a plain-HTTP listener that redirects to the origin.
+    pub http_redirect_bind: Option<SocketAddr>,
+    /// How long codes and redemptions last.
+    pub lifetimes: Lifetimes,
+    /// Whether the phone is asked to confirm a login.
+    pub ask: AskPolicy,
+    /// Flows one client opens (a phone's first query).
+    pub scan_rule: Rule,
+    /// The HTTP layer's settings.
+    pub http: HttpSettings,
+    /// The listener's limits.
+    pub listener: ListenerFlags,
+    /// The backends.
+    pub backends: BackendUrls,
+}
+
+fn scheme(secure: bool) -> &'static str {
+    if secure {
+        "https"
+    } else {
+        "http"
+    }
+}
+
+/// A limit of `n` a minute, with a burst of `n` (at least 1).
+pub fn per_minute(name: &'static str, n: u32) -> Rule {
+    Rule {
+        name,
+        burst: n.max(1),
+        per_second: f64::from(n) / 60.0,
+    }
+}
+
+fn to_usize(n: u32) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+impl SiteConfig {
+    /// Checks the flags and builds the configuration; the error is the message to print.
+    pub fn from_args(args: Args) -> Result<Self, String> {
+        let tls = match (args.tls_cert, args.tls_key, args.tls_self_signed) {
+            (Some(cert), Some(key), _) => TlsMode::Files { cert, key },
+            (_, _, Some(dir)) => TlsMode::SelfSigned(dir),
+            _ => TlsMode::Off,
+        };
+        let origin = match &args.origin {
+            Some(text) => {
+                let origin = Origin::parse(text, args.allow_plain_http)?;
+                if tls.is_on() && !origin.secure {
+                    return Err(format!(
+                        "with HTTPS the origin must be https:// too (got {})",
+                        origin.url
+                    ));
+                }
+                OriginSetting::Given(origin)
+            }
+            None => {
+                // The port is known once bound; the host decides whether the origin is
+                // acceptable, so it is checked now.
+                let host = match args.bind.ip() {
+                    IpAddr::V4(ip) => ip.to_string(),
+                    IpAddr::V6(ip) => format!("[{ip}]"),
+                };
+                Origin::parse(
+                    &format!("{}://{host}", scheme(tls.is_on())),
+                    args.allow_plain_http,
+                )?;
+                OriginSetting::Bound {
+                    secure: tls.is_on(),
+                    allow_plain_http: args.allow_plain_http,
+                }
+            }
+        };
+        if args.http_redirect_bind.is_some() && !tls.is_on() {
+            return Err(
+                "--http-redirect-bind needs HTTPS (--tls-cert and --tls-key, or --tls-self-signed)"
+                    .into(),
+            );
+        }
+        if args.nut_lifetime > LONGEST_NUT_LIFETIME {
+            return Err(format!(
+                "--nut-lifetime must be at most {LONGEST_NUT_LIFETIME} seconds"
+            ));
+        }
+        let secure = match &origin {
+            OriginSetting::Given(origin) => origin.secure,
+            OriginSetting::Bound { secure, .. } => *secure,
+        };
+        let trusted_proxies = if args.trust_forwarded_for {
+            1
+        } else {
+            args.trusted_proxies
+        };
+        let http = HttpSettings {
+            secure_cookies: secure,
+            after_login: "/account".into(),
+            login_page: "/".into(),
+            trusted_proxies,
+            mint_rule: per_minute("codes", args.codes_per_minute),
+            streams: StreamLimits {
+                total: to_usize(args.max_streams),
+                ..StreamLimits::default()
+            },
+            ..HttpSettings::default()
+        };
+        Ok(Self {
+            bind: args.bind,
+            origin,
+            tls,
+            http_redirect_bind: args.http_redirect_bind,
+            lifetimes: Lifetimes {
+                nut: args.nut_lifetime,
+                ..Lifetimes::default()
+            },
+            ask: args.ask.into(),
+            scan_rule: per_minute("scans", args.scans_per_minute),
+            http,
+            listener: ListenerFlags {
+                handshake_timeout: args.handshake_timeout,
+                header_timeout: args.header_timeout,
+                body_timeout: args.body_timeout,
+                write_timeout: args.write_timeout,
+                max_connections: args.max_connections.map(to_usize),
+                max_per_client: args.max_connections_per_client.map(to_usize),
+                behind_proxies: trusted_proxies > 0,
+            },
+            backends: BackendUrls {
+                database: args.database,
+                redis: args.redis,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn config(flags: &[&str]) -> Result<SiteConfig, String> {
+        let args = Args::try_parse_from(std::iter::once("sqrl-site").chain(flags.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        SiteConfig::from_args(args)
+    }
+
+    #[test]
+    fn origins() {
+        let parse = |text, allow| Origin::parse(text, allow).map(|o| (o.secure, o.host_port));
+        assert_eq!(
+            parse("http://127.0.0.1:8080", false),
+            Ok((false, "127.0.0.1:8080".into()))
+        );
+        assert_eq!(
+            parse("https://example.com/", false),
+            Ok((true, "example.com".into()))
+        );
+        assert!(parse("http://example.com", false).is_err());
+        assert!(parse("http://example.com", true).is_ok());
+        assert!(parse("example.com", false).is_err());
+        assert!(parse("https://example.com/path", false).is_err());
+        assert_eq!(
+            parse("http://[::1]:8080", false),
+            Ok((false, "[::1]:8080".into()))
+        );
+        let v6 = Origin::parse("https://[2001:db8::1]:8443/", false).unwrap();
+        assert_eq!(v6.host, "2001:db8::1");
+        assert_eq!(v6.url, "https://[2001:db8::1]:8443");
+    }
+
+    #[test]
+    fn the_defaults_serve_plain_http_on_loopback() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.tls, TlsMode::Off);
+        assert_eq!(
+            c.origin
+                .resolve("127.0.0.1:8080".parse().unwrap())
+                .unwrap()
+                .url,
+            "http://127.0.0.1:8080"
+        );
+        assert!(!c.http.secure_cookies);
+        assert_eq!(c.lifetimes, Lifetimes::default());
+        assert_eq!(c.ask, AskPolicy::Offer);
+        assert_eq!(c.http.mint_rule.burst, 60);
+        assert_eq!(c.scan_rule.burst, 30);
+        assert!((c.scan_rule.per_second - 0.5).abs() < 1e-9);
+        assert_eq!(c.http.streams.total, 10_000);
+        assert_eq!(c.backends.database, "sqrl-site.sqlite");
+        assert_eq!(c.backends.redis, None);
+    }
+
+    /// The messages the site prints for bad flags (the integration tests read them too).
+    #[test]
+    fn bad_flags_are_refused_before_anything_is_opened() {
+        let refused = |flags: &[&str], words: &str| {
+            let message = config(flags).unwrap_err();
+            assert!(message.contains(words), "{flags:?}: {message}");
+        };
+        refused(&["--origin", "http://example.com"], "refusing plain HTTP");
+        refused(
+            &["--bind", "0.0.0.0:8080"],
+            "refusing plain HTTP for 0.0.0.0",
+        );
+        refused(
+            &[
+                "--tls-self-signed",
+                "/tmp/x",
+                "--origin",
+                "http://localhost:1",
+            ],
+            "origin must be https://",
+        );
+        refused(
+            &["--http-redirect-bind", "127.0.0.1:0"],
+            "--http-redirect-bind needs HTTPS",
+        );
+        refused(
+            &["--origin", "ftp://example.com"],
+            "must start with https://",
+        );
+        assert!(config(&["--bind", "0.0.0.0:0", "--allow-plain-http"]).is_ok());
+        assert!(config(&["--bind", "0.0.0.0:0", "--tls-self-signed", "/tmp/x"]).is_ok());
+    }
+
+    #[test]
+    fn flags_become_the_layers_settings() {
+        let c = config(&[
+            "--origin",
+            "https://example.com",
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+            "--trust-forwarded-for",
+            "--codes-per-minute",
+            "0",
+            "--scans-per-minute",
+            "120",
+            "--max-streams",
+            "5",
+            "--nut-lifetime",
+            "60",
+            "--ask",
+            "require",
+            "--max-connections",
+            "100",
+            "--redis",
+            "redis://127.0.0.1",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.tls,
+            TlsMode::Files {
+                cert: "c.pem".into(),
+                key: "k.pem".into()
+            }
+        );
+        assert!(c.http.secure_cookies);
+        assert_eq!(c.http.trusted_proxies, 1);
+        assert_eq!(c.http.mint_rule.burst, 1, "a burst of at least one");
+        assert!(c.http.mint_rule.per_second.abs() < 1e-9);
+        assert_eq!(c.scan_rule.burst, 120);
+        assert_eq!(c.http.streams.total, 5);
+        assert_eq!(c.lifetimes.nut, 60);
+        assert_eq!(c.ask, AskPolicy::Require);
+        assert_eq!(c.backends.redis.as_deref(), Some("redis://127.0.0.1"));
+        // Behind a proxy every connection comes from it: no per-client cap below the total.
+        let limits = c.listener.limits(Some(4096));
+        assert_eq!((limits.max_connections, limits.max_per_client), (100, 100));
+        let plain = config(&["--max-connections", "100"]).unwrap();
+        assert_eq!(plain.listener.limits(None).max_per_client, 25);
+        let capped = config(&[
+            "--max-connections",
+            "10",
+            "--max-connections-per-client",
+            "50",
+        ])
+        .unwrap();
+        assert_eq!(capped.listener.limits(None).max_per_client, 10);
+    }
+
+    /// Flows in a shared store are kept for the longest code lifetime any instance can be
+    /// started with: an instance with a shorter one must not forget a used code that another
+    /// instance would still take.
+    #[test]
+    fn shared_flows_outlive_every_code_lifetime_an_instance_may_accept() {
+        assert!(config(&["--nut-lifetime", "900"]).is_ok());
+        assert!(config(&["--nut-lifetime", "901"]).is_err());
+        let short = config(&["--nut-lifetime", "60"]).unwrap();
+        let longest = Lifetimes {
+            nut: LONGEST_NUT_LIFETIME,
+            ..Lifetimes::default()
+        };
+        let mut server_config = sqrl_server::Config::new("127.0.0.1:8080");
+        server_config.lifetimes = short.lifetimes;
+        let server = sqrl_server::Server::new(server_config, &[1; 32], &[2; 32]);
+        let driver = sqrl_server::SqrlServer::in_memory(server);
+        assert_eq!(driver.flow_retention(), short.lifetimes.flow_retention());
+        let shared = driver.with_shared_flows(LONGEST_NUT_LIFETIME);
+        assert_eq!(shared.flow_retention(), longest.flow_retention());
+    }
+}
