@@ -17,16 +17,14 @@
 //! ```no_run
 //! use std::sync::Arc;
 //! use sqrl_axum::SqrlHttp;
-//! use sqrl_server::{Config, Server, SqrlServer};
 //! use sqrl_server_sqlite::SqliteStore;
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let store = SqliteStore::open("site.sqlite")?;
-//! let server = Server::new(Config::new("example.com"), &[1; 32], &[2; 32]);
-//! let sqrl = SqrlHttp::builder(SqrlServer::new(server, Arc::new(store)))
+//! let store = Arc::new(SqliteStore::open("site.sqlite")?);
+//! let sqrl = SqrlHttp::setup("https://example.com", store)
+//!     .await?
 //!     .on_login(|event| println!("{} logged in from {}", event.account, event.ip))
-//!     .build();
-//! sqrl.spawn_housekeeping()?; // forgets finished login flows every 30 s
+//!     .start()?; // builds the layer and starts its housekeeping
 //! let app = axum::Router::new()
 //!     .route("/", axum::routing::get(|| async { "hello" }))
 //!     .merge(sqrl.router());
@@ -34,6 +32,25 @@
 //! axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await?;
 //! # Ok(()) }
 //! ```
+//!
+//! `examples/embed.rs` is a whole app with a home page, the widget and logout. For full
+//! control, [`SqrlHttp::builder`] takes a [`SqrlServer`] you assemble yourself (its
+//! `Config`, keys, store, limits); [`SqrlHttp::setup`] is that with the defaults below.
+//!
+//! # The two keys
+//!
+//! A site has two 256-bit secret keys: one seals the nuts of its login codes (a code cannot be
+//! forged or altered), the other derives each browser's secret for its code (only the browser
+//! that asked for a code can turn it into a session). [`SqrlHttp::setup`] makes them from the
+//! operating system's random source the first time and keeps them in the store
+//! ([`sqrl_server::AccountStore::site_key`], names `nut` and `browser`); every later start,
+//! and every instance on the same store, reads the same keys, so codes and cookies survive
+//! restarts and work on any instance. Nothing secret is written beside the database.
+//!
+//! To replace them (after a leak of the database, say), delete the two rows (`site_keys` in
+//! SQLite, `sqrl_site_keys` in PostgreSQL) and restart every instance: new keys are made, the
+//! codes on screen and the logins in progress stop working (their pages offer a new code),
+//! and sessions and accounts are untouched, since neither depends on these keys.
 //!
 //! # What to run in the background
 //!
@@ -46,6 +63,22 @@
 //! share the store, build the driver with [`SqrlServer::with_shared_flows`] (the longest code
 //! lifetime any of them uses), so that none forgets a flow another still accepts.
 //!
+//! # Limits under plain `axum::serve`
+//!
+//! The layer limits what one client can ask of it, whatever serves it: login codes
+//! ([`HttpSettings::mint_rule`], 30 at once then 1 a second per client), status reads
+//! ([`HttpSettings::poll_rule`]), open status streams ([`HttpSettings::streams`]: 10 000 in
+//! all, 32 per client, 4 per code), phone requests ([`sqrl_server::DEFAULT_SCAN_RULE`], per
+//! client) and SQRL request bodies (8 KiB). A client is an IPv4 address or an IPv6 /64;
+//! behind a proxy of your own set [`HttpSettings::trusted_proxies`].
+//!
+//! Plain `axum::serve` adds no limits of its own on connections: no cap on how many one client
+//! opens, no deadline for a request's head or body, none for a client that stops reading. The
+//! ready site, `sqrl-site`, serves through a listener that has them (its `--max-connections`,
+//! `--max-connections-per-client`, `--header-timeout`, `--body-timeout`, `--write-timeout`),
+//! which is not a library yet: embedded, put the app behind a reverse proxy that sets them
+//! (nginx, Caddy), or use `sqrl-site` itself.
+//!
 //! # Errors
 //!
 //! Every refusal of these routes is an [`ApiError`], which picks the status code and body
@@ -57,12 +90,14 @@ mod error;
 mod handlers;
 mod log_gate;
 pub mod qr;
+mod setup;
 pub mod streams;
 mod watch;
 pub mod widget;
 
 pub use error::ApiError;
 pub use log_gate::LogGate;
+pub use setup::SetupError;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

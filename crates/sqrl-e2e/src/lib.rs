@@ -55,13 +55,21 @@ pub fn free_port() -> u16 {
 /// stale one as [`binary`] does.
 pub fn example(package: &str, name: &str) -> PathBuf {
     let path = bin_dir().join("examples").join(name);
-    let hint = format!("build it first: cargo build -p {package} --examples (cargo test --workspace does)");
+    let hint = format!(
+        "build it first: cargo build -p {package} --examples (cargo test --workspace does)"
+    );
     let built = std::fs::metadata(&path)
         .and_then(|m| m.modified())
         .unwrap_or_else(|_| panic!("{} is missing: {hint}", path.display()));
-    let package_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(package);
+    let package_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(package);
     let sources = newest(&package_dir.join("src")).max(newest(&package_dir.join("examples")));
-    assert!(built >= sources, "{} is older than its sources: {hint}", path.display());
+    assert!(
+        built >= sources,
+        "{} is older than its sources: {hint}",
+        path.display()
+    );
     path
 }
 

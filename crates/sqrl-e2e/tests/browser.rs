@@ -19,7 +19,7 @@
     clippy::indexing_slicing
 )]
 
-use sqrl_e2e::{binary, Process};
+use sqrl_e2e::{binary, free_port, Process};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -32,14 +32,6 @@ use sqrl_axum::{HttpSettings, SqrlHttp};
 use sqrl_server::{Config, Server, SqrlServer};
 
 // ---- processes ---------------------------------------------------------------------------
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Site {
     _process: Process,
