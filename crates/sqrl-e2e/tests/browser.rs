@@ -19,7 +19,6 @@
     clippy::indexing_slicing
 )]
 
-use sqrl_e2e::{binary, free_port, Process};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -30,36 +29,16 @@ use serde_json::{json, Value};
 use sqrl_axum::widget::CONTENT_SECURITY_POLICY;
 use sqrl_axum::{HttpSettings, SqrlHttp};
 use sqrl_server::{Config, Server, SqrlServer};
+use sqrl_testkit::{binary, free_port, Process, SiteProcess};
 
 // ---- processes ---------------------------------------------------------------------------
 
-struct Site {
-    _process: Process,
-    base: String,
-}
-
-fn start_site(dir: &Path, name: &str, extra: &[&str]) -> Site {
-    let mut child = Command::new(binary("sqrl-site"))
-        .args(["--bind", "127.0.0.1:0", "--database"])
-        .arg(dir.join(format!("{name}.sqlite")))
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_owned();
-    Site {
-        _process: Process(child),
-        base,
-    }
+/// The site on a free port with its own database `dir/{name}.sqlite`.
+fn start_site(dir: &Path, name: &str, extra: &[&str]) -> SiteProcess {
+    let database = dir.join(format!("{name}.sqlite"));
+    let mut args = vec!["--database", database.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    SiteProcess::start(dir, &args)
 }
 
 /// The `sqrl` command with a test identity.

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use sqrl_e2e::{binary, example, free_port, Process};
+use sqrl_testkit::{binary, example, free_port, temp_dir, Process};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -26,9 +26,7 @@ fn cookie(response: &ureq::Response, name: &str) -> String {
 
 #[test]
 fn the_embedding_example_logs_in_with_the_sqrl_command() {
-    let dir = std::env::temp_dir().join(format!("sqrl-e2e-embed-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("e2e-embed");
     let address = format!("127.0.0.1:{}", free_port());
     let mut child = Command::new(example("sqrl-axum", "embed"))
         .arg(&address)

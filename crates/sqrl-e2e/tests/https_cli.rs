@@ -8,14 +8,14 @@
     clippy::indexing_slicing
 )]
 
-use sqrl_e2e::{binary, Process};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use rustls_pki_types::pem::PemObject;
+use sqrl_testkit::{binary, temp_dir, SiteProcess};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -97,29 +97,11 @@ impl Browser {
 
 #[test]
 fn the_sqrl_command_logs_in_over_https_with_ca_cert() {
-    let dir = std::env::temp_dir().join(format!("sqrl-e2e-https-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("e2e-https");
     let tls = dir.join("tls");
-    let mut child = Command::new(binary("sqrl-site"))
-        .args(["--bind", "127.0.0.1:0", "--database"])
-        .arg(dir.join("site.sqlite"))
-        .arg("--tls-self-signed")
-        .arg(&tls)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let _site = Process(child);
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("https://"))
-        .unwrap_or_else(|| panic!("no https:// address: {line}"))
-        .to_owned();
+    let site = SiteProcess::start(&dir, &["--tls-self-signed", tls.to_str().unwrap()]);
+    let base = site.base.clone();
+    assert!(base.starts_with("https://"), "{base}");
     let ca = tls.join("ca.pem");
 
     let identity = dir.join("phone.sqrl");
@@ -159,6 +141,6 @@ fn the_sqrl_command_logs_in_over_https_with_ca_cert() {
     let done = sqrl(&identity, &["login", &url], &[("SQRL_CA_CERT", &ca)], "1\n");
     assert!(done.status.success(), "{done:?}");
     assert_eq!(second.post("/sqrl/redeem").0, 200);
-    drop(_site);
+    drop(site);
     std::fs::remove_dir_all(&dir).unwrap();
 }

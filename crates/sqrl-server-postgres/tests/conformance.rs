@@ -6,7 +6,7 @@
 use sqrl_server::testkit::{self, account, flow};
 use sqrl_server::{AccountChange, AccountStore, Commit, FlowId, FlowStore, Store, StoreError};
 use sqrl_server_postgres::PostgresStore;
-use sqrl_testsupport::Postgres;
+use sqrl_testkit::Postgres;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_store_conforms_and_instances_share_it() {

@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use sqrl_server::testkit::{self, flow};
 use sqrl_server::{Events, FlowId, FlowStore, Limiter, Rule, Status, StoreError};
 use sqrl_server_redis::{RedisConnection, RedisEvents, RedisFlows, RedisLimiter};
-use sqrl_testsupport::Redis;
+use sqrl_testkit::Redis;
 
 async fn connect(redis: &Redis) -> RedisConnection {
     RedisConnection::connect(&redis.url(), "sqrl-test:")

@@ -12,7 +12,6 @@
 )]
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -20,49 +19,29 @@ use rand_core::OsRng;
 use sqrl_client::exchange::{Action, Config, Decision, Exchange, Keys, Request};
 use sqrl_client::keys::{Iuk, Rlk};
 use sqrl_proto::{Button, ServerParams, SqrlUrl};
-use sqrl_testsupport::{Postgres, Redis};
+use sqrl_testkit::{temp_dir, Postgres, Redis, SiteProcess};
 
 /// The public origin every instance serves (loopback, so plain HTTP is allowed).
 const ORIGIN: &str = "http://127.0.0.1:8999";
 const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/128.0";
 
-struct Instance {
-    child: Child,
-    base: String,
-}
-
-impl Instance {
-    fn start(pg: &Postgres, redis: &Redis) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sqrl-site"))
-            .args(["--bind", "127.0.0.1:0", "--origin", ORIGIN])
-            .args(["--database", &pg.url(), "--redis", &redis.url()])
-            .args(["--codes-per-minute", "8"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://127.0.0.1:") && !w.starts_with(ORIGIN))
-            .unwrap_or_else(|| panic!("no address printed: {line:?}"))
-            .to_owned();
-        Self { child, base }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill(); // SIGKILL
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        self.kill();
-    }
+/// One instance of the site on the shared PostgreSQL and Redis.
+fn start(pg: &Postgres, redis: &Redis) -> SiteProcess {
+    let dir = temp_dir("instances");
+    let (database, redis) = (pg.url(), redis.url());
+    SiteProcess::start(
+        &dir,
+        &[
+            "--origin",
+            ORIGIN,
+            "--database",
+            &database,
+            "--redis",
+            &redis,
+            "--codes-per-minute",
+            "8",
+        ],
+    )
 }
 
 fn agent() -> ureq::Agent {
@@ -87,7 +66,7 @@ fn status_and_body(result: Result<ureq::Response, ureq::Error>) -> (u16, String,
 }
 
 /// A browser's login code from `instance`: the `sqrl://` URL and the flow cookie.
-fn new_code(instance: &Instance) -> Result<(String, String), u16> {
+fn new_code(instance: &SiteProcess) -> Result<(String, String), u16> {
     let (status, body, cookies) = status_and_body(
         agent()
             .post(&format!("{}/sqrl/new", instance.base))
@@ -113,7 +92,7 @@ fn new_code(instance: &Instance) -> Result<(String, String), u16> {
 }
 
 /// Watches the status stream on `instance` in a thread: each status with when it arrived.
-fn watch(instance: &Instance, cookie: &str) -> mpsc::Receiver<(String, Instant)> {
+fn watch(instance: &SiteProcess, cookie: &str) -> mpsc::Receiver<(String, Instant)> {
     let (tx, rx) = mpsc::channel();
     let response = agent()
         .get(&format!("{}/sqrl/events", instance.base))
@@ -153,7 +132,7 @@ fn wait_for(rx: &mpsc::Receiver<(String, Instant)>, status: &str) -> Instant {
 /// The phone sends every request to `instance`, whatever host the URL names (the load
 /// balancer's job); returns the outcome, the last request's body and when its reply came.
 fn phone(
-    instance: &Instance,
+    instance: &SiteProcess,
     url: &str,
     keys: &Keys,
 ) -> (sqrl_client::exchange::Outcome, Request, Instant) {
@@ -184,7 +163,7 @@ fn phone(
     (outcome, request, at)
 }
 
-fn redeem(instance: &Instance, cookie: &str) -> String {
+fn redeem(instance: &SiteProcess, cookie: &str) -> String {
     let (status, body, cookies) = status_and_body(
         agent()
             .post(&format!("{}/sqrl/redeem", instance.base))
@@ -203,8 +182,8 @@ fn redeem(instance: &Instance, cookie: &str) -> String {
 fn two_instances_share_one_site() {
     let pg = Postgres::start().unwrap();
     let redis = Redis::start().unwrap();
-    let mut a = Instance::start(&pg, &redis);
-    let b = Instance::start(&pg, &redis);
+    let mut a = start(&pg, &redis);
+    let b = start(&pg, &redis);
     let iuk = Iuk::generate(&mut OsRng);
     let keys = Keys::new(iuk.imk(), iuk.ilk(), vec![]);
     let idk = iuk.imk().site_key("127.0.0.1", "").public_key().encode();
@@ -266,7 +245,7 @@ fn two_instances_share_one_site() {
 
     // One address's code limit (8 a minute) is shared: B alone has had 2 codes so far and A
     // is gone, so a new A and B together give 6 more, then refuse.
-    let a = Instance::start(&pg, &redis);
+    let a = start(&pg, &redis);
     let mut granted = 2;
     let mut refused_on = None;
     for i in 0..12 {

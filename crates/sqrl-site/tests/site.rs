@@ -9,9 +9,8 @@
     clippy::indexing_slicing
 )]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use rand_core::OsRng;
@@ -19,37 +18,12 @@ use sqrl_client::exchange::{Action, Config, Decision, Exchange, Keys};
 use sqrl_client::keys::{Iuk, Rlk};
 use sqrl_client::transport::{self, HttpTransport};
 use sqrl_proto::{Button, SqrlUrl};
+use sqrl_testkit::SiteProcess;
 
-struct Site {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(database: &Path) -> Site {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sqrl-site"))
-        .args(["--bind", "127.0.0.1:0", "--database"])
-        .arg(database)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL printed: {line:?}"))
-        .to_owned();
-    Site { child, base }
+/// The site on a free port with `database`.
+fn start(database: &Path) -> SiteProcess {
+    let dir = database.parent().unwrap();
+    SiteProcess::start(dir, &["--database", database.to_str().unwrap()])
 }
 
 struct Browser {
@@ -61,7 +35,7 @@ struct Browser {
 }
 
 impl Browser {
-    fn new(site: &Site) -> Self {
+    fn new(site: &SiteProcess) -> Self {
         Self {
             agent: ureq::AgentBuilder::new()
                 .redirects(0)
@@ -138,7 +112,7 @@ fn new_code(browser: &mut Browser) -> String {
         .to_owned()
 }
 
-fn log_in(site: &Site, keys: &Keys) -> Browser {
+fn log_in(site: &SiteProcess, keys: &Keys) -> Browser {
     let mut browser = Browser::new(site);
     let (status, page, _) = browser.send("GET", "/", None);
     assert_eq!(status, 200);
@@ -449,36 +423,16 @@ fn refuses_plain_http_for_a_public_origin() {
 #[test]
 fn rust_log_chooses_what_the_site_logs() {
     // Its own directory: `temp_database` empties the one the other tests use.
-    let dir = std::env::temp_dir().join(format!("sqrl-site-rust-log-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sqrl-site"))
-        .args(["--bind", "127.0.0.1:0", "--database"])
-        .arg(dir.join("log.sqlite"))
-        .env("RUST_LOG", "sqrl_server=debug")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_owned();
+    let dir = sqrl_testkit::temp_dir("site-rust-log");
+    let site = SiteProcess::start_with_env(&dir, &[], &[("RUST_LOG", "sqrl_server=debug")]);
     // A request the server refuses is logged at debug with its stable code.
-    let _ = ureq::post(&format!("{base}/sqrl?nut=x")).send_string("client=garbage");
-    std::thread::sleep(Duration::from_millis(300));
-    let _ = child.kill();
-    let output = child.wait_with_output().unwrap();
-    let log = String::from_utf8_lossy(&output.stderr);
+    let _ = ureq::post(&format!("{}/sqrl?nut=x", site.base)).send_string("client=garbage");
+    let log = site.wait_for_log("malformed-body", Duration::from_secs(5));
     assert!(
         log.contains("sqrl request refused") && log.contains("malformed-body"),
         "{log}"
     );
+    drop(site);
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -8,10 +8,8 @@
     dead_code
 )]
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{mpsc, Arc};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand_core::OsRng;
@@ -22,105 +20,7 @@ use sqrl_proto::{Button, SqrlUrl};
 
 pub const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/128.0";
 
-/// A running `sqrl-site`.
-pub struct SiteProcess {
-    child: Child,
-    /// `http(s)://127.0.0.1:port`, where it listens.
-    pub base: String,
-    /// Its plain-HTTP redirect listener, with `--http-redirect-bind`.
-    pub redirect: Option<String>,
-    /// Everything else it printed.
-    pub printed: String,
-    /// Its directory (database, TLS files).
-    pub dir: PathBuf,
-}
-
-impl Drop for SiteProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A fresh directory for one test.
-pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sqrl-site-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-impl SiteProcess {
-    /// Starts the site on a free loopback port with a fresh database in `dir`, plus `args`.
-    pub fn start(dir: &Path, args: &[&str]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_sqrl-site"));
-        if !args.contains(&"--bind") {
-            command.args(["--bind", "127.0.0.1:0"]);
-        }
-        let mut child = command
-            .arg("--database")
-            .arg(dir.join("site.sqlite"))
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let wants_redirect = args.contains(&"--http-redirect-bind");
-        let wants_notes = args.contains(&"--tls-self-signed");
-        let mut base = None;
-        let mut redirect = None;
-        let mut printed = String::new();
-        while base.is_none()
-            || (wants_redirect && redirect.is_none())
-            || (wants_notes && !printed.contains("a browser:"))
-        {
-            let line = rx
-                .recv_timeout(Duration::from_secs(20))
-                .unwrap_or_else(|_| panic!("sqrl-site printed no address: {printed}"));
-            let url = |prefix: &str| {
-                line.split_whitespace()
-                    .find(|w| w.starts_with(prefix))
-                    .map(str::to_owned)
-            };
-            if line.starts_with("sqrl-site listening on ") {
-                base = url("http");
-            } else if line.starts_with("sqrl-site redirecting ") {
-                redirect = url("http://");
-            }
-            printed.push_str(&line);
-            printed.push('\n');
-        }
-        // Keep draining what it prints.
-        std::thread::spawn(move || while rx.recv().is_ok() {});
-        Self {
-            child,
-            base: base.unwrap(),
-            redirect,
-            printed,
-            dir: dir.to_owned(),
-        }
-    }
-
-    /// `127.0.0.1:port`.
-    pub fn addr(&self) -> std::net::SocketAddr {
-        self.base.split("://").nth(1).unwrap().parse().unwrap()
-    }
-
-    /// Whether the process is still running.
-    pub fn running(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-}
+pub use sqrl_testkit::{temp_dir, SiteProcess};
 
 /// A rustls client configuration trusting exactly the CA in `ca_pem`.
 pub fn tls_trusting(ca_pem: &Path) -> Arc<rustls::ClientConfig> {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// A free TCP port on 127.0.0.1 (free when asked; the service binds it right after).
-pub fn free_port() -> Result<u16, String> {
+fn free_port() -> Result<u16, String> {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

@@ -1,0 +1,17 @@
+//! The project's test kit (test-only, never published): what several crates' tests start.
+//!
+//! - [`Postgres`], [`Redis`]: throwaway servers on free loopback ports (`services`).
+//! - [`Process`], [`binary`], [`example`], [`free_port`], [`temp_dir`]: the workspace's built
+//!   programs as child processes killed on drop (`process`).
+//! - [`SiteProcess`]: a running `sqrl-site` on a free port, with the address it printed
+//!   (`site`).
+//!
+//! Helpers that cannot go on panic with a message saying why, as a test would.
+
+mod process;
+mod services;
+mod site;
+
+pub use process::{bin_dir, binary, example, free_port, temp_dir, Process};
+pub use services::{Postgres, Redis};
+pub use site::SiteProcess;
