@@ -75,7 +75,8 @@ use sha2::{Digest, Sha256};
 use sqrl_proto::b64;
 use sqrl_server::useragent::BrowserInfo;
 use sqrl_server::{
-    AccountId, FlowId, Lifetimes, NewFlow, Rule, Session, SessionDraft, SqrlServer, StoreError,
+    AccountId, FlowId, Lifetimes, NewFlow, Rule, Session, SessionDraft, SqrlServer, Store,
+    StoreError,
 };
 
 use crate::streams::{StreamCap, StreamPermit, Streams};
@@ -316,6 +317,11 @@ impl SqrlHttp {
         &self.inner.settings
     }
 
+    /// The store of accounts, sessions and flows (the driver's).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        self.inner.sqrl.store()
+    }
+
     /// The endpoint path the routes live under (default `/sqrl`).
     pub fn path(&self) -> &str {
         &self.inner.sqrl.server().config().path
@@ -462,7 +468,7 @@ impl SqrlHttp {
             return Ok(None);
         };
         let hash: [u8; 32] = Sha256::digest(id.as_bytes()).into();
-        let Some(session) = self.inner.sqrl.store().session(&hash).await? else {
+        let Some(session) = self.store().session(&hash).await? else {
             return Ok(None);
         };
         Ok(Some(SignedIn {
@@ -522,9 +528,7 @@ impl SqrlHttp {
     /// Ends the request's session.
     pub async fn end_session(&self, headers: &HeaderMap) -> Result<(), StoreError> {
         if let Some(signed_in) = self.signed_in(headers).await? {
-            self.inner
-                .sqrl
-                .store()
+            self.store()
                 .delete_session(&signed_in.account, &signed_in.session.id_hash)
                 .await?;
         }
