@@ -76,8 +76,8 @@
     if (!root.querySelector(".sqrl-status")) root.innerHTML = MARKUP;
     const part = (name) => root.querySelector(".sqrl-" + name);
     const path = root.dataset.sqrlPath || scriptPath;
-    // `done`: this page reacts to no further status (a final one, or `confirmed`, which it
-    // redeems at once).
+    // `done`: this page reacts to no further status (a final one, one it does not know, or
+    // `confirmed`, which it redeems at once).
     let retryMs = 2000, expiresAt = 0, ticker = null, source = null, state = "", detail = "", done = false;
     let afterLogin = "/", code = null;
 
@@ -108,7 +108,7 @@
     function setStatus(status, nextDetail, final) {
       nextDetail = typeof nextDetail === "string" ? nextDetail : "";
       if ((status === state && nextDetail === detail) || done || state === "local") return;
-      done = final === true || status === "confirmed";
+      done = final === true || status === "confirmed" || !Object.prototype.hasOwnProperty.call(TEXT, status);
       render(status, null, nextDetail, final);
       if (status === "confirmed") { stopWatching(); redeem(); }
       else if (status === "redeemed" || status === "confirmed-elsewhere") { stopWatching(); location.assign(afterLogin); }

@@ -119,6 +119,7 @@
 //! let server = Server::new(config, &[1; 32], &[2; 32]);
 //! let settings = HttpSettings { secure_cookies: false, ..HttpSettings::default() };
 //! let sqrl = SqrlHttp::builder(SqrlServer::in_memory(server)).settings(settings).build();
+//! sqrl.spawn_housekeeping()?;
 //! let page = format!(
 //!     "<!doctype html><title>Log in</title><div data-sqrl-login></div>\
 //!      <script src=\"{}\" defer></script>",

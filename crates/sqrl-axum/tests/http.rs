@@ -697,3 +697,33 @@ fn a_disabled_identity_is_scanned_with_detail_disabled_until_it_enables() {
         "confirmed"
     );
 }
+
+/// Before, only the site purged flows: an app embedding the layer kept every login flow
+/// until its memory store was full and refused new logins.
+#[test]
+fn housekeeping_forgets_an_embedders_finished_flows() {
+    let memory = Arc::new(sqrl_server::MemoryStore::new());
+    let t = OverHttp::new(Setup {
+        store: Some(memory.clone()),
+        ..Setup::default()
+    });
+    let page = t.start();
+    phone_logs_in(&t, &page);
+    assert_eq!(memory.flow_count(), 1);
+    let running = t.spawn(t.http.clone().housekeeping(Duration::from_millis(10)));
+    let settle = || t.block_on(async { tokio::time::sleep(Duration::from_millis(200)).await });
+    settle();
+    assert_eq!(
+        memory.flow_count(),
+        1,
+        "a flow within its retention is kept"
+    );
+    t.set_now(T0 + t.http.sqrl().flow_retention() + 1);
+    settle();
+    assert_eq!(
+        memory.flow_count(),
+        0,
+        "housekeeping forgot the finished flow"
+    );
+    running.abort();
+}

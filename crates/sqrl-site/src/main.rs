@@ -24,7 +24,7 @@ use sqrl_axum::SqrlHttp;
 use sqrl_server::{Config, Server, SqrlServer};
 
 use crate::args::Args;
-use crate::config::{SiteConfig, TlsMode};
+use crate::config::{Origin, SiteConfig, TlsMode};
 
 /// A line on standard output (where the addresses go; whoever reads them may stop reading,
 /// which is no reason to stop serving).
@@ -68,6 +68,29 @@ async fn first_whole_second() -> u64 {
     since_epoch.as_secs().saturating_add(1)
 }
 
+/// The SQRL layers of the site: the decisions, the driver on the backends, the HTTP layer.
+fn sqrl_layer(
+    config: &SiteConfig,
+    origin: &Origin,
+    backends: &backends::Backends,
+    keys: &keys::Keys,
+    codes_not_before: u64,
+) -> SqrlHttp {
+    let mut server_config = Config::new(&origin.host_port);
+    server_config.origin = origin.url.clone();
+    server_config.lifetimes = config.lifetimes;
+    server_config.ask = config.ask;
+    server_config.codes_not_before = codes_not_before;
+    let server = Server::new(server_config, &keys.nut, &keys.browser);
+    let driver = SqrlServer::new(server, backends.store.clone()).with_scan_rule(config.scan_rule);
+    SqrlHttp::builder(backends.attach(driver))
+        .settings(config.http.clone())
+        .on_login(|event| {
+            tracing::info!(account = %event.account, ip = %event.ip, browser = %event.browser, cps = event.via_cps, "login");
+        })
+        .build()
+}
+
 /// Binds, opens the backends and serves until Ctrl-C.
 async fn run(config: SiteConfig) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(config.bind)
@@ -94,23 +117,13 @@ async fn run(config: SiteConfig) -> Result<(), String> {
         None => None,
     };
     let backends = backends::open(&config.backends, config.lifetimes).await?;
-    let store = backends.store.clone();
-    let keys = keys::load_or_create(&*store, backends.sqlite_path.as_deref()).await?;
-    let mut server_config = Config::new(&origin.host_port);
-    server_config.origin = origin.url.clone();
-    server_config.lifetimes = config.lifetimes;
-    server_config.ask = config.ask;
-    if backends.flows_in_memory {
-        server_config.codes_not_before = first_whole_second().await;
-    }
-    let server = Server::new(server_config, &keys.nut, &keys.browser);
-    let driver = SqrlServer::new(server, store).with_scan_rule(config.scan_rule);
-    let sqrl = SqrlHttp::builder(backends.attach(driver))
-        .settings(config.http.clone())
-        .on_login(|event| {
-            tracing::info!(account = %event.account, ip = %event.ip, browser = %event.browser, cps = event.via_cps, "login");
-        })
-        .build();
+    let keys = keys::load_or_create(&*backends.store, backends.sqlite_path.as_deref()).await?;
+    let codes_not_before = if backends.flows_in_memory {
+        first_whole_second().await
+    } else {
+        0
+    };
+    let sqrl = sqrl_layer(&config, &origin, &backends, &keys, codes_not_before);
     // Housekeeping: forget the flows whose every phase has ended.
     sqrl.spawn_housekeeping().map_err(|e| e.to_string())?;
 

@@ -169,7 +169,7 @@ async fn account_page(State(site): State<Site>, headers: HeaderMap) -> Response 
         Ok(s) => s,
         Err(refused) => return refused.into_response(),
     };
-    let store = site.sqrl.sqrl().store();
+    let store = site.sqrl.store();
     let (account, name, sessions) = match (
         store.account(&signed_in.account).await,
         store.display_name(&signed_in.account).await,
@@ -215,7 +215,7 @@ async fn set_name(
         Err(refused) => return refused.into_response(),
     };
     let name = clean_display_name(&form.name);
-    let store = site.sqrl.sqrl().store();
+    let store = site.sqrl.store();
     match store.set_display_name(&signed_in.account, &name).await {
         Ok(()) => Redirect::to("/account").into_response(),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response(),
@@ -239,7 +239,7 @@ async fn revoke(
     let Ok(hash) = b64::decode_array::<32>(&form.session, "session") else {
         return StatusCode::BAD_REQUEST.into_response();
     };
-    let store = site.sqrl.sqrl().store();
+    let store = site.sqrl.store();
     if store
         .delete_session(&signed_in.account, &hash)
         .await
