@@ -7,7 +7,7 @@
 //! - [`SqrlServer`] drives it over the async [`Store`], [`Events`] and [`Limiter`] traits.
 //! - [`MemoryStore`], [`MemoryEvents`], [`MemoryLimiter`]: one-process implementations.
 //!   Other backends live in their own crates (`sqrl-server-sqlite`, `sqrl-server-postgres`,
-//!   `sqrl-server-redis`) and prove themselves with the [`testkit`] (feature `testkit`).
+//!   `sqrl-server-redis`) and prove themselves with the conformance suite `testkit` (feature `testkit`).
 //! - The HTTP layer is the `sqrl-axum` crate.
 //!
 //! Rules: `spec/protocol.md` (the wire) and `spec/server.md` (the website side).

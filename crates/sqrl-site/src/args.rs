@@ -13,6 +13,8 @@ use sqrl_server::AskPolicy;
 /// kept for this long (see [`Lifetimes::shared_flow_retention`](sqrl_server::Lifetimes::shared_flow_retention)).
 pub const LONGEST_NUT_LIFETIME: u64 = 900;
 
+// These doc comments are the `--help` text, written for a terminal (bare URLs, `<bind>`).
+#[allow(rustdoc::bare_urls, rustdoc::invalid_html_tags)]
 #[derive(Debug, Parser)]
 #[command(
     name = "sqrl-site",
