@@ -72,7 +72,7 @@ macro_rules! over_both_transports {
             $(
                 #[test]
                 fn $name() {
-                    super::$name::<super::common::InProcess>();
+                    super::$name::<crate::common::InProcess>();
                 }
             )*
         }
@@ -80,7 +80,7 @@ macro_rules! over_both_transports {
             $(
                 #[test]
                 fn $name() {
-                    super::$name::<super::common::OverHttp>();
+                    super::$name::<crate::common::OverHttp>();
                 }
             )*
         }
