@@ -209,7 +209,9 @@ fn declined_on_the_phone_rejects_the_flow<T: Transport>() {
     .unwrap_err();
     assert_eq!(
         err,
-        sqrl_client::Error::CommandFailed(Tif::from_bits(0x44)),
+        sqrl_client::Error::Exchange(sqrl_client::ExchangeError::CommandFailed(Tif::from_bits(
+            0x44
+        ))),
         "declined: command failed, IPs matched"
     );
     t.set_now(T0 + 1);
@@ -233,7 +235,9 @@ fn declined_on_the_phone_rejects_the_flow<T: Transport>() {
     .unwrap_err();
     assert_eq!(
         err,
-        sqrl_client::Error::CommandFailed(Tif::from_bits(0x45)),
+        sqrl_client::Error::Exchange(sqrl_client::ExchangeError::CommandFailed(Tif::from_bits(
+            0x45
+        ))),
         "declined: command failed, IPs matched, known"
     );
     assert_eq!(t.status(&page), Ok(Status::Rejected));
@@ -300,20 +304,23 @@ fn rekey_disable_enable_remove_through_the_client<T: Transport>() {
     // The old identity is superseded: its query succeeds with 0x200, its login fails.
     t.set_now(T0 + 20);
     let (_, result) = act(&t, &keys(&old), Action::Login);
-    assert_eq!(result.unwrap_err(), sqrl_client::Error::Superseded);
+    assert_eq!(
+        result.unwrap_err(),
+        sqrl_client::Error::Exchange(sqrl_client::ExchangeError::Superseded)
+    );
 
     t.set_now(T0 + 30);
     act(&t, &rekeyed, Action::Disable).1.unwrap();
     assert!(t.account(&idk_of(&new.imk())).unwrap().disabled);
     assert_eq!(
         act(&t, &rekeyed, Action::Login).1.unwrap_err(),
-        sqrl_client::Error::SqrlDisabled
+        sqrl_client::Error::Exchange(sqrl_client::ExchangeError::SqrlDisabled)
     );
     let with_rescue = keys(&new).with_unlock_key(new.clone());
     let wrong_rescue = keys(&new).with_unlock_key(old.clone());
     assert!(matches!(
         act(&t, &wrong_rescue, Action::Enable).1.unwrap_err(),
-        sqrl_client::Error::ClientFailure(_)
+        sqrl_client::Error::Exchange(sqrl_client::ExchangeError::ClientFailure(_))
     ));
     assert!(t.account(&idk_of(&new.imk())).unwrap().disabled);
     act(&t, &with_rescue, Action::Enable).1.unwrap();
@@ -363,7 +370,12 @@ fn cross_device_needs_noiptest<T: Transport>() {
     )
     .unwrap_err();
     // exactly 0x40: the IP bit clear, no client failure
-    assert_eq!(err, sqrl_client::Error::CommandFailed(Tif::COMMAND_FAILED));
+    assert_eq!(
+        err,
+        sqrl_client::Error::Exchange(sqrl_client::ExchangeError::CommandFailed(
+            Tif::COMMAND_FAILED
+        ))
+    );
     assert!(t.account(&idk_of(&iuk.imk())).is_none());
     assert_eq!(t.status(&page), Ok(Status::Scanned));
 
@@ -893,7 +905,10 @@ fn btn_zero_after_a_question_with_buttons_does_not_log_in<T: Transport>() {
     )
     .unwrap_err();
     assert!(
-        matches!(err, sqrl_client::Error::ClientFailure(_)),
+        matches!(
+            err,
+            sqrl_client::Error::Exchange(sqrl_client::ExchangeError::ClientFailure(_))
+        ),
         "{err:?}"
     );
     assert_eq!(t.status(&page), Ok(Status::Scanned));
@@ -1199,7 +1214,10 @@ fn cancel_at_the_clients_own_prompt_reaches_the_waiting_page<T: Transport>() {
         },
     )
     .unwrap_err();
-    assert_eq!(err, sqrl_client::Error::Cancelled);
+    assert_eq!(
+        err,
+        sqrl_client::Error::Exchange(sqrl_client::ExchangeError::Cancelled)
+    );
     assert_eq!(t.status(&page), Ok(Status::Rejected));
     assert_eq!(t.redeem(&page), Err(Denied::Flow(FlowError::WrongState)));
     assert!(t.account(&idk_of(&iuk.imk())).is_none());
@@ -1217,7 +1235,10 @@ fn cancel_at_the_clients_own_prompt_reaches_the_waiting_page<T: Transport>() {
         |_| Decision::Cancel,
     )
     .unwrap_err();
-    assert_eq!(err, sqrl_client::Error::Cancelled);
+    assert_eq!(
+        err,
+        sqrl_client::Error::Exchange(sqrl_client::ExchangeError::Cancelled)
+    );
     assert_eq!(t.status(&page), Ok(Status::Rejected));
     assert!(!t.account(&idk_of(&iuk.imk())).unwrap().disabled);
 }
@@ -1230,7 +1251,10 @@ fn a_login_refused_for_a_disabled_account_tells_the_waiting_page<T: Transport>()
     log_in(&t, &keys);
     act(&t, &keys, Action::Disable).1.unwrap();
     let (page, result) = act(&t, &keys, Action::Login);
-    assert_eq!(result.unwrap_err(), sqrl_client::Error::SqrlDisabled);
+    assert_eq!(
+        result.unwrap_err(),
+        sqrl_client::Error::Exchange(sqrl_client::ExchangeError::SqrlDisabled)
+    );
     assert_eq!(
         t.status(&page),
         Ok(Status::ScannedDisabled),
