@@ -20,13 +20,14 @@ secret32!(
     SiteSeed
 );
 
-/// HMAC-SHA256 keyed with 32 bytes; panic-free (the key is zero-padded to the block size,
-/// which is exactly what HMAC does with a short key).
+/// HMAC-SHA256 keyed with 32 bytes, by the `hmac` crate. Nothing here copies the key.
+#[allow(
+    clippy::expect_used,
+    reason = "HMAC takes a key of any length (RFC 2104 §2): hmac's `new_from_slice` never \
+              fails for it, and hmac's own `KeyInit::new` unwraps this same call"
+)]
 pub(crate) fn hmac_sha256(key: &[u8; 32], message: &[&[u8]]) -> [u8; 32] {
-    let mut block = [0u8; 64];
-    block[..32].copy_from_slice(key);
-    let mut mac = <Hmac<Sha256> as hmac::digest::KeyInit>::new(&block.into());
-    block.zeroize();
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts any key length");
     for part in message {
         mac.update(part);
     }
