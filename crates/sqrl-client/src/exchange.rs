@@ -38,8 +38,8 @@ use sqrl_proto::{
     b64, signing_input, Ask, Button, ClientParams, Command, RequestBody, ServerParams, SqrlUrl, Tif,
 };
 
+use crate::error::{Error, ExchangeError};
 use crate::keys::{IdentityLock, Ilk, Imk, Iuk, Rlk, SiteKey};
-use crate::{Error, ExchangeError};
 
 /// What the user wants to do at the site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,12 +7,12 @@ use rand_core::CryptoRngCore;
 use unicode_normalization::UnicodeNormalization;
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::error::IdentityError;
 use crate::keys::{enscrypt, enscrypt_while, EnScryptKey, Ilk, Imk, Iuk, LOG2_N};
 use crate::storage::base56;
 use crate::storage::s4::{
     PasswordBlock, PreviousBlock, RescueBlock, Settings, StretchParams, RESCUE_BLOCK_LEN, S4,
 };
-use crate::IdentityError;
 
 /// Why a textual identity of the wrong length is refused.
 const TEXTUAL_LENGTH: &str =

@@ -22,8 +22,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 
+use crate::error::{Error, TransportError};
 use crate::exchange::{Decision, Exchange, Outcome, Prompt, Request};
-use crate::{Error, TransportError};
 
 /// Largest reply body accepted (a real reply is a few hundred bytes).
 pub const MAX_REPLY: u64 = 16 * 1024;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use zeroize::Zeroize;
 
 use super::secret::secret32;
-use crate::IdentityError;
+use crate::error::IdentityError;
 
 /// scrypt's log2 N, fixed for SQRL.
 pub const LOG2_N: u8 = 9;

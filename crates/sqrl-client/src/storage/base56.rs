@@ -8,7 +8,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::IdentityError;
+use crate::error::IdentityError;
 
 /// The 56 characters: digits and letters without 0, 1, I, O, l, o.
 pub const ALPHABET: &[u8; 56] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz";

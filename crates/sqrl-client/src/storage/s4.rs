@@ -5,8 +5,8 @@ use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
 use zeroize::Zeroize;
 
+use crate::error::IdentityError;
 use crate::keys::{EnScryptKey, Ilk, Imk, Iuk, LOG2_N, MAX_ITERATIONS};
-use crate::IdentityError;
 
 /// Binary header.
 pub const BINARY_HEADER: &[u8; 8] = b"sqrldata";
