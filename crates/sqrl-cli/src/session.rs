@@ -51,6 +51,7 @@ pub(crate) fn unlock(identity: &Identity) -> Result<Unlocked, Failure> {
     })
 }
 
+/// The options of every command that talks to one site.
 #[derive(Debug, Args)]
 pub(crate) struct Common {
     /// Do not ask; approve (for scripts)
