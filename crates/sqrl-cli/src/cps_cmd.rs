@@ -11,15 +11,12 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
 use clap::Args;
-use rand_core::OsRng;
-use sqrl_client::exchange::{Action, Config, Exchange, Keys};
-use sqrl_client::keys::Rlk;
-use sqrl_client::transport;
+use sqrl_client::exchange::{Action, Keys};
 use sqrl_proto::SqrlUrl;
 
-use crate::identity_cmd::load;
-use crate::site_cmd::Common;
-use crate::{Failure, Global, Kind, Outcome};
+use crate::failure::{Failure, Kind, Outcome};
+use crate::global::Global;
+use crate::session::{self, Common};
 
 /// A transparent 1×1 GIF.
 const GIF: &[u8] = &[
@@ -29,7 +26,7 @@ const GIF: &[u8] = &[
 ];
 
 #[derive(Debug, Args)]
-pub struct CpsArgs {
+pub(crate) struct CpsArgs {
     /// Port on 127.0.0.1 (the SQRL standard is 25519)
     #[arg(long, default_value_t = 25519)]
     port: u16,
@@ -107,15 +104,15 @@ fn listen(port: u16) -> Result<TcpListener, Failure> {
     })
 }
 
-pub fn run(global: &Global, args: CpsArgs) -> Outcome {
+pub(crate) fn run(global: &Global, args: CpsArgs) -> Outcome {
     // The port first: a taken port fails at once, not after the password's seconds.
     let listener = listen(args.port)?;
     let address = listener
         .local_addr()
         .map_err(|e| Failure::new(Kind::Network, format!("cannot listen: {e}")))?;
     let transport = global.transport()?;
-    let identity = load(&global.identity_path()?)?;
-    let unlocked = crate::site_cmd::unlock(&identity)?;
+    let identity = session::load(&global.identity_path()?)?;
+    let unlocked = session::unlock(&identity)?;
     let keys = Keys::from_unlocked(&unlocked);
     eprintln!("Waiting for same-device logins on http://{address} (Ctrl-C to stop).");
     for stream in listener.incoming() {
@@ -142,42 +139,26 @@ pub fn run(global: &Global, args: CpsArgs) -> Outcome {
             continue;
         };
         let cancel = url.cancel_url().map(str::to_owned);
-        let host = crate::site_cmd::site_of(&url);
-        let mut situation = crate::site_cmd::Situation {
-            action: Action::Login,
-            host: &host,
-            cross_device: false,
-            danger_loopback_http: global.danger_loopback_http,
-            answered: None,
-        };
-        let config = Config {
-            alt_id: args.common.alt_id.clone(),
-            cps: true,
-            noiptest: false,
-            sqrlonly: unlocked.settings.options & sqrl_client::storage::s4::Settings::SQRL_ONLY
-                != 0,
-            hardlock: unlocked.settings.options & sqrl_client::storage::s4::Settings::HARDLOCK != 0,
-        };
-        let result = Exchange::start(url, Action::Login, &keys, config, Rlk::generate(&mut OsRng))
-            .and_then(|(exchange, first)| {
-                transport::run(exchange, first, &transport, |prompt| {
-                    let decision = crate::site_cmd::decide(prompt, &args.common);
-                    situation.answered = Some(decision);
-                    decision
-                })
-            });
+        let config = session::config(&unlocked.settings, &args.common, true, false);
+        let result = session::run(
+            global,
+            &transport,
+            url,
+            Action::Login,
+            &keys,
+            config,
+            &args.common,
+        );
         match (result, cancel) {
             (Ok(outcome), _) if outcome.redirect.is_some() => {
                 eprintln!("Logged in; sending the browser to the site.");
                 redirect(&stream, outcome.redirect.as_deref().unwrap_or("/"));
             }
-            (Err(error), Some(cancel)) => {
-                let failure = crate::site_cmd::explain(error, &situation);
+            (Err(failure), Some(cancel)) => {
                 eprintln!("sqrl: {}", failure.message);
                 redirect(&stream, &cancel);
             }
-            (Err(error), None) => {
-                let failure = crate::site_cmd::explain(error, &situation);
+            (Err(failure), None) => {
                 eprintln!("sqrl: {}", failure.message);
                 page(
                     &stream,

@@ -8,11 +8,13 @@ use clap::{Args, Subcommand, ValueEnum};
 use rand_core::OsRng;
 use sqrl_client::{Identity, RescueCode, Stretch};
 
+use crate::failure::{Failure, Kind, Outcome};
+use crate::global::Global;
+use crate::session::{self, load};
 use crate::ui::{self, Stretching};
-use crate::{Failure, Global, Kind, Outcome};
 
 #[derive(Debug, Subcommand)]
-pub enum IdentityCommand {
+pub(crate) enum IdentityCommand {
     /// Create a new identity, protected by a password; prints its rescue code once and, at a
     /// terminal, asks you to type its last group before saving
     New {
@@ -69,7 +71,7 @@ pub enum IdentityCommand {
 
 /// Export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     /// SQRLDATA base64url text (password and rescue-code blocks)
     Text,
     /// sqrldata binary
@@ -81,7 +83,7 @@ pub enum Format {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct StretchArgs {
+pub(crate) struct StretchArgs {
     /// Seconds of EnScrypt for each secret set (password, rescue code)
     #[arg(long, default_value_t = 5, value_name = "SECONDS")]
     enscrypt_seconds: u64,
@@ -105,22 +107,6 @@ impl StretchArgs {
             None => Ok(Stretch::For(Duration::from_secs(self.enscrypt_seconds))),
         }
     }
-}
-
-/// Reads the identity file.
-pub fn load(path: &Path) -> Result<Identity, Failure> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        let hint = if e.kind() == std::io::ErrorKind::NotFound {
-            " (create one with `sqrl identity new` or `sqrl identity import`)"
-        } else {
-            ""
-        };
-        Failure::new(
-            Kind::Identity,
-            format!("cannot read {}: {e}{hint}", path.display()),
-        )
-    })?;
-    Ok(Identity::import(&bytes)?)
 }
 
 /// Writes the identity file atomically, readable by its owner only.
@@ -202,10 +188,10 @@ fn site_for_show(text: &str) -> Result<sqrl_proto::SqrlUrl, Failure> {
         (false, true) => format!("sqrl://{rest}&nut=x"),
         (false, false) => format!("sqrl://{rest}?nut=x"),
     };
-    crate::site_cmd::parse_url(&link)
+    session::parse_url(&link)
 }
 
-pub fn run(global: &Global, command: IdentityCommand) -> Outcome {
+pub(crate) fn run(global: &Global, command: IdentityCommand) -> Outcome {
     let path = global.identity_path()?;
     match command {
         IdentityCommand::New { stretch, force } => {
@@ -326,7 +312,7 @@ pub fn run(global: &Global, command: IdentityCommand) -> Outcome {
             }
             if let Some(site) = site {
                 let url = site_for_show(&site)?;
-                let unlocked = crate::site_cmd::unlock(&identity)?;
+                let unlocked = session::unlock(&identity)?;
                 println!("auth domain:        {}", url.auth_domain());
                 println!(
                     "idk:                {}",

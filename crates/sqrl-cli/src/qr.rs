@@ -2,10 +2,10 @@
 
 use std::path::Path;
 
-use crate::{Failure, Kind};
+use crate::failure::{Failure, Kind};
 
 /// Decodes every QR code in the image and returns the first `sqrl://` URL.
-pub fn read_sqrl_url(path: &Path) -> Result<String, Failure> {
+pub(crate) fn read_sqrl_url(path: &Path) -> Result<String, Failure> {
     let image = image::open(path)
         .map_err(|e| Failure::new(Kind::Input, format!("cannot read {}: {e}", path.display())))?
         .to_luma8();

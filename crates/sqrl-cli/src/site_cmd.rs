@@ -3,346 +3,37 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use rand_core::OsRng;
-use sqrl_client::exchange::{Action, Config, Decision, Exchange, Keys, Prompt};
-use sqrl_client::keys::Rlk;
-use sqrl_client::transport;
-use sqrl_client::{Identity, Unlocked};
-use sqrl_proto::{Button, SqrlUrl};
+use sqrl_client::exchange::{Action, Keys};
+use sqrl_proto::SqrlUrl;
 
-use crate::identity_cmd::load;
+use crate::failure::{Failure, Kind, Outcome};
+use crate::global::Global;
+use crate::qr;
+use crate::session::{self, Common};
 use crate::ui::{self, Stretching};
-use crate::{Failure, Global, Kind, Outcome};
 
 #[derive(Debug, Args)]
-pub struct SiteArgs {
+pub(crate) struct SiteArgs {
     /// The site's sqrl:// link
-    pub url: String,
+    pub(crate) url: String,
     #[command(flatten)]
-    pub common: Common,
+    pub(crate) common: Common,
 }
 
 #[derive(Debug, Args)]
-pub struct LoginArgs {
+pub(crate) struct LoginArgs {
     /// The site's sqrl:// link (or use --qr)
     #[arg(required_unless_present = "qr", conflicts_with = "qr")]
-    pub url: Option<String>,
+    pub(crate) url: Option<String>,
     /// Read the sqrl:// link from a picture of the QR code (PNG or JPEG); implies --cross-device
     #[arg(long, value_name = "IMAGE")]
-    pub qr: Option<PathBuf>,
+    pub(crate) qr: Option<PathBuf>,
     /// Client-provided session: print the address that opens the logged-in session instead of
     /// letting the site log in the browser that showed the code
     #[arg(long)]
-    pub cps: bool,
+    pub(crate) cps: bool,
     #[command(flatten)]
-    pub common: Common,
-}
-
-#[derive(Debug, Args)]
-pub struct Common {
-    /// Do not ask; approve (for scripts)
-    #[arg(short, long)]
-    pub yes: bool,
-    /// With --yes, the button to answer a site's question with (1 or 2; default: 1)
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=2))]
-    pub button: Option<u8>,
-    /// Alternate identity at this site
-    #[arg(long, default_value = "")]
-    pub alt_id: String,
-    /// The browser is on another device: skip the site's same-IP check
-    #[arg(long)]
-    pub cross_device: bool,
-}
-
-fn action_text(prompt: &Prompt) -> &'static str {
-    match prompt.action {
-        Action::Login if prompt.replaces_previous => {
-            "log in, replacing your previous identity at this site"
-        }
-        Action::Login if prompt.known => "log in",
-        Action::Login => "log in with a new account (this site does not know you yet)",
-        Action::Disable => "disable SQRL login at this site",
-        Action::Enable => "re-enable SQRL login at this site",
-        Action::Remove => "remove your identity from this site",
-    }
-}
-
-/// The question that approves `prompt`'s action, in the words of that action.
-fn question(prompt: &Prompt) -> String {
-    let site = &prompt.auth_domain;
-    match prompt.action {
-        Action::Login => format!("Log in to {site}?"),
-        Action::Disable => format!("Disable SQRL login for your identity at {site}?"),
-        Action::Enable => format!("Re-enable SQRL login for your identity at {site}?"),
-        Action::Remove => format!(
-            "Remove your identity from {site}? The site forgets it; logging in again makes a new account."
-        ),
-    }
-}
-
-/// Shows the prompt and gets the user's decision.
-pub(crate) fn decide(prompt: &Prompt, common: &Common) -> Decision {
-    eprintln!("Site:      {}", prompt.auth_domain);
-    eprintln!("Request:   {}", action_text(prompt));
-    if prompt.ips_matched {
-        eprintln!("IP check:  matched (this device and the login page share an address)");
-    } else {
-        eprintln!("IP check:  NOT matched. If you did not open this login page yourself, cancel.");
-    }
-    let buttons = prompt.ask.as_ref().map_or(0, |a| a.buttons.len());
-    let login = prompt.action == Action::Login;
-    if let Some(ask) = &prompt.ask {
-        if login {
-            eprintln!("The site asks:");
-        } else {
-            // A site asks before it knows what the client will do, so its question is about
-            // logging in; its buttons would not say what is about to happen.
-            eprintln!("The site's login page says (about logging in, not about this request):");
-        }
-        for line in ask.message.lines() {
-            eprintln!("  {line}");
-        }
-        if login {
-            for (i, button) in ask.buttons.iter().enumerate() {
-                eprintln!("  [{}] {}", i + 1, button.label);
-            }
-        }
-    }
-    let pick = |n: u8| {
-        if n == 2 {
-            Button::Second
-        } else {
-            Button::First
-        }
-    };
-    if common.yes {
-        return match (buttons, common.button) {
-            (0, _) => Decision::Approve,
-            (_, Some(n)) => Decision::Button(pick(n)),
-            (_, None) => Decision::Button(Button::First),
-        };
-    }
-    if buttons == 0 || !login {
-        return match (ui::confirm(&question(prompt)), buttons) {
-            (false, _) => Decision::Cancel,
-            (true, 0) => Decision::Approve,
-            // The site's first button is its "go ahead".
-            (true, _) => Decision::Button(Button::First),
-        };
-    }
-    match ui::choose(buttons) {
-        Some(n) => Decision::Button(pick(n as u8)),
-        None => Decision::Cancel,
-    }
-}
-
-/// Parses a sqrl:// link, saying what is wrong with it in a person's words.
-pub(crate) fn parse_url(text: &str) -> Result<SqrlUrl, Failure> {
-    use sqrl_proto::Error as E;
-    let text = text.trim();
-    SqrlUrl::parse(text).map_err(|error| {
-        let web = ["http://", "https://"].iter().any(|scheme| {
-            text.get(..scheme.len())
-                .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
-        });
-        let message = match error {
-            E::UrlScheme | E::UnsupportedScheme { .. } if web => {
-                "That is a web address, not a SQRL link: a SQRL link starts \
-                with sqrl://. Copy the link under the site's QR code, or pass a picture of the \
-                code with --qr."
-                    .to_owned()
-            }
-            E::UrlScheme => "That is not a SQRL link: a SQRL link starts with sqrl://. Copy the \
-                link under the site's QR code, or pass a picture of the code with --qr."
-                .to_owned(),
-            E::UrlMissingNut => "This SQRL link is incomplete (it has no nut=): reload the \
-                login page and copy the whole link."
-                .to_owned(),
-            other => format!(
-                "This SQRL link is damaged ({other}): reload the login page and copy the whole \
-                 link."
-            ),
-        };
-        Failure::new(Kind::Input, message)
-    })
-}
-
-/// What an exchange was, to explain how it failed.
-pub(crate) struct Situation<'a> {
-    pub action: Action,
-    pub host: &'a str,
-    pub cross_device: bool,
-    pub danger_loopback_http: bool,
-    /// The user's answer at the prompt, if it was shown.
-    pub answered: Option<Decision>,
-}
-
-/// Says what happened and what to do, instead of the protocol's words.
-pub(crate) fn explain(error: sqrl_client::Error, situation: &Situation<'_>) -> Failure {
-    use sqrl_client::Error as E;
-    let action = situation.action;
-    let what = match action {
-        Action::Login => "Login",
-        Action::Disable => "Disabling SQRL login",
-        Action::Enable => "Re-enabling SQRL login",
-        Action::Remove => "Removing your identity",
-    };
-    let doing = match action {
-        Action::Login => "log you in",
-        Action::Disable => "disable SQRL login for your identity",
-        Action::Enable => "re-enable SQRL login for your identity",
-        Action::Remove => "remove your identity",
-    };
-    let host = situation.host;
-    match error {
-        // Cancelled at our prompt: the client told the site with a query (btn=2), which
-        // changes nothing anywhere; a site that understands it ends its waiting login page.
-        E::Cancelled => Failure::new(
-            Kind::Cancelled,
-            match action {
-                Action::Login => format!("{what} cancelled; the site was told."),
-                _ => format!("{what} cancelled; nothing was changed, and the site was told."),
-            },
-        ),
-        // The site's second button declines ("Cancel"): the site did what it was told.
-        E::CommandFailed(_) if situation.answered == Some(Decision::Button(Button::Second)) => {
-            Failure::new(
-                Kind::Cancelled,
-                format!("{what} cancelled; the site was told."),
-            )
-        }
-        E::CommandFailed(tif)
-            if !tif.contains(sqrl_proto::Tif::IPS_MATCHED) && !situation.cross_device =>
-        {
-            Failure::new(
-                Kind::Refused,
-                format!(
-                    "{host} refused to {doing}: the login page was opened from another network \
-                     address than this computer's. If that page is yours on another device, run \
-                     again with --cross-device; if you did not open it yourself, do not."
-                ),
-            )
-        }
-        E::CommandFailed(_) => Failure::new(
-            Kind::Refused,
-            format!(
-                "{host} refused to {doing} and gave no reason. Reload the login page and try \
-                 again with the new code."
-            ),
-        ),
-        E::TransientRepeated => Failure::new(
-            Kind::Refused,
-            "This login code has expired, was already used, or is incomplete: reload the login \
-             page and copy the whole new link (or scan the new code).",
-        ),
-        E::ClientFailure(_) => Failure::new(
-            Kind::Refused,
-            format!(
-                "{host} could not accept the request. Reload the login page and copy the whole \
-                 link; if it happens again, this client and the site disagree about SQRL."
-            ),
-        ),
-        E::NotSupported(_) => Failure::new(
-            Kind::Refused,
-            format!("{host} does not support this: it cannot {doing} through SQRL."),
-        ),
-        E::UnknownTifBits(_) => Failure::new(
-            Kind::Refused,
-            format!(
-                "{host} answered with SQRL features this version of sqrl does not know; \
-                 nothing was done. Update sqrl."
-            ),
-        ),
-        E::Superseded => Failure::new(
-            Kind::Refused,
-            format!(
-                "{host} knows a newer identity of yours: this one was replaced there (re-keyed \
-                 on another device?). Import your newest identity and try again."
-            ),
-        ),
-        E::SqrlDisabled => Failure::new(
-            Kind::Refused,
-            format!(
-                "SQRL login is disabled for your identity at {host}; `sqrl enable` turns it \
-                 back on (it needs the rescue code)."
-            ),
-        ),
-        E::UnknownIdentity => Failure::new(
-            Kind::Refused,
-            format!(
-                "{host} does not know your identity, so there is nothing to {}; if you use \
-                 --alt-id there, give the same one.",
-                match action {
-                    Action::Enable => "re-enable",
-                    Action::Remove => "remove",
-                    _ => "disable",
-                }
-            ),
-        ),
-        E::MissingSuk | E::MissingCpsUrl => Failure::new(
-            Kind::Refused,
-            format!("{host} left out part of its answer ({error}); the site has a problem."),
-        ),
-        E::Network(detail)
-            if !situation.danger_loopback_http
-                && sqrl_client::transport::is_loopback_host(host_name(host)) =>
-        {
-            Failure::new(
-                Kind::Network,
-                format!(
-                    "Could not reach {host} over HTTPS ({detail}). A test site on this computer \
-                     usually speaks plain HTTP: if this one is yours, run again with \
-                     --danger-loopback-http."
-                ),
-            )
-        }
-        E::Network(detail) => Failure::new(
-            Kind::Network,
-            format!("Could not reach {host} ({detail}). Check the connection and try again."),
-        ),
-        E::HttpStatus(code) => Failure::new(
-            Kind::Network,
-            format!(
-                "{host} answered HTTP {code} instead of SQRL: the link may be incomplete or \
-                 old. Reload the login page and copy the whole link."
-            ),
-        ),
-        E::ReplyTooLarge => Failure::new(
-            Kind::Network,
-            format!("{host} sent a reply too large to be SQRL; nothing was done."),
-        ),
-        E::Proto(detail) => Failure::new(
-            Kind::Network,
-            format!("{host} did not answer in SQRL ({detail}); nothing was done."),
-        ),
-        other => Failure::from(other),
-    }
-}
-
-/// The host of `host[:port]` (IPv6 literals keep their brackets).
-fn host_name(authority: &str) -> &str {
-    match authority.find(']') {
-        Some(end) if authority.starts_with('[') => authority.get(..=end).unwrap_or(authority),
-        _ => authority.split(':').next().unwrap_or(authority),
-    }
-}
-
-/// `host[:port]` of a SQRL URL, for messages.
-pub(crate) fn site_of(url: &SqrlUrl) -> String {
-    let rest = url.as_str().get("sqrl://".len()..).unwrap_or_default();
-    let authority = rest.split(['/', '?']).next().unwrap_or_default();
-    authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host)
-        .to_ascii_lowercase()
-}
-
-/// Unlocks the identity with the password (asked again when wrong, at a terminal).
-pub(crate) fn unlock(identity: &Identity) -> Result<Unlocked, Failure> {
-    ui::with_password(|password| {
-        let bar = Stretching::new();
-        Ok(identity.unlock(password, &mut |p| bar.update(p))?)
-    })
+    pub(crate) common: Common,
 }
 
 fn exchange(
@@ -354,8 +45,8 @@ fn exchange(
     cross_device: bool,
 ) -> Result<sqrl_client::exchange::Outcome, Failure> {
     let transport = global.transport()?;
-    let identity = load(&global.identity_path()?)?;
-    let unlocked = unlock(&identity)?;
+    let identity = session::load(&global.identity_path()?)?;
+    let unlocked = session::unlock(&identity)?;
     let mut keys = Keys::from_unlocked(&unlocked);
     if matches!(action, Action::Enable | Action::Remove) {
         let iuk = ui::with_rescue_code(|code| {
@@ -364,37 +55,13 @@ fn exchange(
         })?;
         keys = keys.with_unlock_key(iuk);
     }
-    let settings = unlocked.settings;
-    let config = Config {
-        alt_id: common.alt_id.clone(),
-        cps,
-        noiptest: cross_device,
-        sqrlonly: settings.options & sqrl_client::storage::s4::Settings::SQRL_ONLY != 0,
-        hardlock: settings.options & sqrl_client::storage::s4::Settings::HARDLOCK != 0,
-    };
-    let host = site_of(&url);
-    let mut situation = Situation {
-        action,
-        host: &host,
-        cross_device,
-        danger_loopback_http: global.danger_loopback_http,
-        answered: None,
-    };
-    let result = Exchange::start(url, action, &keys, config, Rlk::generate(&mut OsRng)).and_then(
-        |(exchange, first)| {
-            transport::run(exchange, first, &transport, |prompt| {
-                let decision = decide(prompt, common);
-                situation.answered = Some(decision);
-                decision
-            })
-        },
-    );
-    result.map_err(|error| explain(error, &situation))
+    let config = session::config(&unlocked.settings, common, cps, cross_device);
+    session::run(global, &transport, url, action, &keys, config, common)
 }
 
-pub fn login(global: &Global, args: LoginArgs) -> Outcome {
+pub(crate) fn login(global: &Global, args: LoginArgs) -> Outcome {
     let (text, from_qr) = match (&args.url, &args.qr) {
-        (_, Some(image)) => (crate::qr::read_sqrl_url(image)?, true),
+        (_, Some(image)) => (qr::read_sqrl_url(image)?, true),
         (Some(url), None) => (url.clone(), false),
         (None, None) => {
             return Err(Failure::new(
@@ -403,7 +70,7 @@ pub fn login(global: &Global, args: LoginArgs) -> Outcome {
             ))
         }
     };
-    let url = parse_url(&text)?;
+    let url = session::parse_url(&text)?;
     let cross_device = args.common.cross_device || from_qr;
     let outcome = exchange(
         global,
@@ -429,8 +96,8 @@ pub fn login(global: &Global, args: LoginArgs) -> Outcome {
     Ok(())
 }
 
-pub fn other(global: &Global, action: Action, args: SiteArgs) -> Outcome {
-    let url = parse_url(&args.url)?;
+pub(crate) fn change(global: &Global, action: Action, args: SiteArgs) -> Outcome {
+    let url = session::parse_url(&args.url)?;
     exchange(
         global,
         action,

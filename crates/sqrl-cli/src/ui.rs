@@ -3,13 +3,13 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use sqrl_client::{Password, Progress, RescueCode, Stage};
+use sqrl_client::{IdentityError, Password, Progress, RescueCode, Stage};
 use zeroize::Zeroizing;
 
-use crate::{Failure, Kind};
+use crate::failure::{Failure, Kind};
 
 /// How many times a person at a terminal may type a password or rescue code.
-pub const TRIES: u32 = 3;
+pub(crate) const TRIES: u32 = 3;
 
 fn no_terminal(what: &str, var: &str) -> Failure {
     Failure::new(
@@ -37,21 +37,21 @@ fn read_secret(prompt: &str, what: &str, var: &str) -> Result<Zeroizing<String>,
 }
 
 /// The identity's current password (`SQRL_PASSWORD` or a prompt).
-pub fn password() -> Result<Password, Failure> {
+pub(crate) fn password() -> Result<Password, Failure> {
     read_secret("Password: ", "password", "SQRL_PASSWORD").map(|p| Password::new(&p))
 }
 
-/// Why an attempt with a secret failed: the client's error (a wrong secret is asked again) or
-/// anything else.
+/// Why an attempt with a secret failed: the identity's error (a wrong secret is asked again)
+/// or anything else.
 #[derive(Debug)]
-pub enum Attempt {
-    Client(sqrl_client::Error),
+pub(crate) enum Attempt {
+    Identity(IdentityError),
     Failed(Failure),
 }
 
-impl From<sqrl_client::Error> for Attempt {
-    fn from(error: sqrl_client::Error) -> Self {
-        Attempt::Client(error)
+impl From<IdentityError> for Attempt {
+    fn from(error: IdentityError) -> Self {
+        Attempt::Identity(error)
     }
 }
 
@@ -64,7 +64,7 @@ impl From<Failure> for Attempt {
 impl From<Attempt> for Failure {
     fn from(attempt: Attempt) -> Self {
         match attempt {
-            Attempt::Client(error) => Failure::from(error),
+            Attempt::Identity(error) => Failure::from(error),
             Attempt::Failed(failure) => failure,
         }
     }
@@ -76,7 +76,7 @@ impl From<Attempt> for Failure {
 fn with_retries<S, T>(
     env: &str,
     ask: impl Fn() -> Result<S, Failure>,
-    is_wrong: impl Fn(&sqrl_client::Error) -> bool,
+    is_wrong: impl Fn(&IdentityError) -> bool,
     again: &str,
     last: &str,
     mut attempt: impl FnMut(&S) -> Result<T, Attempt>,
@@ -87,10 +87,10 @@ fn with_retries<S, T>(
         tried += 1;
         let secret = ask()?;
         match attempt(&secret) {
-            Err(Attempt::Client(e)) if is_wrong(&e) && tried < tries => {
+            Err(Attempt::Identity(e)) if is_wrong(&e) && tried < tries => {
                 eprintln!("{again}; try again ({} left).", tries - tried);
             }
-            Err(Attempt::Client(e)) if is_wrong(&e) => {
+            Err(Attempt::Identity(e)) if is_wrong(&e) => {
                 return Err(Failure::new(Kind::Identity, last))
             }
             other => return other.map_err(Failure::from),
@@ -100,13 +100,13 @@ fn with_retries<S, T>(
 
 /// Asks for the password and runs `attempt` with it (an unlock: seconds of EnScrypt). A wrong
 /// password typed at a terminal is asked again, up to [`TRIES`] times in all.
-pub fn with_password<T>(
+pub(crate) fn with_password<T>(
     attempt: impl FnMut(&Password) -> Result<T, Attempt>,
 ) -> Result<T, Failure> {
     with_retries(
         "SQRL_PASSWORD",
         password,
-        |e| matches!(e, sqrl_client::Error::WrongPassword),
+        |e| matches!(e, IdentityError::WrongPassword),
         "Wrong password",
         "Wrong password.",
         attempt,
@@ -114,7 +114,7 @@ pub fn with_password<T>(
 }
 
 /// A password being set (`SQRL_NEW_PASSWORD`, or a prompt asked twice).
-pub fn new_password() -> Result<Password, Failure> {
+pub(crate) fn new_password() -> Result<Password, Failure> {
     if let Ok(value) = std::env::var("SQRL_NEW_PASSWORD") {
         return check_new(&value);
     }
@@ -138,7 +138,7 @@ fn check_new(password: &str) -> Result<Password, Failure> {
 
 /// The rescue code (`SQRL_RESCUE_CODE` or a prompt); at a terminal, something that is not
 /// 24 digits is asked again at once.
-pub fn rescue_code() -> Result<RescueCode, Failure> {
+pub(crate) fn rescue_code() -> Result<RescueCode, Failure> {
     let tries = if asked_at_terminal("SQRL_RESCUE_CODE") {
         TRIES
     } else {
@@ -171,13 +171,13 @@ pub fn rescue_code() -> Result<RescueCode, Failure> {
 
 /// Asks for the rescue code and runs `attempt` with it; a wrong code typed at a terminal is
 /// asked again, up to [`TRIES`] times in all.
-pub fn with_rescue_code<T>(
+pub(crate) fn with_rescue_code<T>(
     attempt: impl FnMut(&RescueCode) -> Result<T, Attempt>,
 ) -> Result<T, Failure> {
     with_retries(
         "SQRL_RESCUE_CODE",
         rescue_code,
-        |e| matches!(e, sqrl_client::Error::WrongRescueCode),
+        |e| matches!(e, IdentityError::WrongRescueCode),
         "That rescue code does not open this identity",
         "Wrong rescue code: it does not open this identity.",
         attempt,
@@ -187,7 +187,7 @@ pub fn with_rescue_code<T>(
 /// After a new rescue code is shown: at a terminal, asks the user to type its last group so
 /// nobody goes on without having written it down. `Ok` when confirmed or when there is no
 /// terminal to ask (scripts read the code from standard output).
-pub fn confirm_rescue_code(code: &RescueCode) -> Result<(), Failure> {
+pub(crate) fn confirm_rescue_code(code: &RescueCode) -> Result<(), Failure> {
     if !std::io::stdin().is_terminal() {
         return Ok(());
     }
@@ -225,12 +225,12 @@ pub fn confirm_rescue_code(code: &RescueCode) -> Result<(), Failure> {
 }
 
 /// A progress bar on stderr for EnScrypt (hidden when stderr is not a terminal).
-pub struct Stretching {
+pub(crate) struct Stretching {
     bar: ProgressBar,
 }
 
 impl Stretching {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let bar = ProgressBar::new(1);
         bar.set_style(
             ProgressStyle::with_template("{msg:>24} [{bar:30}] {percent:>3}%")
@@ -240,7 +240,7 @@ impl Stretching {
         Self { bar }
     }
 
-    pub fn update(&self, progress: Progress) {
+    pub(crate) fn update(&self, progress: Progress) {
         let message = match progress.stage {
             Stage::Password => "stretching password",
             Stage::RescueCode => "stretching rescue code",
@@ -261,7 +261,7 @@ impl Drop for Stretching {
 /// while the password was being stretched, or into an idle `sqrl cps`), so that only a key
 /// pressed after reading the question can answer it. A pipe is left alone: scripts write
 /// their answers ahead.
-pub fn discard_typed_ahead() {
+pub(crate) fn discard_typed_ahead() {
     #[cfg(unix)]
     {
         let stdin = std::io::stdin();
@@ -283,7 +283,7 @@ fn answer() -> Option<Zeroizing<String>> {
 }
 
 /// Asks a yes/no question; `false` unless the answer is yes (end of input cancels).
-pub fn confirm(question: &str) -> bool {
+pub(crate) fn confirm(question: &str) -> bool {
     discard_typed_ahead();
     let mut stderr = std::io::stderr();
     let _ = write!(stderr, "{question} [y/N] ");
@@ -299,7 +299,7 @@ pub fn confirm(question: &str) -> bool {
 }
 
 /// Asks to pick one of the numbered choices or cancel; `None` to cancel.
-pub fn choose(count: usize) -> Option<usize> {
+pub(crate) fn choose(count: usize) -> Option<usize> {
     discard_typed_ahead();
     let mut stderr = std::io::stderr();
     let _ = write!(stderr, "Choose 1-{count}, or anything else to cancel: ");

@@ -502,30 +502,12 @@ fn verbose_output_carries_no_secrets() {
 
 #[test]
 fn help_for_every_command() {
-    for args in [
-        vec!["--help"],
-        vec!["identity", "--help"],
-        vec!["identity", "new", "--help"],
-        vec!["identity", "import", "--help"],
-        vec!["identity", "export", "--help"],
-        vec!["identity", "show", "--help"],
-        vec!["identity", "rekey", "--help"],
-        vec!["identity", "change-password", "--help"],
-        vec!["login", "--help"],
-        vec!["disable", "--help"],
-        vec!["enable", "--help"],
-        vec!["remove", "--help"],
-        vec!["cps", "--help"],
-        vec!["completions", "--help"],
-    ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_sqrl"))
-            .args(&args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{args:?}");
+    for command in COMMANDS {
+        let out = help(command);
+        assert!(out.status.success(), "{command:?}");
         assert!(
             String::from_utf8_lossy(&out.stdout).contains("Usage"),
-            "{args:?}"
+            "{command:?}"
         );
     }
     let out = Command::new(env!("CARGO_BIN_EXE_sqrl"))
@@ -533,6 +515,73 @@ fn help_for_every_command() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("sqrl"));
+}
+
+/// Every `sqrl` command, as the words that name it (the top level has none).
+const COMMANDS: &[&[&str]] = &[
+    &[],
+    &["identity"],
+    &["identity", "new"],
+    &["identity", "import"],
+    &["identity", "export"],
+    &["identity", "show"],
+    &["identity", "rekey"],
+    &["identity", "change-password"],
+    &["login"],
+    &["disable"],
+    &["enable"],
+    &["remove"],
+    &["cps"],
+    &["completions"],
+];
+
+/// `sqrl <command> --help`.
+fn help(command: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sqrl"))
+        .args(command)
+        .arg("--help")
+        .output()
+        .unwrap()
+}
+
+/// The subcommands `sqrl <command> --help` lists under "Commands:" (without `help`).
+fn listed_subcommands(command: &[&str]) -> Vec<String> {
+    let out = help(command);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let Some((_, listed)) = text.split_once("Commands:\n") else {
+        return Vec::new();
+    };
+    listed
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        // A name starts two columns in; a wrapped description further.
+        .filter(|line| line.starts_with("  ") && !line.starts_with("   "))
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_command_list_is_every_command_the_binary_has() {
+    let mut found: Vec<Vec<String>> = vec![Vec::new()];
+    let mut next = 0;
+    while let Some(command) = found.get(next).cloned() {
+        next += 1;
+        let words: Vec<&str> = command.iter().map(String::as_str).collect();
+        for name in listed_subcommands(&words) {
+            let mut child = command.clone();
+            child.push(name);
+            found.push(child);
+        }
+    }
+    let mut listed: Vec<Vec<String>> = COMMANDS
+        .iter()
+        .map(|c| c.iter().map(|w| (*w).to_owned()).collect())
+        .collect();
+    found.sort();
+    listed.sort();
+    assert_eq!(found, listed, "COMMANDS and the binary's help disagree");
 }
 
 /// Status, lower-cased headers and body of a raw HTTP response.
@@ -910,29 +959,11 @@ fn readme_sqrl_words() -> Vec<String> {
 
 /// The help of every `sqrl` command, concatenated.
 fn all_help() -> String {
-    let mut help = String::new();
-    for args in [
-        vec!["--help"],
-        vec!["identity", "new", "--help"],
-        vec!["identity", "import", "--help"],
-        vec!["identity", "export", "--help"],
-        vec!["identity", "show", "--help"],
-        vec!["identity", "rekey", "--help"],
-        vec!["identity", "change-password", "--help"],
-        vec!["login", "--help"],
-        vec!["disable", "--help"],
-        vec!["enable", "--help"],
-        vec!["remove", "--help"],
-        vec!["cps", "--help"],
-        vec!["completions", "--help"],
-    ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_sqrl"))
-            .args(&args)
-            .output()
-            .unwrap();
-        help.push_str(&String::from_utf8_lossy(&out.stdout));
+    let mut text = String::new();
+    for command in COMMANDS {
+        text.push_str(&String::from_utf8_lossy(&help(command).stdout));
     }
-    help
+    text
 }
 
 #[test]

@@ -1,9 +1,37 @@
-//! The client crate's error type.
+//! The client crate's errors, one enum per layer.
+//!
+//! [`Error`] says which layer failed: the identity (keys, S4 storage, secrets), the exchange
+//! (what the server or the user answered), the transport (reaching the server) or the wire
+//! format. Each layer's enum names what went wrong there. Functions that touch one layer only
+//! return that layer's error (an [`Identity`](crate::Identity) operation returns an
+//! [`IdentityError`]); `?` lifts it into [`Error`].
+//!
+//! [`Error`] itself is exhaustive on purpose: a caller that maps failures (an exit code, an
+//! HTTP status) handles the four layers, and a new layer would show up at compile time. The
+//! layers' own enums are `#[non_exhaustive]`, so a caller decides what a layer's new variant
+//! means by the layer it belongs to.
 
-/// Every way a client-side operation can fail.
+/// Every way a client-side operation can fail, by layer. Its message is the layer's message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The identity: its keys, its S4 storage, the password or rescue code.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// The exchange: the server refused or the user cancelled.
+    #[error(transparent)]
+    Exchange(#[from] ExchangeError),
+    /// The transport: the server could not be reached over HTTP(S).
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// A wire-format error (in a URL we were given, or in the server's reply).
+    #[error(transparent)]
+    Proto(#[from] sqrl_proto::Error),
+}
+
+/// The identity could not be made, opened or read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum Error {
+pub enum IdentityError {
     /// EnScrypt was asked for zero iterations.
     #[error("EnScrypt needs at least one iteration")]
     ZeroIterations,
@@ -61,11 +89,12 @@ pub enum Error {
         /// What is wrong.
         reason: &'static str,
     },
-    /// A wire-format error (in a URL we were given, or in the server's reply).
-    #[error(transparent)]
-    Proto(#[from] sqrl_proto::Error),
+}
 
-    // ---- the exchange with a server -------------------------------------------------------
+/// The exchange with a server ended without doing what was asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExchangeError {
     /// The reply sets TIF bits this protocol version does not define: abort.
     #[error("the server replied with unknown TIF bits {0}")]
     UnknownTifBits(sqrl_proto::Tif),
@@ -110,8 +139,12 @@ pub enum Error {
     /// A method was called in the wrong state of the exchange.
     #[error("the exchange is not waiting for that")]
     OutOfOrder,
+}
 
-    // ---- transport ------------------------------------------------------------------------
+/// The server could not be reached, or did not answer over HTTP as SQRL needs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
     /// The SQRL URL asks for plain HTTP to a host that is not loopback, or plain HTTP was not
     /// allowed.
     #[error("refusing plain HTTP to {0}")]

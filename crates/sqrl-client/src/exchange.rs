@@ -9,7 +9,7 @@
 //! `query` with `btn=2` that tells the site the user declined, so that the page waiting on the
 //! code can say so (`spec/protocol.md` §8.1). A query never logs anyone in on any server, so
 //! this is safe with servers that ignore `btn`. Its reply, whatever it says, ends the exchange
-//! with [`Error::Cancelled`]; so does a failure to send it.
+//! with [`ExchangeError::Cancelled`]; so does a failure to send it.
 //!
 //! ```
 //! # use sqrl_client::exchange::{Action, Config, Exchange, Step, Decision};
@@ -38,8 +38,8 @@ use sqrl_proto::{
     b64, signing_input, Ask, Button, ClientParams, Command, RequestBody, ServerParams, SqrlUrl, Tif,
 };
 
+use crate::error::{Error, ExchangeError};
 use crate::keys::{IdentityLock, Ilk, Imk, Iuk, Rlk, SiteKey};
-use crate::Error;
 
 /// What the user wants to do at the site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,7 +141,7 @@ pub enum Decision {
     Button(Button),
     /// Stop here: the command that acts is never sent. One last request tells the site (a
     /// `query` with `btn=2`); whatever its reply, the exchange ends with
-    /// [`Error::Cancelled`].
+    /// [`ExchangeError::Cancelled`].
     Cancel,
 }
 
@@ -230,17 +230,17 @@ impl Lock {
     }
 }
 
-fn tif_error(tif: Tif) -> Error {
+fn tif_error(tif: Tif) -> ExchangeError {
     if tif.contains(Tif::IDENTITY_SUPERSEDED) {
-        Error::Superseded
+        ExchangeError::Superseded
     } else if tif.contains(Tif::FUNCTION_NOT_SUPPORTED) {
-        Error::NotSupported(tif)
+        ExchangeError::NotSupported(tif)
     } else if tif.contains(Tif::CLIENT_FAILURE) {
-        Error::ClientFailure(tif)
+        ExchangeError::ClientFailure(tif)
     } else if tif.contains(Tif::SQRL_DISABLED) {
-        Error::SqrlDisabled
+        ExchangeError::SqrlDisabled
     } else {
-        Error::CommandFailed(tif)
+        ExchangeError::CommandFailed(tif)
     }
 }
 
@@ -256,7 +256,7 @@ impl<'k> Exchange<'k> {
         rlk: Rlk,
     ) -> Result<(Self, Request), Error> {
         if matches!(action, Action::Enable | Action::Remove) && keys.unlock.is_none() {
-            return Err(Error::NeedRescueCode);
+            return Err(ExchangeError::NeedRescueCode.into());
         }
         let domain = url.auth_domain().to_owned();
         let site = keys.imk.site_key(&domain, &config.alt_id);
@@ -320,11 +320,11 @@ impl<'k> Exchange<'k> {
         }
     }
 
-    fn reply_suk(&self) -> Result<sqrl_proto::Bytes32, Error> {
+    fn reply_suk(&self) -> Result<sqrl_proto::Bytes32, ExchangeError> {
         self.last_reply
             .as_ref()
             .and_then(|r| r.suk)
-            .ok_or(Error::MissingSuk)
+            .ok_or(ExchangeError::MissingSuk)
     }
 
     /// Builds and signs the request for `command` against the latest server text.
@@ -394,14 +394,14 @@ impl<'k> Exchange<'k> {
     /// Takes the server's reply body (base64url text) and says what to do next.
     ///
     /// After [`Decision::Cancel`], the reply to the query that told the site ends the
-    /// exchange with [`Error::Cancelled`], whatever it says.
+    /// exchange with [`ExchangeError::Cancelled`], whatever it says.
     pub fn receive(&mut self, reply_text: &str) -> Result<Step, Error> {
         if self.state == State::Cancelling {
             self.state = State::Finished;
-            return Err(Error::Cancelled);
+            return Err(ExchangeError::Cancelled.into());
         }
         if !matches!(self.state, State::Querying | State::Committing) {
-            return Err(Error::OutOfOrder);
+            return Err(ExchangeError::OutOfOrder.into());
         }
         let reply_text = reply_text.trim_end_matches(['\r', '\n']);
         let reply = ServerParams::decode(reply_text)?;
@@ -409,7 +409,7 @@ impl<'k> Exchange<'k> {
         let unknown = reply.tif.unknown_bits(version);
         if unknown != Tif::empty() {
             self.state = State::Finished;
-            return Err(Error::UnknownTifBits(unknown));
+            return Err(ExchangeError::UnknownTifBits(unknown).into());
         }
         // From now on every request echoes this reply and goes where it says.
         let next_url = self.url.request_url_for(&reply.qry)?;
@@ -422,7 +422,7 @@ impl<'k> Exchange<'k> {
         if tif.contains(Tif::TRANSIENT_ERROR) {
             if self.transient_in_a_row {
                 self.state = State::Finished;
-                return Err(Error::TransientRepeated);
+                return Err(ExchangeError::TransientRepeated.into());
             }
             self.transient_in_a_row = true;
             let command = self.last_command.clone();
@@ -431,7 +431,7 @@ impl<'k> Exchange<'k> {
         self.transient_in_a_row = false;
         if tif.contains(Tif::COMMAND_FAILED) {
             self.state = State::Finished;
-            return Err(tif_error(tif));
+            return Err(tif_error(tif).into());
         }
         match self.state {
             State::Querying => self.after_query(tif),
@@ -442,7 +442,7 @@ impl<'k> Exchange<'k> {
     fn after_query(&mut self, tif: Tif) -> Result<Step, Error> {
         if tif.contains(Tif::IDENTITY_SUPERSEDED) {
             self.state = State::Finished;
-            return Err(Error::Superseded);
+            return Err(ExchangeError::Superseded.into());
         }
         let known = tif.contains(Tif::CURRENT_ID_MATCH);
         let previous_match = tif.contains(Tif::PREVIOUS_ID_MATCH) && !known;
@@ -450,7 +450,7 @@ impl<'k> Exchange<'k> {
             Action::Login => {
                 if tif.contains(Tif::SQRL_DISABLED) {
                     self.state = State::Finished;
-                    return Err(Error::SqrlDisabled);
+                    return Err(ExchangeError::SqrlDisabled.into());
                 }
                 if previous_match {
                     self.reply_suk()?;
@@ -471,7 +471,7 @@ impl<'k> Exchange<'k> {
             Action::Disable | Action::Enable | Action::Remove => {
                 if !known {
                     self.state = State::Finished;
-                    return Err(Error::UnknownIdentity);
+                    return Err(ExchangeError::UnknownIdentity.into());
                 }
                 if self.action != Action::Disable {
                     self.reply_suk()?;
@@ -501,7 +501,7 @@ impl<'k> Exchange<'k> {
                 Ok(resolved) => (Some(resolved), None),
                 Err(e) => (None, Some(Error::Proto(e))),
             },
-            None if self.config.cps => (None, Some(Error::MissingCpsUrl)),
+            None if self.config.cps => (None, Some(ExchangeError::MissingCpsUrl.into())),
             None => (None, None),
         };
         let prompt = self.prompt.as_ref();
@@ -534,7 +534,7 @@ impl<'k> Exchange<'k> {
                 // The user cancelled: telling the site is a courtesy, its failure no error.
                 Err(_) if self.state == State::Cancelling => {
                     self.state = State::Finished;
-                    return Err(Error::Cancelled);
+                    return Err(ExchangeError::Cancelled.into());
                 }
                 Err(e) => return Err(e),
             };
@@ -550,14 +550,14 @@ impl<'k> Exchange<'k> {
                 }
             }
         }
-        Err(Error::OutOfOrder)
+        Err(ExchangeError::OutOfOrder.into())
     }
 
     /// The user's answer to the prompt: the command that acts, or (on
     /// [`Decision::Cancel`]) the query that tells the site the user declined.
     pub fn decide(&mut self, decision: Decision) -> Result<Step, Error> {
         if self.state != State::Deciding {
-            return Err(Error::OutOfOrder);
+            return Err(ExchangeError::OutOfOrder.into());
         }
         let asked = self.prompt.as_ref().and_then(|p| p.ask.as_ref());
         self.button = match (decision, asked) {
@@ -567,7 +567,7 @@ impl<'k> Exchange<'k> {
                     Ok(request) => Ok(Step::Send(request)),
                     Err(_) => {
                         self.state = State::Finished;
-                        Err(Error::Cancelled)
+                        Err(ExchangeError::Cancelled.into())
                     }
                 };
             }

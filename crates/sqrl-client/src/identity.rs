@@ -7,12 +7,12 @@ use rand_core::CryptoRngCore;
 use unicode_normalization::UnicodeNormalization;
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::error::IdentityError;
 use crate::keys::{enscrypt, enscrypt_while, EnScryptKey, Ilk, Imk, Iuk, LOG2_N};
 use crate::storage::base56;
 use crate::storage::s4::{
     PasswordBlock, PreviousBlock, RescueBlock, Settings, StretchParams, RESCUE_BLOCK_LEN, S4,
 };
-use crate::Error;
 
 /// Why a textual identity of the wrong length is refused.
 const TEXTUAL_LENGTH: &str =
@@ -69,13 +69,13 @@ impl RescueCode {
     }
 
     /// Parses what a person types: 24 digits, with any dashes and spaces ignored.
-    pub fn parse(text: &str) -> Result<Self, Error> {
+    pub fn parse(text: &str) -> Result<Self, IdentityError> {
         let digits: String = text
             .chars()
             .filter(|c| !matches!(c, '-' | ' ' | '\t'))
             .collect();
         if digits.len() != 24 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Error::InvalidRescueCode);
+            return Err(IdentityError::InvalidRescueCode);
         }
         Ok(Self(Zeroizing::new(digits)))
     }
@@ -137,7 +137,7 @@ fn stretch_new(
     stage: Stage,
     rng: &mut impl CryptoRngCore,
     progress: &mut dyn FnMut(Progress),
-) -> Result<(EnScryptKey, StretchParams), Error> {
+) -> Result<(EnScryptKey, StretchParams), IdentityError> {
     let mut salt = [0u8; 16];
     rng.fill_bytes(&mut salt);
     let (key, iterations) = match stretch {
@@ -178,7 +178,7 @@ fn stretch_again(
     params: &StretchParams,
     stage: Stage,
     progress: &mut dyn FnMut(Progress),
-) -> Result<EnScryptKey, Error> {
+) -> Result<EnScryptKey, IdentityError> {
     enscrypt(secret, &params.salt, params.iterations, |done, total| {
         progress(Progress {
             stage,
@@ -215,7 +215,7 @@ impl Identity {
         stretch: Stretch,
         rng: &mut impl CryptoRngCore,
         progress: &mut dyn FnMut(Progress),
-    ) -> Result<(Self, RescueCode), Error> {
+    ) -> Result<(Self, RescueCode), IdentityError> {
         let iuk = Iuk::generate(rng);
         let code = RescueCode::generate(rng);
         let identity = Self::build(
@@ -241,7 +241,7 @@ impl Identity {
         settings: Settings,
         rng: &mut impl CryptoRngCore,
         progress: &mut dyn FnMut(Progress),
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, IdentityError> {
         let (rescue_key, rescue_params) = stretch_new(
             code.digits().as_bytes(),
             stretch,
@@ -275,7 +275,7 @@ impl Identity {
         settings: Settings,
         rng: &mut impl CryptoRngCore,
         progress: &mut dyn FnMut(Progress),
-    ) -> Result<PasswordBlock, Error> {
+    ) -> Result<PasswordBlock, IdentityError> {
         let (key, params) = stretch_new(password.bytes(), stretch, Stage::Password, rng, progress)?;
         let mut iv = [0u8; 12];
         rng.fill_bytes(&mut iv);
@@ -287,14 +287,14 @@ impl Identity {
         &self,
         password: &Password,
         progress: &mut dyn FnMut(Progress),
-    ) -> Result<Unlocked, Error> {
+    ) -> Result<Unlocked, IdentityError> {
         let block = self
             .s4
             .password
             .as_ref()
-            .ok_or(Error::MissingBlock { block_type: 1 })?;
+            .ok_or(IdentityError::MissingBlock { block_type: 1 })?;
         let key = stretch_again(password.bytes(), &block.stretch, Stage::Password, progress)?;
-        let (imk, ilk) = block.open(&key).ok_or(Error::WrongPassword)?;
+        let (imk, ilk) = block.open(&key).ok_or(IdentityError::WrongPassword)?;
         let previous = self.previous_iuks(&imk)?;
         Ok(Unlocked {
             imk,
@@ -305,9 +305,9 @@ impl Identity {
     }
 
     /// The previous IUKs (newest first), decrypted with the current IMK.
-    fn previous_iuks(&self, imk: &Imk) -> Result<Vec<Iuk>, Error> {
+    fn previous_iuks(&self, imk: &Imk) -> Result<Vec<Iuk>, IdentityError> {
         match &self.s4.previous {
-            Some(block) => block.open(imk).ok_or(Error::S4Block {
+            Some(block) => block.open(imk).ok_or(IdentityError::S4Block {
                 block_type: 3,
                 reason: "does not decrypt with this identity's IMK",
             }),
@@ -320,19 +320,19 @@ impl Identity {
         &self,
         code: &RescueCode,
         progress: &mut dyn FnMut(Progress),
-    ) -> Result<Iuk, Error> {
+    ) -> Result<Iuk, IdentityError> {
         let block = self
             .s4
             .rescue
             .as_ref()
-            .ok_or(Error::MissingBlock { block_type: 2 })?;
+            .ok_or(IdentityError::MissingBlock { block_type: 2 })?;
         let key = stretch_again(
             code.digits().as_bytes(),
             &block.stretch,
             Stage::RescueCode,
             progress,
         )?;
-        block.open(&key).ok_or(Error::WrongRescueCode)
+        block.open(&key).ok_or(IdentityError::WrongRescueCode)
     }
 
     /// Re-protects the identity with a new password (type 2 and 3 blocks unchanged).
@@ -343,7 +343,7 @@ impl Identity {
         stretch: Stretch,
         rng: &mut impl CryptoRngCore,
         progress: &mut dyn FnMut(Progress),
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, IdentityError> {
         let unlocked = self.unlock(current, progress)?;
         let mut next = self.clone();
         next.s4.password = Some(Self::password_block(
@@ -367,7 +367,7 @@ impl Identity {
         stretch: Stretch,
         rng: &mut impl CryptoRngCore,
         progress: &mut dyn FnMut(Progress),
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, IdentityError> {
         let iuk = self.recover(code, progress)?;
         let settings = self
             .s4
@@ -397,7 +397,7 @@ impl Identity {
         stretch: Stretch,
         rng: &mut impl CryptoRngCore,
         progress: &mut dyn FnMut(Progress),
-    ) -> Result<(Self, RescueCode), Error> {
+    ) -> Result<(Self, RescueCode), IdentityError> {
         let old_iuk = self.recover(code, progress)?;
         let old_imk = old_iuk.imk();
         let mut previous = vec![old_iuk];
@@ -434,10 +434,10 @@ impl Identity {
 
     /// Reads any stored form: binary `sqrldata`, text `SQRLDATA`, a header-less rescue-code
     /// export, or the base56 textual identity.
-    pub fn import(input: &[u8]) -> Result<Self, Error> {
+    pub fn import(input: &[u8]) -> Result<Self, IdentityError> {
         match S4::parse(input) {
             Ok(s4) if s4.rescue.is_some() || s4.password.is_some() => Ok(Self { s4 }),
-            Ok(_) => Err(Error::MissingBlock { block_type: 2 }),
+            Ok(_) => Err(IdentityError::MissingBlock { block_type: 2 }),
             Err(s4_error) => {
                 let text = core::str::from_utf8(input).map_err(|_| s4_error.clone())?;
                 let looks_textual = text.chars().all(|c| {
@@ -450,7 +450,7 @@ impl Identity {
                 // before decoding anything.
                 let chars = text.chars().filter(|c| !c.is_whitespace()).count();
                 if chars != base56::textual_len(RESCUE_BLOCK_LEN) {
-                    return Err(Error::TextualIdentity {
+                    return Err(IdentityError::TextualIdentity {
                         line: 0,
                         reason: TEXTUAL_LENGTH,
                     });
@@ -489,12 +489,12 @@ impl Identity {
 
     /// A rescue-code-only copy (type 2 block alone): safe to keep anywhere, useless without
     /// the rescue code.
-    pub fn rescue_only(&self) -> Result<Self, Error> {
+    pub fn rescue_only(&self) -> Result<Self, IdentityError> {
         let rescue = self
             .s4
             .rescue
             .clone()
-            .ok_or(Error::MissingBlock { block_type: 2 })?;
+            .ok_or(IdentityError::MissingBlock { block_type: 2 })?;
         Ok(Self {
             s4: S4 {
                 rescue: Some(rescue),
@@ -504,12 +504,12 @@ impl Identity {
     }
 
     /// The textual identity (base56 of the rescue-code block) for printing on paper.
-    pub fn textual(&self) -> Result<String, Error> {
+    pub fn textual(&self) -> Result<String, IdentityError> {
         let rescue = self
             .s4
             .rescue
             .as_ref()
-            .ok_or(Error::MissingBlock { block_type: 2 })?;
+            .ok_or(IdentityError::MissingBlock { block_type: 2 })?;
         Ok(base56::encode(&rescue.to_bytes()))
     }
 }

@@ -38,5 +38,5 @@ pub mod keys;
 pub mod storage;
 pub mod transport;
 
-pub use error::Error;
+pub use error::{Error, ExchangeError, IdentityError, TransportError};
 pub use identity::{Identity, Password, Progress, RescueCode, Stage, Stretch, Unlocked};

@@ -22,8 +22,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 
+use crate::error::{Error, TransportError};
 use crate::exchange::{Decision, Exchange, Outcome, Prompt, Request};
-use crate::Error;
 
 /// Largest reply body accepted (a real reply is a few hundred bytes).
 pub const MAX_REPLY: u64 = 16 * 1024;
@@ -76,10 +76,7 @@ pub fn is_loopback_host(host: &str) -> bool {
 fn host_of(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let authority = rest.split(['/', '?']).next().unwrap_or_default();
-    match authority.find(']') {
-        Some(end) if authority.starts_with('[') => authority.get(..=end).unwrap_or(authority),
-        _ => authority.split(':').next().unwrap_or_default(),
-    }
+    sqrl_proto::split_authority(authority).map_or(authority, |(host, _)| host)
 }
 
 /// The built-in roots plus whatever the platform's trust store holds.
@@ -95,8 +92,8 @@ fn default_roots() -> RootCertStore {
     roots
 }
 
-fn ca_error(source: &str, reason: impl core::fmt::Display) -> Error {
-    Error::CaCertificate(format!("{source}: {reason}"))
+fn ca_error(source: &str, reason: impl core::fmt::Display) -> TransportError {
+    TransportError::CaCertificate(format!("{source}: {reason}"))
 }
 
 impl HttpTransport {
@@ -114,18 +111,18 @@ impl HttpTransport {
     /// Also trusts the CA certificates in `pem` (one or more `BEGIN CERTIFICATE` sections).
     /// Text without a certificate, or a certificate that cannot be a trust anchor, is an
     /// error.
-    pub fn with_ca_certs_pem(self, pem: &[u8]) -> Result<Self, Error> {
+    pub fn with_ca_certs_pem(self, pem: &[u8]) -> Result<Self, TransportError> {
         self.add_ca_certs(pem, "the PEM text given")
     }
 
     /// Also trusts the CA certificates in the PEM file at `path`.
-    pub fn with_ca_cert_file(self, path: &Path) -> Result<Self, Error> {
+    pub fn with_ca_cert_file(self, path: &Path) -> Result<Self, TransportError> {
         let source = path.display().to_string();
         let pem = std::fs::read(path).map_err(|e| ca_error(&source, e))?;
         self.add_ca_certs(&pem, &source)
     }
 
-    fn add_ca_certs(mut self, pem: &[u8], source: &str) -> Result<Self, Error> {
+    fn add_ca_certs(mut self, pem: &[u8], source: &str) -> Result<Self, TransportError> {
         let mut roots = (*self.roots).clone();
         let mut count = 0usize;
         for cert in CertificateDer::pem_slice_iter(pem) {
@@ -148,22 +145,22 @@ impl HttpTransport {
         self
     }
 
-    fn effective_url(&self, url: &str) -> Result<String, Error> {
+    fn effective_url(&self, url: &str) -> Result<String, TransportError> {
         let host = host_of(url);
         match url.strip_prefix("https://") {
             Some(rest) if self.loopback_http && is_loopback_host(host) => {
                 Ok(format!("http://{rest}"))
             }
             Some(_) => Ok(url.to_owned()),
-            None => Err(Error::InsecureTransport(host.to_owned())),
+            None => Err(TransportError::InsecureTransport(host.to_owned())),
         }
     }
 
-    fn tls_config(&self) -> Result<Arc<ClientConfig>, Error> {
+    fn tls_config(&self) -> Result<Arc<ClientConfig>, TransportError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|e| Error::Network(format!("TLS setup: {e}")))?
+            .map_err(|e| TransportError::Network(format!("TLS setup: {e}")))?
             .with_root_certificates(self.roots.clone())
             .with_no_client_auth();
         Ok(Arc::new(config))
@@ -178,10 +175,11 @@ impl HttpTransport {
         let wire = target.request_bytes(&request.body);
         let tcp = connect(&target, self.connect_timeout, &deadline)?;
         let raw = if target.tls {
-            let name = ServerName::try_from(target.host.clone())
-                .map_err(|_| Error::Network(format!("invalid server name {}", target.host)))?;
+            let name = ServerName::try_from(target.host.clone()).map_err(|_| {
+                TransportError::Network(format!("invalid server name {}", target.host))
+            })?;
             let connection = ClientConnection::new(self.tls_config()?, name)
-                .map_err(|e| Error::Network(format!("TLS: {e}")))?;
+                .map_err(|e| TransportError::Network(format!("TLS: {e}")))?;
             let mut stream = StreamOwned::new(connection, tcp);
             while stream.conn.is_handshaking() {
                 deadline.apply(&stream.sock)?;
@@ -206,7 +204,7 @@ impl HttpTransport {
         // Some servers answer failures with an error status but a SQRL reply body; the
         // exchange reads the TIF, so pass the body on when there is one.
         if body.trim().is_empty() || sqrl_proto::ServerParams::decode(body.trim()).is_err() {
-            return Err(Error::HttpStatus(reply.status));
+            return Err(TransportError::HttpStatus(reply.status).into());
         }
         Ok(body)
     }
@@ -226,8 +224,8 @@ struct Target {
 }
 
 impl Target {
-    fn parse(url: &str) -> Result<Self, Error> {
-        let bad = || Error::Network(format!("cannot send to {url}"));
+    fn parse(url: &str) -> Result<Self, TransportError> {
+        let bad = || TransportError::Network(format!("cannot send to {url}"));
         let (tls, rest) = match url.split_once("://") {
             Some(("https", rest)) => (true, rest),
             Some(("http", rest)) => (false, rest),
@@ -240,16 +238,12 @@ impl Target {
             p if p.starts_with('?') => format!("/{p}"),
             p => p.to_owned(),
         };
-        let (host, port) = match authority.strip_prefix('[') {
-            Some(v6) => {
-                let (host, after) = v6.split_once(']').ok_or_else(bad)?;
-                (host, after.strip_prefix(':'))
-            }
-            None => match authority.split_once(':') {
-                Some((host, port)) => (host, Some(port)),
-                None => (authority, None),
-            },
-        };
+        let (host, port) = sqrl_proto::split_authority(authority).map_err(|_| bad())?;
+        // DNS and TLS take an IPv6 address without its brackets.
+        let host = host
+            .strip_prefix('[')
+            .and_then(|v6| v6.strip_suffix(']'))
+            .unwrap_or(host);
         let port = match port {
             Some(p) => p.parse::<u16>().map_err(|_| bad())?,
             None if tls => 443,
@@ -293,18 +287,18 @@ impl Deadline {
         Self(Instant::now().checked_add(timeout))
     }
 
-    fn remaining(&self) -> Result<Option<Duration>, Error> {
+    fn remaining(&self) -> Result<Option<Duration>, TransportError> {
         match self.0 {
             None => Ok(None),
             Some(end) => match end.checked_duration_since(Instant::now()) {
                 Some(left) if !left.is_zero() => Ok(Some(left)),
-                _ => Err(Error::Network("timed out".into())),
+                _ => Err(TransportError::Network("timed out".into())),
             },
         }
     }
 
     /// Limits the socket's next reads and writes to the time left.
-    fn apply(&self, socket: &TcpStream) -> Result<(), Error> {
+    fn apply(&self, socket: &TcpStream) -> Result<(), TransportError> {
         let left = self.remaining()?;
         socket
             .set_read_timeout(left)
@@ -313,19 +307,23 @@ impl Deadline {
     }
 }
 
-fn io_error(error: &std::io::Error, during: &str) -> Error {
+fn io_error(error: &std::io::Error, during: &str) -> TransportError {
     match error.kind() {
         ErrorKind::TimedOut | ErrorKind::WouldBlock => {
-            Error::Network(format!("{during}: timed out"))
+            TransportError::Network(format!("{during}: timed out"))
         }
-        _ => Error::Network(format!("{during}: {error}")),
+        _ => TransportError::Network(format!("{during}: {error}")),
     }
 }
 
-fn connect(target: &Target, timeout: Duration, deadline: &Deadline) -> Result<TcpStream, Error> {
+fn connect(
+    target: &Target,
+    timeout: Duration,
+    deadline: &Deadline,
+) -> Result<TcpStream, TransportError> {
     let addresses = (target.host.as_str(), target.port)
         .to_socket_addrs()
-        .map_err(|e| Error::Network(format!("{}: {e}", target.host)))?;
+        .map_err(|e| TransportError::Network(format!("{}: {e}", target.host)))?;
     let mut last = None;
     for address in addresses {
         let limit = deadline
@@ -342,7 +340,7 @@ fn connect(target: &Target, timeout: Duration, deadline: &Deadline) -> Result<Tc
     }
     Err(match last {
         Some(e) => io_error(&e, &format!("connect to {}", target.authority)),
-        None => Error::Network(format!("{}: no address", target.host)),
+        None => TransportError::Network(format!("{}: no address", target.host)),
     })
 }
 
@@ -353,7 +351,7 @@ fn send_once<S: Write>(
     wire: &[u8],
     deadline: &Deadline,
     socket: impl Fn(&S) -> &TcpStream,
-) -> Result<(), Error> {
+) -> Result<(), TransportError> {
     deadline.apply(socket(stream))?;
     let written = stream.write(wire).map_err(|e| io_error(&e, "send"))?;
     if let Some(rest) = wire.get(written..).filter(|r| !r.is_empty()) {
@@ -370,7 +368,7 @@ fn read_reply<S: Read>(
     stream: &mut S,
     deadline: &Deadline,
     socket: impl Fn(&S) -> &TcpStream,
-) -> Result<Vec<u8>, Error> {
+) -> Result<Vec<u8>, TransportError> {
     let mut raw = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
@@ -390,7 +388,7 @@ fn read_reply<S: Read>(
         }
         raw.extend_from_slice(chunk.get(..n).unwrap_or_default());
         if raw.len() > MAX_READ {
-            return Err(Error::ReplyTooLarge);
+            return Err(TransportError::ReplyTooLarge);
         }
     }
 }
@@ -412,8 +410,8 @@ enum Framing {
 
 /// The final (non-1xx) head: status, framing and where the body starts. `None` while the
 /// head is incomplete.
-fn head(raw: &[u8]) -> Result<Option<(u16, Framing, usize)>, Error> {
-    let malformed = |what: &str| Error::Network(format!("malformed HTTP reply: {what}"));
+fn head(raw: &[u8]) -> Result<Option<(u16, Framing, usize)>, TransportError> {
+    let malformed = |what: &str| TransportError::Network(format!("malformed HTTP reply: {what}"));
     let mut offset = 0usize;
     loop {
         let rest = raw.get(offset..).unwrap_or_default();
@@ -452,7 +450,7 @@ fn head(raw: &[u8]) -> Result<Option<(u16, Framing, usize)>, Error> {
             {
                 let length: u64 = value.parse().map_err(|_| malformed("bad Content-Length"))?;
                 if length > MAX_REPLY {
-                    return Err(Error::ReplyTooLarge);
+                    return Err(TransportError::ReplyTooLarge);
                 }
                 framing = Framing::Length(usize::try_from(length).unwrap_or(usize::MAX));
             }
@@ -465,8 +463,8 @@ fn head(raw: &[u8]) -> Result<Option<(u16, Framing, usize)>, Error> {
 }
 
 /// Decodes a chunked body; `None` while incomplete.
-fn dechunk(mut data: &[u8]) -> Result<Option<Vec<u8>>, Error> {
-    let malformed = || Error::Network("malformed chunked reply".into());
+fn dechunk(mut data: &[u8]) -> Result<Option<Vec<u8>>, TransportError> {
+    let malformed = || TransportError::Network("malformed chunked reply".into());
     let mut body = Vec::new();
     loop {
         let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") else {
@@ -480,7 +478,7 @@ fn dechunk(mut data: &[u8]) -> Result<Option<Vec<u8>>, Error> {
             return Ok(Some(body));
         }
         if body.len().saturating_add(size) > MAX_REPLY as usize {
-            return Err(Error::ReplyTooLarge);
+            return Err(TransportError::ReplyTooLarge);
         }
         let start = line_end.saturating_add(2);
         let end = start.checked_add(size).ok_or_else(malformed)?;
@@ -497,7 +495,7 @@ fn dechunk(mut data: &[u8]) -> Result<Option<Vec<u8>>, Error> {
 }
 
 /// `true` once `raw` holds a whole reply that announced its own length.
-fn complete(raw: &[u8]) -> Result<bool, Error> {
+fn complete(raw: &[u8]) -> Result<bool, TransportError> {
     let Some((_, framing, start)) = head(raw)? else {
         return Ok(false);
     };
@@ -510,8 +508,9 @@ fn complete(raw: &[u8]) -> Result<bool, Error> {
 }
 
 /// The status and body of everything read from the connection.
-fn parse_reply(raw: &[u8]) -> Result<Reply, Error> {
-    let truncated = || Error::Network("the connection closed before the whole reply".into());
+fn parse_reply(raw: &[u8]) -> Result<Reply, TransportError> {
+    let truncated =
+        || TransportError::Network("the connection closed before the whole reply".into());
     let (status, framing, start) = head(raw)?.ok_or_else(truncated)?;
     let rest = raw.get(start..).unwrap_or_default();
     let body = match framing {
@@ -520,7 +519,7 @@ fn parse_reply(raw: &[u8]) -> Result<Reply, Error> {
         Framing::UntilClose => rest.to_vec(),
     };
     if body.len() as u64 > MAX_REPLY {
-        return Err(Error::ReplyTooLarge);
+        return Err(TransportError::ReplyTooLarge);
     }
     Ok(Reply { status, body })
 }
@@ -618,11 +617,20 @@ mod tests {
             b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
         assert_eq!(parse_reply(interim).unwrap().status, 404);
         let short = b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc";
-        assert!(matches!(parse_reply(short), Err(Error::Network(_))));
+        assert!(matches!(
+            parse_reply(short),
+            Err(TransportError::Network(_))
+        ));
         let huge = b"HTTP/1.1 200 OK\r\nContent-Length: 99999\r\n\r\n";
-        assert_eq!(parse_reply(huge).unwrap_err(), Error::ReplyTooLarge);
+        assert_eq!(
+            parse_reply(huge).unwrap_err(),
+            TransportError::ReplyTooLarge
+        );
         let huge_chunk = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffff\r\n";
-        assert_eq!(parse_reply(huge_chunk).unwrap_err(), Error::ReplyTooLarge);
+        assert_eq!(
+            parse_reply(huge_chunk).unwrap_err(),
+            TransportError::ReplyTooLarge
+        );
         assert!(parse_reply(b"not http\r\n\r\n").is_err());
     }
 }

@@ -14,7 +14,7 @@ use common::mini_server::MiniServer;
 use rand_core::OsRng;
 use sqrl_client::exchange::{Action, Config, Decision, Exchange, Keys, Outcome, Prompt, Step};
 use sqrl_client::keys::{Iuk, Rlk};
-use sqrl_client::Error;
+use sqrl_client::{Error, ExchangeError, TransportError};
 use sqrl_proto::{b64, Ask, Button, ServerParams, SqrlUrl, Tif};
 
 fn path_and_query(url: &str) -> String {
@@ -98,7 +98,7 @@ fn rekey_walks_previous_identities_and_replaces_the_account() {
     assert!(!outcome.rekeyed && !outcome.new_association);
     assert_eq!(
         login(&mut server, &keys_for(&oldest, vec![])).unwrap_err(),
-        Error::Superseded
+        Error::Exchange(ExchangeError::Superseded)
     );
 }
 
@@ -118,7 +118,10 @@ fn disable_then_enable_with_the_rescue_code_then_remove() {
     )
     .unwrap();
     assert!(outcome.tif.contains(Tif::SQRL_DISABLED));
-    assert_eq!(login(&mut server, &keys).unwrap_err(), Error::SqrlDisabled);
+    assert_eq!(
+        login(&mut server, &keys).unwrap_err(),
+        Error::Exchange(ExchangeError::SqrlDisabled)
+    );
 
     // enable needs the IUK from the rescue code
     let err = run(
@@ -129,7 +132,7 @@ fn disable_then_enable_with_the_rescue_code_then_remove() {
         approve,
     )
     .unwrap_err();
-    assert_eq!(err, Error::NeedRescueCode);
+    assert_eq!(err, Error::Exchange(ExchangeError::NeedRescueCode));
     let with_iuk = keys_for(&iuk, vec![]).with_unlock_key(iuk.clone());
     let (outcome, _) = run(
         &mut server,
@@ -152,7 +155,10 @@ fn disable_then_enable_with_the_rescue_code_then_remove() {
         approve,
     )
     .unwrap_err();
-    assert!(matches!(err, Error::ClientFailure(_)), "{err:?}");
+    assert!(
+        matches!(err, Error::Exchange(ExchangeError::ClientFailure(_))),
+        "{err:?}"
+    );
     assert_eq!(server.accounts.len(), 1);
 
     run(
@@ -201,7 +207,7 @@ fn cancel_tells_the_site_with_one_query_carrying_btn_2() {
         Decision::Cancel
     })
     .unwrap_err();
-    assert_eq!(err, Error::Cancelled);
+    assert_eq!(err, Error::Exchange(ExchangeError::Cancelled));
     assert_eq!(
         server.log,
         ["query 4", "query 4"],
@@ -229,7 +235,7 @@ fn cancel_tells_the_site_with_one_query_carrying_btn_2() {
         },
     )
     .unwrap_err();
-    assert_eq!(err, Error::Cancelled);
+    assert_eq!(err, Error::Exchange(ExchangeError::Cancelled));
     assert_eq!(server.log, ["query 6", "query 6"]);
     assert_eq!(server.asked_suk, [true, true]);
     assert_eq!(server.superseded.len(), 0, "nothing was replaced");
@@ -280,13 +286,16 @@ fn cancel_ends_cancelled_whatever_the_site_answers_to_the_query() {
         assert_eq!(params.btn, Some(Button::Second));
         assert_eq!(
             exchange.receive(&answer).unwrap_err(),
-            Error::Cancelled,
+            Error::Exchange(ExchangeError::Cancelled),
             "{answer:?}"
         );
-        assert_eq!(exchange.receive(&answer).unwrap_err(), Error::OutOfOrder);
+        assert_eq!(
+            exchange.receive(&answer).unwrap_err(),
+            Error::Exchange(ExchangeError::OutOfOrder)
+        );
         assert_eq!(
             exchange.decide(Decision::Approve).unwrap_err(),
-            Error::OutOfOrder
+            Error::Exchange(ExchangeError::OutOfOrder)
         );
     }
 
@@ -306,12 +315,17 @@ fn cancel_ends_cancelled_whatever_the_site_answers_to_the_query() {
             sent += 1;
             match sent {
                 1 => Ok(first.clone()),
-                _ => Err(Error::Network("connection reset".into())),
+                _ => Err(Error::Transport(TransportError::Network(
+                    "connection reset".into(),
+                ))),
             }
         },
         |_| Decision::Cancel,
     );
-    assert_eq!(result.unwrap_err(), Error::Cancelled);
+    assert_eq!(
+        result.unwrap_err(),
+        Error::Exchange(ExchangeError::Cancelled)
+    );
     assert_eq!(sent, 2);
 }
 
@@ -355,7 +369,7 @@ fn one_transient_error_is_retried_two_are_reported() {
     server.transient = 2;
     assert_eq!(
         login(&mut server, &keys).unwrap_err(),
-        Error::TransientRepeated
+        Error::Exchange(ExchangeError::TransientRepeated)
     );
 }
 
@@ -365,7 +379,10 @@ fn unknown_tif_bits_abort() {
     let keys = keys_for(&Iuk::generate(&mut OsRng), vec![]);
     server.extra_tif = 0x400;
     let err = login(&mut server, &keys).unwrap_err();
-    assert_eq!(err, Error::UnknownTifBits(Tif::from_bits(0x400)));
+    assert_eq!(
+        err,
+        Error::Exchange(ExchangeError::UnknownTifBits(Tif::from_bits(0x400)))
+    );
     assert!(server.accounts.is_empty());
 }
 
@@ -417,7 +434,7 @@ fn malformed_replies_are_errors_not_panics() {
     let mut exchange = started(&keys);
     assert_eq!(
         exchange.decide(Decision::Approve).unwrap_err(),
-        Error::OutOfOrder
+        Error::Exchange(ExchangeError::OutOfOrder)
     );
     let version2 = b64::encode("ver=2\r\nnut=n\r\ntif=4\r\nqry=/s\r\n");
     assert_eq!(
@@ -507,5 +524,8 @@ fn unusable_url_after_a_confirmed_login_is_reported_beside_the_success() {
         panic!("not done")
     };
     assert_eq!(outcome.redirect, None);
-    assert_eq!(outcome.redirect_error, Some(Error::MissingCpsUrl));
+    assert_eq!(
+        outcome.redirect_error,
+        Some(Error::Exchange(ExchangeError::MissingCpsUrl))
+    );
 }

@@ -9,7 +9,7 @@
 )]
 
 use rand_core::OsRng;
-use sqrl_client::{Error, Identity, Password, Progress, RescueCode, Stage, Stretch};
+use sqrl_client::{Identity, IdentityError, Password, Progress, RescueCode, Stage, Stretch};
 
 const FAST: Stretch = Stretch::Iterations(1);
 
@@ -32,12 +32,12 @@ fn create_then_unlock_with_password_and_rescue_code() {
         identity
             .unlock(&Password::new("wrong"), &mut quiet)
             .unwrap_err(),
-        Error::WrongPassword
+        IdentityError::WrongPassword
     );
     let other = RescueCode::parse("000000000000000000000000").unwrap();
     assert_eq!(
         identity.recover(&other, &mut quiet).unwrap_err(),
-        Error::WrongRescueCode
+        IdentityError::WrongRescueCode
     );
 }
 
@@ -59,7 +59,7 @@ fn rescue_code_accepts_dashes_and_spaces() {
     ] {
         assert_eq!(
             RescueCode::parse(bad).unwrap_err(),
-            Error::InvalidRescueCode
+            IdentityError::InvalidRescueCode
         );
     }
 }
@@ -97,7 +97,7 @@ fn change_password_keeps_the_keys() {
         changed
             .unlock(&Password::new("old"), &mut quiet)
             .unwrap_err(),
-        Error::WrongPassword
+        IdentityError::WrongPassword
     );
     assert_eq!(changed.s4().rescue, identity.s4().rescue);
     assert!(changed.recover(&code, &mut quiet).is_ok());
@@ -111,7 +111,7 @@ fn change_password_keeps_the_keys() {
                 &mut quiet
             )
             .unwrap_err(),
-        Error::WrongPassword
+        IdentityError::WrongPassword
     );
 }
 
@@ -142,7 +142,7 @@ fn rekey_keeps_four_previous_identities_newest_first() {
         identity
             .rekey(&old, &Password::new("pw"), FAST, &mut OsRng, &mut quiet)
             .unwrap_err(),
-        Error::WrongRescueCode
+        IdentityError::WrongRescueCode
     );
 }
 
@@ -176,7 +176,7 @@ fn exports_import_again() {
         rescue_only
             .unlock(&Password::new("pw"), &mut quiet)
             .unwrap_err(),
-        Error::MissingBlock { block_type: 1 }
+        IdentityError::MissingBlock { block_type: 1 }
     );
 
     // From the textual form, the rescue code sets a new password and the keys come back.
@@ -205,7 +205,7 @@ fn malformed_files_are_errors() {
     doubled.extend_from_slice(&bytes[8..8 + 125]);
     assert_eq!(
         Identity::import(&doubled).unwrap_err(),
-        Error::S4DuplicateBlock { block_type: 1 }
+        IdentityError::S4DuplicateBlock { block_type: 1 }
     );
     // A flipped ciphertext bit fails authentication rather than yielding wrong keys.
     let mut flipped = bytes.clone();
@@ -215,7 +215,7 @@ fn malformed_files_are_errors() {
             .unwrap()
             .unlock(&Password::new("pw"), &mut quiet)
             .unwrap_err(),
-        Error::WrongPassword
+        IdentityError::WrongPassword
     );
     // Unknown block types are kept.
     let mut extended = bytes.clone();
@@ -275,7 +275,7 @@ fn identity_with_a_huge_iteration_count_is_refused_before_any_enscrypt() {
     let error = Identity::import(&bytes).unwrap_err();
     assert!(started.elapsed() < std::time::Duration::from_secs(1));
     match &error {
-        Error::S4Block {
+        IdentityError::S4Block {
             block_type: 1,
             reason,
         } => assert!(
@@ -289,7 +289,7 @@ fn identity_with_a_huge_iteration_count_is_refused_before_any_enscrypt() {
     let over = Stretch::Iterations(sqrl_client::keys::MAX_ITERATIONS + 1);
     assert_eq!(
         Identity::create(&Password::new("pw"), over, &mut OsRng, &mut quiet).unwrap_err(),
-        Error::TooManyIterations {
+        IdentityError::TooManyIterations {
             found: sqrl_client::keys::MAX_ITERATIONS + 1,
             limit: sqrl_client::keys::MAX_ITERATIONS
         }
@@ -321,7 +321,7 @@ fn overlong_textual_identity_is_refused_by_its_length_at_once() {
         started.elapsed()
     );
     assert!(
-        matches!(error, Error::TextualIdentity { line: 0, reason } if reason.contains("107")),
+        matches!(error, IdentityError::TextualIdentity { line: 0, reason } if reason.contains("107")),
         "{error:?}"
     );
     // A real one still imports.

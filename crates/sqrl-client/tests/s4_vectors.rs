@@ -99,7 +99,10 @@ fn grc_file_unlocks_with_the_password() {
         &Password::new("Zingo-Bingo-Slingo-Dingo!"),
         &mut no_progress,
     );
-    assert_eq!(wrong.unwrap_err(), sqrl_client::Error::WrongPassword);
+    assert_eq!(
+        wrong.unwrap_err(),
+        sqrl_client::IdentityError::WrongPassword
+    );
 }
 
 #[test]

@@ -18,7 +18,7 @@ use rand_core::OsRng;
 use sqrl_client::exchange::{Action, Config, Decision, Exchange, Keys, Request};
 use sqrl_client::keys::{Iuk, Rlk};
 use sqrl_client::transport::{self, HttpTransport};
-use sqrl_client::Error;
+use sqrl_client::{Error, TransportError};
 use sqrl_proto::{ServerParams, SqrlUrl, Tif};
 
 fn reply() -> String {
@@ -94,7 +94,9 @@ fn https_server_of_a_private_ca_is_reachable_only_with_that_ca() {
 
     // Built-in and platform roots only: the certificate is refused.
     match HttpTransport::default().post(&request) {
-        Err(Error::Network(message)) => assert!(message.contains("certificate"), "{message}"),
+        Err(Error::Transport(TransportError::Network(message))) => {
+            assert!(message.contains("certificate"), "{message}")
+        }
         other => panic!("{other:?}"),
     }
     // Another CA does not help.
@@ -102,7 +104,10 @@ fn https_server_of_a_private_ca_is_reachable_only_with_that_ca() {
     let wrong = HttpTransport::default()
         .with_ca_certs_pem(other.pem.as_bytes())
         .unwrap();
-    assert!(matches!(wrong.post(&request), Err(Error::Network(_))));
+    assert!(matches!(
+        wrong.post(&request),
+        Err(Error::Transport(TransportError::Network(_)))
+    ));
 
     // Given as PEM text (two certificates, the right one second), or as a file.
     let both = format!("{}{}", other.pem, ca.pem);
@@ -121,7 +126,7 @@ fn https_server_of_a_private_ca_is_reachable_only_with_that_ca() {
     std::fs::write(dir.join("empty.pem"), "not a certificate\n").unwrap();
     for path in [dir.join("empty.pem"), dir.join("missing.pem")] {
         match HttpTransport::default().with_ca_cert_file(&path) {
-            Err(Error::CaCertificate(message)) => {
+            Err(TransportError::CaCertificate(message)) => {
                 assert!(message.contains(&path.display().to_string()), "{message}")
             }
             other => panic!("{other:?}"),
@@ -140,11 +145,14 @@ fn extra_cas_do_not_allow_plain_http() {
     let plain = request(&format!("http://127.0.0.1:{port}"));
     assert_eq!(
         transport.post(&plain).unwrap_err(),
-        Error::InsecureTransport("127.0.0.1".into())
+        Error::Transport(TransportError::InsecureTransport("127.0.0.1".into()))
     );
     // An https URL to a plain-HTTP server fails the handshake instead of falling back.
     let https = request(&format!("https://127.0.0.1:{port}"));
-    assert!(matches!(transport.post(&https), Err(Error::Network(_))));
+    assert!(matches!(
+        transport.post(&https),
+        Err(Error::Transport(TransportError::Network(_)))
+    ));
     assert!(seen.lock().unwrap().iter().all(|s| !s.complete));
 }
 

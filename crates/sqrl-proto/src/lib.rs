@@ -59,5 +59,5 @@ pub use error::{Error, Result};
 pub use namevalue::{Limits, NameValueList};
 pub use server::{Ask, AskButton, ServerEcho, ServerParams};
 pub use tif::Tif;
-pub use url::{check_root_anchored, SqrlUrl, MAX_URL_LEN};
+pub use url::{check_root_anchored, split_authority, SqrlUrl, MAX_URL_LEN};
 pub use version::VersionSet;

@@ -151,6 +151,36 @@ fn normalise_host(host: &str) -> Result<String> {
     Ok(ascii)
 }
 
+/// Splits an authority's `host[:port]` into the host and the port as written, if any. An IPv6
+/// literal keeps its brackets: `[::1]:8080` gives `("[::1]", Some("8080"))`, where splitting
+/// at the first colon would cut the address apart.
+///
+/// Userinfo (`user@`) is not removed, and neither part is checked beyond its shape: the
+/// caller validates the host and parses the port. A `[` without its `]` is
+/// [`Error::UrlHost`]; anything after the `]` other than `:port` is [`Error::UrlPort`].
+pub fn split_authority(authority: &str) -> Result<(&str, Option<&str>)> {
+    if !authority.starts_with('[') {
+        return Ok(match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        });
+    }
+    let host = authority
+        .split_inclusive(']')
+        .next()
+        .filter(|literal| literal.ends_with(']'))
+        .ok_or(Error::UrlHost {
+            reason: "unterminated IPv6 literal",
+        })?;
+    match authority.strip_prefix(host).unwrap_or_default() {
+        "" => Ok((host, None)),
+        after => after
+            .strip_prefix(':')
+            .map(|port| (host, Some(port)))
+            .ok_or(Error::UrlPort),
+    }
+}
+
 fn parse_port(text: &str) -> Result<u16> {
     if text.is_empty() || text.len() > 5 || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::UrlPort);
@@ -224,30 +254,8 @@ impl SqrlUrl {
 
         // Userinfo (anything up to the last '@') never reaches the domain or the connection.
         let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
-        let (host, port) = if host_port.starts_with('[') {
-            match host_port.find(']') {
-                Some(end) => {
-                    let (host, after) = host_port.split_at(end + 1);
-                    match after {
-                        "" => (host, None),
-                        _ => match after.strip_prefix(':') {
-                            Some(port) => (host, Some(parse_port(port)?)),
-                            None => return Err(Error::UrlPort),
-                        },
-                    }
-                }
-                None => {
-                    return Err(Error::UrlHost {
-                        reason: "unterminated IPv6 literal",
-                    })
-                }
-            }
-        } else {
-            match host_port.split_once(':') {
-                Some((host, port)) => (host, Some(parse_port(port)?)),
-                None => (host_port, None),
-            }
-        };
+        let (host, port) = split_authority(host_port)?;
+        let port = port.map(parse_port).transpose()?;
         let host = normalise_host(host)?;
 
         let mut nut = None;
@@ -418,6 +426,29 @@ impl SqrlUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_authority_keeps_ipv6_brackets_and_the_port_text() {
+        assert_eq!(split_authority("example.com"), Ok(("example.com", None)));
+        assert_eq!(
+            split_authority("example.com:8080"),
+            Ok(("example.com", Some("8080")))
+        );
+        assert_eq!(split_authority("[::1]"), Ok(("[::1]", None)));
+        assert_eq!(split_authority("[::1]:443"), Ok(("[::1]", Some("443"))));
+        assert_eq!(split_authority("[fe80::1]:"), Ok(("[fe80::1]", Some(""))));
+        assert_eq!(split_authority(""), Ok(("", None)));
+    }
+
+    #[test]
+    fn split_authority_refuses_a_broken_ipv6_literal() {
+        assert!(matches!(
+            split_authority("[::1"),
+            Err(Error::UrlHost { .. })
+        ));
+        assert_eq!(split_authority("[::1]8080"), Err(Error::UrlPort));
+        assert_eq!(split_authority("[::1]x:1"), Err(Error::UrlPort));
+    }
 
     fn domain(url: &str) -> String {
         SqrlUrl::parse(url).unwrap().auth_domain().to_owned()

@@ -476,7 +476,10 @@ fn codes_from_before_a_restart_are_refused_and_their_pages_expire() {
     let refused = refused.expect_err("a code from before the restart logged in");
     // Refused as an expired code (transient), not for a mismatched echo.
     assert!(
-        matches!(refused, sqrl_client::Error::TransientRepeated),
+        matches!(
+            refused,
+            sqrl_client::Error::Exchange(sqrl_client::ExchangeError::TransientRepeated)
+        ),
         "{refused:?}"
     );
     // A code of the new process works.

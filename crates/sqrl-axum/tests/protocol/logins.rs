@@ -163,7 +163,9 @@ fn declined_on_the_phone_rejects_the_flow<T: Transport>() {
     .unwrap_err();
     assert_eq!(
         err,
-        sqrl_client::Error::CommandFailed(Tif::from_bits(0x44)),
+        sqrl_client::Error::Exchange(sqrl_client::ExchangeError::CommandFailed(Tif::from_bits(
+            0x44
+        ))),
         "declined: command failed, IPs matched"
     );
     t.set_now(T0 + 1);
@@ -187,7 +189,9 @@ fn declined_on_the_phone_rejects_the_flow<T: Transport>() {
     .unwrap_err();
     assert_eq!(
         err,
-        sqrl_client::Error::CommandFailed(Tif::from_bits(0x45)),
+        sqrl_client::Error::Exchange(sqrl_client::ExchangeError::CommandFailed(Tif::from_bits(
+            0x45
+        ))),
         "declined: command failed, IPs matched, known"
     );
     assert_eq!(t.status(&page), Ok(Status::Rejected));
@@ -254,20 +258,23 @@ fn rekey_disable_enable_remove_through_the_client<T: Transport>() {
     // The old identity is superseded: its query succeeds with 0x200, its login fails.
     t.set_now(T0 + 20);
     let (_, result) = act(&t, &keys(&old), Action::Login);
-    assert_eq!(result.unwrap_err(), sqrl_client::Error::Superseded);
+    assert_eq!(
+        result.unwrap_err(),
+        sqrl_client::Error::Exchange(sqrl_client::ExchangeError::Superseded)
+    );
 
     t.set_now(T0 + 30);
     act(&t, &rekeyed, Action::Disable).1.unwrap();
     assert!(t.account(&idk_of(&new.imk())).unwrap().disabled);
     assert_eq!(
         act(&t, &rekeyed, Action::Login).1.unwrap_err(),
-        sqrl_client::Error::SqrlDisabled
+        sqrl_client::Error::Exchange(sqrl_client::ExchangeError::SqrlDisabled)
     );
     let with_rescue = keys(&new).with_unlock_key(new.clone());
     let wrong_rescue = keys(&new).with_unlock_key(old.clone());
     assert!(matches!(
         act(&t, &wrong_rescue, Action::Enable).1.unwrap_err(),
-        sqrl_client::Error::ClientFailure(_)
+        sqrl_client::Error::Exchange(sqrl_client::ExchangeError::ClientFailure(_))
     ));
     assert!(t.account(&idk_of(&new.imk())).unwrap().disabled);
     act(&t, &with_rescue, Action::Enable).1.unwrap();
@@ -317,7 +324,12 @@ fn cross_device_needs_noiptest<T: Transport>() {
     )
     .unwrap_err();
     // exactly 0x40: the IP bit clear, no client failure
-    assert_eq!(err, sqrl_client::Error::CommandFailed(Tif::COMMAND_FAILED));
+    assert_eq!(
+        err,
+        sqrl_client::Error::Exchange(sqrl_client::ExchangeError::CommandFailed(
+            Tif::COMMAND_FAILED
+        ))
+    );
     assert!(t.account(&idk_of(&iuk.imk())).is_none());
     assert_eq!(t.status(&page), Ok(Status::Scanned));
 

@@ -60,7 +60,10 @@ fn btn_zero_after_a_question_with_buttons_does_not_log_in<T: Transport>() {
     )
     .unwrap_err();
     assert!(
-        matches!(err, sqrl_client::Error::ClientFailure(_)),
+        matches!(
+            err,
+            sqrl_client::Error::Exchange(sqrl_client::ExchangeError::ClientFailure(_))
+        ),
         "{err:?}"
     );
     assert_eq!(t.status(&page), Ok(Status::Scanned));
@@ -366,7 +369,10 @@ fn cancel_at_the_clients_own_prompt_reaches_the_waiting_page<T: Transport>() {
         },
     )
     .unwrap_err();
-    assert_eq!(err, sqrl_client::Error::Cancelled);
+    assert_eq!(
+        err,
+        sqrl_client::Error::Exchange(sqrl_client::ExchangeError::Cancelled)
+    );
     assert_eq!(t.status(&page), Ok(Status::Rejected));
     assert_eq!(t.redeem(&page), Err(Denied::Flow(FlowError::WrongState)));
     assert!(t.account(&idk_of(&iuk.imk())).is_none());
@@ -384,7 +390,10 @@ fn cancel_at_the_clients_own_prompt_reaches_the_waiting_page<T: Transport>() {
         |_| Decision::Cancel,
     )
     .unwrap_err();
-    assert_eq!(err, sqrl_client::Error::Cancelled);
+    assert_eq!(
+        err,
+        sqrl_client::Error::Exchange(sqrl_client::ExchangeError::Cancelled)
+    );
     assert_eq!(t.status(&page), Ok(Status::Rejected));
     assert!(!t.account(&idk_of(&iuk.imk())).unwrap().disabled);
 }
@@ -397,7 +406,10 @@ fn a_login_refused_for_a_disabled_account_tells_the_waiting_page<T: Transport>()
     log_in(&t, &keys);
     act(&t, &keys, Action::Disable).1.unwrap();
     let (page, result) = act(&t, &keys, Action::Login);
-    assert_eq!(result.unwrap_err(), sqrl_client::Error::SqrlDisabled);
+    assert_eq!(
+        result.unwrap_err(),
+        sqrl_client::Error::Exchange(sqrl_client::ExchangeError::SqrlDisabled)
+    );
     assert_eq!(
         t.status(&page),
         Ok(Status::ScannedDisabled),

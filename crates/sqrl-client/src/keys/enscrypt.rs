@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use zeroize::Zeroize;
 
 use super::secret::secret32;
-use crate::Error;
+use crate::error::IdentityError;
 
 /// scrypt's log2 N, fixed for SQRL.
 pub const LOG2_N: u8 = 9;
@@ -30,8 +30,8 @@ secret32!(
     EnScryptKey
 );
 
-fn params() -> Result<scrypt::Params, Error> {
-    scrypt::Params::new(LOG2_N, R, P, 32).map_err(|_| Error::ScryptParameters)
+fn params() -> Result<scrypt::Params, IdentityError> {
+    scrypt::Params::new(LOG2_N, R, P, 32).map_err(|_| IdentityError::ScryptParameters)
 }
 
 /// Runs EnScrypt, calling `keep_going(done)` after each iteration (`done` counts completed
@@ -41,24 +41,25 @@ pub fn enscrypt_while(
     password: &[u8],
     salt: &[u8],
     mut keep_going: impl FnMut(u32) -> bool,
-) -> Result<(EnScryptKey, u32), Error> {
+) -> Result<(EnScryptKey, u32), IdentityError> {
     let params = params()?;
     let mut out = [0u8; 32];
     let mut current = [0u8; 32];
-    scrypt::scrypt(password, salt, &params, &mut current).map_err(|_| Error::ScryptParameters)?;
+    scrypt::scrypt(password, salt, &params, &mut current)
+        .map_err(|_| IdentityError::ScryptParameters)?;
     out.copy_from_slice(&current);
     let mut done: u32 = 1;
     while done < MAX_ITERATIONS && keep_going(done) {
         let mut next = [0u8; 32];
         scrypt::scrypt(password, &current, &params, &mut next)
-            .map_err(|_| Error::ScryptParameters)?;
+            .map_err(|_| IdentityError::ScryptParameters)?;
         for (o, n) in out.iter_mut().zip(next.iter()) {
             *o ^= n;
         }
         current.zeroize();
         current = next;
         next.zeroize();
-        done = done.checked_add(1).ok_or(Error::ScryptParameters)?;
+        done = done.checked_add(1).ok_or(IdentityError::ScryptParameters)?;
     }
     current.zeroize();
     Ok((EnScryptKey::from_bytes(out), done))
@@ -71,12 +72,12 @@ pub fn enscrypt(
     salt: &[u8],
     iterations: u32,
     mut progress: impl FnMut(u32, u32),
-) -> Result<EnScryptKey, Error> {
+) -> Result<EnScryptKey, IdentityError> {
     if iterations == 0 {
-        return Err(Error::ZeroIterations);
+        return Err(IdentityError::ZeroIterations);
     }
     if iterations > MAX_ITERATIONS {
-        return Err(Error::TooManyIterations {
+        return Err(IdentityError::TooManyIterations {
             found: iterations,
             limit: MAX_ITERATIONS,
         });
@@ -96,7 +97,7 @@ pub fn enscrypt_for(
     salt: &[u8],
     duration: Duration,
     mut progress: impl FnMut(Duration, Duration),
-) -> Result<(EnScryptKey, u32), Error> {
+) -> Result<(EnScryptKey, u32), IdentityError> {
     let start = Instant::now();
     enscrypt_while(password, salt, |_| {
         let elapsed = start.elapsed();

@@ -50,7 +50,7 @@ mod tests {
             let started = std::time::Instant::now();
             assert_eq!(
                 enscrypt(b"pw", b"salt", count, |_, _| {}).unwrap_err(),
-                crate::Error::TooManyIterations {
+                crate::error::IdentityError::TooManyIterations {
                     found: count,
                     limit: MAX_ITERATIONS
                 }
@@ -63,7 +63,7 @@ mod tests {
     fn enscrypt_needs_an_iteration() {
         assert_eq!(
             enscrypt(b"pw", b"salt", 0, |_, _| {}).unwrap_err(),
-            crate::Error::ZeroIterations
+            crate::error::IdentityError::ZeroIterations
         );
     }
 

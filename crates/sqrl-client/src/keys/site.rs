@@ -20,11 +20,14 @@ secret32!(
     SiteSeed
 );
 
-/// HMAC-SHA256 keyed with 32 bytes; panic-free (the key is zero-padded to the block size,
-/// which is exactly what HMAC does with a short key).
+/// HMAC-SHA256 keyed with 32 bytes, by the `hmac` crate, without a path to a panic: the key
+/// is given as a zero-padded block (what HMAC does with a key shorter than the block, RFC 2104
+/// §2) to hmac's infallible `KeyInit::new`, and the copy is zeroized.
 pub(crate) fn hmac_sha256(key: &[u8; 32], message: &[&[u8]]) -> [u8; 32] {
     let mut block = [0u8; 64];
-    block[..32].copy_from_slice(key);
+    if let Some(head) = block.get_mut(..32) {
+        head.copy_from_slice(key);
+    }
     let mut mac = <Hmac<Sha256> as hmac::digest::KeyInit>::new(&block.into());
     block.zeroize();
     for part in message {

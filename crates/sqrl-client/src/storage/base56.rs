@@ -8,7 +8,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::Error;
+use crate::error::IdentityError;
 
 /// The 56 characters: digits and letters without 0, 1, I, O, l, o.
 pub const ALPHABET: &[u8; 56] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz";
@@ -116,19 +116,19 @@ pub fn encode(bytes: &[u8]) -> String {
 /// Decodes the textual form: spaces, tabs and line breaks anywhere are ignored; each line's
 /// check character is verified and a mismatch names the (1-based) line; the result has the
 /// byte length whose digit count matches.
-pub fn decode(text: &str) -> Result<Vec<u8>, Error> {
+pub fn decode(text: &str) -> Result<Vec<u8>, IdentityError> {
     let chars: Vec<u8> = text
         .bytes()
         .filter(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
         .collect();
     if chars.len() > 2 * MAX_BYTES {
-        return Err(Error::TextualIdentity {
+        return Err(IdentityError::TextualIdentity {
             line: 0,
             reason: "too long",
         });
     }
     if chars.is_empty() {
-        return Err(Error::TextualIdentity {
+        return Err(IdentityError::TextualIdentity {
             line: 0,
             reason: "empty",
         });
@@ -136,7 +136,7 @@ pub fn decode(text: &str) -> Result<Vec<u8>, Error> {
     let mut digits = Vec::with_capacity(chars.len());
     for (index, line) in chars.chunks(DATA_PER_LINE + 1).enumerate() {
         let number = index + 1;
-        let bad = |reason| Error::TextualIdentity {
+        let bad = |reason| IdentityError::TextualIdentity {
             line: number,
             reason,
         };
@@ -153,13 +153,14 @@ pub fn decode(text: &str) -> Result<Vec<u8>, Error> {
         }
         digits.extend_from_slice(data);
     }
-    decode_digits_bytes(&digits).map_err(|reason| Error::TextualIdentity { line: 0, reason })
+    decode_digits_bytes(&digits)
+        .map_err(|reason| IdentityError::TextualIdentity { line: 0, reason })
 }
 
 /// Decodes plain base56 digits (no check characters).
-pub fn decode_digits(digits: &str) -> Result<Vec<u8>, Error> {
+pub fn decode_digits(digits: &str) -> Result<Vec<u8>, IdentityError> {
     decode_digits_bytes(digits.as_bytes())
-        .map_err(|reason| Error::TextualIdentity { line: 0, reason })
+        .map_err(|reason| IdentityError::TextualIdentity { line: 0, reason })
 }
 
 fn decode_digits_bytes(digits: &[u8]) -> Result<Vec<u8>, &'static str> {
@@ -241,14 +242,14 @@ mod tests {
         let err = decode(&lines.join("\n")).unwrap_err();
         assert_eq!(
             err,
-            Error::TextualIdentity {
+            IdentityError::TextualIdentity {
                 line: 3,
                 reason: "check character does not match: a typo on this line"
             }
         );
         assert!(matches!(
             decode("0OIl"),
-            Err(Error::TextualIdentity { line: 1, .. })
+            Err(IdentityError::TextualIdentity { line: 1, .. })
         ));
         assert!(decode("").is_err());
     }

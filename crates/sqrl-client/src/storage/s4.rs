@@ -5,8 +5,8 @@ use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
 use zeroize::Zeroize;
 
+use crate::error::IdentityError;
 use crate::keys::{EnScryptKey, Ilk, Imk, Iuk, LOG2_N, MAX_ITERATIONS};
-use crate::Error;
 
 /// Binary header.
 pub const BINARY_HEADER: &[u8; 8] = b"sqrldata";
@@ -141,11 +141,11 @@ fn array_at<const N: usize>(bytes: &[u8], at: usize) -> Option<[u8; N]> {
 const ITERATIONS_OVER_LIMIT: &str =
     "EnScrypt iteration count over 100000 (the most a client writes is a few ten thousand): a damaged or hostile file";
 
-fn malformed(block_type: u16, reason: &'static str) -> Error {
-    Error::S4Block { block_type, reason }
+fn malformed(block_type: u16, reason: &'static str) -> IdentityError {
+    IdentityError::S4Block { block_type, reason }
 }
 
-fn stretch_at(bytes: &[u8], at: usize, block_type: u16) -> Result<StretchParams, Error> {
+fn stretch_at(bytes: &[u8], at: usize, block_type: u16) -> Result<StretchParams, IdentityError> {
     let bad = || malformed(block_type, "truncated");
     let params = StretchParams {
         salt: array_at(bytes, at).ok_or_else(bad)?,
@@ -173,11 +173,16 @@ fn write_stretch(out: &mut Vec<u8>, s: &StretchParams) {
 
 // ---- AES-256-GCM ---------------------------------------------------------------------------
 
-fn seal(key: &[u8; 32], iv: [u8; 12], aad: &[u8], data: &mut [u8]) -> Result<[u8; 16], Error> {
+fn seal(
+    key: &[u8; 32],
+    iv: [u8; 12],
+    aad: &[u8],
+    data: &mut [u8],
+) -> Result<[u8; 16], IdentityError> {
     let cipher = Aes256Gcm::new(&(*key).into());
     let tag = cipher
         .encrypt_in_place_detached(&Nonce::from(iv), aad, data)
-        .map_err(|_| Error::Encryption)?;
+        .map_err(|_| IdentityError::Encryption)?;
     Ok(tag.into())
 }
 
@@ -203,7 +208,7 @@ impl PasswordBlock {
         out
     }
 
-    fn parse(bytes: &[u8]) -> Result<Self, Error> {
+    fn parse(bytes: &[u8]) -> Result<Self, IdentityError> {
         let bad = || malformed(1, "truncated");
         if bytes.len() != PASSWORD_BLOCK_LEN {
             return Err(malformed(1, "length is not 125"));
@@ -240,7 +245,7 @@ impl PasswordBlock {
         stretch: StretchParams,
         iv: [u8; 12],
         settings: Settings,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, IdentityError> {
         let mut block = Self {
             iv,
             stretch,
@@ -279,7 +284,7 @@ impl RescueBlock {
         out
     }
 
-    fn parse(bytes: &[u8]) -> Result<Self, Error> {
+    fn parse(bytes: &[u8]) -> Result<Self, IdentityError> {
         let bad = || malformed(2, "truncated");
         if bytes.len() != RESCUE_BLOCK_LEN {
             return Err(malformed(2, "length is not 73"));
@@ -300,7 +305,7 @@ impl RescueBlock {
     }
 
     /// Parses a lone type-2 block (from a textual identity).
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, IdentityError> {
         if u16_at(bytes, 2) != Some(2) || u16_at(bytes, 0) != Some(RESCUE_BLOCK_LEN as u16) {
             return Err(malformed(2, "not a rescue-code block"));
         }
@@ -308,7 +313,11 @@ impl RescueBlock {
     }
 
     /// Encrypts the IUK under an EnScrypt key (all-zero IV: the key is unique to this salt).
-    pub fn seal(iuk: &Iuk, key: &EnScryptKey, stretch: StretchParams) -> Result<Self, Error> {
+    pub fn seal(
+        iuk: &Iuk,
+        key: &EnScryptKey,
+        stretch: StretchParams,
+    ) -> Result<Self, IdentityError> {
         let mut block = Self {
             stretch,
             ciphertext: [0; 32],
@@ -343,7 +352,7 @@ impl PreviousBlock {
         out
     }
 
-    fn parse(bytes: &[u8]) -> Result<Self, Error> {
+    fn parse(bytes: &[u8]) -> Result<Self, IdentityError> {
         let len = bytes.len();
         // Current layout: 6-byte header (with edition); old layout: 4-byte header.
         let (edition, header_len) = if len >= 22 && (len - 22).is_multiple_of(32) {
@@ -362,7 +371,7 @@ impl PreviousBlock {
         }
         let ciphertext = (0..count)
             .map(|i| array_at(bytes, header_len + 32 * i).ok_or_else(|| malformed(3, "truncated")))
-            .collect::<Result<Vec<[u8; 32]>, Error>>()?;
+            .collect::<Result<Vec<[u8; 32]>, IdentityError>>()?;
         Ok(Self {
             edition,
             ciphertext,
@@ -380,7 +389,7 @@ impl PreviousBlock {
     }
 
     /// Encrypts up to four previous IUKs (newest first) under the current IMK.
-    pub fn seal(previous: &[Iuk], imk: &Imk, edition: u16) -> Result<Self, Error> {
+    pub fn seal(previous: &[Iuk], imk: &Imk, edition: u16) -> Result<Self, IdentityError> {
         if !(1..=4).contains(&previous.len()) {
             return Err(malformed(3, "must hold 1 to 4 previous keys"));
         }
@@ -415,49 +424,49 @@ impl PreviousBlock {
 impl S4 {
     /// Parses any stored form: `sqrldata` + binary blocks, `SQRLDATA` + base64url (whitespace
     /// ignored), or header-less base64url blocks (a rescue-code-only export).
-    pub fn parse(input: &[u8]) -> Result<Self, Error> {
+    pub fn parse(input: &[u8]) -> Result<Self, IdentityError> {
         if input.len() > MAX_LEN * 2 {
-            return Err(Error::S4Container("file too large"));
+            return Err(IdentityError::S4Container("file too large"));
         }
-        let decode_text = |text: &[u8]| -> Result<Vec<u8>, Error> {
+        let decode_text = |text: &[u8]| -> Result<Vec<u8>, IdentityError> {
             let compact: String = text
                 .iter()
                 .filter(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
                 .map(|&b| char::from(b))
                 .collect();
             sqrl_proto::b64::decode(&compact)
-                .map_err(|_| Error::S4Container("text form is not base64url"))
+                .map_err(|_| IdentityError::S4Container("text form is not base64url"))
         };
         let blocks = match input.get(..8) {
             Some(h) if h == BINARY_HEADER => input.get(8..).unwrap_or_default().to_vec(),
             Some(h) if h == TEXT_HEADER => decode_text(input.get(8..).unwrap_or_default())?,
             _ => decode_text(input)
-                .map_err(|_| Error::S4Container("no sqrldata or SQRLDATA header"))?,
+                .map_err(|_| IdentityError::S4Container("no sqrldata or SQRLDATA header"))?,
         };
         Self::parse_blocks(&blocks)
     }
 
-    fn parse_blocks(bytes: &[u8]) -> Result<Self, Error> {
+    fn parse_blocks(bytes: &[u8]) -> Result<Self, IdentityError> {
         if bytes.is_empty() {
-            return Err(Error::S4Container("no blocks"));
+            return Err(IdentityError::S4Container("no blocks"));
         }
         if bytes.len() > MAX_LEN {
-            return Err(Error::S4Container("file too large"));
+            return Err(IdentityError::S4Container("file too large"));
         }
         let mut s4 = S4::default();
         let mut at = 0;
         while at < bytes.len() {
             let (len, block_type) = match (u16_at(bytes, at), u16_at(bytes, at + 2)) {
                 (Some(len), Some(t)) => (usize::from(len), t),
-                _ => return Err(Error::S4Container("truncated block header")),
+                _ => return Err(IdentityError::S4Container("truncated block header")),
             };
             if len < 4 {
-                return Err(Error::S4Container("block length below 4"));
+                return Err(IdentityError::S4Container("block length below 4"));
             }
             let block = bytes
                 .get(at..at + len)
-                .ok_or(Error::S4Container("block runs past the end"))?;
-            let duplicate = || Error::S4DuplicateBlock { block_type };
+                .ok_or(IdentityError::S4Container("block runs past the end"))?;
+            let duplicate = || IdentityError::S4DuplicateBlock { block_type };
             match block_type {
                 1 if s4.password.is_some() => return Err(duplicate()),
                 2 if s4.rescue.is_some() => return Err(duplicate()),
