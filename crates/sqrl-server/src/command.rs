@@ -5,10 +5,11 @@ use rand_core::CryptoRngCore;
 use sqrl_proto::{Ask, Button, Bytes32, Command, Tif};
 use subtle::ConstantTimeEq;
 
+use crate::account::{Account, AccountChange, AccountId};
 use crate::decide::{AccountNotice, AskPolicy, Pending, Server};
 use crate::flow::Flow;
 use crate::refusal::Refusal;
-use crate::store::{Account, AccountChange, AccountId, Snapshot};
+use crate::store::Snapshot;
 
 /// What a command that continues the flow did.
 #[derive(Debug)]

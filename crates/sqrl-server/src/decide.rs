@@ -19,11 +19,12 @@ use sqrl_proto::{b64, Bytes32, ClientParams, Command, RequestBody, ServerParams,
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use crate::account::{AccountChange, AccountGuard, AccountId};
 use crate::command::{self, Outcome};
 use crate::flow::{End, Flow, FlowError, Lifetimes, Status};
 use crate::nut::{FlowId, Nut, NutCodec, QrNut};
 use crate::refusal::Refusal;
-use crate::store::{AccountChange, AccountGuard, AccountId, Commit, Needs, Snapshot};
+use crate::store::{Commit, Needs, Snapshot};
 use crate::useragent::BrowserInfo;
 
 /// Whether the site asks the user to confirm each login on the phone (`ask`), naming the

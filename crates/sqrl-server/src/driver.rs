@@ -12,6 +12,7 @@ use rand_core::CryptoRngCore;
 use sqrl_proto::b64;
 use subtle::ConstantTimeEq;
 
+use crate::account::{AccountId, Session};
 use crate::decide::{sha256, AccountNotice, Incoming, Response, Server};
 use crate::events::{Events, MemoryEvents, Subscription};
 use crate::flow::{FlowError, Status};
@@ -19,7 +20,7 @@ use crate::limit::{log_limited, Limiter, MemoryLimiter, Prefixes, Rule};
 use crate::memory::MemoryStore;
 use crate::nut::FlowId;
 use crate::refusal::Refusal;
-use crate::store::{AccountId, Session, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// Why the browser side was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -17,8 +17,8 @@ use std::net::IpAddr;
 
 use sqrl_proto::Bytes32;
 
+use crate::account::AccountId;
 use crate::nut::{FlowId, QrNut};
-use crate::store::AccountId;
 use crate::useragent::BrowserInfo;
 
 /// How long things last.

@@ -12,6 +12,7 @@
 //!
 //! Rules: `spec/protocol.md` (the wire) and `spec/server.md` (the website side).
 
+mod account;
 mod command;
 pub mod decide;
 pub mod driver;
@@ -27,6 +28,7 @@ pub mod store;
 pub mod testkit;
 pub mod useragent;
 
+pub use account::{Account, AccountChange, AccountGuard, AccountId, Accounts, Session};
 pub use decide::{
     AccountNotice, AskPolicy, Config, Decision, Incoming, NewFlow, Pending, Refused, Response,
     Server,
@@ -40,6 +42,5 @@ pub use nut::{FlowId, NutCodec};
 pub use refusal::Refusal;
 pub use sqrl_proto as proto;
 pub use store::{
-    Account, AccountChange, AccountGuard, AccountId, AccountStore, Commit, FlowStore, Needs,
-    Session, Snapshot, Split, Store, StoreError,
+    AccountStore, Commit, FlowStore, Needs, SessionStore, Snapshot, Split, Store, StoreError,
 };

@@ -14,12 +14,10 @@ use async_trait::async_trait;
 use sqrl_proto::Bytes32;
 use zeroize::Zeroizing;
 
+use crate::account::{Account, AccountChange, AccountGuard, AccountId, Accounts, Session};
 use crate::flow::Flow;
 use crate::nut::FlowId;
-use crate::store::{
-    Account, AccountChange, AccountGuard, AccountId, AccountStore, Commit, FlowStore, Session,
-    Store, StoreError,
-};
+use crate::store::{AccountStore, Commit, FlowStore, SessionStore, Store, StoreError};
 
 #[derive(Debug, Default)]
 struct Memory {
@@ -168,7 +166,7 @@ impl AccountStore for MemoryStore {
         &self,
         idk: &Bytes32,
         pidk: Option<&Bytes32>,
-    ) -> Result<(Option<Account>, Option<Account>, bool), StoreError> {
+    ) -> Result<Accounts, StoreError> {
         let memory = self.lock()?;
         let find = |k: &Bytes32| {
             memory
@@ -177,11 +175,11 @@ impl AccountStore for MemoryStore {
                 .and_then(|id| memory.accounts.get(id))
                 .cloned()
         };
-        Ok((
-            find(idk),
-            pidk.and_then(find),
-            memory.superseded.contains(idk),
-        ))
+        Ok(Accounts {
+            current: find(idk),
+            previous: pidk.and_then(find),
+            superseded: memory.superseded.contains(idk),
+        })
     }
 
     async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
@@ -199,6 +197,20 @@ impl AccountStore for MemoryStore {
         Ok(())
     }
 
+    async fn site_key(
+        &self,
+        name: &str,
+        candidate: &[u8; 32],
+    ) -> Result<Zeroizing<[u8; 32]>, StoreError> {
+        let mut memory = self.lock()?;
+        Ok(Zeroizing::new(
+            *memory.keys.entry(name.to_owned()).or_insert(*candidate),
+        ))
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
     async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
         self.lock()?.sessions.push(session.clone());
         Ok(())
@@ -243,17 +255,6 @@ impl AccountStore for MemoryStore {
     async fn set_display_name(&self, account: &AccountId, name: &str) -> Result<(), StoreError> {
         self.lock()?.names.insert(*account, name.to_owned());
         Ok(())
-    }
-
-    async fn site_key(
-        &self,
-        name: &str,
-        candidate: &[u8; 32],
-    ) -> Result<Zeroizing<[u8; 32]>, StoreError> {
-        let mut memory = self.lock()?;
-        Ok(Zeroizing::new(
-            *memory.keys.entry(name.to_owned()).or_insert(*candidate),
-        ))
     }
 }
 

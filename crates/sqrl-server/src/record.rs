@@ -9,9 +9,9 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use sqrl_proto::Bytes32;
 
+use crate::account::AccountId;
 use crate::flow::{End, Flow, Phase};
 use crate::nut::FlowId;
-use crate::store::AccountId;
 use crate::useragent::BrowserInfo;
 
 const FORMAT: u8 = 1;

@@ -11,13 +11,11 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use sqrl_proto::Bytes32;
 
+use crate::account::{Account, AccountChange, AccountGuard, AccountId, Accounts, Session};
 use crate::events::Events;
 use crate::flow::{End, Flow, Phase, Status};
 use crate::nut::FlowId;
-use crate::store::{
-    Account, AccountChange, AccountGuard, AccountId, Commit, FlowStore, Needs, Session, Store,
-    StoreError,
-};
+use crate::store::{Commit, FlowStore, Needs, Store, StoreError};
 use crate::useragent::BrowserInfo;
 
 /// A test account: id `[byte; 16]`, identity `[byte; 32]`.
@@ -259,16 +257,21 @@ pub async fn store_conforms(store: &dyn Store) {
     )
     .await
     .unwrap();
-    let (old, _, superseded) = store.accounts(&Bytes32([1; 32]), None).await.unwrap();
-    assert_eq!(old, None, "the old identity has no account");
-    assert!(superseded, "the old identity is superseded");
-    let (new, previous, superseded) = store
+    let old = store.accounts(&Bytes32([1; 32]), None).await.unwrap();
+    assert_eq!(old.current, None, "the old identity has no account");
+    assert!(old.superseded, "the old identity is superseded");
+    let new = store
         .accounts(&Bytes32([3; 32]), Some(&Bytes32([1; 32])))
         .await
         .unwrap();
-    assert_eq!(new, Some(rekeyed.clone()));
-    assert_eq!(previous, None);
-    assert!(!superseded);
+    assert_eq!(
+        new,
+        Accounts {
+            current: Some(rekeyed.clone()),
+            previous: None,
+            superseded: false,
+        }
+    );
     assert_eq!(store.account(&id).await.unwrap(), Some(rekeyed));
     assert_eq!(store.display_name(&id).await.unwrap(), "Ada");
     let sessions = store.sessions_of(&id).await.unwrap();
@@ -317,8 +320,8 @@ pub async fn store_conforms(store: &dyn Store) {
     assert_eq!(store.account(&id).await.unwrap(), None);
     assert!(store.sessions_of(&id).await.unwrap().is_empty());
     assert_eq!(store.display_name(&id).await.unwrap(), "");
-    let (gone, _, _) = store.accounts(&Bytes32([3; 32]), None).await.unwrap();
-    assert_eq!(gone, None);
+    let gone = store.accounts(&Bytes32([3; 32]), None).await.unwrap();
+    assert_eq!(gone.current, None);
 
     // Site keys: the first writer wins, everyone gets the same key.
     let first = store.site_key("nut", &[1; 32]).await.unwrap();

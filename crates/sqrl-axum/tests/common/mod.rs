@@ -37,9 +37,9 @@ use sqrl_proto::{
     Tif,
 };
 use sqrl_server::{
-    Account, AccountChange, AccountId, AccountStore, AskPolicy, BrowserError, Commit, Config, Flow,
-    FlowError, FlowId, FlowStore, Incoming, MemoryStore, Rule, Server, Session, SessionDraft,
-    SqrlServer, Status, Store, StoreError,
+    Account, AccountChange, AccountId, AccountStore, Accounts, AskPolicy, BrowserError, Commit,
+    Config, Flow, FlowError, FlowId, FlowStore, Incoming, MemoryStore, Rule, Server, Session,
+    SessionDraft, SessionStore, SqrlServer, Status, Store, StoreError,
 };
 use sqrl_server_sqlite::SqliteStore;
 use tower::ServiceExt;
@@ -264,7 +264,9 @@ pub trait Transport: Send + Sync + Sized + 'static {
 
     /// The account of an identity.
     fn account(&self, idk: &Bytes32) -> Option<Account> {
-        self.block_on(self.store().accounts(idk, None)).unwrap().0
+        self.block_on(self.store().accounts(idk, None))
+            .unwrap()
+            .current
     }
 
     /// Whether the store holds a record of this flow.
@@ -877,7 +879,7 @@ impl AccountStore for Faulty {
         &self,
         idk: &Bytes32,
         pidk: Option<&Bytes32>,
-    ) -> Result<(Option<Account>, Option<Account>, bool), StoreError> {
+    ) -> Result<Accounts, StoreError> {
         self.inner.accounts(idk, pidk).await
     }
     async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
@@ -890,6 +892,17 @@ impl AccountStore for Faulty {
     ) -> Result<(), StoreError> {
         self.inner.apply(change, guards).await
     }
+    async fn site_key(
+        &self,
+        name: &str,
+        candidate: &[u8; 32],
+    ) -> Result<Zeroizing<[u8; 32]>, StoreError> {
+        self.inner.site_key(name, candidate).await
+    }
+}
+
+#[async_trait]
+impl SessionStore for Faulty {
     async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
         self.inner.create_session(session).await
     }
@@ -914,13 +927,6 @@ impl AccountStore for Faulty {
     }
     async fn set_display_name(&self, account: &AccountId, name: &str) -> Result<(), StoreError> {
         self.inner.set_display_name(account, name).await
-    }
-    async fn site_key(
-        &self,
-        name: &str,
-        candidate: &[u8; 32],
-    ) -> Result<Zeroizing<[u8; 32]>, StoreError> {
-        self.inner.site_key(name, candidate).await
     }
 }
 
