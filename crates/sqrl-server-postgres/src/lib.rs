@@ -15,7 +15,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use sqrl_proto::Bytes32;
 use sqrl_server::{
     record, Account, AccountChange, AccountGuard, AccountId, AccountStore, Accounts, Commit, Flow,
-    FlowId, FlowStore, Needs, Session, SessionStore, Snapshot, Store, StoreError,
+    FlowId, FlowStore, Needs, RedeemCommit, Session, SessionStore, Snapshot, Store, StoreError,
 };
 use tokio_postgres::{NoTls, Row};
 use zeroize::Zeroizing;
@@ -583,16 +583,11 @@ impl Store for PostgresStore {
         tx.commit().await.map_err(backend)
     }
 
-    async fn redeem(
-        &self,
-        flow: &Flow,
-        expected_version: u64,
-        session: &Session,
-    ) -> Result<(), StoreError> {
+    async fn redeem(&self, redeem: &RedeemCommit) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
-        put_flow(&tx, flow, Some(expected_version)).await?;
-        create_session(&tx, session).await?;
+        put_flow(&tx, &redeem.flow, Some(redeem.expected_version)).await?;
+        create_session(&tx, &redeem.session).await?;
         tx.commit().await.map_err(backend)
     }
 }

@@ -21,7 +21,7 @@ use rusqlite::{params, OptionalExtension};
 use sqrl_proto::Bytes32;
 use sqrl_server::{
     Account, AccountChange, AccountGuard, AccountId, AccountStore, Accounts, Commit, Flow, FlowId,
-    FlowStore, Needs, Session, SessionStore, Snapshot, Store, StoreError,
+    FlowStore, Needs, RedeemCommit, Session, SessionStore, Snapshot, Store, StoreError,
 };
 use zeroize::Zeroizing;
 
@@ -394,17 +394,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn redeem(
-        &self,
-        flow: &Flow,
-        expected_version: u64,
-        session: &Session,
-    ) -> Result<(), StoreError> {
-        let (flow, session) = (flow.clone(), session.clone());
+    async fn redeem(&self, redeem: &RedeemCommit) -> Result<(), StoreError> {
+        let redeem = redeem.clone();
         self.db
             .write(move |tx| {
-                put_flow(tx, &flow, Some(expected_version))?;
-                create_session(tx, &session)
+                put_flow(tx, &redeem.flow, Some(redeem.expected_version))?;
+                create_session(tx, &redeem.session)
             })
             .await
     }

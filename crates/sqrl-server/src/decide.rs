@@ -594,7 +594,7 @@ impl Server {
         // Once the user was asked in this flow, every later ident must answer: a refusal in
         // between (an IP mismatch, say) must not clear the question.
         flow.asked |= outcome.ask.is_some();
-        flow.version = expected_version.map_or(0, |v| v.saturating_add(1));
+        flow.advance(expected_version);
         if let Some(refusal) = outcome.refusal {
             tracing::debug!(refusal = refusal.code(), flow = ?flow.id, "sqrl command refused");
         }

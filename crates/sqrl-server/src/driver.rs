@@ -4,50 +4,25 @@
 //! a flow → [`Store::load`] (one round trip) → [`Server::decide`] (no IO) →
 //! [`Store::commit`] → publish the flow's new status and tell the app. A commit that loses a
 //! race or meets a failed backend changes nothing and answers a transient error.
+//!
+//! A browser's redemption is the same walk: check the page's secret (no IO) → load the flow
+//! and its account → [`Server::redeem`] (no IO) → [`Store::redeem`] → publish.
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use rand_core::CryptoRngCore;
-use sqrl_proto::b64;
-use subtle::ConstantTimeEq;
 
-use crate::account::{AccountId, Session};
-use crate::decide::{sha256, AccountNotice, Incoming, Response, Server};
+use crate::account::AccountId;
+use crate::browser::{BrowserError, RedeemSnapshot, SessionDraft, Via};
+use crate::decide::{AccountNotice, Incoming, Response, Server};
 use crate::events::{Events, MemoryEvents, Subscription};
-use crate::flow::{FlowError, Status};
+use crate::flow::{Flow, Status};
 use crate::limit::{log_limited, Limiter, MemoryLimiter, Prefixes, Rule};
 use crate::memory::MemoryStore;
 use crate::nut::FlowId;
 use crate::refusal::Refusal;
 use crate::store::{Store, StoreError};
-
-/// Why the browser side was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BrowserError {
-    /// Unknown flow, or the secret does not match.
-    #[error("unknown login")]
-    Unknown,
-    /// The flow cannot be redeemed now.
-    #[error(transparent)]
-    Flow(#[from] FlowError),
-    /// The store failed or another request won.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// A session to create when a login is redeemed (the account is filled in by the redemption).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionDraft {
-    /// SHA-256 of the new session id.
-    pub id_hash: [u8; 32],
-    /// Now, seconds since the epoch.
-    pub created_at: u64,
-    /// The browser's IP address.
-    pub ip: String,
-    /// Browser and OS.
-    pub browser: String,
-}
 
 type NoticeHook = Arc<dyn Fn(&AccountNotice) + Send + Sync>;
 
@@ -285,13 +260,8 @@ impl SqrlServer {
         if !self.server.check_browser(flow, issued_at, secret) {
             return Err(BrowserError::Unknown);
         }
-        let life = self.server.config().lifetimes;
-        Ok(match self.store.flow(flow).await? {
-            Some(stored) => stored.status(now, life),
-            None if issued_at < self.server.config().codes_not_before => Status::Expired,
-            None if now < issued_at.saturating_add(life.nut) => Status::New,
-            None => Status::Expired,
-        })
+        let stored = self.store.flow(flow).await?;
+        Ok(self.server.page_status(stored.as_ref(), issued_at, now))
     }
 
     /// The browser that holds the secret turns the confirmed login into its session, in
@@ -307,7 +277,7 @@ impl SqrlServer {
         if !self.server.check_browser(flow, issued_at, secret) {
             return Err(BrowserError::Unknown);
         }
-        self.redeem_flow(flow, false, now, session).await
+        self.redeem_flow(flow, Via::Page, now, session).await
     }
 
     /// Redeems a CPS token (the `url=` a client opened), once.
@@ -317,50 +287,32 @@ impl SqrlServer {
         now: u64,
         session: SessionDraft,
     ) -> Result<AccountId, BrowserError> {
-        let bytes = b64::decode_array::<32>(token, "token").map_err(|_| BrowserError::Unknown)?;
-        let mut id = [0u8; 16];
-        id.copy_from_slice(bytes.get(..16).ok_or(BrowserError::Unknown)?);
-        let flow = FlowId(id);
-        let stored = self.store.flow(&flow).await?.ok_or(BrowserError::Unknown)?;
-        let matches = stored
-            .cps_token_hash
-            .is_some_and(|h| bool::from(h.ct_eq(&sha256(token))));
-        if !matches {
-            return Err(BrowserError::Unknown);
-        }
-        self.redeem_flow(&flow, true, now, session).await
+        let flow = Server::cps_flow(token).ok_or(BrowserError::Unknown)?;
+        self.redeem_flow(&flow, Via::Cps(token), now, session).await
     }
 
+    /// Load → [`Server::redeem`] → commit → publish.
     async fn redeem_flow(
         &self,
         flow: &FlowId,
-        via_cps: bool,
+        via: Via<'_>,
         now: u64,
         draft: SessionDraft,
     ) -> Result<AccountId, BrowserError> {
-        let life = self.server.config().lifetimes;
-        let mut stored = self.store.flow(flow).await?.ok_or(BrowserError::Unknown)?;
-        let version = stored.version;
-        let account = if via_cps {
-            stored.redeem_cps(now, life)?
-        } else {
-            stored.redeem(now, life)?
+        let snapshot = self.load_redeem(flow).await?;
+        let commit = self.server.redeem(snapshot, via, draft, now)?;
+        self.store.redeem(&commit).await?;
+        self.publish(*flow, commit.status).await;
+        Ok(commit.session.account)
+    }
+
+    /// What a redemption needs: the flow, and the account it confirmed (if it did).
+    async fn load_redeem(&self, flow: &FlowId) -> Result<RedeemSnapshot, StoreError> {
+        let flow = self.store.flow(flow).await?;
+        let account = match flow.as_ref().and_then(Flow::confirmed_account) {
+            Some(id) => self.store.account(&id).await?,
+            None => None,
         };
-        // An account disabled or removed since the login was confirmed gets no new session.
-        match self.store.account(&account).await? {
-            Some(found) if !found.disabled => {}
-            _ => return Err(BrowserError::Flow(FlowError::WrongState)),
-        }
-        stored.version = version.saturating_add(1);
-        let session = Session {
-            id_hash: draft.id_hash,
-            account,
-            created_at: draft.created_at,
-            ip: draft.ip,
-            browser: draft.browser,
-        };
-        self.store.redeem(&stored, version, &session).await?;
-        self.publish(*flow, stored.status(now, life)).await;
-        Ok(account)
+        Ok(RedeemSnapshot { flow, account })
     }
 }

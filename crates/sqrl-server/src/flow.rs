@@ -323,6 +323,21 @@ impl Flow {
         Ok(())
     }
 
+    /// The account a confirmed login is for (`None` in every other phase).
+    pub fn confirmed_account(&self) -> Option<AccountId> {
+        match self.phase {
+            Phase::Confirmed { account, .. } => Some(account),
+            _ => None,
+        }
+    }
+
+    /// Moves the version on from the one read (`None`: the flow is new): the only place a
+    /// flow's version changes, so that its write applies only over the record it was decided
+    /// on.
+    pub(crate) fn advance(&mut self, read: Option<u64>) {
+        self.version = read.map_or(0, |v| v.saturating_add(1));
+    }
+
     /// `confirmed → redeemed` by the waiting browser (not for CPS flows). Returns the account.
     pub fn redeem(&mut self, now: u64, life: Lifetimes) -> Result<AccountId, FlowError> {
         self.redeem_as(false, now, life)

@@ -2,8 +2,9 @@
 //! endpoint, and the traits behind which backends keep state.
 //!
 //! - [`Server`] decides: [`Server::receive`] checks a request without stored state,
-//!   [`Server::decide`] answers it from a loaded [`Snapshot`] and says what to commit. Time and
-//!   randomness are inputs.
+//!   [`Server::decide`] answers it from a loaded [`Snapshot`] and says what to commit. The
+//!   browser's side has the same shape: [`Server::redeem`] decides a redemption from a loaded
+//!   [`RedeemSnapshot`] and returns the [`RedeemCommit`]. Time and randomness are inputs.
 //! - [`SqrlServer`] drives it over the async [`Store`], [`Events`] and [`Limiter`] traits.
 //! - [`MemoryStore`], [`MemoryEvents`], [`MemoryLimiter`]: one-process implementations.
 //!   Other backends live in their own crates (`sqrl-server-sqlite`, `sqrl-server-postgres`,
@@ -13,6 +14,7 @@
 //! Rules: `spec/protocol.md` (the wire) and `spec/server.md` (the website side).
 
 mod account;
+pub mod browser;
 mod command;
 pub mod decide;
 pub mod driver;
@@ -29,11 +31,12 @@ pub mod testkit;
 pub mod useragent;
 
 pub use account::{Account, AccountChange, AccountGuard, AccountId, Accounts, Session};
+pub use browser::{BrowserError, RedeemSnapshot, SessionDraft, Via};
 pub use decide::{
     AccountNotice, AskPolicy, Config, Decision, Incoming, NewFlow, Pending, Refused, Response,
     Server,
 };
-pub use driver::{BrowserError, SessionDraft, SqrlServer, DEFAULT_SCAN_RULE};
+pub use driver::{SqrlServer, DEFAULT_SCAN_RULE};
 pub use events::{Events, Hub, MemoryEvents, Subscription};
 pub use flow::{End, Flow, FlowError, Lifetimes, Phase, Status, CLOCK_SKEW};
 pub use limit::{Limiter, MemoryLimiter, Prefixes, Rule};
@@ -42,5 +45,6 @@ pub use nut::{FlowId, NutCodec};
 pub use refusal::Refusal;
 pub use sqrl_proto as proto;
 pub use store::{
-    AccountStore, Commit, FlowStore, Needs, SessionStore, Snapshot, Split, Store, StoreError,
+    AccountStore, Commit, FlowStore, Needs, RedeemCommit, SessionStore, Snapshot, Split, Store,
+    StoreError,
 };

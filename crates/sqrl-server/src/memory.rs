@@ -17,7 +17,9 @@ use zeroize::Zeroizing;
 use crate::account::{Account, AccountChange, AccountGuard, AccountId, Accounts, Session};
 use crate::flow::Flow;
 use crate::nut::FlowId;
-use crate::store::{AccountStore, Commit, FlowStore, SessionStore, Store, StoreError};
+use crate::store::{
+    AccountStore, Commit, FlowStore, RedeemCommit, SessionStore, Store, StoreError,
+};
 
 #[derive(Debug, Default)]
 struct Memory {
@@ -269,16 +271,11 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn redeem(
-        &self,
-        flow: &Flow,
-        expected_version: u64,
-        session: &Session,
-    ) -> Result<(), StoreError> {
+    async fn redeem(&self, redeem: &RedeemCommit) -> Result<(), StoreError> {
         let mut memory = self.lock()?;
-        memory.check_flow(flow, Some(expected_version))?;
-        memory.flows.insert(flow.id, flow.clone());
-        memory.sessions.push(session.clone());
+        memory.check_flow(&redeem.flow, Some(redeem.expected_version))?;
+        memory.flows.insert(redeem.flow.id, redeem.flow.clone());
+        memory.sessions.push(redeem.session.clone());
         Ok(())
     }
 }

@@ -18,7 +18,7 @@ use sqrl_proto::Bytes32;
 use zeroize::Zeroizing;
 
 use crate::account::{Account, AccountChange, AccountGuard, AccountId, Accounts, Session};
-use crate::flow::Flow;
+use crate::flow::{Flow, Status};
 use crate::nut::FlowId;
 
 /// One command's changes.
@@ -35,6 +35,19 @@ pub struct Commit {
     /// [`StoreError::Conflict`] and changes nothing, so a login never confirms, nor an
     /// account change lands, on a stale view of an account.
     pub guards: Vec<AccountGuard>,
+}
+
+/// One redemption's changes, decided by [`Server::redeem`](crate::Server::redeem).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedeemCommit {
+    /// The flow, redeemed; its `version` is `expected_version + 1`.
+    pub flow: Flow,
+    /// The version the redemption read.
+    pub expected_version: u64,
+    /// The browser's new session.
+    pub session: Session,
+    /// The flow's new status, for its waiting page.
+    pub status: Status,
 }
 
 /// A store failure.
@@ -195,14 +208,10 @@ pub trait Store: FlowStore + AccountStore + SessionStore {
 
     /// Marks the flow redeemed (if its version is still `expected_version`) and creates the
     /// browser's session.
-    async fn redeem(
-        &self,
-        flow: &Flow,
-        expected_version: u64,
-        session: &Session,
-    ) -> Result<(), StoreError> {
-        self.put_flow(flow, Some(expected_version)).await?;
-        self.create_session(session).await
+    async fn redeem(&self, redeem: &RedeemCommit) -> Result<(), StoreError> {
+        self.put_flow(&redeem.flow, Some(redeem.expected_version))
+            .await?;
+        self.create_session(&redeem.session).await
     }
 }
 

@@ -15,7 +15,7 @@ use crate::account::{Account, AccountChange, AccountGuard, AccountId, Accounts, 
 use crate::events::Events;
 use crate::flow::{End, Flow, Phase, Status};
 use crate::nut::FlowId;
-use crate::store::{Commit, FlowStore, Needs, Store, StoreError};
+use crate::store::{Commit, FlowStore, Needs, RedeemCommit, Store, StoreError};
 use crate::useragent::BrowserInfo;
 
 /// A test account: id `[byte; 16]`, identity `[byte; 32]`.
@@ -297,12 +297,18 @@ pub async fn store_conforms(store: &dyn Store) {
     // Redemption: the flow and the session together, once.
     let mut redeemed = flow(2, 1);
     redeemed.phase = Phase::Redeemed { cps: false };
+    let redeem = |session| RedeemCommit {
+        flow: redeemed.clone(),
+        expected_version: 0,
+        session,
+        status: Status::Redeemed,
+    };
     store
-        .redeem(&redeemed, 0, &session(5, id))
+        .redeem(&redeem(session(5, id)))
         .await
         .expect("redeem at the version read");
     assert_eq!(
-        store.redeem(&redeemed, 0, &session(6, id)).await,
+        store.redeem(&redeem(session(6, id))).await,
         Err(StoreError::Conflict),
         "a second redemption of the same version conflicts"
     );

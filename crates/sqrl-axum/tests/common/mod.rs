@@ -38,8 +38,8 @@ use sqrl_proto::{
 };
 use sqrl_server::{
     Account, AccountChange, AccountId, AccountStore, Accounts, AskPolicy, BrowserError, Commit,
-    Config, Flow, FlowError, FlowId, FlowStore, Incoming, MemoryStore, Rule, Server, Session,
-    SessionDraft, SessionStore, SqrlServer, Status, Store, StoreError,
+    Config, Flow, FlowError, FlowId, FlowStore, Incoming, MemoryStore, RedeemCommit, Rule, Server,
+    Session, SessionDraft, SessionStore, SqrlServer, Status, Store, StoreError,
 };
 use sqrl_server_sqlite::SqliteStore;
 use tower::ServiceExt;
@@ -939,12 +939,7 @@ impl Store for Faulty {
             None => self.inner.commit(commit).await,
         }
     }
-    async fn redeem(
-        &self,
-        flow: &Flow,
-        expected_version: u64,
-        session: &Session,
-    ) -> Result<(), StoreError> {
-        Store::redeem(&self.inner, flow, expected_version, session).await
+    async fn redeem(&self, redeem: &RedeemCommit) -> Result<(), StoreError> {
+        Store::redeem(&self.inner, redeem).await
     }
 }
