@@ -27,7 +27,7 @@ use sqrl_proto::{
     SqrlUrl, Tif, VersionSet,
 };
 use sqrl_server::{
-    record, Account, AccountId, AskPolicy, Config, Incoming, NutCodec, Server, Snapshot,
+    flow_record, Account, AccountId, AskPolicy, Config, Incoming, NutCodec, Server, Snapshot,
 };
 
 /// A target's body.
@@ -395,8 +395,8 @@ pub fn server_request(data: &[u8]) {
                 .decide(pending, snapshot(fx, flags, flow, sin), &mut rng);
             check_reply(&decision.response.body);
             if let Some(commit) = decision.commit {
-                let stored = record::encode(&commit.flow);
-                assert_eq!(record::decode(&stored).as_ref(), Some(&commit.flow));
+                let stored = flow_record::encode(&commit.flow);
+                assert_eq!(flow_record::decode(&stored).as_ref(), Some(&commit.flow));
             }
         }
         Err(refused) => check_reply(&fx.server.refuse(refused, &mut rng).body),
@@ -419,8 +419,8 @@ pub fn nut(data: &[u8]) {
 /// `record::decode` (flows as PostgreSQL/Redis keep them); a decoded flow re-encodes to a
 /// record that decodes to the same flow.
 pub fn flow_record(data: &[u8]) {
-    if let Some(flow) = record::decode(data) {
-        assert_eq!(record::decode(&record::encode(&flow)), Some(flow));
+    if let Some(flow) = flow_record::decode(data) {
+        assert_eq!(flow_record::decode(&flow_record::encode(&flow)), Some(flow));
     }
 }
 

@@ -96,12 +96,12 @@ impl Server {
     ) -> Result<RedeemCommit, BrowserError> {
         let life = self.config().lifetimes;
         let mut flow = snapshot.flow.ok_or(BrowserError::Unknown)?;
-        let read = flow.version;
+        let read = flow.version();
         let account = match via {
             Via::Page => flow.redeem(now, life)?,
             Via::Cps(token) => {
                 let matches = flow
-                    .cps_token_hash
+                    .cps_token_hash()
                     .is_some_and(|h| bool::from(h.ct_eq(&sha256(token))));
                 if !matches {
                     return Err(BrowserError::Unknown);
@@ -166,7 +166,7 @@ mod tests {
             .redeem(loaded(Some(mine.clone())), Via::Page, draft(), T)
             .unwrap();
         assert_eq!(commit.expected_version, 1);
-        assert_eq!(commit.flow.version, 2);
+        assert_eq!(commit.flow.version(), 2);
         assert_eq!(commit.session.account, mine.id);
         assert_eq!(commit.status, Status::Redeemed);
     }

@@ -66,7 +66,7 @@ pub(crate) fn run(
     rng: &mut impl CryptoRngCore,
 ) -> Result<Outcome, Stop> {
     let p = &pending.params;
-    let ips_matched = flow.browser_ip == pending.client_ip;
+    let ips_matched = flow.browser_ip() == pending.client_ip;
     let ip_bit = if ips_matched {
         Tif::IPS_MATCHED
     } else {
@@ -173,11 +173,11 @@ pub(crate) fn run(
 /// someone showing the user a QR code taken from their own login page.
 fn login_question(server: &Server, flow: &Flow) -> Ask {
     let host = server.config().host.split(':').next().unwrap_or_default();
-    let seconds = flow.issued_at % 86_400;
+    let seconds = flow.issued_at() % 86_400;
     let message = format!(
         "Log in to {host} in {} from {}? The login page was opened at {:02}:{:02} UTC.",
-        flow.browser,
-        flow.browser_ip,
+        flow.browser(),
+        flow.browser_ip(),
         seconds / 3600,
         seconds % 3600 / 60
     );
@@ -199,7 +199,7 @@ fn ident(
     let p = &pending.params;
     let config = server.config();
     let tif = outcome.tif;
-    if flow.asked {
+    if flow.asked() {
         match (p.btn, config.ask) {
             // The question has buttons: btn=0 answers a message without buttons, so it is no
             // approval; without btn, only a client that does not implement `ask` could have

@@ -453,13 +453,13 @@ impl Server {
             }
             Origin::Reply { nut, .. } => {
                 let flow = stored.ok_or(Refusal::StaleNut)?;
-                if !bool::from(flow.expected_nut.as_bytes().ct_eq(nut.as_bytes())) {
+                if !bool::from(flow.expected_nut().as_bytes().ct_eq(nut.as_bytes())) {
                     return Err(Refusal::StaleNut);
                 }
-                if !bool::from(flow.reply_hash.ct_eq(&sha256(pending.body.server_text()))) {
+                if !bool::from(flow.reply_hash().ct_eq(&sha256(pending.body.server_text()))) {
                     return Err(Refusal::ReplyEchoMismatch);
                 }
-                if flow.idk != pending.params.idk {
+                if flow.idk() != pending.params.idk {
                     return Err(Refusal::IdentityChanged);
                 }
                 match flow.check_open(pending.now, life) {
@@ -467,7 +467,7 @@ impl Server {
                     Err(FlowError::Expired) => return Err(Refusal::Expired),
                     Err(FlowError::WrongState) => return Err(Refusal::FlowClosed),
                 }
-                let version = flow.version;
+                let version = flow.version();
                 Ok((flow, Some(version)))
             }
         }
@@ -541,7 +541,7 @@ impl Server {
             return self.detached(Refusal::FlowClosed, outcome.tif, cps, rng);
         }
         if outcome.declined {
-            tracing::debug!(flow = ?flow.id, "sqrl login declined at the client's prompt");
+            tracing::debug!(flow = ?flow.id(), "sqrl login declined at the client's prompt");
         }
         // `disable` and `remove` end the conversation: the page says so.
         let end = match (outcome.refusal, outcome.notice) {
@@ -560,10 +560,10 @@ impl Server {
             }
             if cps {
                 let mut token = [0u8; 32];
-                token[..16].copy_from_slice(&flow.id.0);
+                token[..16].copy_from_slice(&flow.id().0);
                 rng.fill_bytes(&mut token[16..]);
                 let token = b64::encode(token);
-                flow.cps_token_hash = Some(sha256(&token));
+                flow.issue_cps_token(sha256(&token));
                 outcome.url = Some(format!(
                     "{}{}/cps?token={token}",
                     self.config.origin, self.config.path
@@ -578,7 +578,7 @@ impl Server {
             // A command with CPS always sends the browser somewhere: back to the site.
             outcome.url = Some(self.home());
         }
-        let nut = NutCodec::mint_reply(&flow.id, rng);
+        let nut = NutCodec::mint_reply(&flow.id(), rng);
         let mut reply = ServerParams::new(
             nut.clone(),
             outcome.tif,
@@ -589,14 +589,12 @@ impl Server {
         reply.ask = outcome.ask.clone();
         reply.sin = outcome.sin;
         let body = reply.encode().unwrap_or_default();
-        flow.expected_nut = nut;
-        flow.reply_hash = sha256(&body);
         // Once the user was asked in this flow, every later ident must answer: a refusal in
         // between (an IP mismatch, say) must not clear the question.
-        flow.asked |= outcome.ask.is_some();
+        flow.replied(nut, sha256(&body), outcome.ask.is_some());
         flow.advance(expected_version);
         if let Some(refusal) = outcome.refusal {
-            tracing::debug!(refusal = refusal.code(), flow = ?flow.id, "sqrl command refused");
+            tracing::debug!(refusal = refusal.code(), flow = ?flow.id(), "sqrl command refused");
         }
         // A refused command changes no account.
         let (account, notice) = match outcome.refusal {
@@ -617,7 +615,7 @@ impl Server {
                 tif: outcome.tif,
                 refusal: outcome.refusal,
                 login: outcome.login,
-                flow: Some(flow.id),
+                flow: Some(flow.id()),
             },
             commit: Some(Commit {
                 flow,

@@ -20,10 +20,10 @@ pub mod decide;
 pub mod driver;
 pub mod events;
 pub mod flow;
+pub mod flow_record;
 pub mod limit;
 pub mod memory;
 pub mod nut;
-pub mod record;
 pub mod refusal;
 pub mod store;
 #[cfg(feature = "testkit")]
@@ -38,7 +38,8 @@ pub use decide::{
 };
 pub use driver::{SqrlServer, DEFAULT_SCAN_RULE};
 pub use events::{Events, Hub, MemoryEvents, Subscription};
-pub use flow::{End, Flow, FlowError, Lifetimes, Phase, Status, CLOCK_SKEW};
+pub use flow::{End, Flow, FlowError, FlowRecord, Lifetimes, Phase, Status, CLOCK_SKEW};
+pub use flow_record::PhaseData;
 pub use limit::{Limiter, MemoryLimiter, Prefixes, Rule};
 pub use memory::MemoryStore;
 pub use nut::{FlowId, NutCodec};

@@ -34,7 +34,7 @@ struct Memory {
 
 impl Memory {
     fn check_flow(&self, flow: &Flow, expected: Option<u64>) -> Result<(), StoreError> {
-        if self.flows.get(&flow.id).map(|f| f.version) == expected {
+        if self.flows.get(&flow.id()).map(Flow::version) == expected {
             Ok(())
         } else {
             Err(StoreError::Conflict)
@@ -150,14 +150,14 @@ impl FlowStore for MemoryStore {
                 memory.flows.len()
             )));
         }
-        memory.flows.insert(flow.id, flow.clone());
+        memory.flows.insert(flow.id(), flow.clone());
         Ok(())
     }
 
     async fn purge_flows(&self, before: u64) -> Result<usize, StoreError> {
         let mut memory = self.lock()?;
         let count = memory.flows.len();
-        memory.flows.retain(|_, f| f.issued_at >= before);
+        memory.flows.retain(|_, f| f.issued_at() >= before);
         Ok(count.saturating_sub(memory.flows.len()))
     }
 }
@@ -267,14 +267,14 @@ impl Store for MemoryStore {
         memory.check_flow(&commit.flow, commit.expected_version)?;
         memory.check(&commit.guards)?;
         memory.apply(&commit.account);
-        memory.flows.insert(commit.flow.id, commit.flow.clone());
+        memory.flows.insert(commit.flow.id(), commit.flow.clone());
         Ok(())
     }
 
     async fn redeem(&self, redeem: &RedeemCommit) -> Result<(), StoreError> {
         let mut memory = self.lock()?;
         memory.check_flow(&redeem.flow, Some(redeem.expected_version))?;
-        memory.flows.insert(redeem.flow.id, redeem.flow.clone());
+        memory.flows.insert(redeem.flow.id(), redeem.flow.clone());
         memory.sessions.push(redeem.session.clone());
         Ok(())
     }

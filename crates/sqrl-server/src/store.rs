@@ -191,11 +191,8 @@ pub trait Store: FlowStore + AccountStore + SessionStore {
             return self.put_flow(&commit.flow, commit.expected_version).await;
         }
         // Claim: the flow record moves on with a nut nobody holds, so a concurrent request
-        // on the same nut loses here, before any account changes.
-        // Commands run only on scanned flows, so the claim still shows "scanned".
-        let mut claim = commit.flow.clone();
-        claim.expected_nut = String::new();
-        claim.phase = crate::flow::Phase::Scanned;
+        // on the same nut loses here, before any account changes (see `Flow::claimed`).
+        let claim = commit.flow.claimed();
         self.put_flow(&claim, commit.expected_version).await?;
         // Write: the account change, if the accounts are still as the decision saw them
         // (idempotent, so a retry after a crash is harmless). A guard that fails leaves the
@@ -203,7 +200,7 @@ pub trait Store: FlowStore + AccountStore + SessionStore {
         self.apply(&commit.account, &commit.guards).await?;
         // Finalize: the flow as the command left it, at the claim's version (only the
         // claimer can get here: nobody else holds the claim's empty nut).
-        self.put_flow(&commit.flow, Some(claim.version)).await
+        self.put_flow(&commit.flow, Some(claim.version())).await
     }
 
     /// Marks the flow redeemed (if its version is still `expected_version`) and creates the

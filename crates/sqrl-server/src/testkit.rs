@@ -13,7 +13,7 @@ use sqrl_proto::Bytes32;
 
 use crate::account::{Account, AccountChange, AccountGuard, AccountId, Accounts, Session};
 use crate::events::Events;
-use crate::flow::{End, Flow, Phase, Status};
+use crate::flow::{End, Flow, FlowRecord, Phase, Status};
 use crate::nut::FlowId;
 use crate::store::{Commit, FlowStore, Needs, RedeemCommit, Store, StoreError};
 use crate::useragent::BrowserInfo;
@@ -35,7 +35,7 @@ pub fn account(byte: u8) -> Account {
 
 /// A test flow with id `[id; 16]` at `version`, issued at `1_800_000_000 + id`.
 pub fn flow(id: u8, version: u64) -> Flow {
-    Flow {
+    Flow::from(FlowRecord {
         id: FlowId([id; 16]),
         version,
         issued_at: 1_800_000_000 + u64::from(id),
@@ -55,7 +55,7 @@ pub fn flow(id: u8, version: u64) -> Flow {
         reply_hash: [id; 32],
         asked: version % 2 == 1,
         cps_token_hash: (version > 1).then_some([7; 32]),
-    }
+    })
 }
 
 /// A test session of `account`.
@@ -111,7 +111,7 @@ async fn versions_conform(store: &dyn FlowStore) {
 
 /// Every phase a flow can be in survives the store (flow 6, which no purge here removes).
 async fn phases_round_trip(store: &dyn FlowStore) {
-    let mut f = flow(6, 0);
+    let mut f = flow(6, 0).into_record();
     let phases = [
         Phase::ScannedDisabled,
         Phase::Scanned,
@@ -122,10 +122,14 @@ async fn phases_round_trip(store: &dyn FlowStore) {
     for (version, phase) in (0u64..).zip(phases) {
         f.phase = phase;
         f.version = version;
-        store.put_flow(&f, version.checked_sub(1)).await.unwrap();
+        let stored = Flow::from(f.clone());
+        store
+            .put_flow(&stored, version.checked_sub(1))
+            .await
+            .unwrap();
         assert_eq!(
             store.flow(&f.id).await.unwrap(),
-            Some(f.clone()),
+            Some(stored),
             "{phase:?} round-trips"
         );
     }
@@ -214,8 +218,8 @@ pub async fn store_conforms(store: &dyn Store) {
     match store.flow(&FlowId([4; 16])).await.unwrap() {
         None => {}
         Some(claimed) => {
-            assert_eq!(claimed.phase, Phase::Scanned, "nothing confirmed");
-            assert!(claimed.expected_nut.is_empty(), "nobody can continue it");
+            assert_eq!(claimed.phase(), Phase::Scanned, "nothing confirmed");
+            assert!(claimed.expected_nut().is_empty(), "nobody can continue it");
         }
     }
     assert_eq!(
@@ -295,8 +299,10 @@ pub async fn store_conforms(store: &dyn Store) {
     assert_eq!(store.session(&[1; 32]).await.unwrap(), None);
 
     // Redemption: the flow and the session together, once.
-    let mut redeemed = flow(2, 1);
-    redeemed.phase = Phase::Redeemed { cps: false };
+    let redeemed = Flow::from(FlowRecord {
+        phase: Phase::Redeemed { cps: false },
+        ..flow(2, 1).into_record()
+    });
     let redeem = |session| RedeemCommit {
         flow: redeemed.clone(),
         expected_version: 0,

@@ -103,7 +103,7 @@ impl Exchange {
     }
 
     fn phase(&self) -> Phase {
-        self.flow.as_ref().unwrap().phase
+        self.flow.as_ref().unwrap().phase()
     }
 }
 
