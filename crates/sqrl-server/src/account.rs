@@ -105,6 +105,28 @@ pub struct AccountGuard {
     pub superseded: Option<bool>,
 }
 
+/// What happened to an account, for the embedding app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountNotice {
+    /// A new account was created.
+    Created(AccountId),
+    /// The account's identity was replaced (`previous` → `current`); its id stays.
+    Rekeyed {
+        /// The account.
+        account: AccountId,
+        /// The old identity key.
+        previous: Bytes32,
+        /// The new identity key.
+        current: Bytes32,
+    },
+    /// SQRL login was disabled for the account.
+    Disabled(AccountId),
+    /// SQRL login was enabled again.
+    Enabled(AccountId),
+    /// The association was removed (the account, its sessions and name are gone).
+    Removed(AccountId),
+}
+
 /// The accounts one SQRL request is about, as [`AccountStore::accounts`](crate::AccountStore::accounts)
 /// reads them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -3,14 +3,18 @@
 //! account it confirmed, a [`RedeemSnapshot`]), calls [`Server::redeem`], and commits the
 //! [`RedeemCommit`] it returns with [`Store::redeem`](crate::Store::redeem).
 
+use std::net::IpAddr;
+
+use rand_core::CryptoRngCore;
 use sqrl_proto::b64;
 use subtle::ConstantTimeEq;
 
 use crate::account::{Account, Session};
-use crate::decide::{sha256, Server};
+use crate::endpoint::{hmac_sha256, sha256, Server};
 use crate::flow::{Flow, FlowError, Status};
-use crate::nut::FlowId;
+use crate::nut::{FlowId, QrNut};
 use crate::store::{RedeemCommit, StoreError};
+use crate::useragent::BrowserInfo;
 
 /// Why the browser side was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +43,19 @@ pub struct SessionDraft {
     pub browser: String,
 }
 
+/// A new login flow for a browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFlow {
+    /// The flow.
+    pub flow: FlowId,
+    /// The QR nut.
+    pub nut: String,
+    /// The `sqrl://` URL for the QR code.
+    pub url: String,
+    /// The secret only this browser holds; it must present it to see and redeem the flow.
+    pub browser_secret: String,
+}
+
 /// Who redeems a confirmed login.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via<'a> {
@@ -59,6 +76,55 @@ pub struct RedeemSnapshot {
 }
 
 impl Server {
+    /// The secret of the browser that started `flow` at `issued_at`: it authenticates both,
+    /// so a forged issue time in the browser's cookie is refused like a forged flow.
+    fn browser_secret(&self, flow: &FlowId, issued_at: u64) -> Option<[u8; 32]> {
+        hmac_sha256(
+            &self.browser_key,
+            &[
+                b"sqrl-rs browser secret v2",
+                &flow.0,
+                &issued_at.to_be_bytes(),
+            ],
+        )
+    }
+
+    /// `true` when `secret` is the browser secret of `flow` issued at `issued_at` (constant
+    /// time).
+    pub fn check_browser(&self, flow: &FlowId, issued_at: u64, secret: &str) -> bool {
+        b64::decode_array::<32>(secret, "secret")
+            .ok()
+            .zip(self.browser_secret(flow, issued_at))
+            .is_some_and(|(given, expected)| bool::from(given.ct_eq(&expected)))
+    }
+
+    /// Starts a flow for the browser loading the login page. Stores nothing.
+    pub fn start_flow(
+        &self,
+        browser_ip: IpAddr,
+        user_agent: &str,
+        now: u64,
+        rng: &mut impl CryptoRngCore,
+    ) -> NewFlow {
+        let flow = FlowId::generate(rng);
+        let nut = self.codec.mint_qr(&QrNut {
+            flow,
+            issued_at: now,
+            browser_ip,
+            browser: BrowserInfo::from_user_agent(user_agent),
+        });
+        NewFlow {
+            flow,
+            url: self.url_for_nut(&nut),
+            nut,
+            // (Empty, which no check accepts, if the MAC could not be made: it always can.)
+            browser_secret: self
+                .browser_secret(&flow, now)
+                .map(b64::encode)
+                .unwrap_or_default(),
+        }
+    }
+
     /// What the waiting page of `flow` shows at `now`, from its stored record (`None`: no
     /// phone has reached it yet). `issued_at` is the code's issue time as the page's
     /// authenticated cookie says.
@@ -133,7 +199,7 @@ impl Server {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decide::Config;
+    use crate::config::Config;
     use crate::testkit::{account, flow};
 
     const T: u64 = 1_800_000_020;

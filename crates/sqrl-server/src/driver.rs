@@ -14,14 +14,17 @@ use std::sync::Arc;
 use rand_core::CryptoRngCore;
 
 use crate::account::AccountId;
+use crate::account::AccountNotice;
 use crate::browser::{BrowserError, RedeemSnapshot, SessionDraft, Via};
-use crate::decide::{AccountNotice, Incoming, Response, Server};
+use crate::endpoint::Server;
 use crate::events::{Events, MemoryEvents, Subscription};
 use crate::flow::{Flow, Status};
 use crate::limit::{log_limited, Limiter, MemoryLimiter, Prefixes, Rule};
 use crate::memory::MemoryStore;
 use crate::nut::FlowId;
+use crate::receive::{Incoming, Refused};
 use crate::refusal::Refusal;
+use crate::reply::Response;
 use crate::store::{Store, StoreError};
 
 type NoticeHook = Arc<dyn Fn(&AccountNotice) + Send + Sync>;
@@ -196,7 +199,7 @@ impl SqrlServer {
             Err(refused) => return self.server.refuse(refused, rng),
         };
         if pending.opens_flow() && !self.allow_scan(pending.client_ip(), incoming.now).await {
-            let refused = crate::decide::Refused {
+            let refused = Refused {
                 refusal: Refusal::RateLimited,
                 cps: pending.cps(),
             };

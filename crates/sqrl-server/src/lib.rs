@@ -16,34 +16,40 @@
 mod account;
 pub mod browser;
 mod command;
-pub mod decide;
+mod config;
+mod decide;
 pub mod driver;
+mod endpoint;
 pub mod events;
 pub mod flow;
 pub mod flow_record;
 pub mod limit;
 pub mod memory;
 pub mod nut;
+mod receive;
 pub mod refusal;
+mod reply;
 pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod useragent;
 
-pub use account::{Account, AccountChange, AccountGuard, AccountId, Accounts, Session};
-pub use browser::{BrowserError, RedeemSnapshot, SessionDraft, Via};
-pub use decide::{
-    AccountNotice, AskPolicy, Config, Decision, Incoming, NewFlow, Pending, Refused, Response,
-    Server,
+pub use account::{
+    Account, AccountChange, AccountGuard, AccountId, AccountNotice, Accounts, Session,
 };
+pub use browser::{BrowserError, NewFlow, RedeemSnapshot, SessionDraft, Via};
+pub use config::{AskPolicy, Config};
 pub use driver::{SqrlServer, DEFAULT_SCAN_RULE};
+pub use endpoint::Server;
 pub use events::{Events, Hub, MemoryEvents, Subscription};
 pub use flow::{End, Flow, FlowError, FlowRecord, Lifetimes, Phase, Status, CLOCK_SKEW};
 pub use flow_record::PhaseData;
 pub use limit::{Limiter, MemoryLimiter, Prefixes, Rule};
 pub use memory::MemoryStore;
 pub use nut::{FlowId, NutCodec};
+pub use receive::{Incoming, Pending, Refused};
 pub use refusal::Refusal;
+pub use reply::{Decision, Response};
 pub use sqrl_proto as proto;
 pub use store::{
     AccountStore, Commit, FlowStore, Needs, RedeemCommit, SessionStore, Snapshot, Split, Store,
