@@ -17,12 +17,12 @@
 //! ```no_run
 //! use std::sync::Arc;
 //! use sqrl_axum::SqrlHttp;
-//! use sqrl_server::{Config, Server, SqrlServer};
+//! use sqrl_server::{Config, Endpoint, SqrlServer};
 //! use sqrl_server_sqlite::SqliteStore;
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let store = SqliteStore::open("site.sqlite")?;
-//! let server = Server::new(Config::new("example.com"), &[1; 32], &[2; 32]);
+//! let server = Endpoint::new(Config::new("example.com"), &[1; 32], &[2; 32]);
 //! let sqrl = SqrlHttp::builder(SqrlServer::new(server, Arc::new(store)))
 //!     .on_login(|event| println!("{} logged in from {}", event.account, event.ip))
 //!     .build();

@@ -3,7 +3,7 @@
 //!
 //! What lives here is short-lived and written on every request: a flow lasts minutes, an
 //! event is a few bytes, a rate-limit bucket a few seconds. Accounts, sessions and the site's
-//! keys stay in the durable database (PostgreSQL); `sqrl_server::Split` joins the two. Every
+//! keys stay in the durable database (PostgreSQL); `sqrl_server::SplitStore` joins the two. Every
 //! key expires by itself, so nothing needs purging. If Redis restarts without persistence,
 //! logins in progress are lost (their pages say "expired"; a used nut cannot come back to
 //! life, because a lost flow refuses its reply nuts) — never a wrong login.

@@ -1,6 +1,6 @@
 //! The browser's side without IO: what the waiting page sees, and the redemption of a
 //! confirmed login into a session. Like the phone's side, the driver loads (the flow and the
-//! account it confirmed, a [`RedeemSnapshot`]), calls [`Server::redeem`], and commits the
+//! account it confirmed, a [`RedeemSnapshot`]), calls [`Endpoint::redeem`], and commits the
 //! [`RedeemCommit`] it returns with [`Store::redeem`](crate::Store::redeem).
 
 use std::net::IpAddr;
@@ -10,7 +10,7 @@ use sqrl_proto::b64;
 use subtle::ConstantTimeEq;
 
 use crate::account::{Account, Session};
-use crate::endpoint::{hmac_sha256, sha256, Server};
+use crate::endpoint::{hmac_sha256, sha256, Endpoint};
 use crate::flow::{Flow, FlowError, Status};
 use crate::nut::{FlowId, QrNut};
 use crate::store::{RedeemCommit, StoreError};
@@ -60,7 +60,7 @@ pub struct NewFlow {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via<'a> {
     /// The page that showed the code. Its browser secret is checked before anything is
-    /// loaded ([`Server::check_browser`]).
+    /// loaded ([`Endpoint::check_browser`]).
     Page,
     /// The holder of the CPS token (the `url=` a client opened).
     Cps(&'a str),
@@ -75,7 +75,7 @@ pub struct RedeemSnapshot {
     pub account: Option<Account>,
 }
 
-impl Server {
+impl Endpoint {
     /// The secret of the browser that started `flow` at `issued_at`: it authenticates both,
     /// so a forged issue time in the browser's cookie is refused like a forged flow.
     fn browser_secret(&self, flow: &FlowId, issued_at: u64) -> Option<[u8; 32]> {
@@ -140,7 +140,7 @@ impl Server {
     }
 
     /// The flow a CPS token names (`None`: not a token of this site's shape). The token is
-    /// checked against the flow by [`Server::redeem`].
+    /// checked against the flow by [`Endpoint::redeem`].
     pub fn cps_flow(token: &str) -> Option<FlowId> {
         let bytes = b64::decode_array::<32>(token, "token").ok()?;
         let mut id = [0u8; 16];
@@ -204,8 +204,8 @@ mod tests {
 
     const T: u64 = 1_800_000_020;
 
-    fn server() -> Server {
-        Server::new(Config::new("example.com"), &[1; 32], &[2; 32])
+    fn server() -> Endpoint {
+        Endpoint::new(Config::new("example.com"), &[1; 32], &[2; 32])
     }
 
     fn draft() -> SessionDraft {

@@ -1,15 +1,15 @@
 //! Step 3 of the SQRL endpoint without IO (the quinn-proto / rustls shape):
 //!
-//! 1. [`Server::receive`](crate::Server::receive) parses the request and checks everything
+//! 1. [`Endpoint::receive`](crate::Endpoint::receive) parses the request and checks everything
 //!    that needs no stored state, and says what must be loaded
 //!    ([`Pending::needs`](crate::Pending::needs));
 //! 2. the driver loads a [`Snapshot`](crate::Snapshot) in one round trip;
-//! 3. [`Server::decide`](crate::Server::decide), here, checks the request against its flow,
+//! 3. [`Endpoint::decide`](crate::Endpoint::decide), here, checks the request against its flow,
 //!    runs the command (`command::run`, one verdict) and builds the reply with the
 //!    [`Commit`](crate::Commit) to attempt and the status to publish (`reply`). Time and
 //!    randomness are inputs, so every path is testable on a virtual clock and a transcript
 //!    from another server replays by calling `decide` on a hand-built snapshot
-//!    ([`Server::replay`](crate::Server::replay)).
+//!    ([`Endpoint::replay`](crate::Endpoint::replay)).
 //!
 //! Every refusal keeps its precise [`Refusal`](crate::Refusal); its TIF comes from one
 //! mapping.
@@ -22,7 +22,7 @@ use subtle::ConstantTimeEq;
 
 use crate::account::{AccountChange, AccountGuard};
 use crate::command::{self, Verdict};
-use crate::endpoint::{sha256, Server};
+use crate::endpoint::{sha256, Endpoint};
 use crate::flow::{Flow, FlowError};
 use crate::nut::{FlowId, QrNut};
 use crate::receive::{Origin, Pending};
@@ -52,7 +52,7 @@ fn guards(pending: &Pending, snapshot: &Snapshot) -> Vec<AccountGuard> {
     guards
 }
 
-impl Server {
+impl Endpoint {
     /// Step 3: the decision on a loaded snapshot. Pure: the same inputs give the same output.
     pub fn decide(
         &self,

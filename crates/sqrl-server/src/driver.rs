@@ -1,12 +1,12 @@
-//! The driver: runs the sans-IO [`Server`] over the async store, events and limiter traits.
+//! The driver: runs the sans-IO [`Endpoint`] over the async store, events and limiter traits.
 //!
-//! One SQRL request is: [`Server::receive`] (no IO) → the scan limit for a request that opens
-//! a flow → [`Store::load`] (one round trip) → [`Server::decide`] (no IO) →
+//! One SQRL request is: [`Endpoint::receive`] (no IO) → the scan limit for a request that opens
+//! a flow → [`Store::load`] (one round trip) → [`Endpoint::decide`] (no IO) →
 //! [`Store::commit`] → publish the flow's new status and tell the app. A commit that loses a
 //! race or meets a failed backend changes nothing and answers a transient error.
 //!
 //! A browser's redemption is the same walk: check the page's secret (no IO) → load the flow
-//! and its account → [`Server::redeem`] (no IO) → [`Store::redeem`] → publish.
+//! and its account → [`Endpoint::redeem`] (no IO) → [`Store::redeem`] → publish.
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use rand_core::CryptoRngCore;
 use crate::account::AccountId;
 use crate::account::AccountNotice;
 use crate::browser::{BrowserError, RedeemSnapshot, SessionDraft, Via};
-use crate::endpoint::Server;
+use crate::endpoint::Endpoint;
 use crate::events::{Events, MemoryEvents, Subscription};
 use crate::flow::{Flow, Status};
 use crate::limit::{log_limited, Limiter, MemoryLimiter, Prefixes, Rule};
@@ -39,7 +39,7 @@ pub const DEFAULT_SCAN_RULE: Rule = Rule {
 
 /// The SQRL endpoint with its backends. Cheap to share behind an `Arc`.
 pub struct SqrlServer {
-    server: Server,
+    server: Endpoint,
     store: Arc<dyn Store>,
     events: Arc<dyn Events>,
     limiter: Arc<dyn Limiter>,
@@ -61,7 +61,7 @@ impl core::fmt::Debug for SqrlServer {
 
 impl SqrlServer {
     /// A driver with in-process events and limits.
-    pub fn new(server: Server, store: Arc<dyn Store>) -> Self {
+    pub fn new(server: Endpoint, store: Arc<dyn Store>) -> Self {
         Self {
             server,
             store,
@@ -75,7 +75,7 @@ impl SqrlServer {
     }
 
     /// A driver on an in-memory store (tests, demos).
-    pub fn in_memory(server: Server) -> Self {
+    pub fn in_memory(server: Endpoint) -> Self {
         Self::new(server, Arc::new(MemoryStore::new()))
     }
 
@@ -111,7 +111,7 @@ impl SqrlServer {
     }
 
     /// The decisions.
-    pub fn server(&self) -> &Server {
+    pub fn server(&self) -> &Endpoint {
         &self.server
     }
 
@@ -290,11 +290,11 @@ impl SqrlServer {
         now: u64,
         session: SessionDraft,
     ) -> Result<AccountId, BrowserError> {
-        let flow = Server::cps_flow(token).ok_or(BrowserError::Unknown)?;
+        let flow = Endpoint::cps_flow(token).ok_or(BrowserError::Unknown)?;
         self.redeem_flow(&flow, Via::Cps(token), now, session).await
     }
 
-    /// Load → [`Server::redeem`] → commit → publish.
+    /// Load → [`Endpoint::redeem`] → commit → publish.
     async fn redeem_flow(
         &self,
         flow: &FlowId,

@@ -27,21 +27,21 @@ pub(crate) fn hmac_sha256(key: &[u8; 32], parts: &[&[u8]]) -> Option<[u8; 32]> {
 }
 
 /// The SQRL endpoint's decisions: configuration and the two keys, nothing else.
-pub struct Server {
+pub struct Endpoint {
     pub(crate) config: Config,
     pub(crate) codec: NutCodec,
     pub(crate) browser_key: Zeroizing<[u8; 32]>,
 }
 
-impl core::fmt::Debug for Server {
+impl core::fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Server")
+        f.debug_struct("Endpoint")
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
 }
 
-impl Server {
+impl Endpoint {
     /// A server with its two keys: nut sealing and browser secrets.
     pub fn new(config: Config, nut_key: &[u8; 32], browser_key: &[u8; 32]) -> Self {
         Self {

@@ -1,9 +1,9 @@
 //! The website side of SQRL, without IO: nuts, login flows, the decisions of the SQRL
 //! endpoint, and the traits behind which backends keep state.
 //!
-//! - [`Server`] decides: [`Server::receive`] checks a request without stored state,
-//!   [`Server::decide`] answers it from a loaded [`Snapshot`] and says what to commit. The
-//!   browser's side has the same shape: [`Server::redeem`] decides a redemption from a loaded
+//! - [`Endpoint`] decides: [`Endpoint::receive`] checks a request without stored state,
+//!   [`Endpoint::decide`] answers it from a loaded [`Snapshot`] and says what to commit. The
+//!   browser's side has the same shape: [`Endpoint::redeem`] decides a redemption from a loaded
 //!   [`RedeemSnapshot`] and returns the [`RedeemCommit`]. Time and randomness are inputs.
 //! - [`SqrlServer`] drives it over the async [`Store`], [`Events`] and [`Limiter`] traits.
 //! - [`MemoryStore`], [`MemoryEvents`], [`MemoryLimiter`]: one-process implementations.
@@ -40,7 +40,7 @@ pub use account::{
 pub use browser::{BrowserError, NewFlow, RedeemSnapshot, SessionDraft, Via};
 pub use config::{AskPolicy, Config};
 pub use driver::{SqrlServer, DEFAULT_SCAN_RULE};
-pub use endpoint::Server;
+pub use endpoint::Endpoint;
 pub use events::{Events, Hub, MemoryEvents, Subscription};
 pub use flow::{End, Flow, FlowError, FlowRecord, Lifetimes, Phase, Status, CLOCK_SKEW};
 pub use flow_record::PhaseData;
@@ -52,6 +52,6 @@ pub use refusal::Refusal;
 pub use reply::{Decision, Response};
 pub use sqrl_proto as proto;
 pub use store::{
-    AccountStore, Commit, FlowStore, Needs, RedeemCommit, SessionStore, Snapshot, Split, Store,
-    StoreError,
+    AccountStore, Commit, FlowStore, Needs, RedeemCommit, SessionStore, Snapshot, SplitStore,
+    Store, StoreError,
 };

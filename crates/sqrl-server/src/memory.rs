@@ -2,7 +2,7 @@
 //! restart. One lock makes each commit atomic.
 //!
 //! A single-process site can keep its flows here and its accounts in a database
-//! (`Split { flows: MemoryStore, accounts }`): flows are short-lived login state, so keeping
+//! (`SplitStore { flows: MemoryStore, accounts }`): flows are short-lived login state, so keeping
 //! them in memory saves most of a login's database work. A restart then forgets the logins in
 //! progress; set [`Config::codes_not_before`](crate::Config::codes_not_before) to the start
 //! time so that codes issued before it are refused rather than opening new flows.

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use sqrl_proto::{b64, ClientParams, Command, RequestBody};
 
-use crate::endpoint::Server;
+use crate::endpoint::Endpoint;
 use crate::flow::Flow;
 use crate::nut::{FlowId, Nut, QrNut};
 use crate::refusal::Refusal;
@@ -43,7 +43,7 @@ pub struct Pending {
 }
 
 impl Pending {
-    /// What the store must load for [`Server::decide`].
+    /// What the store must load for [`Endpoint::decide`].
     pub fn needs(&self) -> Needs {
         Needs {
             flow: self.flow(),
@@ -76,7 +76,7 @@ impl Pending {
     }
 }
 
-/// A refusal found by [`Server::receive`], with what is known for its reply.
+/// A refusal found by [`Endpoint::receive`], with what is known for its reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refused {
     /// The cause.
@@ -85,7 +85,7 @@ pub struct Refused {
     pub cps: bool,
 }
 
-impl Server {
+impl Endpoint {
     /// Step 1: every check that needs no stored state.
     pub fn receive(&self, incoming: &Incoming<'_>) -> Result<Pending, Refused> {
         let plain = |refusal| Refused {

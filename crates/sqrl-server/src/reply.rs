@@ -6,7 +6,7 @@ use sqrl_proto::{b64, Command, ServerParams, Tif};
 
 use crate::account::{AccountChange, AccountId, AccountNotice};
 use crate::command::Outcome;
-use crate::endpoint::{sha256, Server};
+use crate::endpoint::{sha256, Endpoint};
 use crate::flow::{End, Flow, Status};
 use crate::nut::{FlowId, NutCodec};
 use crate::receive::{Pending, Refused};
@@ -41,7 +41,7 @@ pub struct Decision {
     pub notice: Option<AccountNotice>,
 }
 
-impl Server {
+impl Endpoint {
     /// The reply to a refusal found before the snapshot was loaded.
     pub fn refuse(&self, refused: Refused, rng: &mut impl CryptoRngCore) -> Response {
         self.detached(refused.refusal, Tif::empty(), refused.cps, rng)

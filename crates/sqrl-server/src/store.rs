@@ -6,7 +6,7 @@
 //! names: durable; in memory, SQLite or PostgreSQL). [`Store`] is all of them together, with
 //! the two operations that must be atomic across them: a command's [`Commit`] (flow +
 //! account) and a browser's redemption (flow + session). A backend that holds both in one database overrides those with one
-//! transaction; [`Split`] combines two backends with a claim–write–finalize order that never
+//! transaction; [`SplitStore`] combines two backends with a claim–write–finalize order that never
 //! produces a wrong login (see `spec/server.md`).
 //!
 //! Every state change is optimistic: it applies only if the flow's version is still the one
@@ -37,7 +37,7 @@ pub struct Commit {
     pub guards: Vec<AccountGuard>,
 }
 
-/// One redemption's changes, decided by [`Server::redeem`](crate::Server::redeem).
+/// One redemption's changes, decided by [`Endpoint::redeem`](crate::Endpoint::redeem).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedeemCommit {
     /// The flow, redeemed; its `version` is `expected_version + 1`.
@@ -215,7 +215,7 @@ pub trait Store: FlowStore + AccountStore + SessionStore {
 /// Flows in one backend, accounts and sessions in another (e.g. Redis and PostgreSQL), combined into a
 /// [`Store`] by the claim–write–finalize order of its provided methods.
 #[derive(Debug, Clone)]
-pub struct Split<F, A> {
+pub struct SplitStore<F, A> {
     /// Where flows live.
     pub flows: F,
     /// Where accounts, sessions and keys live.
@@ -223,7 +223,7 @@ pub struct Split<F, A> {
 }
 
 #[async_trait]
-impl<F: FlowStore, A: AccountStore> FlowStore for Split<F, A> {
+impl<F: FlowStore, A: AccountStore> FlowStore for SplitStore<F, A> {
     async fn flow(&self, id: &FlowId) -> Result<Option<Flow>, StoreError> {
         self.flows.flow(id).await
     }
@@ -236,7 +236,7 @@ impl<F: FlowStore, A: AccountStore> FlowStore for Split<F, A> {
 }
 
 #[async_trait]
-impl<F: FlowStore, A: AccountStore> AccountStore for Split<F, A> {
+impl<F: FlowStore, A: AccountStore> AccountStore for SplitStore<F, A> {
     async fn accounts(
         &self,
         idk: &Bytes32,
@@ -264,7 +264,7 @@ impl<F: FlowStore, A: AccountStore> AccountStore for Split<F, A> {
 }
 
 #[async_trait]
-impl<F: FlowStore, A: SessionStore> SessionStore for Split<F, A> {
+impl<F: FlowStore, A: SessionStore> SessionStore for SplitStore<F, A> {
     async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
         self.accounts.create_session(session).await
     }
@@ -289,4 +289,4 @@ impl<F: FlowStore, A: SessionStore> SessionStore for Split<F, A> {
     }
 }
 
-impl<F: FlowStore, A: AccountStore + SessionStore> Store for Split<F, A> {}
+impl<F: FlowStore, A: AccountStore + SessionStore> Store for SplitStore<F, A> {}

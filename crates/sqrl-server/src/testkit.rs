@@ -213,7 +213,7 @@ pub async fn store_conforms(store: &dyn Store) {
         Err(StoreError::Conflict),
         "the account is not as the decision saw it"
     );
-    // One database changes nothing; flows and accounts in two (`Split`) may leave the flow
+    // One database changes nothing; flows and accounts in two (`SplitStore`) may leave the flow
     // claimed: scanned, with a nut nobody holds, so nothing can continue or confirm it.
     match store.flow(&FlowId([4; 16])).await.unwrap() {
         None => {}

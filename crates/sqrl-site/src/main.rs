@@ -18,7 +18,7 @@ use axum::response::IntoResponse;
 use clap::{Parser, ValueEnum};
 use sqrl_axum::streams::StreamLimits;
 use sqrl_axum::{HttpSettings, SqrlHttp};
-use sqrl_server::{AskPolicy, Config, Lifetimes, Rule, Server, SqrlServer};
+use sqrl_server::{AskPolicy, Config, Endpoint, Lifetimes, Rule, SqrlServer};
 
 /// How often finished login flows are forgotten.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(30);
@@ -332,7 +332,7 @@ async fn run(args: Args) -> Result<(), String> {
     if backends.flows_in_memory {
         config.codes_not_before = first_whole_second().await;
     }
-    let server = Server::new(config, &keys.nut, &keys.browser);
+    let server = Endpoint::new(config, &keys.nut, &keys.browser);
     let trusted_proxies = if args.trust_forwarded_for {
         1
     } else {

@@ -38,8 +38,8 @@ use sqrl_proto::{
 };
 use sqrl_server::{
     Account, AccountChange, AccountId, AccountStore, Accounts, AskPolicy, BrowserError, Commit,
-    Config, Flow, FlowError, FlowId, FlowStore, Incoming, MemoryStore, RedeemCommit, Rule, Server,
-    Session, SessionDraft, SessionStore, SqrlServer, Status, Store, StoreError,
+    Config, Endpoint, Flow, FlowError, FlowId, FlowStore, Incoming, MemoryStore, RedeemCommit,
+    Rule, Session, SessionDraft, SessionStore, SqrlServer, Status, Store, StoreError,
 };
 use sqrl_server_sqlite::SqliteStore;
 use tower::ServiceExt;
@@ -295,7 +295,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn driver(setup: &mut Setup, default_store: impl FnOnce() -> Arc<dyn Store>) -> SqrlServer {
-    let server = Server::new(setup.config.clone(), &[1; 32], &[2; 32]);
+    let server = Endpoint::new(setup.config.clone(), &[1; 32], &[2; 32]);
     let store = setup.store.take().unwrap_or_else(default_store);
     SqrlServer::new(server, store).with_scan_rule(setup.scan_rule)
 }
