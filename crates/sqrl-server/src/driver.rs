@@ -148,11 +148,16 @@ impl SqrlServer {
     /// Takes a token of `rule` for the client at `ip`; logs (at most once a second) when the
     /// limit bites. A failed limiter refuses.
     pub async fn allow(&self, rule: &Rule, ip: std::net::IpAddr, now_ms: u64) -> bool {
-        let key = self.prefixes.key(ip);
-        match self.limiter.allow(rule, &key, now_ms).await {
+        self.take(rule, &self.prefixes.key(ip), now_ms).await
+    }
+
+    /// Takes a token of `rule` for `key`; logs (at most once a second) when the limit bites.
+    /// A failed limiter refuses.
+    async fn take(&self, rule: &Rule, key: &str, now_ms: u64) -> bool {
+        match self.limiter.allow(rule, key, now_ms).await {
             Ok(true) => true,
             Ok(false) => {
-                log_limited(rule, &key, &self.limit_logged, now_ms);
+                log_limited(rule, key, &self.limit_logged, now_ms);
                 false
             }
             Err(e) => {
@@ -174,18 +179,8 @@ impl SqrlServer {
             burst: self.scan_rule.burst.saturating_mul(10),
             per_second: self.scan_rule.per_second * 10.0,
         };
-        let key = self.prefixes.wide().key(ip);
-        match self.limiter.allow(&wide_rule, &key, now_ms).await {
-            Ok(true) => true,
-            Ok(false) => {
-                log_limited(&wide_rule, &key, &self.limit_logged, now_ms);
-                false
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "rate limiter unavailable");
-                false
-            }
-        }
+        self.take(&wide_rule, &self.prefixes.wide().key(ip), now_ms)
+            .await
     }
 
     /// Handles one POST to the SQRL endpoint. Every failure is a TIF.
