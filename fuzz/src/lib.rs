@@ -27,7 +27,7 @@ use sqrl_proto::{
     SqrlUrl, Tif, VersionSet,
 };
 use sqrl_server::{
-    record, Account, AccountId, AskPolicy, Config, Incoming, NutCodec, Server, Snapshot,
+    flow_record, Account, AccountId, AskPolicy, Config, Endpoint, Incoming, NutCodec, Snapshot,
 };
 
 /// A target's body.
@@ -203,7 +203,7 @@ impl rand_core::CryptoRng for CounterRng {}
 pub const NOW: u64 = 1_700_000_000;
 /// The browser that "loaded the login page".
 pub const BROWSER_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
-/// The nut key of the fuzzed server (`Server::new(Config::new("example.com"), &NUT_KEY, …)`).
+/// The nut key of the fuzzed server (`Endpoint::new(Config::new("example.com"), &NUT_KEY, …)`).
 pub const NUT_KEY: [u8; 32] = [1; 32];
 /// The indexed secret stored with accounts when the server sends `sin`.
 pub const INS: [u8; 32] = [6; 32];
@@ -230,7 +230,7 @@ pub fn keys() -> Keys {
 /// The server and a flow after one successful `query` (for second requests).
 pub struct Fixture {
     /// The server under test.
-    pub server: Server,
+    pub server: Endpoint,
     /// The identity.
     pub keys: Keys,
     /// A QR nut.
@@ -276,7 +276,7 @@ fn fixture(variant: bool) -> Fixture {
         config.secret_index = Some("fuzz-sin".into());
         config.ask = AskPolicy::Require;
     }
-    let server = Server::new(config, &NUT_KEY, &[2; 32]);
+    let server = Endpoint::new(config, &NUT_KEY, &[2; 32]);
     let keys = keys();
     let mut rng = CounterRng(u64::from(variant));
     let ua = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";
@@ -340,8 +340,8 @@ fn check_reply(body: &str) {
     ServerParams::decode(body).unwrap_or_else(|e| panic!("the server's reply {body:?}: {e}"));
 }
 
-/// One request through `Server::receive` and, when it passes, `Server::decide`; refusals
-/// through `Server::refuse`. Every reply must parse as server parameters, and every commit's
+/// One request through `Endpoint::receive` and, when it passes, `Endpoint::decide`; refusals
+/// through `Endpoint::refuse`. Every reply must parse as server parameters, and every commit's
 /// flow must survive its store record.
 ///
 /// Input: `[mode, flags, rest…]`. `mode % 3`: 0 = raw, `rest` is the query, a 0xFF byte, then
@@ -395,15 +395,15 @@ pub fn server_request(data: &[u8]) {
                 .decide(pending, snapshot(fx, flags, flow, sin), &mut rng);
             check_reply(&decision.response.body);
             if let Some(commit) = decision.commit {
-                let stored = record::encode(&commit.flow);
-                assert_eq!(record::decode(&stored).as_ref(), Some(&commit.flow));
+                let stored = flow_record::encode(&commit.flow);
+                assert_eq!(flow_record::decode(&stored).as_ref(), Some(&commit.flow));
             }
         }
         Err(refused) => check_reply(&fx.server.refuse(refused, &mut rng).body),
     }
 }
 
-/// `Server::open_nut` and `NutCodec::open` under the fixture's key and another; `FlowId` and
+/// `Endpoint::open_nut` and `NutCodec::open` under the fixture's key and another; `FlowId` and
 /// `AccountId` text; browser detection from a user agent.
 pub fn nut(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
@@ -419,8 +419,8 @@ pub fn nut(data: &[u8]) {
 /// `record::decode` (flows as PostgreSQL/Redis keep them); a decoded flow re-encodes to a
 /// record that decodes to the same flow.
 pub fn flow_record(data: &[u8]) {
-    if let Some(flow) = record::decode(data) {
-        assert_eq!(record::decode(&record::encode(&flow)), Some(flow));
+    if let Some(flow) = flow_record::decode(data) {
+        assert_eq!(flow_record::decode(&flow_record::encode(&flow)), Some(flow));
     }
 }
 

@@ -3,7 +3,7 @@
 //! Measured: the SQRL endpoint's work for one query + one ident (signatures, nut, echo check,
 //! store commit) with the in-memory store, with SQLite alone (WAL, synchronous=FULL, on disk) and
 //! with the site's default (flows in memory, accounts in SQLite);
-//! the pure decision alone (`Server::receive` + `decide` on a snapshot: the sans-IO core's
+//! the pure decision alone (`Endpoint::receive` + `decide` on a snapshot: the sans-IO core's
 //! cost); minting a login code; rendering its QR code as SVG and PNG. Client-side signing
 //! happens outside the timed sections. Printed as a ratio table after criterion's report.
 //!
@@ -26,14 +26,14 @@ use rand_core::OsRng;
 use sqrl_client::exchange::{Action, Config as ClientConfig, Decision, Exchange, Keys, Step};
 use sqrl_client::keys::{Iuk, Rlk};
 use sqrl_proto::SqrlUrl;
-use sqrl_server::{Config, Incoming, MemoryStore, Server, Snapshot, Split, SqrlServer};
+use sqrl_server::{Config, Endpoint, Incoming, MemoryStore, Snapshot, SplitStore, SqrlServer};
 use sqrl_server_sqlite::SqliteStore;
 use std::sync::Arc;
 
 const IP: &str = "192.0.2.10";
 
-fn server() -> Server {
-    Server::new(Config::new("example.com"), &[1; 32], &[2; 32])
+fn server() -> Endpoint {
+    Endpoint::new(Config::new("example.com"), &[1; 32], &[2; 32])
 }
 
 /// One login; returns the time spent inside the server's `handle` calls.
@@ -120,7 +120,7 @@ fn fixture() -> Fixture {
     // The site's default: flows in memory, accounts in SQLite.
     let split = SqrlServer::new(
         server(),
-        Arc::new(Split {
+        Arc::new(SplitStore {
             flows: MemoryStore::new(),
             accounts: SqliteStore::open(dir.join("split.sqlite")).unwrap(),
         }),

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use rand_core::{OsRng, RngCore};
-use sqrl_server::{Config, Server, SqrlServer, Store, StoreError};
+use sqrl_server::{Config, Endpoint, SqrlServer, Store, StoreError};
 use zeroize::Zeroizing;
 
 use crate::{Builder, HttpSettings, SqrlHttp};
@@ -78,7 +78,7 @@ impl SqrlHttp {
         let browser_key = site_key(store.as_ref(), "browser")
             .await
             .map_err(SetupError::Keys)?;
-        let server = Server::new(config, &nut_key, &browser_key);
+        let server = Endpoint::new(config, &nut_key, &browser_key);
         let settings = HttpSettings {
             secure_cookies: secure,
             after_login: "/".into(),

@@ -111,12 +111,12 @@
 //! use axum::routing::get;
 //! use sqrl_axum::widget::CONTENT_SECURITY_POLICY;
 //! use sqrl_axum::{HttpSettings, SqrlHttp};
-//! use sqrl_server::{Config, Server, SqrlServer};
+//! use sqrl_server::{Config, Endpoint, SqrlServer};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut config = Config::new("127.0.0.1:8080");
 //! config.origin = "http://127.0.0.1:8080".into();
-//! let server = Server::new(config, &[1; 32], &[2; 32]);
+//! let server = Endpoint::new(config, &[1; 32], &[2; 32]);
 //! let settings = HttpSettings { secure_cookies: false, ..HttpSettings::default() };
 //! let sqrl = SqrlHttp::builder(SqrlServer::in_memory(server)).settings(settings).build();
 //! sqrl.spawn_housekeeping()?;

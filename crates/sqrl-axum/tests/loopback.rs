@@ -22,7 +22,7 @@ use sqrl_proto::{
     b64, signing_input, Button, Bytes32, ClientParams, Command, RequestBody, ServerParams, SqrlUrl,
     Tif,
 };
-use sqrl_server::{Config, Server, SqrlServer};
+use sqrl_server::{Config, Endpoint, SqrlServer};
 use sqrl_server_sqlite::SqliteStore;
 
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
@@ -54,7 +54,7 @@ fn start(settings: HttpSettings) -> Site {
     let mut config = Config::new(&host);
     config.origin = format!("http://{host}");
     let store = SqliteStore::open(dir.join("site.sqlite")).unwrap();
-    let server = Server::new(config, &[1; 32], &[2; 32]);
+    let server = Endpoint::new(config, &[1; 32], &[2; 32]);
     let http = SqrlHttp::builder(SqrlServer::new(server, Arc::new(store)))
         .settings(settings)
         .build();

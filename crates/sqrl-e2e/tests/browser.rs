@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use sqrl_axum::widget::CONTENT_SECURITY_POLICY;
 use sqrl_axum::{HttpSettings, SqrlHttp};
-use sqrl_server::{Config, Server, SqrlServer};
+use sqrl_server::{Config, Endpoint, SqrlServer};
 use sqrl_testkit::{binary, free_port, Process, SiteProcess};
 
 // ---- processes ---------------------------------------------------------------------------
@@ -720,7 +720,7 @@ fn start_embedding_app() -> String {
             let address = listener.local_addr().unwrap();
             let mut config = Config::new(&address.to_string());
             config.origin = format!("http://{address}");
-            let server = Server::new(config, &[7; 32], &[8; 32]);
+            let server = Endpoint::new(config, &[7; 32], &[8; 32]);
             let settings = HttpSettings {
                 secure_cookies: false,
                 ..HttpSettings::default()

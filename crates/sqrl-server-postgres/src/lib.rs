@@ -5,7 +5,7 @@
 //! each one once. A command's commit and a browser's redemption are each one transaction;
 //! flow writes are conditional on the version read (`UPDATE … WHERE version = $n`), so of two
 //! instances racing on one nut exactly one wins. Flows are stored as the core's compact
-//! record (`sqrl_server::record`). Connections come from a small pool; when the database is
+//! record (`sqrl_server::flow_record`). Connections come from a small pool; when the database is
 //! unreachable every call fails with [`StoreError::Backend`] and the site answers "try
 //! again", never a wrong login.
 
@@ -14,8 +14,9 @@ use deadpool_postgres::GenericClient;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use sqrl_proto::Bytes32;
 use sqrl_server::{
-    record, Account, AccountChange, AccountGuard, AccountId, AccountStore, Commit, Flow, FlowId,
-    FlowStore, Needs, Session, Snapshot, Store, StoreError,
+    flow_record, Account, AccountChange, AccountGuard, AccountId, AccountStore, Accounts, Commit,
+    Flow, FlowId, FlowStore, Needs, RedeemCommit, Session, SessionStore, Snapshot, Store,
+    StoreError,
 };
 use tokio_postgres::{NoTls, Row};
 use zeroize::Zeroizing;
@@ -145,7 +146,7 @@ async fn flow_by_id(client: &impl GenericClient, id: &FlowId) -> Result<Option<F
         None => Ok(None),
         Some(row) => {
             let bytes: Vec<u8> = row.try_get(0).map_err(backend)?;
-            record::decode(&bytes)
+            flow_record::decode(&bytes)
                 .map(Some)
                 .ok_or_else(|| StoreError::backend("damaged flow record"))
         }
@@ -168,7 +169,8 @@ async fn put_flow(
     flow: &Flow,
     expected: Option<u64>,
 ) -> Result<(), StoreError> {
-    let bytes = record::encode(flow);
+    let bytes = flow_record::encode(flow);
+    let flow = flow.record();
     let (id, version, issued) = (
         flow.id.0.as_slice(),
         to_i64(flow.version),
@@ -401,27 +403,39 @@ impl FlowStore for PostgresStore {
     }
 }
 
+/// The accounts of `idk` and `pidk`, and whether `idk` was superseded: the queries are issued
+/// together, so they share one round trip on the connection.
+async fn accounts(
+    client: &impl GenericClient,
+    idk: &Bytes32,
+    pidk: Option<&Bytes32>,
+) -> Result<Accounts, StoreError> {
+    let previous = async {
+        match pidk {
+            Some(pidk) => account_by_idk(client, pidk).await,
+            None => Ok(None),
+        }
+    };
+    let (current, previous, superseded) = futures_util::try_join!(
+        account_by_idk(client, idk),
+        previous,
+        superseded(client, idk)
+    )?;
+    Ok(Accounts {
+        current,
+        previous,
+        superseded,
+    })
+}
+
 #[async_trait]
 impl AccountStore for PostgresStore {
     async fn accounts(
         &self,
         idk: &Bytes32,
         pidk: Option<&Bytes32>,
-    ) -> Result<(Option<Account>, Option<Account>, bool), StoreError> {
-        let client = self.client().await?;
-        let client = &client;
-        let previous = async {
-            match pidk {
-                Some(pidk) => account_by_idk(client, pidk).await,
-                None => Ok(None),
-            }
-        };
-        // Issued together, the queries share one round trip on the connection.
-        futures_util::try_join!(
-            account_by_idk(client, idk),
-            previous,
-            superseded(client, idk)
-        )
+    ) -> Result<Accounts, StoreError> {
+        accounts(&self.client().await?, idk, pidk).await
     }
 
     async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
@@ -447,6 +461,32 @@ impl AccountStore for PostgresStore {
         tx.commit().await.map_err(backend)
     }
 
+    async fn site_key(
+        &self,
+        name: &str,
+        candidate: &[u8; 32],
+    ) -> Result<Zeroizing<[u8; 32]>, StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO sqrl_site_keys (name, key) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                &[&name, &candidate.as_slice()],
+            )
+            .await
+            .map_err(backend)?;
+        let key: Zeroizing<Vec<u8>> = Zeroizing::new(
+            client
+                .query_one("SELECT key FROM sqrl_site_keys WHERE name = $1", &[&name])
+                .await
+                .and_then(|row| row.try_get(0))
+                .map_err(backend)?,
+        );
+        Ok(Zeroizing::new(array(&key)?))
+    }
+}
+
+#[async_trait]
+impl SessionStore for PostgresStore {
     async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
         create_session(&self.client().await?, session).await
     }
@@ -522,55 +562,18 @@ impl AccountStore for PostgresStore {
             .map(|_| ())
             .map_err(backend)
     }
-
-    async fn site_key(
-        &self,
-        name: &str,
-        candidate: &[u8; 32],
-    ) -> Result<Zeroizing<[u8; 32]>, StoreError> {
-        let client = self.client().await?;
-        client
-            .execute(
-                "INSERT INTO sqrl_site_keys (name, key) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-                &[&name, &candidate.as_slice()],
-            )
-            .await
-            .map_err(backend)?;
-        let key: Zeroizing<Vec<u8>> = Zeroizing::new(
-            client
-                .query_one("SELECT key FROM sqrl_site_keys WHERE name = $1", &[&name])
-                .await
-                .and_then(|row| row.try_get(0))
-                .map_err(backend)?,
-        );
-        Ok(Zeroizing::new(array(&key)?))
-    }
 }
 
 #[async_trait]
 impl Store for PostgresStore {
     async fn load(&self, needs: &Needs) -> Result<Snapshot, StoreError> {
         let client = self.client().await?;
-        let client = &client;
-        let previous = async {
-            match &needs.pidk {
-                Some(pidk) => account_by_idk(client, pidk).await,
-                None => Ok(None),
-            }
-        };
         // Pipelined on one connection: one round trip.
-        let (flow, current, previous, superseded) = futures_util::try_join!(
-            flow_by_id(client, &needs.flow),
-            account_by_idk(client, &needs.idk),
-            previous,
-            superseded(client, &needs.idk)
+        let (flow, accounts) = futures_util::try_join!(
+            flow_by_id(&client, &needs.flow),
+            accounts(&client, &needs.idk, needs.pidk.as_ref())
         )?;
-        Ok(Snapshot {
-            flow,
-            current,
-            previous,
-            superseded,
-        })
+        Ok(Snapshot::new(flow, accounts))
     }
 
     async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
@@ -582,16 +585,11 @@ impl Store for PostgresStore {
         tx.commit().await.map_err(backend)
     }
 
-    async fn redeem(
-        &self,
-        flow: &Flow,
-        expected_version: u64,
-        session: &Session,
-    ) -> Result<(), StoreError> {
+    async fn redeem(&self, redeem: &RedeemCommit) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
-        put_flow(&tx, flow, Some(expected_version)).await?;
-        create_session(&tx, session).await?;
+        put_flow(&tx, &redeem.flow, Some(redeem.expected_version)).await?;
+        create_session(&tx, &redeem.session).await?;
         tx.commit().await.map_err(backend)
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! What lives here is short-lived and written on every request: a flow lasts minutes, an
 //! event is a few bytes, a rate-limit bucket a few seconds. Accounts, sessions and the site's
-//! keys stay in the durable database (PostgreSQL); `sqrl_server::Split` joins the two. Every
+//! keys stay in the durable database (PostgreSQL); `sqrl_server::SplitStore` joins the two. Every
 //! key expires by itself, so nothing needs purging. If Redis restarts without persistence,
 //! logins in progress are lost (their pages say "expired"; a used nut cannot come back to
 //! life, because a lost flow refuses its reply nuts) — never a wrong login.
@@ -19,7 +19,8 @@ use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
 use redis::Script;
 use sqrl_server::{
-    record, Events, Flow, FlowId, FlowStore, Hub, Limiter, Rule, Status, StoreError, Subscription,
+    flow_record, Events, Flow, FlowId, FlowStore, Hub, Limiter, Rule, Status, StoreError,
+    Subscription,
 };
 
 fn backend(e: impl core::fmt::Display) -> StoreError {
@@ -117,7 +118,7 @@ impl FlowStore for RedisFlows {
             .map_err(backend)?;
         match bytes {
             None => Ok(None),
-            Some(bytes) => record::decode(&bytes)
+            Some(bytes) => flow_record::decode(&bytes)
                 .map(Some)
                 .ok_or_else(|| StoreError::backend("damaged flow record")),
         }
@@ -127,10 +128,10 @@ impl FlowStore for RedisFlows {
         let mut manager = self.connection.manager.clone();
         let written: i64 = self
             .put
-            .key(self.connection.key("flow:", &flow.id.0))
+            .key(self.connection.key("flow:", &flow.id().0))
             .arg(expected.map(|v| v.to_string()).unwrap_or_default())
-            .arg(flow.version.to_string())
-            .arg(record::encode(flow))
+            .arg(flow.version().to_string())
+            .arg(flow_record::encode(flow))
             .arg(self.ttl.as_secs().max(1))
             .invoke_async(&mut manager)
             .await

@@ -20,8 +20,8 @@ use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
 use sqrl_proto::Bytes32;
 use sqrl_server::{
-    Account, AccountChange, AccountGuard, AccountId, AccountStore, Commit, Flow, FlowId, FlowStore,
-    Needs, Session, Snapshot, Store, StoreError,
+    Account, AccountChange, AccountGuard, AccountId, AccountStore, Accounts, Commit, Flow, FlowId,
+    FlowStore, Needs, RedeemCommit, Session, SessionStore, Snapshot, Store, StoreError,
 };
 use zeroize::Zeroizing;
 
@@ -136,11 +136,15 @@ impl AccountStore for SqliteStore {
         &self,
         idk: &Bytes32,
         pidk: Option<&Bytes32>,
-    ) -> Result<(Option<Account>, Option<Account>, bool), StoreError> {
+    ) -> Result<Accounts, StoreError> {
         let (idk, pidk) = (*idk, pidk.copied());
         if pidk.is_none() {
             if let Some(known) = self.cache.by_idk(&idk) {
-                return Ok((Some(known.account), None, known.superseded));
+                return Ok(Accounts {
+                    current: Some(known.account),
+                    previous: None,
+                    superseded: known.superseded,
+                });
             }
         }
         let generation = self.cache.generation();
@@ -151,15 +155,19 @@ impl AccountStore for SqliteStore {
                     Some(pidk) => account_by_idk(c, &pidk)?,
                     None => None,
                 };
-                Ok((account_by_idk(c, &idk)?, previous, superseded(c, &idk)?))
+                Ok(Accounts {
+                    current: account_by_idk(c, &idk)?,
+                    previous,
+                    superseded: superseded(c, &idk)?,
+                })
             })
             .await?;
-        if let (Some(account), _, superseded) = &found {
+        if let Some(account) = &found.current {
             self.cache.keep(
                 generation,
                 Known {
                     account: account.clone(),
-                    superseded: *superseded,
+                    superseded: found.superseded,
                 },
             );
         }
@@ -240,6 +248,40 @@ impl AccountStore for SqliteStore {
         self.write_accounts(&change, work).await
     }
 
+    async fn site_key(
+        &self,
+        name: &str,
+        candidate: &[u8; 32],
+    ) -> Result<Zeroizing<[u8; 32]>, StoreError> {
+        let (name, candidate) = (name.to_owned(), Zeroizing::new(*candidate));
+        self.db
+            .write(move |tx| {
+                tx.execute(
+                    "INSERT OR IGNORE INTO site_keys (name, key) VALUES (?1, ?2)",
+                    params![name, candidate.to_vec()],
+                )
+                .map_err(backend)?;
+                let key: Vec<u8> = tx
+                    .query_row("SELECT key FROM site_keys WHERE name = ?1", [&name], |r| {
+                        r.get(0)
+                    })
+                    .map_err(backend)?;
+                let key = Zeroizing::new(key);
+                let mut out = Zeroizing::new([0u8; 32]);
+                if key.len() != 32 {
+                    return Err(StoreError::backend(format!(
+                        "site key {name} is not 32 bytes"
+                    )));
+                }
+                out.copy_from_slice(&key);
+                Ok(out)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
     async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
         let session = session.clone();
         // Lazy: a power loss in the moment after a login costs its user a new login; a crash
@@ -327,57 +369,18 @@ impl AccountStore for SqliteStore {
             })
             .await
     }
-
-    async fn site_key(
-        &self,
-        name: &str,
-        candidate: &[u8; 32],
-    ) -> Result<Zeroizing<[u8; 32]>, StoreError> {
-        let (name, candidate) = (name.to_owned(), Zeroizing::new(*candidate));
-        self.db
-            .write(move |tx| {
-                tx.execute(
-                    "INSERT OR IGNORE INTO site_keys (name, key) VALUES (?1, ?2)",
-                    params![name, candidate.to_vec()],
-                )
-                .map_err(backend)?;
-                let key: Vec<u8> = tx
-                    .query_row("SELECT key FROM site_keys WHERE name = ?1", [&name], |r| {
-                        r.get(0)
-                    })
-                    .map_err(backend)?;
-                let key = Zeroizing::new(key);
-                let mut out = Zeroizing::new([0u8; 32]);
-                if key.len() != 32 {
-                    return Err(StoreError::backend(format!(
-                        "site key {name} is not 32 bytes"
-                    )));
-                }
-                out.copy_from_slice(&key);
-                Ok(out)
-            })
-            .await
-    }
 }
 
 #[async_trait]
 impl Store for SqliteStore {
+    /// The flow and the accounts at once; the accounts through [`AccountStore::accounts`], so
+    /// a returning user's account comes from memory like every other account read.
     async fn load(&self, needs: &Needs) -> Result<Snapshot, StoreError> {
-        let needs = *needs;
-        self.db
-            .read(move |c| {
-                let previous = match needs.pidk {
-                    Some(pidk) => account_by_idk(c, &pidk)?,
-                    None => None,
-                };
-                Ok(Snapshot {
-                    flow: flow_by_id(c, &needs.flow)?,
-                    current: account_by_idk(c, &needs.idk)?,
-                    previous,
-                    superseded: superseded(c, &needs.idk)?,
-                })
-            })
-            .await
+        let (flow, accounts) = tokio::try_join!(
+            self.flow(&needs.flow),
+            self.accounts(&needs.idk, needs.pidk.as_ref())
+        )?;
+        Ok(Snapshot::new(flow, accounts))
     }
 
     async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
@@ -391,17 +394,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn redeem(
-        &self,
-        flow: &Flow,
-        expected_version: u64,
-        session: &Session,
-    ) -> Result<(), StoreError> {
-        let (flow, session) = (flow.clone(), session.clone());
+    async fn redeem(&self, redeem: &RedeemCommit) -> Result<(), StoreError> {
+        let redeem = redeem.clone();
         self.db
             .write(move |tx| {
-                put_flow(tx, &flow, Some(expected_version))?;
-                create_session(tx, &session)
+                put_flow(tx, &redeem.flow, Some(redeem.expected_version))?;
+                create_session(tx, &redeem.session)
             })
             .await
     }
@@ -428,7 +426,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(
-            store.accounts(&idk, None).await.unwrap().0,
+            store.accounts(&idk, None).await.unwrap().current,
             Some(account(2))
         );
         // The writer is busy, so the change waits in the queue while its caller gives up.
@@ -453,7 +451,10 @@ mod tests {
             .set_display_name(&account(2).id, "after")
             .await
             .unwrap();
-        assert_eq!(store.accounts(&idk, None).await.unwrap().0, Some(disabled));
+        assert_eq!(
+            store.accounts(&idk, None).await.unwrap().current,
+            Some(disabled)
+        );
     }
 
     /// A database written by the first schema upgrades in place and keeps its rows.

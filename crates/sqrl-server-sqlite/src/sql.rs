@@ -6,7 +6,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use sqrl_proto::Bytes32;
 use sqrl_server::useragent::BrowserInfo;
 use sqrl_server::{
-    Account, AccountChange, AccountGuard, AccountId, End, Flow, FlowId, Phase, Session, StoreError,
+    Account, AccountChange, AccountGuard, AccountId, End, Flow, FlowId, FlowRecord, Phase,
+    PhaseData, Session, StoreError,
 };
 
 pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
@@ -71,21 +72,24 @@ pub(crate) fn superseded(c: &Connection, idk: &Bytes32) -> Result<bool, StoreErr
 
 fn read_flow(row: &rusqlite::Row<'_>) -> rusqlite::Result<Flow> {
     let ip: String = row.get(3)?;
-    let account: Option<Vec<u8>> = row.get(8)?;
-    let phase = match row.get::<_, i64>(7)? {
-        0 => Phase::Scanned,
-        1 => Phase::Confirmed {
-            account: AccountId(id16(account.unwrap_or_default())?),
-            cps: row.get(9)?,
-            at: to_u64(row.get(10)?),
-        },
-        2 => Phase::Rejected,
-        3 => Phase::Redeemed { cps: row.get(9)? },
-        5 => Phase::ScannedDisabled,
-        _ => Phase::Ended(End::from_code(row.get(15)?)),
+    let code: u8 = row.get(7)?;
+    let account = match code {
+        1 => Some(AccountId(id16(
+            row.get::<_, Option<Vec<u8>>>(8)?.unwrap_or_default(),
+        )?)),
+        _ => None,
     };
+    let end = End::from_code(row.get(15)?);
+    let data = PhaseData {
+        account,
+        cps: row.get(9)?,
+        at: to_u64(row.get(10)?),
+        end: Some(end),
+    };
+    // (An unknown code reads as an ended conversation, as it always has here.)
+    let phase = Phase::from_code(code, data).unwrap_or(Phase::Ended(end));
     let cps_token_hash: Option<Vec<u8>> = row.get(14)?;
-    Ok(Flow {
+    Ok(Flow::from(FlowRecord {
         id: FlowId(id16(row.get(0)?)?),
         version: to_u64(row.get(1)?),
         issued_at: to_u64(row.get(2)?),
@@ -97,7 +101,7 @@ fn read_flow(row: &rusqlite::Row<'_>) -> rusqlite::Result<Flow> {
         reply_hash: key32(row.get(12)?)?,
         asked: row.get(13)?,
         cps_token_hash: cps_token_hash.map(key32).transpose()?,
-    })
+    }))
 }
 
 const FLOW_COLUMNS: &str = "id, version, issued_at, browser_ip, browser, os, idk, phase, account, \
@@ -115,6 +119,7 @@ pub(crate) fn put_flow(
     flow: &Flow,
     expected: Option<u64>,
 ) -> Result<(), StoreError> {
+    let flow = flow.record();
     let current: Option<i64> = tx
         .prepare_cached("SELECT version FROM flows WHERE id = ?1")
         .and_then(|mut s| s.query_row([flow.id.0.to_vec()], |r| r.get(0)).optional())
@@ -122,14 +127,7 @@ pub(crate) fn put_flow(
     if current.map(to_u64) != expected {
         return Err(StoreError::Conflict);
     }
-    let (phase, account, cps, at, ended) = match flow.phase {
-        Phase::Scanned => (0, None, false, 0, 0),
-        Phase::Confirmed { account, cps, at } => (1, Some(account.0.to_vec()), cps, at, 0),
-        Phase::Rejected => (2, None, false, 0, 0),
-        Phase::Redeemed { cps } => (3, None, cps, 0, 0),
-        Phase::Ended(end) => (4, None, false, 0, end.code()),
-        Phase::ScannedDisabled => (5, None, false, 0, 0),
-    };
+    let data = flow.phase.data();
     tx.prepare_cached(&format!(
         "INSERT OR REPLACE INTO flows ({FLOW_COLUMNS}) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
@@ -143,15 +141,15 @@ pub(crate) fn put_flow(
             flow.browser.browser as u8,
             flow.browser.os as u8,
             flow.idk.0.to_vec(),
-            phase,
-            account,
-            cps,
-            to_i64(at),
+            flow.phase.code(),
+            data.account.map(|a| a.0.to_vec()),
+            data.cps,
+            to_i64(data.at),
             flow.expected_nut,
             flow.reply_hash.to_vec(),
             flow.asked,
             flow.cps_token_hash.map(|h| h.to_vec()),
-            ended,
+            data.end.map_or(0, End::code),
         ])
     })
     .map(|_| ())

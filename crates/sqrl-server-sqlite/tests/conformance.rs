@@ -3,7 +3,8 @@
 
 use sqrl_server::testkit::{self, account, flow};
 use sqrl_server::{
-    AccountChange, AccountStore, Commit, FlowId, FlowStore, MemoryStore, Split, Store, StoreError,
+    AccountChange, AccountStore, Commit, FlowId, FlowStore, MemoryStore, SplitStore, Store,
+    StoreError,
 };
 use sqrl_server_sqlite::SqliteStore;
 
@@ -27,12 +28,12 @@ async fn sqlite_store_conforms() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_flows_beside_sqlite_accounts_conform() {
     let path = temp_db("split");
-    testkit::store_conforms(&Split {
+    testkit::store_conforms(&SplitStore {
         flows: MemoryStore::new(),
         accounts: SqliteStore::open(&path).unwrap(),
     })
     .await;
-    testkit::store_conforms(&Split {
+    testkit::store_conforms(&SplitStore {
         flows: MemoryStore::new(),
         accounts: SqliteStore::in_memory().unwrap(),
     })

@@ -23,7 +23,11 @@ fn disabled(a: Account) -> Account {
 }
 
 async fn current(store: &SqliteStore, idk: u8) -> Option<Account> {
-    store.accounts(&Bytes32([idk; 32]), None).await.unwrap().0
+    store
+        .accounts(&Bytes32([idk; 32]), None)
+        .await
+        .unwrap()
+        .current
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,8 +110,8 @@ async fn accounts_in_memory_follow_every_change_made_through_the_store() {
         )
         .await
         .unwrap();
-    let (old, _, superseded) = store.accounts(&Bytes32([1; 32]), None).await.unwrap();
-    assert_eq!((old, superseded), (None, true));
+    let old = store.accounts(&Bytes32([1; 32]), None).await.unwrap();
+    assert_eq!((old.current, old.superseded), (None, true));
     assert_eq!(current(&store, 9).await, Some(rekeyed.clone()));
     assert_eq!(store.account(&account(1).id).await.unwrap(), Some(rekeyed));
 

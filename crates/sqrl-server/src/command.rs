@@ -1,23 +1,26 @@
 //! The commands (`spec/protocol.md` §8-§10): what each one does to the account, decided on a
-//! loaded snapshot. The flow transition and the reply are built by [`crate::decide`].
+//! loaded snapshot, as one [`Verdict`]. The flow transition and the reply are built from it in
+//! the `reply` module.
 
 use rand_core::CryptoRngCore;
 use sqrl_proto::{Ask, Button, Bytes32, Command, Tif};
 use subtle::ConstantTimeEq;
 
-use crate::decide::{AccountNotice, AskPolicy, Pending, Server};
+use crate::account::{Account, AccountChange, AccountId, AccountNotice};
+use crate::config::{AskPolicy, Config};
 use crate::flow::Flow;
+use crate::receive::Pending;
 use crate::refusal::Refusal;
-use crate::store::{Account, AccountChange, AccountId, Snapshot};
+use crate::store::Snapshot;
 
 /// What a command that continues the flow did.
 #[derive(Debug)]
 pub(crate) struct Outcome {
     /// The reply's TIF.
     pub tif: Tif,
-    /// Set when the command was refused but the exchange goes on (the client gets a usable
-    /// nut: after "disabled" it may send `enable`, after "IP mismatch" it may retry).
-    pub refusal: Option<Refusal>,
+    /// Set when the command was refused but the exchange goes on; [`run`] hands it over as
+    /// [`Verdict::Refused`].
+    refusal: Option<Refusal>,
     pub account: AccountChange,
     pub notice: Option<AccountNotice>,
     pub suk: Option<Bytes32>,
@@ -53,19 +56,52 @@ impl Outcome {
     }
 }
 
+/// What a command came to.
+#[derive(Debug)]
+pub(crate) enum Verdict {
+    /// Carried out: the exchange goes on with this outcome.
+    Done(Outcome),
+    /// Refused, but the exchange goes on (the client gets a usable nut: after "disabled" it
+    /// may send `enable`, after "IP mismatch" it may retry). The outcome changes no account.
+    Refused(Outcome, Refusal),
+    /// Refused, and the exchange ends here: nothing is committed.
+    Stop {
+        /// Why.
+        refusal: Refusal,
+        /// The state bits known so far.
+        state: Tif,
+    },
+}
+
 /// A refusal that ends the exchange, with the state bits known so far.
 type Stop = (Refusal, Tif);
 
 /// Runs the request's command on the snapshot.
 pub(crate) fn run(
-    server: &Server,
+    config: &Config,
+    pending: &Pending,
+    flow: &Flow,
+    snapshot: Snapshot,
+    rng: &mut impl CryptoRngCore,
+) -> Verdict {
+    match command(config, pending, flow, snapshot, rng) {
+        Ok(mut outcome) => match outcome.refusal.take() {
+            Some(refusal) => Verdict::Refused(outcome, refusal),
+            None => Verdict::Done(outcome),
+        },
+        Err((refusal, state)) => Verdict::Stop { refusal, state },
+    }
+}
+
+fn command(
+    config: &Config,
     pending: &Pending,
     flow: &Flow,
     snapshot: Snapshot,
     rng: &mut impl CryptoRngCore,
 ) -> Result<Outcome, Stop> {
     let p = &pending.params;
-    let ips_matched = flow.browser_ip == pending.client_ip;
+    let ips_matched = flow.browser_ip() == pending.client_ip;
     let ip_bit = if ips_matched {
         Tif::IPS_MATCHED
     } else {
@@ -111,7 +147,6 @@ pub(crate) fn run(
         suk,
         ..Outcome::new(tif)
     };
-    let config = server.config();
     if p.command == Command::Query {
         if declining {
             // The conversation is over: no question, no secret index to answer.
@@ -124,7 +159,7 @@ pub(crate) fn run(
             AskPolicy::Require => true,
         };
         if ask && !tif.contains(Tif::SQRL_DISABLED) {
-            outcome.ask = Some(login_question(server, flow));
+            outcome.ask = Some(login_question(config, flow));
         }
         outcome.sin = config.secret_index.clone();
         return Ok(outcome);
@@ -133,7 +168,7 @@ pub(crate) fn run(
         return Ok(outcome.refused(Refusal::IpMismatch));
     }
     match &p.command {
-        Command::Ident => ident(server, pending, flow, current, previous, outcome, rng),
+        Command::Ident => ident(config, pending, flow, current, previous, outcome, rng),
         Command::Disable => {
             let mut account = current.ok_or((Refusal::NoAccount, tif))?;
             account.disabled = true;
@@ -170,13 +205,13 @@ pub(crate) fn run(
 
 /// The question that names the browser which opened the login page: the defence against
 /// someone showing the user a QR code taken from their own login page.
-fn login_question(server: &Server, flow: &Flow) -> Ask {
-    let host = server.config().host.split(':').next().unwrap_or_default();
-    let seconds = flow.issued_at % 86_400;
+fn login_question(config: &Config, flow: &Flow) -> Ask {
+    let host = config.host_name();
+    let seconds = flow.issued_at() % 86_400;
     let message = format!(
         "Log in to {host} in {} from {}? The login page was opened at {:02}:{:02} UTC.",
-        flow.browser,
-        flow.browser_ip,
+        flow.browser(),
+        flow.browser_ip(),
         seconds / 3600,
         seconds % 3600 / 60
     );
@@ -187,7 +222,7 @@ fn login_question(server: &Server, flow: &Flow) -> Ask {
 }
 
 fn ident(
-    server: &Server,
+    config: &Config,
     pending: &Pending,
     flow: &Flow,
     current: Option<Account>,
@@ -196,9 +231,8 @@ fn ident(
     rng: &mut impl CryptoRngCore,
 ) -> Result<Outcome, Stop> {
     let p = &pending.params;
-    let config = server.config();
     let tif = outcome.tif;
-    if flow.asked {
+    if flow.asked() {
         match (p.btn, config.ask) {
             // The question has buttons: btn=0 answers a message without buttons, so it is no
             // approval; without btn, only a client that does not implement `ask` could have

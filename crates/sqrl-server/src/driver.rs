@@ -1,52 +1,31 @@
-//! The driver: runs the sans-IO [`Server`] over the async store, events and limiter traits.
+//! The driver: runs the sans-IO [`Endpoint`] over the async store, events and limiter traits.
 //!
-//! One SQRL request is: [`Server::receive`] (no IO) → the scan limit for a request that opens
-//! a flow → [`Store::load`] (one round trip) → [`Server::decide`] (no IO) →
+//! One SQRL request is: [`Endpoint::receive`] (no IO) → the scan limit for a request that opens
+//! a flow → [`Store::load`] (one round trip) → [`Endpoint::decide`] (no IO) →
 //! [`Store::commit`] → publish the flow's new status and tell the app. A commit that loses a
 //! race or meets a failed backend changes nothing and answers a transient error.
+//!
+//! A browser's redemption is the same walk: check the page's secret (no IO) → load the flow
+//! and its account → [`Endpoint::redeem`] (no IO) → [`Store::redeem`] → publish.
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use rand_core::CryptoRngCore;
-use sqrl_proto::b64;
-use subtle::ConstantTimeEq;
 
-use crate::decide::{sha256, AccountNotice, Incoming, Response, Server};
+use crate::account::AccountId;
+use crate::account::AccountNotice;
+use crate::browser::{BrowserError, RedeemSnapshot, SessionDraft, Via};
+use crate::endpoint::Endpoint;
 use crate::events::{Events, MemoryEvents, Subscription};
-use crate::flow::{FlowError, Status};
+use crate::flow::{Flow, Status};
 use crate::limit::{log_limited, Limiter, MemoryLimiter, Prefixes, Rule};
 use crate::memory::MemoryStore;
 use crate::nut::FlowId;
+use crate::receive::{Incoming, Refused};
 use crate::refusal::Refusal;
-use crate::store::{AccountId, Session, Store, StoreError};
-
-/// Why the browser side was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BrowserError {
-    /// Unknown flow, or the secret does not match.
-    #[error("unknown login")]
-    Unknown,
-    /// The flow cannot be redeemed now.
-    #[error(transparent)]
-    Flow(#[from] FlowError),
-    /// The store failed or another request won.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// A session to create when a login is redeemed (the account is filled in by the redemption).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionDraft {
-    /// SHA-256 of the new session id.
-    pub id_hash: [u8; 32],
-    /// Now, seconds since the epoch.
-    pub created_at: u64,
-    /// The browser's IP address.
-    pub ip: String,
-    /// Browser and OS.
-    pub browser: String,
-}
+use crate::reply::Response;
+use crate::store::{Store, StoreError};
 
 type NoticeHook = Arc<dyn Fn(&AccountNotice) + Send + Sync>;
 
@@ -60,7 +39,7 @@ pub const DEFAULT_SCAN_RULE: Rule = Rule {
 
 /// The SQRL endpoint with its backends. Cheap to share behind an `Arc`.
 pub struct SqrlServer {
-    server: Server,
+    server: Endpoint,
     store: Arc<dyn Store>,
     events: Arc<dyn Events>,
     limiter: Arc<dyn Limiter>,
@@ -84,7 +63,7 @@ impl core::fmt::Debug for SqrlServer {
 
 impl SqrlServer {
     /// A driver with in-process events and limits.
-    pub fn new(server: Server, store: Arc<dyn Store>) -> Self {
+    pub fn new(server: Endpoint, store: Arc<dyn Store>) -> Self {
         Self {
             server,
             store,
@@ -99,7 +78,7 @@ impl SqrlServer {
     }
 
     /// A driver on an in-memory store (tests, demos).
-    pub fn in_memory(server: Server) -> Self {
+    pub fn in_memory(server: Endpoint) -> Self {
         Self::new(server, Arc::new(MemoryStore::new()))
     }
 
@@ -135,7 +114,7 @@ impl SqrlServer {
     }
 
     /// The decisions.
-    pub fn server(&self) -> &Server {
+    pub fn server(&self) -> &Endpoint {
         &self.server
     }
 
@@ -193,11 +172,16 @@ impl SqrlServer {
     /// Takes a token of `rule` for the client at `ip`; logs (at most once a second) when the
     /// limit bites. A failed limiter refuses.
     pub async fn allow(&self, rule: &Rule, ip: std::net::IpAddr, now_ms: u64) -> bool {
-        let key = self.prefixes.key(ip);
-        match self.limiter.allow(rule, &key, now_ms).await {
+        self.take(rule, &self.prefixes.key(ip), now_ms).await
+    }
+
+    /// Takes a token of `rule` for `key`; logs (at most once a second) when the limit bites.
+    /// A failed limiter refuses.
+    async fn take(&self, rule: &Rule, key: &str, now_ms: u64) -> bool {
+        match self.limiter.allow(rule, key, now_ms).await {
             Ok(true) => true,
             Ok(false) => {
-                log_limited(rule, &key, &self.limit_logged, now_ms);
+                log_limited(rule, key, &self.limit_logged, now_ms);
                 false
             }
             Err(e) => {
@@ -219,18 +203,8 @@ impl SqrlServer {
             burst: self.scan_rule.burst.saturating_mul(10),
             per_second: self.scan_rule.per_second * 10.0,
         };
-        let key = self.prefixes.wide().key(ip);
-        match self.limiter.allow(&wide_rule, &key, now_ms).await {
-            Ok(true) => true,
-            Ok(false) => {
-                log_limited(&wide_rule, &key, &self.limit_logged, now_ms);
-                false
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "rate limiter unavailable");
-                false
-            }
-        }
+        self.take(&wide_rule, &self.prefixes.wide().key(ip), now_ms)
+            .await
     }
 
     /// Handles one POST to the SQRL endpoint. Every failure is a TIF.
@@ -244,7 +218,7 @@ impl SqrlServer {
             Err(refused) => return self.server.refuse(refused, rng),
         };
         if pending.opens_flow() && !self.allow_scan(pending.client_ip(), incoming.now).await {
-            let refused = crate::decide::Refused {
+            let refused = Refused {
                 refusal: Refusal::RateLimited,
                 cps: pending.cps(),
             };
@@ -308,13 +282,8 @@ impl SqrlServer {
         if !self.server.check_browser(flow, issued_at, secret) {
             return Err(BrowserError::Unknown);
         }
-        let life = self.server.config().lifetimes;
-        Ok(match self.store.flow(flow).await? {
-            Some(stored) => stored.status(now, life),
-            None if issued_at < self.server.config().codes_not_before => Status::Expired,
-            None if now < issued_at.saturating_add(life.nut) => Status::New,
-            None => Status::Expired,
-        })
+        let stored = self.store.flow(flow).await?;
+        Ok(self.server.page_status(stored.as_ref(), issued_at, now))
     }
 
     /// The browser that holds the secret turns the confirmed login into its session, in
@@ -330,7 +299,7 @@ impl SqrlServer {
         if !self.server.check_browser(flow, issued_at, secret) {
             return Err(BrowserError::Unknown);
         }
-        self.redeem_flow(flow, false, now, session).await
+        self.redeem_flow(flow, Via::Page, now, session).await
     }
 
     /// Redeems a CPS token (the `url=` a client opened), once.
@@ -340,50 +309,32 @@ impl SqrlServer {
         now: u64,
         session: SessionDraft,
     ) -> Result<AccountId, BrowserError> {
-        let bytes = b64::decode_array::<32>(token, "token").map_err(|_| BrowserError::Unknown)?;
-        let mut id = [0u8; 16];
-        id.copy_from_slice(bytes.get(..16).ok_or(BrowserError::Unknown)?);
-        let flow = FlowId(id);
-        let stored = self.store.flow(&flow).await?.ok_or(BrowserError::Unknown)?;
-        let matches = stored
-            .cps_token_hash
-            .is_some_and(|h| bool::from(h.ct_eq(&sha256(token))));
-        if !matches {
-            return Err(BrowserError::Unknown);
-        }
-        self.redeem_flow(&flow, true, now, session).await
+        let flow = Endpoint::cps_flow(token).ok_or(BrowserError::Unknown)?;
+        self.redeem_flow(&flow, Via::Cps(token), now, session).await
     }
 
+    /// Load → [`Endpoint::redeem`] → commit → publish.
     async fn redeem_flow(
         &self,
         flow: &FlowId,
-        via_cps: bool,
+        via: Via<'_>,
         now: u64,
         draft: SessionDraft,
     ) -> Result<AccountId, BrowserError> {
-        let life = self.server.config().lifetimes;
-        let mut stored = self.store.flow(flow).await?.ok_or(BrowserError::Unknown)?;
-        let version = stored.version;
-        let account = if via_cps {
-            stored.redeem_cps(now, life)?
-        } else {
-            stored.redeem(now, life)?
+        let snapshot = self.load_redeem(flow).await?;
+        let commit = self.server.redeem(snapshot, via, draft, now)?;
+        self.store.redeem(&commit).await?;
+        self.publish(*flow, commit.status).await;
+        Ok(commit.session.account)
+    }
+
+    /// What a redemption needs: the flow, and the account it confirmed (if it did).
+    async fn load_redeem(&self, flow: &FlowId) -> Result<RedeemSnapshot, StoreError> {
+        let flow = self.store.flow(flow).await?;
+        let account = match flow.as_ref().and_then(Flow::confirmed_account) {
+            Some(id) => self.store.account(&id).await?,
+            None => None,
         };
-        // An account disabled or removed since the login was confirmed gets no new session.
-        match self.store.account(&account).await? {
-            Some(found) if !found.disabled => {}
-            _ => return Err(BrowserError::Flow(FlowError::WrongState)),
-        }
-        stored.version = version.saturating_add(1);
-        let session = Session {
-            id_hash: draft.id_hash,
-            account,
-            created_at: draft.created_at,
-            ip: draft.ip,
-            browser: draft.browser,
-        };
-        self.store.redeem(&stored, version, &session).await?;
-        self.publish(*flow, stored.status(now, life)).await;
-        Ok(account)
+        Ok(RedeemSnapshot { flow, account })
     }
 }

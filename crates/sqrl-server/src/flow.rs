@@ -17,8 +17,8 @@ use std::net::IpAddr;
 
 use sqrl_proto::Bytes32;
 
+use crate::account::AccountId;
 use crate::nut::{FlowId, QrNut};
-use crate::store::AccountId;
 use crate::useragent::BrowserInfo;
 
 /// How long things last.
@@ -293,9 +293,11 @@ pub enum FlowError {
     WrongState,
 }
 
-/// A stored flow.
+/// A flow as plain data, for backends that store and restore flows ([`Flow::record`],
+/// `Flow::from(record)`). Everything else works on [`Flow`], which changes only by its
+/// transitions.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Flow {
+pub struct FlowRecord {
     /// Its id.
     pub id: FlowId,
     /// Incremented on every write (optimistic concurrency).
@@ -320,6 +322,17 @@ pub struct Flow {
     pub cps_token_hash: Option<[u8; 32]>,
 }
 
+/// A login flow: read through its accessors, changed only by its transitions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flow(FlowRecord);
+
+impl From<FlowRecord> for Flow {
+    /// Restores a stored flow.
+    fn from(record: FlowRecord) -> Self {
+        Self(record)
+    }
+}
+
 impl Flow {
     /// `new → scanned`: the first query with a QR nut. Refused once the nut has expired.
     pub fn scanned(
@@ -333,7 +346,7 @@ impl Flow {
         {
             return Err(FlowError::Expired);
         }
-        Ok(Flow {
+        Ok(Flow(FlowRecord {
             id: nut.flow,
             version: 0,
             issued_at: nut.issued_at,
@@ -345,15 +358,105 @@ impl Flow {
             reply_hash: [0; 32],
             asked: false,
             cps_token_hash: None,
+        }))
+    }
+
+    /// The plain data, for a backend to store.
+    pub fn record(&self) -> &FlowRecord {
+        &self.0
+    }
+
+    /// The plain data, for a backend to store.
+    pub fn into_record(self) -> FlowRecord {
+        self.0
+    }
+
+    /// Its id.
+    pub fn id(&self) -> FlowId {
+        self.0.id
+    }
+
+    /// Its version: moves on with every write (optimistic concurrency).
+    pub fn version(&self) -> u64 {
+        self.0.version
+    }
+
+    /// When its QR code was issued.
+    pub fn issued_at(&self) -> u64 {
+        self.0.issued_at
+    }
+
+    /// The IP of the browser that loaded the login page.
+    pub fn browser_ip(&self) -> IpAddr {
+        self.0.browser_ip
+    }
+
+    /// That browser's kind.
+    pub fn browser(&self) -> BrowserInfo {
+        self.0.browser
+    }
+
+    /// The identity the flow is bound to.
+    pub fn idk(&self) -> Bytes32 {
+        self.0.idk
+    }
+
+    /// The stored phase.
+    pub fn phase(&self) -> Phase {
+        self.0.phase
+    }
+
+    /// The reply nut the next request must carry.
+    pub fn expected_nut(&self) -> &str {
+        &self.0.expected_nut
+    }
+
+    /// SHA-256 of the last reply body, which the next request must echo.
+    pub fn reply_hash(&self) -> &[u8; 32] {
+        &self.0.reply_hash
+    }
+
+    /// The user was asked (`ask`) in this flow.
+    pub fn asked(&self) -> bool {
+        self.0.asked
+    }
+
+    /// SHA-256 of the CPS token, once issued.
+    pub fn cps_token_hash(&self) -> Option<[u8; 32]> {
+        self.0.cps_token_hash
+    }
+
+    /// The flow as the first step of a commit that changes an account writes it (the
+    /// claim): still scanned (commands run only on scanned flows), with a nut nobody holds,
+    /// so that a concurrent request on the same nut loses before any account changes.
+    pub fn claimed(&self) -> Flow {
+        Flow(FlowRecord {
+            expected_nut: String::new(),
+            phase: Phase::Scanned,
+            ..self.0.clone()
         })
+    }
+
+    /// Records the reply just sent: the nut the next request must carry, the hash of the
+    /// body it must echo, and whether it asked the user. Once asked in a flow, every later
+    /// `ident` must answer: a reply without the question does not clear it.
+    pub(crate) fn replied(&mut self, nut: String, reply_hash: [u8; 32], asked: bool) {
+        self.0.expected_nut = nut;
+        self.0.reply_hash = reply_hash;
+        self.0.asked |= asked;
+    }
+
+    /// Records the hash of the CPS token issued with a confirmation.
+    pub(crate) fn issue_cps_token(&mut self, hash: [u8; 32]) {
+        self.0.cps_token_hash = Some(hash);
     }
 
     /// The page's view at `now`.
     pub fn status(&self, now: u64, life: Lifetimes) -> Status {
-        match self.phase {
-            Phase::Scanned if now >= self.issued_at.saturating_add(life.nut) => Status::Expired,
+        match self.0.phase {
+            Phase::Scanned if now >= self.0.issued_at.saturating_add(life.nut) => Status::Expired,
             Phase::Scanned => Status::Scanned,
-            Phase::ScannedDisabled if now >= self.issued_at.saturating_add(life.nut) => {
+            Phase::ScannedDisabled if now >= self.0.issued_at.saturating_add(life.nut) => {
                 Status::Expired
             }
             Phase::ScannedDisabled => Status::ScannedDisabled,
@@ -372,7 +475,7 @@ impl Flow {
     /// `scanned → ended`: the conversation ended without a login.
     pub fn end(&mut self, how: End, now: u64, life: Lifetimes) -> Result<(), FlowError> {
         self.check_open(now, life)?;
-        self.phase = Phase::Ended(how);
+        self.0.phase = Phase::Ended(how);
         Ok(())
     }
 
@@ -380,7 +483,7 @@ impl Flow {
     /// identity here (`scanned ⇄ scanned, identity disabled`). Only an open exchange is
     /// marked: any other phase stays as it is.
     pub fn note_disabled(&mut self, disabled: bool) {
-        self.phase = match (self.phase, disabled) {
+        self.0.phase = match (self.0.phase, disabled) {
             (Phase::Scanned | Phase::ScannedDisabled, true) => Phase::ScannedDisabled,
             (Phase::Scanned | Phase::ScannedDisabled, false) => Phase::Scanned,
             (other, _) => other,
@@ -405,7 +508,7 @@ impl Flow {
         life: Lifetimes,
     ) -> Result<(), FlowError> {
         self.check_open(now, life)?;
-        self.phase = Phase::Confirmed {
+        self.0.phase = Phase::Confirmed {
             account,
             cps,
             at: now,
@@ -416,8 +519,23 @@ impl Flow {
     /// `scanned → rejected`.
     pub fn reject(&mut self, now: u64, life: Lifetimes) -> Result<(), FlowError> {
         self.check_open(now, life)?;
-        self.phase = Phase::Rejected;
+        self.0.phase = Phase::Rejected;
         Ok(())
+    }
+
+    /// The account a confirmed login is for (`None` in every other phase).
+    pub fn confirmed_account(&self) -> Option<AccountId> {
+        match self.0.phase {
+            Phase::Confirmed { account, .. } => Some(account),
+            _ => None,
+        }
+    }
+
+    /// Moves the version on from the one read (`None`: the flow is new): the only place a
+    /// flow's version changes, so that its write applies only over the record it was decided
+    /// on.
+    pub(crate) fn advance(&mut self, read: Option<u64>) {
+        self.0.version = read.map_or(0, |v| v.saturating_add(1));
     }
 
     /// `confirmed → redeemed` by the waiting browser (not for CPS flows). Returns the account.
@@ -436,13 +554,13 @@ impl Flow {
         now: u64,
         life: Lifetimes,
     ) -> Result<AccountId, FlowError> {
-        match (self.status(now, life), self.phase) {
+        match (self.status(now, life), self.0.phase) {
             (Status::Expired, _) => Err(FlowError::Expired),
             (
                 Status::Confirmed | Status::ConfirmedElsewhere,
                 Phase::Confirmed { account, cps, .. },
             ) if cps == via_cps => {
-                self.phase = Phase::Redeemed { cps };
+                self.0.phase = Phase::Redeemed { cps };
                 Ok(account)
             }
             _ => Err(FlowError::WrongState),
@@ -554,7 +672,7 @@ mod tests {
     fn a_disabled_identity_keeps_the_flow_open_and_the_page_is_told() {
         let mut flow = scanned_at(T0);
         flow.note_disabled(true);
-        assert_eq!(flow.phase, Phase::ScannedDisabled);
+        assert_eq!(flow.phase(), Phase::ScannedDisabled);
         assert_eq!(flow.status(T0 + 1, LIFE), Status::ScannedDisabled);
         assert_eq!(flow.check_open(T0 + 1, LIFE), Ok(()), "enable may follow");
         assert_eq!(flow.status(T0 + 300, LIFE), Status::Expired);

@@ -1,9 +1,10 @@
 //! The website side of SQRL, without IO: nuts, login flows, the decisions of the SQRL
 //! endpoint, and the traits behind which backends keep state.
 //!
-//! - [`Server`] decides: [`Server::receive`] checks a request without stored state,
-//!   [`Server::decide`] answers it from a loaded [`Snapshot`] and says what to commit. Time and
-//!   randomness are inputs.
+//! - [`Endpoint`] decides: [`Endpoint::receive`] checks a request without stored state,
+//!   [`Endpoint::decide`] answers it from a loaded [`Snapshot`] and says what to commit. The
+//!   browser's side has the same shape: [`Endpoint::redeem`] decides a redemption from a loaded
+//!   [`RedeemSnapshot`] and returns the [`RedeemCommit`]. Time and randomness are inputs.
 //! - [`SqrlServer`] drives it over the async [`Store`], [`Events`] and [`Limiter`] traits.
 //! - [`MemoryStore`], [`MemoryEvents`], [`MemoryLimiter`]: one-process implementations.
 //!   Other backends live in their own crates (`sqrl-server-sqlite`, `sqrl-server-postgres`,
@@ -12,34 +13,47 @@
 //!
 //! Rules: `spec/protocol.md` (the wire) and `spec/server.md` (the website side).
 
+mod account;
+pub mod browser;
 mod command;
-pub mod decide;
+mod config;
+mod decide;
 pub mod driver;
+mod endpoint;
 pub mod events;
 pub mod flow;
+pub mod flow_record;
 pub mod limit;
 pub mod memory;
 pub mod nut;
-pub mod record;
+mod receive;
 pub mod refusal;
+mod reply;
 pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod useragent;
 
-pub use decide::{
-    AccountNotice, AskPolicy, Config, Decision, Incoming, NewFlow, Pending, Refused, Response,
-    Server,
+pub use account::{
+    Account, AccountChange, AccountGuard, AccountId, AccountNotice, Accounts, Session,
 };
-pub use driver::{BrowserError, SessionDraft, SqrlServer, DEFAULT_SCAN_RULE};
+pub use browser::{BrowserError, NewFlow, RedeemSnapshot, SessionDraft, Via};
+pub use config::{AskPolicy, Config};
+pub use driver::{SqrlServer, DEFAULT_SCAN_RULE};
+pub use endpoint::Endpoint;
 pub use events::{Events, Hub, MemoryEvents, Subscription};
-pub use flow::{End, Flow, FlowError, Lifetimes, Phase, Status, UnknownStatus, CLOCK_SKEW};
+pub use flow::{
+    End, Flow, FlowError, FlowRecord, Lifetimes, Phase, Status, UnknownStatus, CLOCK_SKEW,
+};
+pub use flow_record::PhaseData;
 pub use limit::{Limiter, MemoryLimiter, Prefixes, Rule};
 pub use memory::MemoryStore;
 pub use nut::{FlowId, NutCodec};
+pub use receive::{Incoming, Pending, Refused};
 pub use refusal::Refusal;
+pub use reply::{Decision, Response};
 pub use sqrl_proto as proto;
 pub use store::{
-    Account, AccountChange, AccountGuard, AccountId, AccountStore, Commit, FlowStore, Needs,
-    Session, Snapshot, Split, Store, StoreError,
+    AccountStore, Commit, FlowStore, Needs, RedeemCommit, SessionStore, Snapshot, SplitStore,
+    Store, StoreError,
 };

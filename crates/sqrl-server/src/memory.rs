@@ -2,7 +2,7 @@
 //! restart. One lock makes each commit atomic.
 //!
 //! A single-process site can keep its flows here and its accounts in a database
-//! (`Split { flows: MemoryStore, accounts }`): flows are short-lived login state, so keeping
+//! (`SplitStore { flows: MemoryStore, accounts }`): flows are short-lived login state, so keeping
 //! them in memory saves most of a login's database work. A restart then forgets the logins in
 //! progress; set [`Config::codes_not_before`](crate::Config::codes_not_before) to the start
 //! time so that codes issued before it are refused rather than opening new flows.
@@ -14,11 +14,11 @@ use async_trait::async_trait;
 use sqrl_proto::Bytes32;
 use zeroize::Zeroizing;
 
+use crate::account::{Account, AccountChange, AccountGuard, AccountId, Accounts, Session};
 use crate::flow::Flow;
 use crate::nut::FlowId;
 use crate::store::{
-    Account, AccountChange, AccountGuard, AccountId, AccountStore, Commit, FlowStore, Session,
-    Store, StoreError,
+    AccountStore, Commit, FlowStore, RedeemCommit, SessionStore, Store, StoreError,
 };
 
 #[derive(Debug, Default)]
@@ -34,7 +34,7 @@ struct Memory {
 
 impl Memory {
     fn check_flow(&self, flow: &Flow, expected: Option<u64>) -> Result<(), StoreError> {
-        if self.flows.get(&flow.id).map(|f| f.version) == expected {
+        if self.flows.get(&flow.id()).map(Flow::version) == expected {
             Ok(())
         } else {
             Err(StoreError::Conflict)
@@ -150,14 +150,14 @@ impl FlowStore for MemoryStore {
                 memory.flows.len()
             )));
         }
-        memory.flows.insert(flow.id, flow.clone());
+        memory.flows.insert(flow.id(), flow.clone());
         Ok(())
     }
 
     async fn purge_flows(&self, before: u64) -> Result<usize, StoreError> {
         let mut memory = self.lock()?;
         let count = memory.flows.len();
-        memory.flows.retain(|_, f| f.issued_at >= before);
+        memory.flows.retain(|_, f| f.issued_at() >= before);
         Ok(count.saturating_sub(memory.flows.len()))
     }
 }
@@ -168,7 +168,7 @@ impl AccountStore for MemoryStore {
         &self,
         idk: &Bytes32,
         pidk: Option<&Bytes32>,
-    ) -> Result<(Option<Account>, Option<Account>, bool), StoreError> {
+    ) -> Result<Accounts, StoreError> {
         let memory = self.lock()?;
         let find = |k: &Bytes32| {
             memory
@@ -177,11 +177,11 @@ impl AccountStore for MemoryStore {
                 .and_then(|id| memory.accounts.get(id))
                 .cloned()
         };
-        Ok((
-            find(idk),
-            pidk.and_then(find),
-            memory.superseded.contains(idk),
-        ))
+        Ok(Accounts {
+            current: find(idk),
+            previous: pidk.and_then(find),
+            superseded: memory.superseded.contains(idk),
+        })
     }
 
     async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
@@ -199,6 +199,20 @@ impl AccountStore for MemoryStore {
         Ok(())
     }
 
+    async fn site_key(
+        &self,
+        name: &str,
+        candidate: &[u8; 32],
+    ) -> Result<Zeroizing<[u8; 32]>, StoreError> {
+        let mut memory = self.lock()?;
+        Ok(Zeroizing::new(
+            *memory.keys.entry(name.to_owned()).or_insert(*candidate),
+        ))
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
     async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
         self.lock()?.sessions.push(session.clone());
         Ok(())
@@ -244,17 +258,6 @@ impl AccountStore for MemoryStore {
         self.lock()?.names.insert(*account, name.to_owned());
         Ok(())
     }
-
-    async fn site_key(
-        &self,
-        name: &str,
-        candidate: &[u8; 32],
-    ) -> Result<Zeroizing<[u8; 32]>, StoreError> {
-        let mut memory = self.lock()?;
-        Ok(Zeroizing::new(
-            *memory.keys.entry(name.to_owned()).or_insert(*candidate),
-        ))
-    }
 }
 
 #[async_trait]
@@ -264,20 +267,15 @@ impl Store for MemoryStore {
         memory.check_flow(&commit.flow, commit.expected_version)?;
         memory.check(&commit.guards)?;
         memory.apply(&commit.account);
-        memory.flows.insert(commit.flow.id, commit.flow.clone());
+        memory.flows.insert(commit.flow.id(), commit.flow.clone());
         Ok(())
     }
 
-    async fn redeem(
-        &self,
-        flow: &Flow,
-        expected_version: u64,
-        session: &Session,
-    ) -> Result<(), StoreError> {
+    async fn redeem(&self, redeem: &RedeemCommit) -> Result<(), StoreError> {
         let mut memory = self.lock()?;
-        memory.check_flow(flow, Some(expected_version))?;
-        memory.flows.insert(flow.id, flow.clone());
-        memory.sessions.push(session.clone());
+        memory.check_flow(&redeem.flow, Some(redeem.expected_version))?;
+        memory.flows.insert(redeem.flow.id(), redeem.flow.clone());
+        memory.sessions.push(redeem.session.clone());
         Ok(())
     }
 }

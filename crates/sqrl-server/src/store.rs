@@ -2,11 +2,11 @@
 //!
 //! Two seams, so that several instances can share state: [`FlowStore`] (login flows: short
 //! lived, written on every request; in memory, SQLite, PostgreSQL or Redis) and
-//! [`AccountStore`] (accounts, sessions, display names and the site's keys: durable; in memory,
-//! SQLite or PostgreSQL). [`Store`] is both together, with the two operations that must be
-//! atomic across them: a command's [`Commit`] (flow + account) and a browser's redemption
-//! (flow + session). A backend that holds both in one database overrides those with one
-//! transaction; [`Split`] combines two backends with a claim–write–finalize order that never
+//! [`AccountStore`] with [`SessionStore`] (accounts and the site's keys; sessions and display
+//! names: durable; in memory, SQLite or PostgreSQL). [`Store`] is all of them together, with
+//! the two operations that must be atomic across them: a command's [`Commit`] (flow +
+//! account) and a browser's redemption (flow + session). A backend that holds both in one database overrides those with one
+//! transaction; [`SplitStore`] combines two backends with a claim–write–finalize order that never
 //! produces a wrong login (see `spec/server.md`).
 //!
 //! Every state change is optimistic: it applies only if the flow's version is still the one
@@ -14,110 +14,12 @@
 //! nothing.
 
 use async_trait::async_trait;
-use rand_core::CryptoRngCore;
 use sqrl_proto::Bytes32;
 use zeroize::Zeroizing;
 
-use crate::flow::Flow;
+use crate::account::{Account, AccountChange, AccountGuard, AccountId, Accounts, Session};
+use crate::flow::{Flow, Status};
 use crate::nut::FlowId;
-
-/// An account's stable id: it survives re-keys (the identity key changes, the account does
-/// not), so sessions and the app's own data point at it.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct AccountId(pub [u8; 16]);
-
-impl AccountId {
-    /// A fresh random id.
-    pub fn generate(rng: &mut impl CryptoRngCore) -> Self {
-        let mut id = [0u8; 16];
-        rng.fill_bytes(&mut id);
-        Self(id)
-    }
-
-    /// Lower-case hex (32 characters).
-    pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
-    }
-
-    /// From 32 hex characters.
-    pub fn from_hex(text: &str) -> Option<Self> {
-        if text.len() != 32 || !text.is_ascii() {
-            return None;
-        }
-        let mut id = [0u8; 16];
-        for (i, byte) in id.iter_mut().enumerate() {
-            let pair = text.get(i * 2..i * 2 + 2)?;
-            *byte = u8::from_str_radix(pair, 16).ok()?;
-        }
-        Some(Self(id))
-    }
-}
-
-impl core::fmt::Debug for AccountId {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "AccountId({})", self.to_hex())
-    }
-}
-
-impl core::fmt::Display for AccountId {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(&self.to_hex())
-    }
-}
-
-/// An identity's association with this site. The `idk` is the identity's username here; the
-/// `id` is what the site's own data refers to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Account {
-    /// Stable across re-keys.
-    pub id: AccountId,
-    /// The site public key of the identity.
-    pub idk: Bytes32,
-    /// Server Unlock Key, returned to the client for unlock requests.
-    pub suk: Bytes32,
-    /// Verify Unlock Key, checks `urs`.
-    pub vuk: Bytes32,
-    /// SQRL login disabled by the user (`disable`).
-    pub disabled: bool,
-    /// The user asks that only SQRL may log in (`opt=sqrlonly`).
-    pub sqrlonly: bool,
-    /// The user asks that other recovery be disabled (`opt=hardlock`).
-    pub hardlock: bool,
-    /// When the association was made (seconds since the epoch).
-    pub created_at: u64,
-    /// The identity's indexed secret for the site's `sin` (when the site sends one).
-    pub ins: Option<Bytes32>,
-}
-
-/// The account part of a commit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AccountChange {
-    /// No account changes.
-    Keep,
-    /// Insert this account, or replace the one with its `id`.
-    Put(Account),
-    /// The account `account.id` moves from identity `previous` to `account.idk`; `previous` is
-    /// remembered as superseded, in one step. Sessions and display names stay with the id.
-    Rekey {
-        /// The replaced identity.
-        previous: Bytes32,
-        /// The account under its new identity.
-        account: Account,
-    },
-    /// Delete the account, its sessions and its display name.
-    Remove(AccountId),
-}
-
-/// What a decision saw of one identity's account: the commit applies only if it is still so.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountGuard {
-    /// The identity key.
-    pub idk: Bytes32,
-    /// Its account as read (`None`: it had none).
-    pub account: Option<Account>,
-    /// It was superseded by a re-key (`None`: the decision did not depend on it).
-    pub superseded: Option<bool>,
-}
 
 /// One command's changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,6 +35,19 @@ pub struct Commit {
     /// [`StoreError::Conflict`] and changes nothing, so a login never confirms, nor an
     /// account change lands, on a stale view of an account.
     pub guards: Vec<AccountGuard>,
+}
+
+/// One redemption's changes, decided by [`Endpoint::redeem`](crate::Endpoint::redeem).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedeemCommit {
+    /// The flow, redeemed; its `version` is `expected_version + 1`.
+    pub flow: Flow,
+    /// The version the redemption read.
+    pub expected_version: u64,
+    /// The browser's new session.
+    pub session: Session,
+    /// The flow's new status, for its waiting page.
+    pub status: Status,
 }
 
 /// A store failure.
@@ -177,19 +92,21 @@ pub struct Snapshot {
     pub superseded: bool,
 }
 
-/// A browser session after login. The cookie holds a random id; only its SHA-256 is stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
-    /// SHA-256 of the session id (also the public handle used to revoke it).
-    pub id_hash: [u8; 32],
-    /// The account.
-    pub account: AccountId,
-    /// Created (seconds since the epoch).
-    pub created_at: u64,
-    /// The IP address that logged in.
-    pub ip: String,
-    /// Browser and OS, as shown on the account page.
-    pub browser: String,
+impl Snapshot {
+    /// The snapshot of a loaded flow and the request's accounts.
+    pub fn new(flow: Option<Flow>, accounts: Accounts) -> Self {
+        let Accounts {
+            current,
+            previous,
+            superseded,
+        } = accounts;
+        Self {
+            flow,
+            current,
+            previous,
+            superseded,
+        }
+    }
 }
 
 /// Login flows.
@@ -205,15 +122,12 @@ pub trait FlowStore: Send + Sync + 'static {
     async fn purge_flows(&self, before: u64) -> Result<usize, StoreError>;
 }
 
-/// Accounts, sessions, display names and the site's keys.
+/// Accounts and the site's keys.
 #[async_trait]
 pub trait AccountStore: Send + Sync + 'static {
     /// The accounts of `idk` and `pidk`, and whether `idk` was superseded.
-    async fn accounts(
-        &self,
-        idk: &Bytes32,
-        pidk: Option<&Bytes32>,
-    ) -> Result<(Option<Account>, Option<Account>, bool), StoreError>;
+    async fn accounts(&self, idk: &Bytes32, pidk: Option<&Bytes32>)
+        -> Result<Accounts, StoreError>;
     /// The account with this id.
     async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError>;
     /// Applies an account change if every guard still holds (else
@@ -224,6 +138,20 @@ pub trait AccountStore: Send + Sync + 'static {
         change: &AccountChange,
         guards: &[AccountGuard],
     ) -> Result<(), StoreError>;
+    /// The site key named `name`: the stored one, or `candidate` stored now if there is none.
+    /// Every instance sharing the store gets the same key (the first writer wins).
+    async fn site_key(
+        &self,
+        name: &str,
+        candidate: &[u8; 32],
+    ) -> Result<Zeroizing<[u8; 32]>, StoreError>;
+}
+
+/// Browser sessions and display names: what the site keeps per account besides the SQRL
+/// association. Removing an account (an [`AccountChange::Remove`] applied by its
+/// [`AccountStore`]) deletes them too.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
     /// Stores a new session.
     async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
     /// The session with this id hash.
@@ -240,33 +168,20 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn display_name(&self, account: &AccountId) -> Result<String, StoreError>;
     /// Sets the display name.
     async fn set_display_name(&self, account: &AccountId, name: &str) -> Result<(), StoreError>;
-    /// The site key named `name`: the stored one, or `candidate` stored now if there is none.
-    /// Every instance sharing the store gets the same key (the first writer wins).
-    async fn site_key(
-        &self,
-        name: &str,
-        candidate: &[u8; 32],
-    ) -> Result<Zeroizing<[u8; 32]>, StoreError>;
 }
 
-/// Flows and accounts together, with the two atomic operations across them.
+/// Flows, accounts and sessions together, with the two atomic operations across them.
 ///
-/// The provided methods work over any [`FlowStore`] + [`AccountStore`] pair in the
+/// The provided methods work over any [`FlowStore`] + [`AccountStore`] + [`SessionStore`] in the
 /// claim–write–finalize order; a backend that keeps both in one database overrides them with
 /// one transaction.
 #[async_trait]
-pub trait Store: FlowStore + AccountStore {
+pub trait Store: FlowStore + AccountStore + SessionStore {
     /// Everything a request needs.
     async fn load(&self, needs: &Needs) -> Result<Snapshot, StoreError> {
         let flow = self.flow(&needs.flow).await?;
-        let (current, previous, superseded) =
-            self.accounts(&needs.idk, needs.pidk.as_ref()).await?;
-        Ok(Snapshot {
-            flow,
-            current,
-            previous,
-            superseded,
-        })
+        let accounts = self.accounts(&needs.idk, needs.pidk.as_ref()).await?;
+        Ok(Snapshot::new(flow, accounts))
     }
 
     /// Applies a commit: the flow only if its version is still `expected_version`, and then
@@ -276,11 +191,8 @@ pub trait Store: FlowStore + AccountStore {
             return self.put_flow(&commit.flow, commit.expected_version).await;
         }
         // Claim: the flow record moves on with a nut nobody holds, so a concurrent request
-        // on the same nut loses here, before any account changes.
-        // Commands run only on scanned flows, so the claim still shows "scanned".
-        let mut claim = commit.flow.clone();
-        claim.expected_nut = String::new();
-        claim.phase = crate::flow::Phase::Scanned;
+        // on the same nut loses here, before any account changes (see `Flow::claimed`).
+        let claim = commit.flow.claimed();
         self.put_flow(&claim, commit.expected_version).await?;
         // Write: the account change, if the accounts are still as the decision saw them
         // (idempotent, so a retry after a crash is harmless). A guard that fails leaves the
@@ -288,26 +200,22 @@ pub trait Store: FlowStore + AccountStore {
         self.apply(&commit.account, &commit.guards).await?;
         // Finalize: the flow as the command left it, at the claim's version (only the
         // claimer can get here: nobody else holds the claim's empty nut).
-        self.put_flow(&commit.flow, Some(claim.version)).await
+        self.put_flow(&commit.flow, Some(claim.version())).await
     }
 
     /// Marks the flow redeemed (if its version is still `expected_version`) and creates the
     /// browser's session.
-    async fn redeem(
-        &self,
-        flow: &Flow,
-        expected_version: u64,
-        session: &Session,
-    ) -> Result<(), StoreError> {
-        self.put_flow(flow, Some(expected_version)).await?;
-        self.create_session(session).await
+    async fn redeem(&self, redeem: &RedeemCommit) -> Result<(), StoreError> {
+        self.put_flow(&redeem.flow, Some(redeem.expected_version))
+            .await?;
+        self.create_session(&redeem.session).await
     }
 }
 
-/// Flows in one backend, accounts in another (e.g. Redis and PostgreSQL), combined into a
+/// Flows in one backend, accounts and sessions in another (e.g. Redis and PostgreSQL), combined into a
 /// [`Store`] by the claim–write–finalize order of its provided methods.
 #[derive(Debug, Clone)]
-pub struct Split<F, A> {
+pub struct SplitStore<F, A> {
     /// Where flows live.
     pub flows: F,
     /// Where accounts, sessions and keys live.
@@ -315,7 +223,7 @@ pub struct Split<F, A> {
 }
 
 #[async_trait]
-impl<F: FlowStore, A: AccountStore> FlowStore for Split<F, A> {
+impl<F: FlowStore, A: AccountStore> FlowStore for SplitStore<F, A> {
     async fn flow(&self, id: &FlowId) -> Result<Option<Flow>, StoreError> {
         self.flows.flow(id).await
     }
@@ -328,12 +236,12 @@ impl<F: FlowStore, A: AccountStore> FlowStore for Split<F, A> {
 }
 
 #[async_trait]
-impl<F: FlowStore, A: AccountStore> AccountStore for Split<F, A> {
+impl<F: FlowStore, A: AccountStore> AccountStore for SplitStore<F, A> {
     async fn accounts(
         &self,
         idk: &Bytes32,
         pidk: Option<&Bytes32>,
-    ) -> Result<(Option<Account>, Option<Account>, bool), StoreError> {
+    ) -> Result<Accounts, StoreError> {
         self.accounts.accounts(idk, pidk).await
     }
     async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
@@ -346,6 +254,17 @@ impl<F: FlowStore, A: AccountStore> AccountStore for Split<F, A> {
     ) -> Result<(), StoreError> {
         self.accounts.apply(change, guards).await
     }
+    async fn site_key(
+        &self,
+        name: &str,
+        candidate: &[u8; 32],
+    ) -> Result<Zeroizing<[u8; 32]>, StoreError> {
+        self.accounts.site_key(name, candidate).await
+    }
+}
+
+#[async_trait]
+impl<F: FlowStore, A: SessionStore> SessionStore for SplitStore<F, A> {
     async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
         self.accounts.create_session(session).await
     }
@@ -368,13 +287,6 @@ impl<F: FlowStore, A: AccountStore> AccountStore for Split<F, A> {
     async fn set_display_name(&self, account: &AccountId, name: &str) -> Result<(), StoreError> {
         self.accounts.set_display_name(account, name).await
     }
-    async fn site_key(
-        &self,
-        name: &str,
-        candidate: &[u8; 32],
-    ) -> Result<Zeroizing<[u8; 32]>, StoreError> {
-        self.accounts.site_key(name, candidate).await
-    }
 }
 
-impl<F: FlowStore, A: AccountStore> Store for Split<F, A> {}
+impl<F: FlowStore, A: AccountStore + SessionStore> Store for SplitStore<F, A> {}

@@ -11,13 +11,11 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use sqrl_proto::Bytes32;
 
+use crate::account::{Account, AccountChange, AccountGuard, AccountId, Accounts, Session};
 use crate::events::Events;
-use crate::flow::{End, Flow, Phase, Status};
+use crate::flow::{End, Flow, FlowRecord, Phase, Status};
 use crate::nut::FlowId;
-use crate::store::{
-    Account, AccountChange, AccountGuard, AccountId, Commit, FlowStore, Needs, Session, Store,
-    StoreError,
-};
+use crate::store::{Commit, FlowStore, Needs, RedeemCommit, Store, StoreError};
 use crate::useragent::BrowserInfo;
 
 /// A test account: id `[byte; 16]`, identity `[byte; 32]`.
@@ -37,7 +35,7 @@ pub fn account(byte: u8) -> Account {
 
 /// A test flow with id `[id; 16]` at `version`, issued at `1_800_000_000 + id`.
 pub fn flow(id: u8, version: u64) -> Flow {
-    Flow {
+    Flow::from(FlowRecord {
         id: FlowId([id; 16]),
         version,
         issued_at: 1_800_000_000 + u64::from(id),
@@ -57,7 +55,7 @@ pub fn flow(id: u8, version: u64) -> Flow {
         reply_hash: [id; 32],
         asked: version % 2 == 1,
         cps_token_hash: (version > 1).then_some([7; 32]),
-    }
+    })
 }
 
 /// A test session of `account`.
@@ -113,7 +111,7 @@ async fn versions_conform(store: &dyn FlowStore) {
 
 /// Every phase a flow can be in survives the store (flow 6, which no purge here removes).
 async fn phases_round_trip(store: &dyn FlowStore) {
-    let mut f = flow(6, 0);
+    let mut f = flow(6, 0).into_record();
     let phases = [
         Phase::ScannedDisabled,
         Phase::Scanned,
@@ -124,10 +122,14 @@ async fn phases_round_trip(store: &dyn FlowStore) {
     for (version, phase) in (0u64..).zip(phases) {
         f.phase = phase;
         f.version = version;
-        store.put_flow(&f, version.checked_sub(1)).await.unwrap();
+        let stored = Flow::from(f.clone());
+        store
+            .put_flow(&stored, version.checked_sub(1))
+            .await
+            .unwrap();
         assert_eq!(
             store.flow(&f.id).await.unwrap(),
-            Some(f.clone()),
+            Some(stored),
             "{phase:?} round-trips"
         );
     }
@@ -211,13 +213,13 @@ pub async fn store_conforms(store: &dyn Store) {
         Err(StoreError::Conflict),
         "the account is not as the decision saw it"
     );
-    // One database changes nothing; flows and accounts in two (`Split`) may leave the flow
+    // One database changes nothing; flows and accounts in two (`SplitStore`) may leave the flow
     // claimed: scanned, with a nut nobody holds, so nothing can continue or confirm it.
     match store.flow(&FlowId([4; 16])).await.unwrap() {
         None => {}
         Some(claimed) => {
-            assert_eq!(claimed.phase, Phase::Scanned, "nothing confirmed");
-            assert!(claimed.expected_nut.is_empty(), "nobody can continue it");
+            assert_eq!(claimed.phase(), Phase::Scanned, "nothing confirmed");
+            assert!(claimed.expected_nut().is_empty(), "nobody can continue it");
         }
     }
     assert_eq!(
@@ -259,16 +261,21 @@ pub async fn store_conforms(store: &dyn Store) {
     )
     .await
     .unwrap();
-    let (old, _, superseded) = store.accounts(&Bytes32([1; 32]), None).await.unwrap();
-    assert_eq!(old, None, "the old identity has no account");
-    assert!(superseded, "the old identity is superseded");
-    let (new, previous, superseded) = store
+    let old = store.accounts(&Bytes32([1; 32]), None).await.unwrap();
+    assert_eq!(old.current, None, "the old identity has no account");
+    assert!(old.superseded, "the old identity is superseded");
+    let new = store
         .accounts(&Bytes32([3; 32]), Some(&Bytes32([1; 32])))
         .await
         .unwrap();
-    assert_eq!(new, Some(rekeyed.clone()));
-    assert_eq!(previous, None);
-    assert!(!superseded);
+    assert_eq!(
+        new,
+        Accounts {
+            current: Some(rekeyed.clone()),
+            previous: None,
+            superseded: false,
+        }
+    );
     assert_eq!(store.account(&id).await.unwrap(), Some(rekeyed));
     assert_eq!(store.display_name(&id).await.unwrap(), "Ada");
     let sessions = store.sessions_of(&id).await.unwrap();
@@ -292,14 +299,22 @@ pub async fn store_conforms(store: &dyn Store) {
     assert_eq!(store.session(&[1; 32]).await.unwrap(), None);
 
     // Redemption: the flow and the session together, once.
-    let mut redeemed = flow(2, 1);
-    redeemed.phase = Phase::Redeemed { cps: false };
+    let redeemed = Flow::from(FlowRecord {
+        phase: Phase::Redeemed { cps: false },
+        ..flow(2, 1).into_record()
+    });
+    let redeem = |session| RedeemCommit {
+        flow: redeemed.clone(),
+        expected_version: 0,
+        session,
+        status: Status::Redeemed,
+    };
     store
-        .redeem(&redeemed, 0, &session(5, id))
+        .redeem(&redeem(session(5, id)))
         .await
         .expect("redeem at the version read");
     assert_eq!(
-        store.redeem(&redeemed, 0, &session(6, id)).await,
+        store.redeem(&redeem(session(6, id))).await,
         Err(StoreError::Conflict),
         "a second redemption of the same version conflicts"
     );
@@ -317,8 +332,8 @@ pub async fn store_conforms(store: &dyn Store) {
     assert_eq!(store.account(&id).await.unwrap(), None);
     assert!(store.sessions_of(&id).await.unwrap().is_empty());
     assert_eq!(store.display_name(&id).await.unwrap(), "");
-    let (gone, _, _) = store.accounts(&Bytes32([3; 32]), None).await.unwrap();
-    assert_eq!(gone, None);
+    let gone = store.accounts(&Bytes32([3; 32]), None).await.unwrap();
+    assert_eq!(gone.current, None);
 
     // Site keys: the first writer wins, everyone gets the same key.
     let first = store.site_key("nut", &[1; 32]).await.unwrap();

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use sqrl_server::{testkit, MemoryEvents, MemoryStore, Split};
+use sqrl_server::{testkit, MemoryEvents, MemoryStore, SplitStore};
 
 #[test]
 fn memory_store_conforms() {
@@ -21,7 +21,7 @@ fn memory_events_conform() {
 
 #[test]
 fn a_split_store_conforms_through_claim_write_finalize() {
-    testkit::block_on_store_conforms(&Split {
+    testkit::block_on_store_conforms(&SplitStore {
         flows: MemoryStore::new(),
         accounts: MemoryStore::new(),
     });

@@ -1,4 +1,4 @@
-//! The sans-IO decisions ([`Server::receive`] then [`Server::decide`]) on hand-built
+//! The sans-IO decisions ([`Endpoint::receive`] then [`Endpoint::decide`]) on hand-built
 //! snapshots: how each end of the phone's conversation reaches the page that waits on its
 //! code — the flow the decision commits and the status it publishes.
 #![allow(
@@ -14,7 +14,7 @@ use rand_core::OsRng;
 use sqrl_client::keys::{Imk, Iuk, SiteKey};
 use sqrl_proto::{b64, signing_input, Button, Bytes32, ClientParams, Command, RequestBody, Tif};
 use sqrl_server::{
-    Account, AccountChange, AccountId, Config, Decision, Flow, Incoming, Phase, Refusal, Server,
+    Account, AccountChange, AccountId, Config, Decision, Endpoint, Flow, Incoming, Phase, Refusal,
     Snapshot, Status,
 };
 
@@ -29,7 +29,7 @@ fn browser_ip() -> IpAddr {
 /// One site with one login page, its stored flow and at most one account, and the phone
 /// that scanned the page's code.
 struct Exchange {
-    server: Server,
+    server: Endpoint,
     flow: Option<Flow>,
     account: Option<Account>,
     site: SiteKey,
@@ -41,7 +41,7 @@ struct Exchange {
 
 impl Exchange {
     fn new(imk: &Imk) -> Self {
-        let server = Server::new(Config::new(HOST), &[1; 32], &[2; 32]);
+        let server = Endpoint::new(Config::new(HOST), &[1; 32], &[2; 32]);
         let page = server.start_flow(browser_ip(), FIREFOX, T0, &mut OsRng);
         Self {
             server,
@@ -103,7 +103,7 @@ impl Exchange {
     }
 
     fn phase(&self) -> Phase {
-        self.flow.as_ref().unwrap().phase
+        self.flow.as_ref().unwrap().phase()
     }
 }
 

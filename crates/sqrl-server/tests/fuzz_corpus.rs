@@ -381,7 +381,7 @@ fn regenerate_seed_corpus() {
         nut.add("server", n.clone());
     }
     nut.add("grc", "fXkb4MBToCm7");
-    nut.add("flow", fx.flow.id.encode());
+    nut.add("flow", fx.flow.id().encode());
     nut.add("account", sqrl_server::AccountId([0xA5; 16]).to_hex());
     nut.add(
         "ua",
@@ -392,11 +392,12 @@ fn regenerate_seed_corpus() {
     // record
     let mut record = Seeds::new("record");
     for f in [fx, fx_sin] {
-        record.add("server", sqrl_server::record::encode(&f.flow));
-        let mut confirmed = f.flow.clone();
+        record.add("server", sqrl_server::flow_record::encode(&f.flow));
+        let mut confirmed = f.flow.clone().into_record();
         confirmed.cps_token_hash = Some([9; 32]);
         confirmed.asked = true;
-        record.add("server", sqrl_server::record::encode(&confirmed));
+        let confirmed = sqrl_server::Flow::from(confirmed);
+        record.add("server", sqrl_server::flow_record::encode(&confirmed));
     }
     record.write();
 

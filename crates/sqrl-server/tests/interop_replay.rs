@@ -1,6 +1,6 @@
 //! GRC's published query/ident transcript (SQRL Cryptography v1.04, transcribed in
 //! `../shared/sqrl/vectors/grc-spec-identity.md`) decided by our server on a hand-built
-//! snapshot ([`Server::replay`]: the flow is new, the echo ours, the IP the browser's; the
+//! snapshot ([`Endpoint::replay`]: the flow is new, the echo ours, the IP the browser's; the
 //! account is the one GRC's server knew). Every signature is still verified; both requests
 //! must get `tif=5` (known identity, same IP), and the ident, sent with `opt=cps`, its `url=`.
 #![allow(
@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use rand_core::OsRng;
 use sqrl_proto::{Bytes32, RequestBody, ServerParams, Tif};
-use sqrl_server::{Account, AccountId, AskPolicy, Config, Server, Snapshot};
+use sqrl_server::{Account, AccountId, AskPolicy, Config, Endpoint, Snapshot};
 
 /// GRC's transcript. The test is compiled as ignored where the build did not find the vectors
 /// (`cfg(sqrl_vectors)`, see `build.rs`).
@@ -40,7 +40,7 @@ fn grc_query_and_ident_replay_with_tif_5() {
     let Some(text) = transcript() else { return };
     let mut config = Config::new("sqrl.grc.com");
     config.ask = AskPolicy::Off; // GRC's client answered no question
-    let server = Server::new(config, &[1; 32], &[2; 32]);
+    let server = Endpoint::new(config, &[1; 32], &[2; 32]);
 
     // The site already knows this identity (GRC's reply says tif=5), with the SUK it returns.
     let first_reply = ServerParams::decode(

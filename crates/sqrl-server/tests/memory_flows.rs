@@ -1,4 +1,4 @@
-//! Flows kept in memory beside a database for accounts (`Split { flows: MemoryStore, .. }`, the
+//! Flows kept in memory beside a database for accounts (`SplitStore { flows: MemoryStore, .. }`, the
 //! single-process site's default): a restart forgets the logins in progress, and
 //! `Config::codes_not_before` keeps every code single use across it.
 #![allow(
@@ -17,8 +17,8 @@ use sqrl_client::exchange::{Action, Config as ClientConfig, Decision, Exchange, 
 use sqrl_client::keys::{Iuk, Rlk};
 use sqrl_proto::SqrlUrl;
 use sqrl_server::{
-    Config, Incoming, Lifetimes, MemoryStore, Refusal, Server, Split, SqrlServer, Status, Store,
-    CLOCK_SKEW,
+    Config, Endpoint, Incoming, Lifetimes, MemoryStore, Refusal, SplitStore, SqrlServer, Status,
+    Store, CLOCK_SKEW,
 };
 
 const T0: u64 = 1_795_000_000;
@@ -28,11 +28,11 @@ const BROWSER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
 fn process(started: u64) -> SqrlServer {
     let mut config = Config::new("example.com");
     config.codes_not_before = started;
-    let store: Arc<dyn Store> = Arc::new(Split {
+    let store: Arc<dyn Store> = Arc::new(SplitStore {
         flows: MemoryStore::new(),
         accounts: MemoryStore::new(),
     });
-    SqrlServer::new(Server::new(config, &[1; 32], &[2; 32]), store)
+    SqrlServer::new(Endpoint::new(config, &[1; 32], &[2; 32]), store)
 }
 
 /// Sends the client's requests to `site` at `now` until the exchange ends; the refusal of
@@ -108,8 +108,8 @@ fn a_code_used_before_a_restart_stays_used_after_it() {
 fn a_full_memory_flow_store_refuses_new_flows_and_keeps_the_others() {
     let flows = MemoryStore::with_flow_limit(1);
     let site = SqrlServer::new(
-        Server::new(Config::new("example.com"), &[1; 32], &[2; 32]),
-        Arc::new(Split {
+        Endpoint::new(Config::new("example.com"), &[1; 32], &[2; 32]),
+        Arc::new(SplitStore {
             flows,
             accounts: MemoryStore::new(),
         }),
@@ -134,8 +134,8 @@ fn a_full_memory_flow_store_refuses_new_flows_and_keeps_the_others() {
 #[test]
 fn a_full_memory_flow_store_takes_new_flows_once_finished_ones_are_forgotten() {
     let site = SqrlServer::new(
-        Server::new(Config::new("example.com"), &[1; 32], &[2; 32]),
-        Arc::new(Split {
+        Endpoint::new(Config::new("example.com"), &[1; 32], &[2; 32]),
+        Arc::new(SplitStore {
             flows: MemoryStore::with_flow_limit(1),
             accounts: MemoryStore::new(),
         }),

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqrl_server::{Events, Lifetimes, Limiter, MemoryStore, Split, SqrlServer, Store};
+use sqrl_server::{Events, Lifetimes, Limiter, MemoryStore, SplitStore, SqrlServer, Store};
 use sqrl_server_postgres::PostgresStore;
 use sqrl_server_redis::{RedisConnection, RedisEvents, RedisFlows, RedisLimiter};
 use sqrl_server_sqlite::SqliteStore;
@@ -89,7 +89,7 @@ pub async fn open(urls: &BackendUrls, lifetimes: Lifetimes) -> Result<Backends, 
     let Some(url) = urls.redis.as_deref() else {
         let (store, flows_in_memory): (Arc<dyn Store>, bool) = match db {
             Database::Sqlite(accounts, _) => (
-                Arc::new(Split {
+                Arc::new(SplitStore {
                     flows: MemoryStore::with_flow_limit(MEMORY_FLOW_LIMIT),
                     accounts,
                 }),
@@ -121,8 +121,8 @@ pub async fn open(urls: &BackendUrls, lifetimes: Lifetimes) -> Result<Backends, 
         .await
         .map_err(|e| format!("cannot subscribe to Redis events: {e}"))?;
     let store: Arc<dyn Store> = match db {
-        Database::Sqlite(accounts, _) => Arc::new(Split { flows, accounts }),
-        Database::Postgres(accounts) => Arc::new(Split { flows, accounts }),
+        Database::Sqlite(accounts, _) => Arc::new(SplitStore { flows, accounts }),
+        Database::Postgres(accounts) => Arc::new(SplitStore { flows, accounts }),
     };
     Ok(Backends {
         store,

@@ -475,7 +475,7 @@ mod tests {
         };
         let mut server_config = sqrl_server::Config::new("127.0.0.1:8080");
         server_config.lifetimes = short.lifetimes;
-        let server = sqrl_server::Server::new(server_config, &[1; 32], &[2; 32]);
+        let server = sqrl_server::Endpoint::new(server_config, &[1; 32], &[2; 32]);
         let driver = sqrl_server::SqrlServer::in_memory(server);
         assert_eq!(driver.flow_retention(), short.lifetimes.flow_retention());
         let shared = driver.with_shared_flows(LONGEST_NUT_LIFETIME);

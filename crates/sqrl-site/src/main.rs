@@ -21,7 +21,7 @@ use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::IntoResponse;
 use clap::Parser;
 use sqrl_axum::SqrlHttp;
-use sqrl_server::{Config, Server, SqrlServer};
+use sqrl_server::{Config, Endpoint, SqrlServer};
 
 use crate::args::Args;
 use crate::config::{Origin, SiteConfig, TlsMode};
@@ -81,7 +81,7 @@ fn sqrl_layer(
     server_config.lifetimes = config.lifetimes;
     server_config.ask = config.ask;
     server_config.codes_not_before = codes_not_before;
-    let server = Server::new(server_config, &keys.nut, &keys.browser);
+    let server = Endpoint::new(server_config, &keys.nut, &keys.browser);
     let driver = SqrlServer::new(server, backends.store.clone()).with_scan_rule(config.scan_rule);
     SqrlHttp::builder(backends.attach(driver))
         .settings(config.http.clone())

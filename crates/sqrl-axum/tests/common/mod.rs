@@ -37,9 +37,9 @@ use sqrl_proto::{
     Tif,
 };
 use sqrl_server::{
-    Account, AccountChange, AccountId, AccountStore, AskPolicy, BrowserError, Commit, Config, Flow,
-    FlowError, FlowId, FlowStore, Incoming, MemoryStore, Rule, Server, Session, SessionDraft,
-    SqrlServer, Status, Store, StoreError,
+    Account, AccountChange, AccountId, AccountStore, Accounts, AskPolicy, BrowserError, Commit,
+    Config, Endpoint, Flow, FlowError, FlowId, FlowStore, Incoming, MemoryStore, RedeemCommit,
+    Rule, Session, SessionDraft, SessionStore, SqrlServer, Status, Store, StoreError,
 };
 use sqrl_server_sqlite::SqliteStore;
 use tower::ServiceExt;
@@ -264,7 +264,9 @@ pub trait Transport: Send + Sync + Sized + 'static {
 
     /// The account of an identity.
     fn account(&self, idk: &Bytes32) -> Option<Account> {
-        self.block_on(self.store().accounts(idk, None)).unwrap().0
+        self.block_on(self.store().accounts(idk, None))
+            .unwrap()
+            .current
     }
 
     /// Whether the store holds a record of this flow.
@@ -293,7 +295,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn driver(setup: &mut Setup, default_store: impl FnOnce() -> Arc<dyn Store>) -> SqrlServer {
-    let server = Server::new(setup.config.clone(), &[1; 32], &[2; 32]);
+    let server = Endpoint::new(setup.config.clone(), &[1; 32], &[2; 32]);
     let store = setup.store.take().unwrap_or_else(default_store);
     SqrlServer::new(server, store).with_scan_rule(setup.scan_rule)
 }
@@ -865,7 +867,7 @@ impl AccountStore for Faulty {
         &self,
         idk: &Bytes32,
         pidk: Option<&Bytes32>,
-    ) -> Result<(Option<Account>, Option<Account>, bool), StoreError> {
+    ) -> Result<Accounts, StoreError> {
         self.inner.accounts(idk, pidk).await
     }
     async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
@@ -878,6 +880,17 @@ impl AccountStore for Faulty {
     ) -> Result<(), StoreError> {
         self.inner.apply(change, guards).await
     }
+    async fn site_key(
+        &self,
+        name: &str,
+        candidate: &[u8; 32],
+    ) -> Result<Zeroizing<[u8; 32]>, StoreError> {
+        self.inner.site_key(name, candidate).await
+    }
+}
+
+#[async_trait]
+impl SessionStore for Faulty {
     async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
         self.inner.create_session(session).await
     }
@@ -903,13 +916,6 @@ impl AccountStore for Faulty {
     async fn set_display_name(&self, account: &AccountId, name: &str) -> Result<(), StoreError> {
         self.inner.set_display_name(account, name).await
     }
-    async fn site_key(
-        &self,
-        name: &str,
-        candidate: &[u8; 32],
-    ) -> Result<Zeroizing<[u8; 32]>, StoreError> {
-        self.inner.site_key(name, candidate).await
-    }
 }
 
 #[async_trait]
@@ -921,12 +927,7 @@ impl Store for Faulty {
             None => self.inner.commit(commit).await,
         }
     }
-    async fn redeem(
-        &self,
-        flow: &Flow,
-        expected_version: u64,
-        session: &Session,
-    ) -> Result<(), StoreError> {
-        Store::redeem(&self.inner, flow, expected_version, session).await
+    async fn redeem(&self, redeem: &RedeemCommit) -> Result<(), StoreError> {
+        Store::redeem(&self.inner, redeem).await
     }
 }

@@ -1,0 +1,157 @@
+//! Step 1 of a SQRL request: every check that needs no stored state (body, version, every
+//! signature with `verify_strict`, the nut, the echo of a QR URL), and what must be loaded
+//! for the decision ([`Pending::needs`]).
+
+use std::net::IpAddr;
+
+use sqrl_proto::{b64, ClientParams, Command, RequestBody};
+
+use crate::endpoint::Endpoint;
+use crate::flow::Flow;
+use crate::nut::{FlowId, Nut, QrNut};
+use crate::refusal::Refusal;
+use crate::store::Needs;
+
+/// One POST to the SQRL endpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct Incoming<'a> {
+    /// The request's query string (holds `nut=`).
+    pub query: &'a str,
+    /// The body.
+    pub body: &'a [u8],
+    /// The peer's IP address.
+    pub client_ip: IpAddr,
+    /// Now, seconds since the Unix epoch.
+    pub now: u64,
+}
+
+/// Where the nut of a received request points.
+#[derive(Debug, Clone)]
+pub(crate) enum Origin {
+    Qr(QrNut),
+    Reply { flow: FlowId, nut: String },
+}
+
+/// A request that passed every check needing no stored state.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub(crate) body: RequestBody,
+    pub(crate) params: ClientParams,
+    pub(crate) origin: Origin,
+    pub(crate) client_ip: IpAddr,
+    pub(crate) now: u64,
+}
+
+impl Pending {
+    /// What the store must load for [`Endpoint::decide`].
+    pub fn needs(&self) -> Needs {
+        Needs {
+            flow: self.flow(),
+            idk: self.params.idk,
+            pidk: self.params.pidk,
+        }
+    }
+
+    /// The flow.
+    pub fn flow(&self) -> FlowId {
+        match &self.origin {
+            Origin::Qr(qr) => qr.flow,
+            Origin::Reply { flow, .. } => *flow,
+        }
+    }
+
+    /// `true` for the first request of an exchange (a QR nut): the one that opens a flow.
+    pub fn opens_flow(&self) -> bool {
+        matches!(self.origin, Origin::Qr(_))
+    }
+
+    /// The client asked for a client-provided session (`opt=cps`).
+    pub fn cps(&self) -> bool {
+        self.params.opt.cps
+    }
+
+    /// The client's IP address.
+    pub fn client_ip(&self) -> IpAddr {
+        self.client_ip
+    }
+}
+
+/// A refusal found by [`Endpoint::receive`], with what is known for its reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    /// The cause.
+    pub refusal: Refusal,
+    /// The request asked for `opt=cps` (the reply then sends the browser back to the site).
+    pub cps: bool,
+}
+
+impl Endpoint {
+    /// Step 1: every check that needs no stored state.
+    pub fn receive(&self, incoming: &Incoming<'_>) -> Result<Pending, Refused> {
+        let plain = |refusal| Refused {
+            refusal,
+            cps: false,
+        };
+        let body = RequestBody::parse(incoming.body).map_err(|_| plain(Refusal::MalformedBody))?;
+        let params = body.client().map_err(|_| plain(Refusal::MalformedBody))?;
+        let refused = |refusal| Refused {
+            refusal,
+            cps: params.opt.cps,
+        };
+        params
+            .version
+            .negotiate(&sqrl_proto::version::SUPPORTED)
+            .map_err(|_| refused(Refusal::UnsupportedVersion))?;
+        body.verify_identity_signatures(&params)
+            .map_err(|_| refused(Refusal::BadSignature))?;
+        if matches!(params.command, Command::Other(_)) {
+            return Err(refused(Refusal::UnsupportedCommand));
+        }
+        let nut = incoming
+            .query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("nut="))
+            .ok_or(refused(Refusal::MissingNut))?;
+        let origin = match self.codec.open(nut).ok_or(refused(Refusal::UnknownNut))? {
+            Nut::Qr(qr) => {
+                // The first request echoes the very URL we issued for this nut (with or
+                // without the same-device `can=`), byte for byte.
+                let echoed =
+                    b64::decode(body.server_text()).map_err(|_| refused(Refusal::EchoMismatch))?;
+                let expected = self.url_for_nut(nut);
+                let tail = echoed
+                    .strip_prefix(expected.as_bytes())
+                    .ok_or(refused(Refusal::EchoMismatch))?;
+                let can_ok = tail.is_empty()
+                    || tail
+                        .strip_prefix(b"&can=")
+                        .is_some_and(|c| !c.is_empty() && c.iter().all(|&b| b64::is_alphabet(b)));
+                if !can_ok {
+                    return Err(refused(Refusal::EchoMismatch));
+                }
+                if params.command != Command::Query {
+                    return Err(refused(Refusal::FirstNotQuery));
+                }
+                if qr.issued_at < self.config.codes_not_before {
+                    return Err(refused(Refusal::Expired));
+                }
+                Flow::scanned(&qr, params.idk, incoming.now, self.config.lifetimes)
+                    .map_err(|_| refused(Refusal::Expired))?;
+                Origin::Qr(qr)
+            }
+            Nut::Reply(flow) => Origin::Reply {
+                flow,
+                nut: nut.to_owned(),
+            },
+        };
+        Ok(Pending {
+            body,
+            params,
+            origin,
+            // A dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d; nuts keep them as
+            // IPv4, so compare like with like.
+            client_ip: incoming.client_ip.to_canonical(),
+            now: incoming.now,
+        })
+    }
+}
