@@ -9,14 +9,10 @@
     clippy::indexing_slicing
 )]
 
-#[macro_use]
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::BodyDataStream;
-use common::*;
 use futures_util::StreamExt;
 use rand_core::OsRng;
 use sqrl_axum::HttpSettings;
@@ -24,6 +20,7 @@ use sqrl_client::exchange::{Action, Config as ClientConfig, Decision};
 use sqrl_client::keys::{Imk, Iuk};
 use sqrl_proto::{b64, signing_input, Command, RequestBody, ServerParams};
 use sqrl_server::Rule;
+use sqrl_testkit::harness::*;
 
 fn site() -> OverHttp {
     OverHttp::site()

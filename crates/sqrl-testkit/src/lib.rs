@@ -5,9 +5,13 @@
 //!   programs as child processes killed on drop (`process`).
 //! - [`SiteProcess`]: a running `sqrl-site` on a free port, with the address it printed
 //!   (`site`).
+//! - `harness` (feature `harness`): sqrl-axum's protocol tests, each written once and run in
+//!   process and over HTTP on a virtual clock.
 //!
 //! Helpers that cannot go on panic with a message saying why, as a test would.
 
+#[cfg(feature = "harness")]
+pub mod harness;
 mod process;
 mod services;
 mod site;

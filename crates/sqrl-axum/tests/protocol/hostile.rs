@@ -3,11 +3,12 @@
 
 use std::sync::Barrier;
 
-use crate::common::*;
 use rand_core::OsRng;
 use sqrl_client::keys::{Imk, Iuk};
 use sqrl_proto::{signing_input, Button, Command, RequestBody, ServerParams, Tif, VersionSet};
 use sqrl_server::{AskPolicy, Rule, Status};
+use sqrl_testkit::harness::*;
+use sqrl_testkit::over_both_transports;
 
 over_both_transports!(
     replayed_query_and_ident_are_refused,

@@ -1,7 +1,6 @@
 //! Full logins driven by the real client: new account, known login, redemption, CPS,
 //! re-key, disable/enable/remove, the question, the IP check, expiry, waiting pages.
 
-use crate::common::*;
 use crate::new_keys;
 use futures_util::{FutureExt, StreamExt};
 use rand_core::OsRng;
@@ -9,6 +8,8 @@ use sqrl_client::exchange::{Action, Config as ClientConfig, Decision, Keys};
 use sqrl_client::keys::{Imk, Iuk};
 use sqrl_proto::{Button, Command, Tif};
 use sqrl_server::{AskPolicy, FlowError, Status};
+use sqrl_testkit::harness::*;
+use sqrl_testkit::over_both_transports;
 
 over_both_transports!(
     new_account_then_known_then_browser_redeems_once,

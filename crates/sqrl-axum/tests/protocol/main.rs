@@ -10,18 +10,14 @@
     clippy::indexing_slicing
 )]
 
-#[macro_use]
-#[path = "../common/mod.rs"]
-mod common;
-
 mod hostile;
 mod logins;
 mod regressions;
 
-use common::keys;
 use rand_core::OsRng;
 use sqrl_client::exchange::Keys;
 use sqrl_client::keys::Iuk;
+use sqrl_testkit::harness::keys;
 
 fn new_keys() -> (Iuk, Keys) {
     let iuk = Iuk::generate(&mut OsRng);

@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
-use crate::common::*;
 use crate::new_keys;
 use rand_core::OsRng;
 use sqrl_client::exchange::{Action, Config as ClientConfig, Decision};
 use sqrl_client::keys::{Imk, Iuk};
 use sqrl_proto::{signing_input, Button, Command, RequestBody, ServerParams, Tif, VersionSet};
 use sqrl_server::{AskPolicy, FlowError, Status, StoreError};
+use sqrl_testkit::harness::*;
+use sqrl_testkit::over_both_transports;
 
 over_both_transports!(
     an_ip_mismatch_does_not_clear_the_question,
