@@ -59,9 +59,14 @@ pub struct NewFlow {
 /// Who redeems a confirmed login.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via<'a> {
-    /// The page that showed the code. Its browser secret is checked before anything is
-    /// loaded ([`Endpoint::check_browser`]).
-    Page,
+    /// The page that showed the code, with its browser secret and the code's issue time as
+    /// its cookie says ([`Endpoint::check_browser`]; the redemption checks them itself).
+    Page {
+        /// The code's issue time, from the page's cookie.
+        issued_at: u64,
+        /// The browser secret, from the page's cookie.
+        secret: &'a str,
+    },
     /// The holder of the CPS token (the `url=` a client opened).
     Cps(&'a str),
 }
@@ -148,8 +153,9 @@ impl Endpoint {
         Some(FlowId(id))
     }
 
-    /// Decides a redemption on what was loaded: the flow must be confirmed for this kind of
-    /// redeemer and still in its redeem window, and its account must still exist and not be
+    /// Decides a redemption on what was loaded: the redeemer must prove it is the page that
+    /// showed the code (its browser secret) or the holder of the CPS token, the flow must be
+    /// confirmed for this kind of redeemer and still in its redeem window, and its account must still exist and not be
     /// disabled (an account disabled or removed since the login was confirmed gets no new
     /// session). Returns the flow redeemed, the session to create and the status to publish.
     /// Pure: nothing is stored until the driver commits it.
@@ -164,7 +170,12 @@ impl Endpoint {
         let mut flow = snapshot.flow.ok_or(BrowserError::Unknown)?;
         let read = flow.version();
         let account = match via {
-            Via::Page => flow.redeem(now, life)?,
+            Via::Page { issued_at, secret } => {
+                if !self.check_browser(&flow.id(), issued_at, secret) {
+                    return Err(BrowserError::Unknown);
+                }
+                flow.redeem(now, life)?
+            }
             Via::Cps(token) => {
                 let matches = flow
                     .cps_token_hash()
@@ -208,6 +219,19 @@ mod tests {
         Endpoint::new(Config::new("example.com"), &[1; 32], &[2; 32])
     }
 
+    /// The page of flow 1 (issued at `T - 10`), with its own browser secret.
+    fn page(secret: &str) -> Via<'_> {
+        Via::Page {
+            issued_at: T - 10,
+            secret,
+        }
+    }
+
+    /// The browser secret the page of `flow` got when its code was issued at `T - 10`.
+    fn secret_of(flow: FlowId) -> String {
+        b64::encode(server().browser_secret(&flow, T - 10).unwrap())
+    }
+
     fn draft() -> SessionDraft {
         SessionDraft {
             id_hash: [9; 32],
@@ -228,8 +252,9 @@ mod tests {
     #[test]
     fn a_redemption_moves_the_version_once_and_names_the_session_s_account() {
         let mine = account(1);
+        let secret = secret_of(FlowId([1; 16]));
         let commit = server()
-            .redeem(loaded(Some(mine.clone())), Via::Page, draft(), T)
+            .redeem(loaded(Some(mine.clone())), page(&secret), draft(), T)
             .unwrap();
         assert_eq!(commit.expected_version, 1);
         assert_eq!(commit.flow.version(), 2);
@@ -243,9 +268,10 @@ mod tests {
             disabled: true,
             ..account(1)
         };
+        let secret = secret_of(FlowId([1; 16]));
         for found in [None, Some(disabled), Some(account(2))] {
             assert_eq!(
-                server().redeem(loaded(found), Via::Page, draft(), T),
+                server().redeem(loaded(found), page(&secret), draft(), T),
                 Err(BrowserError::Flow(FlowError::WrongState))
             );
         }
@@ -262,13 +288,31 @@ mod tests {
             server().redeem(cps.clone(), Via::Cps("not-the-token"), draft(), T),
             Err(BrowserError::Unknown)
         );
+        let secret = secret_of(FlowId([2; 16]));
         assert_eq!(
-            server().redeem(cps, Via::Page, draft(), T),
+            server().redeem(cps, page(&secret), draft(), T),
             Err(BrowserError::Flow(FlowError::WrongState))
         );
         assert_eq!(
-            server().redeem(RedeemSnapshot::default(), Via::Page, draft(), T),
+            server().redeem(RedeemSnapshot::default(), page(&secret), draft(), T),
             Err(BrowserError::Unknown)
         );
+    }
+
+    /// Before, the pure redemption took `Via::Page` on trust: any caller of the public core
+    /// could turn someone else's confirmed login into a session without its browser secret.
+    #[test]
+    fn a_page_redemption_without_the_browser_secret_is_refused() {
+        let other = secret_of(FlowId([2; 16]));
+        let forged_time = Via::Page {
+            issued_at: T - 9,
+            secret: &other,
+        };
+        for via in [page(""), page("not-a-secret"), page(&other), forged_time] {
+            assert_eq!(
+                server().redeem(loaded(Some(account(1))), via, draft(), T),
+                Err(BrowserError::Unknown)
+            );
+        }
     }
 }

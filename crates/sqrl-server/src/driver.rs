@@ -296,10 +296,12 @@ impl SqrlServer {
         now: u64,
         session: SessionDraft,
     ) -> Result<AccountId, BrowserError> {
+        // Checked here too, so a forged cookie costs no store read.
         if !self.server.check_browser(flow, issued_at, secret) {
             return Err(BrowserError::Unknown);
         }
-        self.redeem_flow(flow, Via::Page, now, session).await
+        let via = Via::Page { issued_at, secret };
+        self.redeem_flow(flow, via, now, session).await
     }
 
     /// Redeems a CPS token (the `url=` a client opened), once.
