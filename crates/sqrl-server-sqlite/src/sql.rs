@@ -72,7 +72,9 @@ pub(crate) fn superseded(c: &Connection, idk: &Bytes32) -> Result<bool, StoreErr
 
 fn read_flow(row: &rusqlite::Row<'_>) -> rusqlite::Result<Flow> {
     let ip: String = row.get(3)?;
-    let code: u8 = row.get(7)?;
+    // Read wide: a value that is no phase code (damaged data) reads as ended, not as a
+    // failed read.
+    let code = u8::try_from(row.get::<_, i64>(7)?).unwrap_or(u8::MAX);
     let account = match code {
         1 => Some(AccountId(id16(
             row.get::<_, Option<Vec<u8>>>(8)?.unwrap_or_default(),
