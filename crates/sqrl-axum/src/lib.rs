@@ -90,6 +90,7 @@ mod client_ip;
 mod error;
 mod handlers;
 mod log_gate;
+mod origin;
 pub mod qr;
 mod setup;
 pub mod streams;
@@ -99,6 +100,7 @@ pub mod widget;
 pub use client_ip::forwarded_client_ip;
 pub use error::ApiError;
 pub use log_gate::LogGate;
+pub use origin::{Origin, OriginError};
 pub use setup::SetupError;
 
 use std::net::{IpAddr, SocketAddr};

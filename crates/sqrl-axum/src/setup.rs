@@ -4,7 +4,13 @@
 //!   operating system's random source the first time and kept in the store, so a restart or
 //!   another instance on the same store opens every code and cookie issued before.
 //! - Cookies are `Secure` (the session cookie `__Host-`) exactly when the origin is `https://`,
-//!   so the same code runs on a laptop over plain loopback HTTP and in production.
+//!   so the same code runs on a laptop over plain loopback HTTP and in production; plain HTTP
+//!   is refused for any host but loopback ([`Origin::parse`]).
+//! - Login codes are accepted from any earlier start: the store keeps the flows. If yours
+//!   keeps them in this process's memory (a [`sqrl_server::SplitStore`] with a
+//!   [`sqrl_server::MemoryStore`] for flows), build the [`SqrlServer`] yourself with
+//!   [`Config::codes_not_before`] set to the start time and use [`SqrlHttp::builder`], so a
+//!   code used before a restart cannot open a new flow after it.
 //! - After a login the browser goes back to `/`, the page that showed the code.
 //! - The rate limits of [`HttpSettings::default`] and of the driver are on.
 //! - [`Builder::start`] builds the layer and starts its housekeeping.
@@ -15,14 +21,14 @@ use rand_core::{OsRng, RngCore};
 use sqrl_server::{Config, Endpoint, SqrlServer, Store, StoreError};
 use zeroize::Zeroizing;
 
-use crate::{Builder, HttpSettings, SqrlHttp};
+use crate::{Builder, HttpSettings, Origin, OriginError, SqrlHttp};
 
 /// Why [`SqrlHttp::setup`] or [`Builder::start`] failed.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum SetupError {
-    /// The origin is not `http://host[:port]` or `https://host[:port]`.
-    Origin(String),
+    /// The origin is not `https://host[:port]`, or `http://` with a loopback host.
+    Origin(OriginError),
     /// The store could not read or keep the site's keys.
     Keys(StoreError),
     /// [`Builder::start`] ran outside a tokio runtime, so housekeeping could not start.
@@ -32,10 +38,7 @@ pub enum SetupError {
 impl core::fmt::Display for SetupError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Self::Origin(origin) => write!(
-                f,
-                "{origin:?} is not an origin: write http(s)://host[:port], with no path"
-            ),
+            Self::Origin(e) => write!(f, "not a site origin: {e}"),
             Self::Keys(e) => write!(f, "cannot read or keep the site's keys in the store: {e}"),
             Self::NoRuntime => f.write_str("start the SQRL layer inside a tokio runtime"),
         }
@@ -43,18 +46,6 @@ impl core::fmt::Display for SetupError {
 }
 
 impl std::error::Error for SetupError {}
-
-/// `(secure, host[:port])` of an `http(s)://host[:port]` origin.
-fn split_origin(origin: &str) -> Option<(bool, &str)> {
-    let (secure, rest) = match origin.split_once("://")? {
-        ("https", rest) => (true, rest),
-        ("http", rest) => (false, rest),
-        _ => return None,
-    };
-    let host = rest.strip_suffix('/').unwrap_or(rest);
-    let bad = |c: char| c.is_whitespace() || "/?#@".contains(c);
-    (!host.is_empty() && !host.contains(bad)).then_some((secure, host))
-}
 
 /// A secret key of the site: the stored one, or `fresh` random bytes stored now.
 async fn site_key(store: &dyn Store, name: &str) -> Result<Zeroizing<[u8; 32]>, StoreError> {
@@ -68,10 +59,9 @@ impl SqrlHttp {
     /// while developing) on `store`, with the defaults of this module; add hooks to the
     /// returned builder, then [`Builder::start`] it.
     pub async fn setup(origin: &str, store: Arc<dyn Store>) -> Result<Builder, SetupError> {
-        let (secure, host) =
-            split_origin(origin).ok_or_else(|| SetupError::Origin(origin.to_owned()))?;
-        let mut config = Config::new(host);
-        config.origin = origin.trim_end_matches('/').to_owned();
+        let origin = Origin::parse(origin, false).map_err(SetupError::Origin)?;
+        let mut config = Config::new(&origin.host_port);
+        config.origin = origin.url;
         let nut_key = site_key(store.as_ref(), "nut")
             .await
             .map_err(SetupError::Keys)?;
@@ -80,7 +70,7 @@ impl SqrlHttp {
             .map_err(SetupError::Keys)?;
         let server = Endpoint::new(config, &nut_key, &browser_key);
         let settings = HttpSettings {
-            secure_cookies: secure,
+            secure_cookies: origin.secure,
             after_login: "/".into(),
             ..HttpSettings::default()
         };
@@ -96,41 +86,5 @@ impl Builder {
         http.spawn_housekeeping()
             .map_err(|_| SetupError::NoRuntime)?;
         Ok(http)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_origin;
-
-    #[test]
-    fn origins_are_scheme_and_authority_only() {
-        assert_eq!(
-            split_origin("https://example.com"),
-            Some((true, "example.com"))
-        );
-        assert_eq!(
-            split_origin("https://example.com/"),
-            Some((true, "example.com"))
-        );
-        assert_eq!(
-            split_origin("http://127.0.0.1:3000"),
-            Some((false, "127.0.0.1:3000"))
-        );
-        assert_eq!(
-            split_origin("http://[::1]:3000"),
-            Some((false, "[::1]:3000"))
-        );
-        for bad in [
-            "example.com",
-            "ftp://example.com",
-            "https://",
-            "https://example.com/login",
-            "https://user@example.com",
-            "https://example.com?x=1",
-            "https://exa mple.com",
-        ] {
-            assert_eq!(split_origin(bad), None, "{bad}");
-        }
     }
 }

@@ -8,66 +8,24 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use sqrl_axum::streams::StreamLimits;
-use sqrl_axum::HttpSettings;
+use sqrl_axum::{HttpSettings, Origin, OriginError};
 use sqrl_server::{AskPolicy, Lifetimes, Rule};
 
 use crate::args::{Args, LONGEST_NUT_LIFETIME};
 use crate::serve;
 
-/// A checked public origin: `http(s)://host[:port]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Origin {
-    /// The origin without a trailing slash, e.g. `https://example.com`.
-    pub url: String,
-    /// `https://`.
-    pub secure: bool,
-    /// `host[:port]` as in the origin (IPv6 in brackets): what SQRL URLs carry.
-    pub host_port: String,
-    /// The host alone (IPv6 without brackets): what a certificate names.
-    pub host: String,
-}
-
-impl Origin {
-    /// Checks an origin: `http://` or `https://`, a host and at most a port, usable in a SQRL
-    /// URL, and plain HTTP only for a loopback host unless `allow_plain_http`.
-    pub fn parse(origin: &str, allow_plain_http: bool) -> Result<Self, String> {
-        let (secure, rest) = if let Some(rest) = origin.strip_prefix("https://") {
-            (true, rest)
-        } else if let Some(rest) = origin.strip_prefix("http://") {
-            (false, rest)
-        } else {
-            return Err(format!(
-                "--origin must start with https:// or http:// (got {origin})"
-            ));
-        };
-        let host_port = rest.trim_end_matches('/');
-        if host_port.is_empty() || host_port.contains(['/', '?', '#', '@']) {
-            return Err(format!(
-                "--origin must be scheme://host[:port] only (got {origin})"
-            ));
-        }
-        let host = match host_port.strip_prefix('[') {
-            Some(v6) => v6.split(']').next().unwrap_or_default(),
-            None => host_port.split(':').next().unwrap_or_default(),
-        };
-        let loopback =
-            host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-        if !secure && !loopback && !allow_plain_http {
-            return Err(format!(
-                "refusing plain HTTP for {host}: SQRL clients connect with HTTPS; use an https:// origin \
-                 (behind a TLS proxy) or pass --allow-plain-http"
-            ));
-        }
-        // The SQRL URL must itself parse (IDNs, ports...).
-        sqrl_proto::SqrlUrl::parse(&format!("sqrl://{host_port}/sqrl?nut=x"))
-            .map_err(|e| format!("--origin host cannot be used in a SQRL URL: {e}"))?;
-        Ok(Self {
-            url: origin.trim_end_matches('/').to_owned(),
-            secure,
-            host_port: host_port.to_owned(),
-            host: host.to_owned(),
-        })
-    }
+/// `--origin` checked by [`Origin::parse`], refused with the flag's own words.
+pub fn parse_origin(origin: &str, allow_plain_http: bool) -> Result<Origin, String> {
+    Origin::parse(origin, allow_plain_http).map_err(|e| match e {
+        OriginError::Scheme => format!("--origin must start with https:// or http:// (got {origin})"),
+        OriginError::NotBare => format!("--origin must be scheme://host[:port] only (got {origin})"),
+        OriginError::PlainHttp { host } => format!(
+            "refusing plain HTTP for {host}: SQRL clients connect with HTTPS; use an https:// origin \
+             (behind a TLS proxy) or pass --allow-plain-http"
+        ),
+        OriginError::Host(e) => format!("--origin host cannot be used in a SQRL URL: {e}"),
+        other => format!("--origin: {other}"),
+    })
 }
 
 /// Where the TLS certificate comes from.
@@ -157,7 +115,7 @@ impl OriginSetting {
             OriginSetting::Bound {
                 secure,
                 allow_plain_http,
-            } => Origin::parse(&format!("{}://{local}", scheme(*secure)), *allow_plain_http),
+            } => parse_origin(&format!("{}://{local}", scheme(*secure)), *allow_plain_http),
         }
     }
 }
@@ -227,7 +185,7 @@ impl SiteConfig {
         };
         let origin = match &args.origin {
             Some(text) => {
-                let origin = Origin::parse(text, args.allow_plain_http)?;
+                let origin = parse_origin(text, args.allow_plain_http)?;
                 if tls.is_on() && !origin.secure {
                     return Err(format!(
                         "with HTTPS the origin must be https:// too (got {})",
@@ -243,7 +201,7 @@ impl SiteConfig {
                     IpAddr::V4(ip) => ip.to_string(),
                     IpAddr::V6(ip) => format!("[{ip}]"),
                 };
-                Origin::parse(
+                parse_origin(
                     &format!("{}://{host}", scheme(tls.is_on())),
                     args.allow_plain_http,
                 )?;
@@ -327,7 +285,7 @@ mod tests {
 
     #[test]
     fn origins() {
-        let parse = |text, allow| Origin::parse(text, allow).map(|o| (o.secure, o.host_port));
+        let parse = |text, allow| parse_origin(text, allow).map(|o| (o.secure, o.host_port));
         assert_eq!(
             parse("http://127.0.0.1:8080", false),
             Ok((false, "127.0.0.1:8080".into()))
@@ -344,7 +302,7 @@ mod tests {
             parse("http://[::1]:8080", false),
             Ok((false, "[::1]:8080".into()))
         );
-        let v6 = Origin::parse("https://[2001:db8::1]:8443/", false).unwrap();
+        let v6 = parse_origin("https://[2001:db8::1]:8443/", false).unwrap();
         assert_eq!(v6.host, "2001:db8::1");
         assert_eq!(v6.url, "https://[2001:db8::1]:8443");
     }

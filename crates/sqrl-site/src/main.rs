@@ -24,7 +24,8 @@ use sqrl_axum::SqrlHttp;
 use sqrl_server::{Config, Endpoint, SqrlServer};
 
 use crate::args::Args;
-use crate::config::{Origin, SiteConfig, TlsMode};
+use crate::config::{SiteConfig, TlsMode};
+use sqrl_axum::Origin;
 
 /// A line on standard output (where the addresses go; whoever reads them may stop reading,
 /// which is no reason to stop serving).
