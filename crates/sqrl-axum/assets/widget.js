@@ -45,6 +45,13 @@
   // Statuses that take this page elsewhere (the server says which statuses are final: its
   // JSON carries `"final": true`; the widget keeps no list of its own).
   const LEAVING = ["redeemed", "confirmed-elsewhere"];
+  // A server from before the `final` field (an instance not yet upgraded, in a fleet in the
+  // middle of an upgrade) leaves it out: these statuses were final there. A current server
+  // sends `"final": true` with each of them, so for it this list decides nothing.
+  const FINAL_WITHOUT_THE_FIELD = ["rejected", "expired", "disabled", "removed", "failed", "redeemed", "confirmed-elsewhere"];
+  function finalOf(j) {
+    return j.final === true || (j.final === undefined && FINAL_WITHOUT_THE_FIELD.includes(j.status));
+  }
   const MARKUP =
     '<img class="sqrl-qr" alt="SQRL login code" hidden>' +
     '<p class="sqrl-status" role="status" aria-live="polite"></p>' +
@@ -131,7 +138,7 @@
           const j = await r.json();
           retryMs = j.retry_ms || retryMs;
           sync(j.expires_in);
-          setStatus(j.status, j.detail, j.final);
+          setStatus(j.status, j.detail, finalOf(j));
           setTimeout(poll, 0);
           return;
         }
@@ -145,7 +152,7 @@
       source.addEventListener("status", (e) => {
         const j = JSON.parse(e.data);
         sync(j.expires_in);
-        setStatus(j.status, j.detail, j.final);
+        setStatus(j.status, j.detail, finalOf(j));
       });
       source.onerror = () => {
         // The browser reconnects by itself after the server's retry interval; when it gave

@@ -7,7 +7,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
-use sqrl_server::{BrowserError, FlowError};
+use sqrl_server::{BrowserError, FlowError, StoreError};
 
 use crate::streams::StreamCap;
 use crate::widget;
@@ -50,6 +50,17 @@ impl ApiError {
         match error {
             BrowserError::Store(_) => ApiError::Unavailable,
             BrowserError::Unknown | BrowserError::Flow(_) => ApiError::UnknownLoginCode,
+        }
+    }
+
+    /// A refused CPS link: a failed backend is worth a retry (`503`); anything else (unknown,
+    /// used, expired, or another request won) is a used link.
+    pub fn redeeming_cps(error: BrowserError, login_page: &str) -> Self {
+        match error {
+            BrowserError::Store(StoreError::Backend(_)) => ApiError::Unavailable,
+            _ => ApiError::CpsLinkUsed {
+                login_page: login_page.to_owned(),
+            },
         }
     }
 
@@ -133,7 +144,6 @@ impl IntoResponse for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sqrl_server::StoreError;
 
     /// A backend failure is never a 500 and never reads as a refused login.
     #[test]
@@ -159,5 +169,23 @@ mod tests {
             ApiError::from(BrowserError::Flow(FlowError::Expired)).status(),
             StatusCode::CONFLICT
         );
+    }
+
+    /// Before, a store failure while redeeming a CPS link answered 403 "already used or
+    /// expired": a backend blip read as a refused login, and the link was given up on.
+    #[test]
+    fn a_store_failure_on_a_cps_link_is_503_not_link_used() {
+        let cps = |e| ApiError::redeeming_cps(e, "/").status();
+        assert_eq!(
+            cps(BrowserError::Store(StoreError::backend("down"))),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        for used in [
+            BrowserError::Unknown,
+            BrowserError::Flow(FlowError::Expired),
+            BrowserError::Store(StoreError::Conflict),
+        ] {
+            assert_eq!(cps(used), StatusCode::FORBIDDEN);
+        }
     }
 }

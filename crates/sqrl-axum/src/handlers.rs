@@ -219,9 +219,7 @@ async fn cps(
         .sqrl()
         .redeem_cps(&q.token, http.now(), draft.clone())
         .await
-        .map_err(|_| ApiError::CpsLinkUsed {
-            login_page: http.settings().login_page.clone(),
-        })?;
+        .map_err(|e| ApiError::redeeming_cps(e, &http.settings().login_page))?;
     let session_cookie = http.logged_in(account, &id, &draft, ip, true);
     let mut response = Redirect::to(&http.settings().after_login).into_response();
     if let Ok(value) = HeaderValue::from_str(&session_cookie) {
