@@ -15,6 +15,8 @@
     clippy::indexing_slicing
 )]
 
+// The fuzz crate's public functions, included here as a private module.
+#[allow(unreachable_pub)]
 #[path = "../../../fuzz/src/lib.rs"]
 mod targets;
 

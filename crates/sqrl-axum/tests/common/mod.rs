@@ -9,6 +9,8 @@
 //! real client's `Exchange::drive` takes a sync `send`); each transport owns a tokio runtime
 //! and blocks on it.
 #![allow(
+    // A test helper module: `pub` is for the tests that include it, not an API.
+    unreachable_pub,
     dead_code,
     clippy::unwrap_used,
     clippy::expect_used,
