@@ -38,6 +38,8 @@ impl InSitu {
 /// Samples process `pid` for `length` after waiting `delay` (run it on a thread of its own: it
 /// blocks). An error saying why when `perf` is missing or fails.
 pub(crate) fn sample(pid: u32, delay: Duration, length: Duration) -> Result<InSitu, String> {
+    // The delay is the point: sampling starts once the load has warmed up.
+    #[allow(clippy::disallowed_methods)]
     std::thread::sleep(delay);
     let file = std::env::temp_dir().join(format!("sqrl-load-{}-{pid}.perf", std::process::id()));
     let recorded = Command::new("perf")

@@ -334,6 +334,8 @@ fn checkpoint_loop(connection: &Connection, woken: &mpsc::Receiver<()>) {
                 failed = 0;
             }
         }
+        // This thread checkpoints on a period; it has no condition to wait for.
+        #[allow(clippy::disallowed_methods)]
         std::thread::sleep(CHECKPOINT_EVERY);
     }
 }
@@ -496,6 +498,8 @@ mod tests {
         assert_eq!(db.write_lazy(synchronous).await.unwrap(), 1);
         // A lazy and a durable write queued behind a slow one share the next group.
         let slow = db.write_lazy(|_| {
+            // Holding the writer busy is the point: writes queue up behind this one.
+            #[allow(clippy::disallowed_methods)]
             std::thread::sleep(std::time::Duration::from_millis(200));
             Ok(())
         });
@@ -516,6 +520,8 @@ mod tests {
         let before = db.groups();
         // The first write holds the writer while twenty more queue up behind it.
         let slow = db.write(|c| {
+            // Holding the writer busy is the point: writes queue up behind this one.
+            #[allow(clippy::disallowed_methods)]
             std::thread::sleep(std::time::Duration::from_millis(200));
             c.execute("INSERT INTO t VALUES (0)", []).map_err(backend)
         });

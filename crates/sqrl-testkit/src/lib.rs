@@ -5,13 +5,17 @@
 //!   programs as child processes killed on drop (`process`).
 //! - [`SiteProcess`]: a running `sqrl-site` on a free port, with the address it printed
 //!   (`site`).
+//! - [`wait_until`]: waits for a condition with a deadline, the tests' only way to sleep
+//!   (`wait`).
 //!
 //! Helpers that cannot go on panic with a message saying why, as a test would.
 
 mod process;
 mod services;
 mod site;
+mod wait;
 
 pub use process::{bin_dir, binary, example, free_port, temp_dir, Process};
 pub use services::{Postgres, Redis};
 pub use site::SiteProcess;
+pub use wait::wait_until;
