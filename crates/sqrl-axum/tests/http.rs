@@ -266,10 +266,8 @@ fn long_poll_answers_at_once_when_the_status_differs_and_waits_for_a_change() {
         OverHttp::request("GET", "/sqrl/poll?last=new", Some(&cookie), Vec::new()),
         browser_ip(),
     ));
-    let early = t.block_on(tokio::time::timeout(
-        Duration::from_millis(200),
-        &mut waiting,
-    ));
+    let early =
+        t.block_on(async { tokio::time::timeout(Duration::from_millis(200), &mut waiting).await });
     assert!(early.is_err(), "the poll waits for a change");
     phone_logs_in(&t, &page);
     let reply = t.block_on(async { read(waiting.await.unwrap()).await });
@@ -664,10 +662,8 @@ fn a_disabled_identity_is_scanned_with_detail_disabled_until_it_enables() {
         ),
         browser_ip(),
     ));
-    let early = t.block_on(tokio::time::timeout(
-        Duration::from_millis(200),
-        &mut waiting,
-    ));
+    let early =
+        t.block_on(async { tokio::time::timeout(Duration::from_millis(200), &mut waiting).await });
     assert!(early.is_err(), "the poll waits for a change");
 
     // enable with the rescue code on the same code: the detail goes, the login may go on.
