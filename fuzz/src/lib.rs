@@ -27,7 +27,7 @@ use sqrl_proto::{
     SqrlUrl, Tif, VersionSet,
 };
 use sqrl_server::{
-    flow_record, Account, AccountId, AskPolicy, Config, Endpoint, Incoming, NutCodec, Snapshot,
+    Account, AccountId, AskPolicy, Config, Endpoint, Flow, Incoming, NutCodec, Snapshot,
 };
 
 /// A target's body.
@@ -395,8 +395,8 @@ pub fn server_request(data: &[u8]) {
                 .decide(pending, snapshot(fx, flags, flow, sin), &mut rng);
             check_reply(&decision.response.body);
             if let Some(commit) = decision.commit {
-                let stored = flow_record::encode(&commit.flow);
-                assert_eq!(flow_record::decode(&stored).as_ref(), Some(&commit.flow));
+                let stored = commit.flow.to_bytes();
+                assert_eq!(Flow::from_bytes(&stored).as_ref(), Some(&commit.flow));
             }
         }
         Err(refused) => check_reply(&fx.server.refuse(refused, &mut rng).body),
@@ -416,11 +416,11 @@ pub fn nut(data: &[u8]) {
     let _ = sqrl_server::useragent::BrowserInfo::from_user_agent(&text);
 }
 
-/// `record::decode` (flows as PostgreSQL/Redis keep them); a decoded flow re-encodes to a
+/// `Flow::from_bytes` (flows as PostgreSQL/Redis keep them); a decoded flow re-encodes to a
 /// record that decodes to the same flow.
 pub fn flow_record(data: &[u8]) {
-    if let Some(flow) = flow_record::decode(data) {
-        assert_eq!(flow_record::decode(&flow_record::encode(&flow)), Some(flow));
+    if let Some(flow) = Flow::from_bytes(data) {
+        assert_eq!(Flow::from_bytes(&flow.to_bytes()), Some(flow));
     }
 }
 

@@ -32,12 +32,12 @@ impl Asset {
         }
     }
 
-    /// The content.
+    /// The file's bytes.
     pub fn body(&self) -> &'static [u8] {
         self.body
     }
 
-    /// The content type.
+    /// The file's `Content-Type` header value.
     pub fn content_type(&self) -> &'static str {
         self.content_type
     }

@@ -13,8 +13,8 @@ use rand_core::OsRng;
 use serde::Deserialize;
 use serde_json::json;
 use sqrl_proto::MAX_BODY_LEN;
-use sqrl_server::nut::Nut;
 use sqrl_server::Incoming;
+use sqrl_server::Nut;
 
 use crate::error::ApiError;
 use crate::watch::{self, FlowCookie};

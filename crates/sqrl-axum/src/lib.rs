@@ -154,11 +154,11 @@ pub struct LoginEvent {
 /// A signed-in request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedIn {
-    /// The account.
+    /// The SQRL account this request's session belongs to.
     pub account: AccountId,
     /// The app's user for it.
     pub user: Option<String>,
-    /// The session.
+    /// The session record (its id hash, creation time, IP address and browser).
     pub session: Session,
 }
 
@@ -287,7 +287,7 @@ impl Builder {
         self
     }
 
-    /// The layer.
+    /// Finishes the builder: the HTTP layer, ready to mount with its router.
     pub fn build(self) -> SqrlHttp {
         let settings = self.settings;
         SqrlHttp {
@@ -351,7 +351,7 @@ impl SqrlHttp {
         &self.inner.sqrl
     }
 
-    /// The settings.
+    /// The HTTP settings this layer runs with (cookies, pages, proxies, limits).
     pub fn settings(&self) -> &HttpSettings {
         &self.inner.settings
     }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use sqrl_server::FlowId;
 
-/// The caps.
+/// The caps on open status streams: overall, per client and per flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamLimits {
     /// Most streams open at once.

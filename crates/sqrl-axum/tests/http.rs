@@ -259,12 +259,13 @@ fn long_poll_answers_at_once_when_the_status_differs_and_waits_for_a_change() {
     assert_eq!(json["retry_ms"], 2000);
     assert_eq!(json["expires_in"], 300);
 
-    let waiting = t.spawn(t.send(
+    let mut waiting = t.spawn(t.send(
         OverHttp::request("GET", "/sqrl/poll?last=new", Some(&cookie), Vec::new()),
         browser_ip(),
     ));
-    std::thread::sleep(Duration::from_millis(200));
-    assert!(!waiting.is_finished(), "the poll waits for a change");
+    let early =
+        t.block_on(async { tokio::time::timeout(Duration::from_millis(200), &mut waiting).await });
+    assert!(early.is_err(), "the poll waits for a change");
     phone_logs_in(&t, &page);
     let reply = t.block_on(async { read(waiting.await.unwrap()).await });
     let status = reply.json()["status"].as_str().unwrap().to_owned();
@@ -649,7 +650,7 @@ fn a_disabled_identity_is_scanned_with_detail_disabled_until_it_enables() {
     let reply = m.send(&t, &m.body(&m.params(Command::Ident)));
     assert_eq!(ServerParams::decode(&reply).unwrap().tif.bits(), 0x4D);
     m.follow(&reply);
-    let waiting = t.spawn(t.send(
+    let mut waiting = t.spawn(t.send(
         OverHttp::request(
             "GET",
             "/sqrl/poll?last=scanned&detail=disabled",
@@ -658,8 +659,9 @@ fn a_disabled_identity_is_scanned_with_detail_disabled_until_it_enables() {
         ),
         browser_ip(),
     ));
-    std::thread::sleep(Duration::from_millis(200));
-    assert!(!waiting.is_finished(), "the poll waits for a change");
+    let early =
+        t.block_on(async { tokio::time::timeout(Duration::from_millis(200), &mut waiting).await });
+    assert!(early.is_err(), "the poll waits for a change");
 
     // enable with the rescue code on the same code: the detail goes, the login may go on.
     let site = iuk.imk().site_key(HOST, "");

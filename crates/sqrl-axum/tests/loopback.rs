@@ -255,6 +255,8 @@ fn a_long_poll_over_a_socket_wakes_on_the_login() {
         let body = waiting.call().unwrap().into_string().unwrap();
         (Instant::now(), body)
     });
+    // Letting the poll wait before the login is the point (asserted below).
+    #[allow(clippy::disallowed_methods)]
     std::thread::sleep(Duration::from_millis(200));
     phone(&url, &new_keys()).unwrap();
     let done = Instant::now();

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 
 use mini_server::MiniServer;
 use sqrl_proto::{Ask, Button, RequestBody, ServerParams, Tif};
+use sqrl_testkit::wait_until;
 
 type Shared = Arc<Mutex<MiniServer>>;
 
@@ -79,12 +80,9 @@ fn start_gated(open: Arc<AtomicBool>) -> (Shared, u16) {
     let server = Arc::new(Mutex::new(MiniServer::new("placeholder")));
     let shared = Arc::clone(&server);
     let port = serve(move |target, body| {
-        for _ in 0..400 {
-            if open.load(Ordering::SeqCst) {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        wait_until(std::time::Duration::from_secs(20), || {
+            open.load(Ordering::SeqCst)
+        });
         (200, handle(&shared, target, body))
     });
     server.lock().unwrap().host = format!("127.0.0.1:{port}");
@@ -641,13 +639,10 @@ fn cps_serves_the_localhost_protocol() {
         .unwrap();
     // wait until it listens
     let mut probe = None;
-    for _ in 0..100 {
+    wait_until(std::time::Duration::from_secs(5), || {
         probe = raw_get(port, "/1700000000.gif", None);
-        if probe.is_some() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+        probe.is_some()
+    });
     let (status, headers, body) = probe.expect("sqrl cps answers the GIF probe");
     assert_eq!(status, 200);
     assert!(headers
@@ -1043,6 +1038,9 @@ mod terminal {
         sqrl.send_line(&client.password).unwrap();
         // Typed while the password is stretched and the site answers: before the question.
         sqrl.send_line("1").unwrap();
+        // The keys must sit typed ahead while the client waits for the site: a pause is the
+        // point (the client says nothing while it waits).
+        #[allow(clippy::disallowed_methods)]
         std::thread::sleep(std::time::Duration::from_millis(300));
         open.store(true, Ordering::SeqCst);
         sqrl.exp_string("[1] Log in").unwrap();

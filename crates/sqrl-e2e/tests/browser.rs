@@ -29,7 +29,7 @@ use serde_json::{json, Value};
 use sqrl_axum::widget::CONTENT_SECURITY_POLICY;
 use sqrl_axum::{HttpSettings, SqrlHttp};
 use sqrl_server::{Config, Endpoint, SqrlServer};
-use sqrl_testkit::{binary, free_port, Process, SiteProcess};
+use sqrl_testkit::{binary, free_port, wait_until, Process, SiteProcess};
 
 // ---- processes ---------------------------------------------------------------------------
 
@@ -151,16 +151,11 @@ impl Driver {
                 .timeout(Duration::from_secs(60))
                 .build(),
         };
-        for _ in 0..100 {
-            if driver
-                .agent
-                .get(&format!("{}/status", driver.base))
-                .call()
-                .is_ok()
-            {
-                return Some(driver);
-            }
-            std::thread::sleep(Duration::from_millis(100));
+        let status = format!("{}/status", driver.base);
+        if wait_until(Duration::from_secs(10), || {
+            driver.agent.get(&status).call().is_ok()
+        }) {
+            return Some(driver);
         }
         panic!("chromedriver did not start");
     }
@@ -303,12 +298,8 @@ impl Browser {
 
     /// Waits for a condition; fails with `what` when it never holds.
     fn wait(&self, what: &str, timeout: Duration, condition: impl Fn(&Browser) -> bool) {
-        let until = Instant::now() + timeout;
-        while Instant::now() < until {
-            if condition(self) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if wait_until(timeout, || condition(self)) {
+            return;
         }
         panic!(
             "timed out waiting for: {what} (url {}, status {:?}, page {:?})",
@@ -330,7 +321,9 @@ impl Browser {
     fn login_page(&self, base: &str) -> String {
         self.goto(&format!("{base}/"));
         self.wait_status("new");
-        std::thread::sleep(Duration::from_millis(300)); // let the QR image paint
+        // Let the QR image paint: the page says nothing when it has, so a pause is the point.
+        #[allow(clippy::disallowed_methods)]
+        std::thread::sleep(Duration::from_millis(300));
         read_qr(&self.screenshot())
     }
 }
@@ -520,6 +513,8 @@ fn the_site_in_a_real_browser() {
     );
     b.assert_ended("expired");
     let src = b.run("return document.querySelector('.sqrl-qr').src;");
+    // Watching the page for a while is the point: nothing may happen in it.
+    #[allow(clippy::disallowed_methods)]
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(
         b.run("return document.querySelector('.sqrl-qr').src;"),
@@ -596,19 +591,13 @@ fn the_site_in_a_real_browser() {
     let probe = ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(2))
         .build();
-    let until = Instant::now() + Duration::from_secs(10);
-    while probe
-        .get("http://127.0.0.1:25519/probe.gif")
-        .call()
-        .is_err()
-    {
-        assert!(
-            Instant::now() < until,
-            "sqrl cps did not start: {}",
-            std::fs::read_to_string(&cps_log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            probe.get("http://127.0.0.1:25519/probe.gif").call().is_ok()
+        }),
+        "sqrl cps did not start: {}",
+        std::fs::read_to_string(&cps_log).unwrap_or_default()
+    );
     d.login_page(&site.base);
     d.click(".sqrl-link");
     let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

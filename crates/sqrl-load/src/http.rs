@@ -11,10 +11,10 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpSocket;
 
-pub type Error = String;
+pub(crate) type Error = String;
 
 /// One keep-alive connection from `source` to the site.
-pub struct Connection {
+pub(crate) struct Connection {
     sender: SendRequest<Full<Bytes>>,
     host: String,
 }
@@ -23,7 +23,7 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Connection {
     /// Connects from `source` (port chosen by the system) to `server`.
-    pub async fn open(source: IpAddr, server: SocketAddr) -> Result<Self, Error> {
+    pub(crate) async fn open(source: IpAddr, server: SocketAddr) -> Result<Self, Error> {
         let socket = match server {
             SocketAddr::V4(_) => TcpSocket::new_v4(),
             SocketAddr::V6(_) => TcpSocket::new_v6(),
@@ -50,7 +50,7 @@ impl Connection {
     }
 
     /// Sends a request and returns the response with its body still streaming.
-    pub async fn send(
+    pub(crate) async fn send(
         &mut self,
         method: &str,
         path: &str,
@@ -79,7 +79,7 @@ impl Connection {
     }
 
     /// Sends a request and reads the whole body: (status, first Set-Cookie pair, body).
-    pub async fn call(
+    pub(crate) async fn call(
         &mut self,
         method: &str,
         path: &str,
@@ -108,14 +108,14 @@ impl Connection {
 }
 
 /// A status stream (`GET /sqrl/events`): the statuses as they arrive.
-pub struct Events {
+pub(crate) struct Events {
     body: Incoming,
     pending: String,
 }
 
 impl Events {
     /// Opens the stream with the flow cookie.
-    pub async fn open(connection: &mut Connection, cookie: &str) -> Result<Self, Error> {
+    pub(crate) async fn open(connection: &mut Connection, cookie: &str) -> Result<Self, Error> {
         let response = connection
             .send("GET", "/sqrl/events", Some(cookie), "")
             .await?;
@@ -129,7 +129,7 @@ impl Events {
     }
 
     /// The next status (`None` when the stream ended).
-    pub async fn next(&mut self) -> Result<Option<String>, Error> {
+    pub(crate) async fn next(&mut self) -> Result<Option<String>, Error> {
         loop {
             if let Some(at) = self.pending.find("\"status\":\"") {
                 let rest = self.pending.get(at + 10..).unwrap_or_default();
@@ -153,7 +153,7 @@ impl Events {
     }
 
     /// Waits for `status`, skipping others.
-    pub async fn wait_for(&mut self, status: &str) -> Result<(), Error> {
+    pub(crate) async fn wait_for(&mut self, status: &str) -> Result<(), Error> {
         loop {
             match self.next().await? {
                 Some(s) if s == status => return Ok(()),

@@ -21,23 +21,25 @@ const SIGNATURE_SYMBOLS: [&str; 4] = ["curve25519_dalek", "ed25519_dalek", "sha2
 
 /// The result of one sampling.
 #[derive(Debug, Clone, Copy)]
-pub struct InSitu {
+pub(crate) struct InSitu {
     /// Share of the samples in signature verification, in percent.
-    pub signature_percent: f64,
+    pub(crate) signature_percent: f64,
     /// Samples taken.
-    pub samples: u64,
+    pub(crate) samples: u64,
 }
 
 impl InSitu {
     /// A login's server CPU in signature checks: 2 ÷ the signatures' share.
-    pub fn per_login(&self) -> Option<f64> {
+    pub(crate) fn per_login(&self) -> Option<f64> {
         (self.signature_percent > 0.0).then(|| 200.0 / self.signature_percent)
     }
 }
 
 /// Samples process `pid` for `length` after waiting `delay` (run it on a thread of its own: it
 /// blocks). An error saying why when `perf` is missing or fails.
-pub fn sample(pid: u32, delay: Duration, length: Duration) -> Result<InSitu, String> {
+pub(crate) fn sample(pid: u32, delay: Duration, length: Duration) -> Result<InSitu, String> {
+    // The delay is the point: sampling starts once the load has warmed up.
+    #[allow(clippy::disallowed_methods)]
     std::thread::sleep(delay);
     let file = std::env::temp_dir().join(format!("sqrl-load-{}-{pid}.perf", std::process::id()));
     let recorded = Command::new("perf")

@@ -92,20 +92,20 @@ struct Args {
 
 /// One phase's figures.
 #[derive(Debug, Clone)]
-pub struct Row {
-    pub idle: usize,
-    pub concurrency: usize,
-    pub logins: usize,
-    pub errors: usize,
-    pub rate: f64,
-    pub p50: Duration,
-    pub p99: Duration,
-    pub notify50: Duration,
-    pub notify99: Duration,
+pub(crate) struct Row {
+    pub(crate) idle: usize,
+    pub(crate) concurrency: usize,
+    pub(crate) logins: usize,
+    pub(crate) errors: usize,
+    pub(crate) rate: f64,
+    pub(crate) p50: Duration,
+    pub(crate) p99: Duration,
+    pub(crate) notify50: Duration,
+    pub(crate) notify99: Duration,
     /// Server CPU per login in `verify_strict` calls.
-    pub cpu_vs: Option<f64>,
+    pub(crate) cpu_vs: Option<f64>,
     /// `verify_strict` calls per second measured just before the phase: its ratios' unit.
-    pub verify: f64,
+    pub(crate) verify: f64,
 }
 
 /// How long each measurement of `verify_strict` runs.
@@ -511,8 +511,9 @@ async fn phase(
         verify: verify_per_second,
     };
     println!(
-        "{idle:>6} {concurrency:>5} {:>7} {errors:>6} {rate:>9.1} {:>8.4} {:>9.1?} {:>9.1?} {:>9.2?} {:>9.2?} {cpu}",
+        "{idle:>6} {concurrency:>5} {:>7} {:>6} {rate:>9.1} {:>8.4} {:>9.1?} {:>9.1?} {:>9.2?} {:>9.2?} {cpu}",
         row.logins,
+        row.errors,
         rate / verify_per_second,
         row.p50,
         row.p99,

@@ -15,7 +15,7 @@ fn err(e: impl std::fmt::Display) -> String {
 const COLORS: [RGBColor; 5] = [BLUE, RED, GREEN, MAGENTA, BLACK];
 
 /// Writes `logins.svg`, `notify.svg` and `cpu.svg` into `dir`.
-pub fn all(dir: &Path, rows: &[Row], verify_per_second: f64) -> Result<(), String> {
+pub(crate) fn all(dir: &Path, rows: &[Row], verify_per_second: f64) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(err)?;
     logins(&dir.join("logins.svg"), rows, verify_per_second)?;
     let top = rows.iter().map(|r| r.concurrency).max().unwrap_or(0);

@@ -5,7 +5,7 @@
 //! each one once. A command's commit and a browser's redemption are each one transaction;
 //! flow writes are conditional on the version read (`UPDATE … WHERE version = $n`), so of two
 //! instances racing on one nut exactly one wins. Flows are stored as the core's compact
-//! record (`sqrl_server::flow_record`). Connections come from a small pool; when the database is
+//! record (`Flow::to_bytes`). Connections come from a small pool; when the database is
 //! unreachable every call fails with [`StoreError::Backend`] and the site answers "try
 //! again", never a wrong login.
 
@@ -14,9 +14,8 @@ use deadpool_postgres::GenericClient;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use sqrl_proto::Bytes32;
 use sqrl_server::{
-    flow_record, Account, AccountChange, AccountGuard, AccountId, AccountStore, Accounts, Commit,
-    Flow, FlowId, FlowStore, Needs, RedeemCommit, Session, SessionStore, Snapshot, Store,
-    StoreError,
+    Account, AccountChange, AccountGuard, AccountId, AccountStore, Accounts, Commit, Flow, FlowId,
+    FlowStore, Needs, RedeemCommit, Session, SessionStore, Snapshot, Store, StoreError,
 };
 use tokio_postgres::{NoTls, Row};
 use zeroize::Zeroizing;
@@ -146,7 +145,7 @@ async fn flow_by_id(client: &impl GenericClient, id: &FlowId) -> Result<Option<F
         None => Ok(None),
         Some(row) => {
             let bytes: Vec<u8> = row.try_get(0).map_err(backend)?;
-            flow_record::decode(&bytes)
+            Flow::from_bytes(&bytes)
                 .map(Some)
                 .ok_or_else(|| StoreError::backend("damaged flow record"))
         }
@@ -169,7 +168,7 @@ async fn put_flow(
     flow: &Flow,
     expected: Option<u64>,
 ) -> Result<(), StoreError> {
-    let bytes = flow_record::encode(flow);
+    let bytes = flow.to_bytes();
     let flow = flow.record();
     let (id, version, issued) = (
         flow.id.0.as_slice(),

@@ -19,8 +19,7 @@ use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
 use redis::Script;
 use sqrl_server::{
-    flow_record, Events, Flow, FlowId, FlowStore, Hub, Limiter, Rule, Status, StoreError,
-    Subscription,
+    Events, Flow, FlowId, FlowStore, Hub, Limiter, Rule, Status, StoreError, Subscription,
 };
 
 fn backend(e: impl core::fmt::Display) -> StoreError {
@@ -118,7 +117,7 @@ impl FlowStore for RedisFlows {
             .map_err(backend)?;
         match bytes {
             None => Ok(None),
-            Some(bytes) => flow_record::decode(&bytes)
+            Some(bytes) => Flow::from_bytes(&bytes)
                 .map(Some)
                 .ok_or_else(|| StoreError::backend("damaged flow record")),
         }
@@ -131,7 +130,7 @@ impl FlowStore for RedisFlows {
             .key(self.connection.key("flow:", &flow.id().0))
             .arg(expected.map(|v| v.to_string()).unwrap_or_default())
             .arg(flow.version().to_string())
-            .arg(flow_record::encode(flow))
+            .arg(flow.to_bytes())
             .arg(self.ttl.as_secs().max(1))
             .invoke_async(&mut manager)
             .await

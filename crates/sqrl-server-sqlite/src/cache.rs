@@ -22,7 +22,7 @@ use sqrl_proto::Bytes32;
 use sqrl_server::{Account, AccountChange, AccountGuard, AccountId};
 
 /// Most accounts kept (a few hundred bytes each).
-pub const CAPACITY: usize = 100_000;
+pub(crate) const CAPACITY: usize = 100_000;
 
 /// An account as a lookup by identity key finds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,7 +47,7 @@ pub(crate) struct AccountCache {
 }
 
 impl AccountCache {
-    pub fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         Self {
             inner: Mutex::new(Inner::default()),
             capacity,
@@ -65,15 +65,15 @@ impl AccountCache {
     }
 
     /// The generation to pass to [`AccountCache::keep`] after reading the database.
-    pub fn generation(&self) -> u64 {
+    pub(crate) fn generation(&self) -> u64 {
         self.with(|inner| inner.generation)
     }
 
-    pub fn by_idk(&self, idk: &Bytes32) -> Option<Known> {
+    pub(crate) fn by_idk(&self, idk: &Bytes32) -> Option<Known> {
         self.with(|inner| inner.by_idk.get(idk).cloned())
     }
 
-    pub fn by_id(&self, id: &AccountId) -> Option<Account> {
+    pub(crate) fn by_id(&self, id: &AccountId) -> Option<Account> {
         self.with(|inner| {
             let idk = inner.by_id.get(id)?;
             inner.by_idk.get(idk).map(|known| known.account.clone())
@@ -82,7 +82,7 @@ impl AccountCache {
 
     /// Whether `guards` hold, if every guarded identity is known here; `None` when one is not
     /// (the database must answer).
-    pub fn check(&self, guards: &[AccountGuard]) -> Option<bool> {
+    pub(crate) fn check(&self, guards: &[AccountGuard]) -> Option<bool> {
         self.with(|inner| {
             let mut holds = true;
             for guard in guards {
@@ -95,7 +95,7 @@ impl AccountCache {
     }
 
     /// Keeps what a read found, unless an account write finished since `generation`.
-    pub fn keep(&self, generation: u64, known: Known) {
+    pub(crate) fn keep(&self, generation: u64, known: Known) {
         self.with(|inner| {
             if inner.generation != generation || self.capacity == 0 {
                 return;
@@ -115,7 +115,7 @@ impl AccountCache {
 
     /// Forgets every account `change` touches. Called by the writer thread after the write's
     /// group committed (or failed), before the write is acknowledged.
-    pub fn forget(&self, change: &AccountChange) {
+    pub(crate) fn forget(&self, change: &AccountChange) {
         self.with(|inner| {
             inner.generation = inner.generation.wrapping_add(1);
             let (id, idks) = match change {
@@ -138,7 +138,7 @@ impl AccountCache {
     }
 
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.with(|inner| inner.by_idk.len())
     }
 }

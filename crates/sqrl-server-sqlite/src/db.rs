@@ -45,10 +45,10 @@ pub const MAX_BATCH: usize = 128;
 const MAX_IDLE_READERS: usize = 8;
 /// The checkpointer's rest between two checkpoints: the longest a lazy write waits for an
 /// fsync while writes keep coming.
-pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+pub(crate) const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// Pages in the write-ahead log at which the writer checkpoints by itself (SQLite's
 /// `wal_autocheckpoint`): a backstop should the checkpointer fall behind (about 80 MB).
-pub const BACKSTOP_PAGES: u32 = 20_000;
+pub(crate) const BACKSTOP_PAGES: u32 = 20_000;
 /// Prepared statements kept per connection (rusqlite keeps 16 by default; the writer runs
 /// more kinds of statement than that).
 const STATEMENT_CACHE: usize = 64;
@@ -134,7 +134,7 @@ where
 }
 
 /// The writer thread and the reader connections of one database.
-pub struct Db {
+pub(crate) struct Db {
     jobs: mpsc::Sender<Box<dyn Job>>,
     groups: Arc<AtomicU64>,
     readers: Option<Readers>,
@@ -152,7 +152,7 @@ impl Db {
     ///
     /// A file is first claimed with an exclusive lock on `<path>-lock`: a second store on the
     /// same file, in this process or another, is refused while the first one lives.
-    pub fn open(path: Option<&Path>) -> Result<Arc<Self>, StoreError> {
+    pub(crate) fn open(path: Option<&Path>) -> Result<Arc<Self>, StoreError> {
         let owner = path.map(claim).transpose()?;
         let mut writer = match path {
             Some(path) => Connection::open(path).map_err(backend)?,
@@ -194,12 +194,12 @@ impl Db {
     }
 
     /// How many group commits the writer has made.
-    pub fn groups(&self) -> u64 {
+    pub(crate) fn groups(&self) -> u64 {
         self.groups.load(Ordering::Relaxed)
     }
 
     /// Runs `work` on the writer, in a group commit; its result once the group is durable.
-    pub async fn write<T: Send + 'static>(
+    pub(crate) async fn write<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
@@ -208,7 +208,7 @@ impl Db {
 
     /// [`Db::write`], then `after` on the writer thread once the group has committed (or
     /// failed), before the write is answered: it runs even if the caller stopped waiting.
-    pub async fn write_then<T: Send + 'static>(
+    pub(crate) async fn write_then<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
         after: impl FnOnce() + Send + 'static,
@@ -219,7 +219,7 @@ impl Db {
     /// [`Db::write`] for a write that may be lost with a power failure (not with a crash of
     /// the process) until a later durable write or checkpoint syncs it: a new session, say,
     /// whose loss only means logging in again.
-    pub async fn write_lazy<T: Send + 'static>(
+    pub(crate) async fn write_lazy<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
@@ -249,7 +249,7 @@ impl Db {
 
     /// Runs `work` on a reader connection on the blocking pool (on the writer for an
     /// in-memory database).
-    pub async fn read<T: Send + 'static>(
+    pub(crate) async fn read<T: Send + 'static>(
         self: &Arc<Self>,
         work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
@@ -263,7 +263,7 @@ impl Db {
     }
 
     /// [`Db::read`] on the calling thread.
-    pub fn read_blocking<T>(
+    pub(crate) fn read_blocking<T>(
         &self,
         work: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
@@ -334,6 +334,8 @@ fn checkpoint_loop(connection: &Connection, woken: &mpsc::Receiver<()>) {
                 failed = 0;
             }
         }
+        // This thread checkpoints on a period; it has no condition to wait for.
+        #[allow(clippy::disallowed_methods)]
         std::thread::sleep(CHECKPOINT_EVERY);
     }
 }
@@ -496,6 +498,8 @@ mod tests {
         assert_eq!(db.write_lazy(synchronous).await.unwrap(), 1);
         // A lazy and a durable write queued behind a slow one share the next group.
         let slow = db.write_lazy(|_| {
+            // Holding the writer busy is the point: writes queue up behind this one.
+            #[allow(clippy::disallowed_methods)]
             std::thread::sleep(std::time::Duration::from_millis(200));
             Ok(())
         });
@@ -516,6 +520,8 @@ mod tests {
         let before = db.groups();
         // The first write holds the writer while twenty more queue up behind it.
         let slow = db.write(|c| {
+            // Holding the writer busy is the point: writes queue up behind this one.
+            #[allow(clippy::disallowed_methods)]
             std::thread::sleep(std::time::Duration::from_millis(200));
             c.execute("INSERT INTO t VALUES (0)", []).map_err(backend)
         });

@@ -431,6 +431,8 @@ mod tests {
         );
         // The writer is busy, so the change waits in the queue while its caller gives up.
         let busy = store.db.write(|_| {
+            // Holding the writer busy is the point: the change queues up behind this one.
+            #[allow(clippy::disallowed_methods)]
             std::thread::sleep(std::time::Duration::from_millis(200));
             Ok(())
         });

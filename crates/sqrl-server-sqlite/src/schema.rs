@@ -80,7 +80,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
 ];
 
 /// Sets up the writer's connection and brings the schema up to date, in one transaction.
-pub fn init(connection: &mut Connection) -> Result<(), StoreError> {
+pub(crate) fn init(connection: &mut Connection) -> Result<(), StoreError> {
     connection
         .execute_batch(
             "PRAGMA journal_mode = WAL;
@@ -108,7 +108,7 @@ pub fn init(connection: &mut Connection) -> Result<(), StoreError> {
 }
 
 /// A read-only connection to the database at `path`.
-pub fn reader(path: &Path) -> Result<Connection, StoreError> {
+pub(crate) fn reader(path: &Path) -> Result<Connection, StoreError> {
     let connection = Connection::open(path).map_err(backend)?;
     connection
         .execute_batch("PRAGMA busy_timeout = 5000; PRAGMA query_only = ON;")
@@ -118,7 +118,7 @@ pub fn reader(path: &Path) -> Result<Connection, StoreError> {
 
 /// The checkpointer's connection to the database at `path`: it syncs the log and the file
 /// (`synchronous=FULL`) around each checkpoint.
-pub fn checkpointer(path: &Path) -> Result<Connection, StoreError> {
+pub(crate) fn checkpointer(path: &Path) -> Result<Connection, StoreError> {
     let connection = Connection::open(path).map_err(backend)?;
     connection
         .execute_batch("PRAGMA busy_timeout = 5000; PRAGMA synchronous = FULL;")

@@ -144,7 +144,7 @@ pub struct Accounts {
 pub struct Session {
     /// SHA-256 of the session id (also the public handle used to revoke it).
     pub id_hash: [u8; 32],
-    /// The account.
+    /// The account this session is signed in to.
     pub account: AccountId,
     /// Created (seconds since the epoch).
     pub created_at: u64,

@@ -113,12 +113,12 @@ impl SqrlServer {
         self
     }
 
-    /// The decisions.
+    /// The pure endpoint this driver feeds (its configuration, nut codec and decisions).
     pub fn server(&self) -> &Endpoint {
         &self.server
     }
 
-    /// The store.
+    /// Where flows, accounts and sessions are kept.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
@@ -154,17 +154,17 @@ impl SqrlServer {
             .await
     }
 
-    /// The events.
+    /// Where status changes are published for the pages watching a flow.
     pub fn events(&self) -> &Arc<dyn Events> {
         &self.events
     }
 
-    /// The limiter.
+    /// The rate limiter that scans and code redemptions are counted against.
     pub fn limiter(&self) -> &Arc<dyn Limiter> {
         &self.limiter
     }
 
-    /// What counts as one client.
+    /// The network prefix lengths that count as one client for the limits.
     pub fn prefixes(&self) -> Prefixes {
         self.prefixes
     }

@@ -94,8 +94,22 @@ fn ip_bytes(ip: IpAddr) -> [u8; 16] {
     }
 }
 
+impl Flow {
+    /// This flow as a compact, versioned byte record, for backends that keep flows as opaque
+    /// values ([`Flow::from_bytes`] reads it back).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encode(self)
+    }
+
+    /// The flow of a record made by [`Flow::to_bytes`] (`None` if it is damaged or of an
+    /// unknown format). Never panics.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Flow> {
+        decode(bytes)
+    }
+}
+
 /// The record of a flow.
-pub fn encode(flow: &Flow) -> Vec<u8> {
+fn encode(flow: &Flow) -> Vec<u8> {
     let flow = flow.record();
     let mut out = Vec::with_capacity(200);
     out.push(FORMAT);
@@ -160,7 +174,7 @@ impl<'a> Reader<'a> {
 }
 
 /// The flow of a record (`None` if it is damaged or of an unknown format).
-pub fn decode(bytes: &[u8]) -> Option<Flow> {
+fn decode(bytes: &[u8]) -> Option<Flow> {
     let mut r = Reader(bytes);
     if r.byte()? != FORMAT {
         return None;

@@ -14,22 +14,22 @@
 //! Rules: `spec/protocol.md` (the wire) and `spec/server.md` (the website side).
 
 mod account;
-pub mod browser;
+mod browser;
 mod command;
 mod config;
 mod decide;
-pub mod driver;
+mod driver;
 mod endpoint;
-pub mod events;
-pub mod flow;
-pub mod flow_record;
-pub mod limit;
-pub mod memory;
-pub mod nut;
+mod events;
+mod flow;
+mod flow_record;
+mod limit;
+mod memory;
+mod nut;
 mod receive;
-pub mod refusal;
+mod refusal;
 mod reply;
-pub mod store;
+mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod useragent;
@@ -48,7 +48,7 @@ pub use flow::{
 pub use flow_record::PhaseData;
 pub use limit::{Limiter, MemoryLimiter, Prefixes, Rule};
 pub use memory::MemoryStore;
-pub use nut::{FlowId, NutCodec};
+pub use nut::{FlowId, Nut, NutCodec, QrNut};
 pub use receive::{Incoming, Pending, Refused};
 pub use refusal::Refusal;
 pub use reply::{Decision, Response};

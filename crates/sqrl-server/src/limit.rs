@@ -102,7 +102,7 @@ impl MemoryLimiter {
 }
 
 /// Refills a bucket of `tokens` last seen at `last_ms` and takes one token if it can.
-pub fn take_token(rule: &Rule, tokens: f64, last_ms: u64, now_ms: u64) -> (bool, f64) {
+pub(crate) fn take_token(rule: &Rule, tokens: f64, last_ms: u64, now_ms: u64) -> (bool, f64) {
     let elapsed = now_ms.saturating_sub(last_ms) as f64 / 1000.0;
     let burst = f64::from(rule.burst);
     let tokens = (tokens + elapsed * rule.per_second).min(burst);
@@ -136,7 +136,7 @@ impl Limiter for MemoryLimiter {
 }
 
 /// Logs that a limit bit, at most once a second per rule (an attack must not flood the log).
-pub fn log_limited(rule: &Rule, key: &str, last_logged: &AtomicU64, now_ms: u64) {
+pub(crate) fn log_limited(rule: &Rule, key: &str, last_logged: &AtomicU64, now_ms: u64) {
     let last = last_logged.load(Ordering::Relaxed);
     if now_ms.saturating_sub(last) >= 1000
         && last_logged

@@ -7,6 +7,8 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
+// These tests play the core's caller, which supplies the randomness (spec/server.md §6).
+#![allow(clippy::disallowed_types)]
 
 use std::net::IpAddr;
 

@@ -15,6 +15,8 @@
     clippy::indexing_slicing
 )]
 
+// The fuzz crate's public functions, included here as a private module.
+#[allow(unreachable_pub)]
 #[path = "../../../fuzz/src/lib.rs"]
 mod targets;
 
@@ -392,12 +394,12 @@ fn regenerate_seed_corpus() {
     // record
     let mut record = Seeds::new("record");
     for f in [fx, fx_sin] {
-        record.add("server", sqrl_server::flow_record::encode(&f.flow));
+        record.add("server", f.flow.to_bytes());
         let mut confirmed = f.flow.clone().into_record();
         confirmed.cps_token_hash = Some([9; 32]);
         confirmed.asked = true;
         let confirmed = sqrl_server::Flow::from(confirmed);
-        record.add("server", sqrl_server::flow_record::encode(&confirmed));
+        record.add("server", confirmed.to_bytes());
     }
     record.write();
 

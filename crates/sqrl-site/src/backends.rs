@@ -35,13 +35,13 @@ use crate::config::BackendUrls;
 /// if the scan limits are lifted.
 const MEMORY_FLOW_LIMIT: usize = 1_000_000;
 
-pub struct Backends {
-    pub store: Arc<dyn Store>,
-    pub sqlite_path: Option<PathBuf>,
+pub(crate) struct Backends {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) sqlite_path: Option<PathBuf>,
     /// The flows live in this process's memory (forgotten on restart).
-    pub flows_in_memory: bool,
+    pub(crate) flows_in_memory: bool,
     shared: Option<(Arc<dyn Events>, Arc<dyn Limiter>)>,
-    pub describe: String,
+    pub(crate) describe: String,
 }
 
 impl Backends {
@@ -49,7 +49,7 @@ impl Backends {
     /// store may be read by an instance started with another `--nut-lifetime` (a fleet in the
     /// middle of changing it), so they are kept for the longest one any instance may have; a
     /// flow in this process's memory serves only this process, and its own lifetimes decide.
-    pub fn attach(&self, sqrl: SqrlServer) -> SqrlServer {
+    pub(crate) fn attach(&self, sqrl: SqrlServer) -> SqrlServer {
         let sqrl = if self.flows_in_memory {
             sqrl
         } else {
@@ -69,7 +69,7 @@ enum Database {
     Postgres(PostgresStore),
 }
 
-pub async fn open(urls: &BackendUrls, lifetimes: Lifetimes) -> Result<Backends, String> {
+pub(crate) async fn open(urls: &BackendUrls, lifetimes: Lifetimes) -> Result<Backends, String> {
     let database = urls.database.as_str();
     let db = if database.starts_with("postgres://") || database.starts_with("postgresql://") {
         let store = PostgresStore::connect(database)

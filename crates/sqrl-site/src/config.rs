@@ -15,7 +15,7 @@ use crate::args::{Args, LONGEST_NUT_LIFETIME};
 use crate::serve;
 
 /// `--origin` checked by [`Origin::parse`], refused with the flag's own words.
-pub fn parse_origin(origin: &str, allow_plain_http: bool) -> Result<Origin, String> {
+pub(crate) fn parse_origin(origin: &str, allow_plain_http: bool) -> Result<Origin, String> {
     Origin::parse(origin, allow_plain_http).map_err(|e| match e {
         OriginError::Scheme => format!("--origin must start with https:// or http:// (got {origin})"),
         OriginError::NotBare => format!("--origin must be scheme://host[:port] only (got {origin})"),
@@ -30,7 +30,7 @@ pub fn parse_origin(origin: &str, allow_plain_http: bool) -> Result<Origin, Stri
 
 /// Where the TLS certificate comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TlsMode {
+pub(crate) enum TlsMode {
     /// Plain HTTP (behind a TLS proxy, or on loopback).
     Off,
     /// A certificate chain and its key, from PEM files.
@@ -46,7 +46,7 @@ pub enum TlsMode {
 
 impl TlsMode {
     /// The site serves HTTPS itself.
-    pub fn is_on(&self) -> bool {
+    pub(crate) fn is_on(&self) -> bool {
         !matches!(self, TlsMode::Off)
     }
 }
@@ -54,26 +54,26 @@ impl TlsMode {
 /// The listener's limits as the flags give them; the defaults depend on the file-descriptor
 /// limit, known only at start ([`ListenerFlags::limits`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListenerFlags {
+pub(crate) struct ListenerFlags {
     /// `--handshake-timeout`.
-    pub handshake_timeout: Duration,
+    pub(crate) handshake_timeout: Duration,
     /// `--header-timeout`.
-    pub header_timeout: Duration,
+    pub(crate) header_timeout: Duration,
     /// `--body-timeout`.
-    pub body_timeout: Duration,
+    pub(crate) body_timeout: Duration,
     /// `--write-timeout`.
-    pub write_timeout: Duration,
+    pub(crate) write_timeout: Duration,
     /// `--max-connections`.
-    pub max_connections: Option<usize>,
+    pub(crate) max_connections: Option<usize>,
     /// `--max-connections-per-client`.
-    pub max_per_client: Option<usize>,
+    pub(crate) max_per_client: Option<usize>,
     /// Connections come through proxies of the site's own (one client address for all).
-    pub behind_proxies: bool,
+    pub(crate) behind_proxies: bool,
 }
 
 impl ListenerFlags {
     /// The listener's limits under the file-descriptor limit `fd_limit`.
-    pub fn limits(&self, fd_limit: Option<u64>) -> serve::Limits {
+    pub(crate) fn limits(&self, fd_limit: Option<u64>) -> serve::Limits {
         let max_connections = self
             .max_connections
             .unwrap_or_else(|| serve::default_max_connections(fd_limit));
@@ -95,7 +95,7 @@ impl ListenerFlags {
 
 /// Where the origin comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OriginSetting {
+pub(crate) enum OriginSetting {
     /// `--origin`.
     Given(Origin),
     /// `http(s)://<the address bound>` (its port is known once bound).
@@ -109,7 +109,7 @@ pub enum OriginSetting {
 
 impl OriginSetting {
     /// The origin, once the listener is bound to `local`.
-    pub fn resolve(&self, local: SocketAddr) -> Result<Origin, String> {
+    pub(crate) fn resolve(&self, local: SocketAddr) -> Result<Origin, String> {
         match self {
             OriginSetting::Given(origin) => Ok(origin.clone()),
             OriginSetting::Bound {
@@ -122,36 +122,36 @@ impl OriginSetting {
 
 /// The backends' addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackendUrls {
+pub(crate) struct BackendUrls {
     /// `--database`: a SQLite file or a `postgres://` URL.
-    pub database: String,
+    pub(crate) database: String,
     /// `--redis`.
-    pub redis: Option<String>,
+    pub(crate) redis: Option<String>,
 }
 
 /// Everything the site needs to know before it opens anything, checked.
 #[derive(Debug, Clone)]
-pub struct SiteConfig {
+pub(crate) struct SiteConfig {
     /// Where to listen.
-    pub bind: SocketAddr,
+    pub(crate) bind: SocketAddr,
     /// The public origin.
-    pub origin: OriginSetting,
+    pub(crate) origin: OriginSetting,
     /// HTTPS, and with which certificate.
-    pub tls: TlsMode,
+    pub(crate) tls: TlsMode,
     /// With HTTPS, a plain-HTTP listener that redirects to the origin.
-    pub http_redirect_bind: Option<SocketAddr>,
+    pub(crate) http_redirect_bind: Option<SocketAddr>,
     /// How long codes and redemptions last.
-    pub lifetimes: Lifetimes,
+    pub(crate) lifetimes: Lifetimes,
     /// Whether the phone is asked to confirm a login.
-    pub ask: AskPolicy,
+    pub(crate) ask: AskPolicy,
     /// Flows one client opens (a phone's first query).
-    pub scan_rule: Rule,
+    pub(crate) scan_rule: Rule,
     /// The HTTP layer's settings.
-    pub http: HttpSettings,
+    pub(crate) http: HttpSettings,
     /// The listener's limits.
-    pub listener: ListenerFlags,
+    pub(crate) listener: ListenerFlags,
     /// The backends.
-    pub backends: BackendUrls,
+    pub(crate) backends: BackendUrls,
 }
 
 fn scheme(secure: bool) -> &'static str {
@@ -163,7 +163,7 @@ fn scheme(secure: bool) -> &'static str {
 }
 
 /// A limit of `n` a minute, with a burst of `n` (at least 1).
-pub fn per_minute(name: &'static str, n: u32) -> Rule {
+pub(crate) fn per_minute(name: &'static str, n: u32) -> Rule {
     Rule {
         name,
         burst: n.max(1),
@@ -177,7 +177,7 @@ fn to_usize(n: u32) -> usize {
 
 impl SiteConfig {
     /// Checks the flags and builds the configuration; the error is the message to print.
-    pub fn from_args(args: Args) -> Result<Self, String> {
+    pub(crate) fn from_args(args: Args) -> Result<Self, String> {
         let tls = match (args.tls_cert, args.tls_key, args.tls_self_signed) {
             (Some(cert), Some(key), _) => TlsMode::Files { cert, key },
             (_, _, Some(dir)) => TlsMode::SelfSigned(dir),

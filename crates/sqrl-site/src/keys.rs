@@ -10,9 +10,9 @@ use rand_core::{OsRng, RngCore};
 use sqrl_server::AccountStore;
 use zeroize::Zeroizing;
 
-pub struct Keys {
-    pub nut: Zeroizing<[u8; 32]>,
-    pub browser: Zeroizing<[u8; 32]>,
+pub(crate) struct Keys {
+    pub(crate) nut: Zeroizing<[u8; 32]>,
+    pub(crate) browser: Zeroizing<[u8; 32]>,
 }
 
 /// The keys of an earlier version's file beside a SQLite database, if there is one.
@@ -25,7 +25,7 @@ fn legacy_file(database: Option<&Path>) -> Option<([u8; 32], [u8; 32])> {
     Some((nut.try_into().ok()?, browser.try_into().ok()?))
 }
 
-pub async fn load_or_create<S: AccountStore + ?Sized>(
+pub(crate) async fn load_or_create<S: AccountStore + ?Sized>(
     store: &S,
     sqlite_path: Option<&Path>,
 ) -> Result<Keys, String> {

@@ -29,7 +29,7 @@ static SITE_CSS: Asset = Asset::new(
 );
 const CSS_ROUTE: &str = "/assets/site.css";
 
-pub fn router(sqrl: SqrlHttp, origin: String) -> Router {
+pub(crate) fn router(sqrl: SqrlHttp, origin: String) -> Router {
     Router::new()
         .route("/", get(login_page))
         .route("/account", get(account_page))

@@ -45,37 +45,37 @@ use tokio_rustls::TlsAcceptor;
 use sqrl_axum::LogGate;
 
 /// The shortest interval between two log lines about one kind of limit.
-pub const LOG_EVERY: Duration = Duration::from_secs(10);
+pub(crate) const LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// `Strict-Transport-Security` on every HTTPS response: one year, this host only (the site
 /// cannot speak for its parent domain's other hosts, so no `includeSubDomains`).
-pub const HSTS: &str = "max-age=31536000";
+pub(crate) const HSTS: &str = "max-age=31536000";
 
 /// How long a shutdown waits for open connections (status streams never end by themselves).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// The listener's limits.
 #[derive(Debug, Clone)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// A TLS handshake must complete within this.
-    pub handshake_timeout: Duration,
+    pub(crate) handshake_timeout: Duration,
     /// Each request head must arrive within this of the connection opening or of the previous
     /// response; idle keep-alive connections are closed after it too.
-    pub header_timeout: Duration,
+    pub(crate) header_timeout: Duration,
     /// A request body must arrive within this of its head.
-    pub body_timeout: Duration,
+    pub(crate) body_timeout: Duration,
     /// A write that makes no progress for this long closes the connection.
-    pub write_timeout: Duration,
+    pub(crate) write_timeout: Duration,
     /// Most open connections in all.
-    pub max_connections: usize,
+    pub(crate) max_connections: usize,
     /// Most open connections from one client prefix (IPv4 address, IPv6 /64).
-    pub max_per_client: usize,
+    pub(crate) max_per_client: usize,
 }
 
 /// The file-descriptor limit, raised to the hard limit first (as servers do: the default soft
 /// limit of 1024 is for programs that do not expect many connections). `None` when unknown or
 /// unlimited.
-pub fn fd_limit() -> Option<u64> {
+pub(crate) fn fd_limit() -> Option<u64> {
     #[cfg(unix)]
     {
         use rustix::process::{getrlimit, setrlimit, Resource};
@@ -104,12 +104,12 @@ pub fn fd_limit() -> Option<u64> {
 /// The default global connection cap for a file-descriptor limit: an eighth of the
 /// descriptors plus 64 stay for the database, Redis, log files and the runtime, and the cap is
 /// at most 50 000 (each open connection costs memory too).
-pub fn default_max_connections(fd_limit: Option<u64>) -> usize {
+pub(crate) fn default_max_connections(fd_limit: Option<u64>) -> usize {
     connections_that_fit(fd_limit).min(50_000)
 }
 
 /// The connections a file-descriptor limit leaves room for: all but an eighth and 64.
-pub fn connections_that_fit(fd_limit: Option<u64>) -> usize {
+pub(crate) fn connections_that_fit(fd_limit: Option<u64>) -> usize {
     let limit = fd_limit.unwrap_or(4096);
     let usable = limit.saturating_sub(limit / 8).saturating_sub(64).max(16);
     usize::try_from(usable).unwrap_or(usize::MAX)
@@ -118,7 +118,7 @@ pub fn connections_that_fit(fd_limit: Option<u64>) -> usize {
 /// The default per-client cap: 256 (a browser opens about 6; a network behind one NAT address
 /// shares it), and never more than a quarter of the global cap, so that four clients are
 /// needed to take the site's connections.
-pub fn default_max_per_client(max_connections: usize) -> usize {
+pub(crate) fn default_max_per_client(max_connections: usize) -> usize {
     (max_connections / 4).clamp(1, 256)
 }
 
@@ -147,7 +147,7 @@ impl Logs {
 
 /// The connection caps, shared by every listener of the site.
 #[derive(Debug, Clone)]
-pub struct Caps {
+pub(crate) struct Caps {
     inner: Arc<CapsInner>,
 }
 
@@ -191,7 +191,7 @@ impl Drop for ClientSlot {
 
 impl Caps {
     /// Caps with these limits.
-    pub fn new(limits: Limits) -> Self {
+    pub(crate) fn new(limits: Limits) -> Self {
         let gate = || LogGate::new(LOG_EVERY);
         Self {
             inner: Arc::new(CapsInner {
@@ -214,7 +214,7 @@ impl Caps {
     }
 
     /// The limits.
-    pub fn limits(&self) -> &Limits {
+    pub(crate) fn limits(&self) -> &Limits {
         &self.inner.limits
     }
 
@@ -267,13 +267,13 @@ impl Caps {
 
 /// What one listener serves.
 #[derive(Clone)]
-pub struct Site {
+pub(crate) struct Site {
     /// The app.
-    pub app: Router,
+    pub(crate) app: Router,
     /// TLS, when the listener serves HTTPS.
-    pub tls: Option<TlsAcceptor>,
+    pub(crate) tls: Option<TlsAcceptor>,
     /// The caps (shared with the site's other listeners).
-    pub caps: Caps,
+    pub(crate) caps: Caps,
 }
 
 impl core::fmt::Debug for Site {
@@ -286,7 +286,7 @@ impl core::fmt::Debug for Site {
 }
 
 /// Tells connections and accept loops that the site is shutting down (when it turns true).
-pub type Shutdown = watch::Receiver<bool>;
+pub(crate) type Shutdown = watch::Receiver<bool>;
 
 /// Waits until the site shuts down.
 async fn stopped(shutdown: &mut Shutdown) {
@@ -295,7 +295,7 @@ async fn stopped(shutdown: &mut Shutdown) {
 
 /// Accepts connections until `shutdown` turns true, then lets open connections finish their
 /// current request (waiting at most a few seconds: status streams never end by themselves).
-pub async fn serve(listener: TcpListener, site: Site, mut shutdown: Shutdown) {
+pub(crate) async fn serve(listener: TcpListener, site: Site, mut shutdown: Shutdown) {
     // Every connection task holds a receiver; when all are gone, all connections are closed.
     let (open_tx, open_rx) = watch::channel(());
     loop {

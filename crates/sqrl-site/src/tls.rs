@@ -20,7 +20,7 @@ use crate::date::ymd;
 
 /// The rustls configuration for a certificate chain and key in PEM files: TLS 1.2 and 1.3 on
 /// the ring provider, HTTP/1.1 announced by ALPN.
-pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, String> {
+pub(crate) fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, String> {
     let chain = CertificateDer::pem_file_iter(cert)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
         .map_err(|e| format!("cannot read the certificate {}: {e}", cert.display()))?;
@@ -42,15 +42,15 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, Strin
 
 /// The files of a local certificate authority and the site's certificate, in one directory.
 #[derive(Debug, Clone)]
-pub struct LocalCa {
+pub(crate) struct LocalCa {
     /// The CA certificate to trust (`ca.pem`).
-    pub ca: PathBuf,
+    pub(crate) ca: PathBuf,
     /// The site's certificate (`cert.pem`).
-    pub cert: PathBuf,
+    pub(crate) cert: PathBuf,
     /// The site's private key (`key.pem`, mode 0600).
-    pub key: PathBuf,
+    pub(crate) key: PathBuf,
     /// Whether the CA was made now (rather than found).
-    pub new_ca: bool,
+    pub(crate) new_ca: bool,
 }
 
 /// Days a site certificate is valid (within the 825 days Apple's devices accept from a CA
@@ -66,7 +66,7 @@ const CA_DAYS: u64 = 3650;
 /// (an IP address or a DNS name), `localhost`, `127.0.0.1` and `::1`; it is made anew when it
 /// names other hosts or expires within 30 days. The CA is kept, so a phone that trusts it
 /// keeps trusting the site. Key files are written with mode 0600.
-pub fn local_ca(dir: &Path, host: &str) -> Result<LocalCa, String> {
+pub(crate) fn local_ca(dir: &Path, host: &str) -> Result<LocalCa, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let files = LocalCa {
         ca: dir.join("ca.pem"),
@@ -152,7 +152,7 @@ pub fn local_ca(dir: &Path, host: &str) -> Result<LocalCa, String> {
 }
 
 /// What to tell the person running the site about trusting a local CA.
-pub fn trust_instructions(files: &LocalCa, origin: &str) -> String {
+pub(crate) fn trust_instructions(files: &LocalCa, origin: &str) -> String {
     let ca = files.ca.display();
     let made = if files.new_ca {
         "made a new local certificate authority"

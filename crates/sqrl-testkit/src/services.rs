@@ -10,7 +10,9 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::wait::wait_until;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
@@ -31,12 +33,8 @@ fn temp_dir(kind: &str) -> Result<PathBuf, String> {
 }
 
 fn wait_for_port(port: u16, what: &str, limit: Duration) -> Result<(), String> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    if wait_until(limit, || TcpStream::connect(("127.0.0.1", port)).is_ok()) {
+        return Ok(());
     }
     Err(format!(
         "{what} did not listen on port {port} within {limit:?}"

@@ -6,9 +6,10 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::process::binary;
+use crate::wait::wait_until;
 
 /// A running `sqrl-site`, killed when dropped.
 #[derive(Debug)]
@@ -137,13 +138,11 @@ impl SiteProcess {
 
     /// Waits up to `limit` for its log to contain `text`; the log then.
     pub fn wait_for_log(&self, text: &str, limit: Duration) -> String {
-        let deadline = Instant::now() + limit;
-        loop {
-            let log = self.log();
-            if log.contains(text) || Instant::now() >= deadline {
-                return log;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let mut log = String::new();
+        wait_until(limit, || {
+            log = self.log();
+            log.contains(text)
+        });
+        log
     }
 }

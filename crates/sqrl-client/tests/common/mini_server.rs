@@ -2,6 +2,8 @@
 //! server crate. It checks what a strict server checks (echoed `server` text byte for byte,
 //! every signature with `verify_strict`, single-use nuts, `urs` against the stored `vuk`) and
 //! records what it saw, so tests can assert on the client's behaviour.
+// A test helper module: `pub` is for the tests that include it, not an API.
+#![allow(unreachable_pub)]
 
 use std::collections::{HashMap, HashSet};
 

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: locating `../shared/sqrl/vectors` and reading
 //! its CSV files.
 #![allow(
+    // A test helper module: `pub` is for the tests that include it, not an API.
+    unreachable_pub,
     dead_code,
     clippy::unwrap_used,
     clippy::expect_used,

@@ -4,6 +4,8 @@
 //! `400 incomplete request`. Plain TCP, or TLS with a certificate signed by a throwaway CA
 //! made with rcgen.
 #![allow(
+    // A test helper module: `pub` is for the tests that include it, not an API.
+    unreachable_pub,
     dead_code,
     clippy::unwrap_used,
     clippy::expect_used,

@@ -1,6 +1,8 @@
 //! Shared by the serving tests: the `sqrl-site` process, a browser with a cookie jar, and a
 //! login by the real client.
 #![allow(
+    // A test helper module: `pub` is for the tests that include it, not an API.
+    unreachable_pub,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

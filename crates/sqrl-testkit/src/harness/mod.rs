@@ -64,14 +64,17 @@ pub const T0: u64 = 1_800_000_000;
 pub const HOST: &str = "example.com";
 /// Where CPS links and failed commands send the browser.
 pub const HOME: &str = "https://example.com/";
+/// The user agent of the browser in the tests.
 pub const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
 /// The browser that loads the login page (and, by default, the phone on the same network).
 pub const BROWSER_IP: &str = "192.0.2.10";
 
+/// An IP address from its text (a test's literal).
 pub fn ip(text: &str) -> IpAddr {
     text.parse().unwrap()
 }
 
+/// [`BROWSER_IP`] as an address.
 pub fn browser_ip() -> IpAddr {
     ip(BROWSER_IP)
 }
@@ -139,6 +142,7 @@ impl Default for Setup {
 }
 
 impl Setup {
+    /// The same setup with the login question asked as `ask` says.
     pub fn ask(mut self, ask: AskPolicy) -> Self {
         self.config.ask = ask;
         self
@@ -190,7 +194,9 @@ impl Page {
 /// A reply from the SQRL endpoint: HTTP status (always 200 in process) and body.
 #[derive(Debug, Clone)]
 pub struct Posted {
+    /// The HTTP status.
     pub status: u16,
+    /// The body: the server's parameters, base64url.
     pub body: String,
 }
 

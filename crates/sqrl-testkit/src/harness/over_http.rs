@@ -5,21 +5,27 @@ use super::*;
 /// An HTTP response, read whole.
 #[derive(Debug, Clone)]
 pub struct Reply {
+    /// The HTTP status.
     pub status: u16,
+    /// The response headers.
     pub headers: HeaderMap,
+    /// The body, whole.
     pub body: Vec<u8>,
 }
 
 impl Reply {
+    /// The body as text (lossy UTF-8).
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
+    /// The body as JSON; panics with the status and body when it is not.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("{e}: {} {}", self.status, self.text()))
     }
 
+    /// A header's value, if present and text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
@@ -50,6 +56,7 @@ impl Reply {
 
 /// The router, driven with `oneshot`.
 pub struct OverHttp {
+    /// The layer under test.
     pub http: SqrlHttp,
     router: axum::Router,
     clock_ms: Arc<AtomicU64>,

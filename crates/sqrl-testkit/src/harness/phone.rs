@@ -2,6 +2,7 @@
 
 use super::*;
 
+/// The query string of a URL (after `?`; empty without one).
 pub fn query_of(url: &str) -> &str {
     url.split_once('?').map_or("", |(_, q)| q)
 }
@@ -68,6 +69,7 @@ pub fn log_in<T: Transport>(t: &T, keys: &Keys) -> (Page, Outcome) {
 /// A phone driven by hand: it signs whatever it is told to, as a faithful or a hostile client.
 #[derive(Clone)]
 pub struct Phone {
+    /// The identity's key for [`HOST`].
     pub site: SiteKey,
     /// The query string of the next request (`nut=…`).
     pub query: String,
