@@ -221,6 +221,7 @@ impl SqrlServer {
             let refused = Refused {
                 refusal: Refusal::RateLimited,
                 cps: pending.cps(),
+                cause: None,
             };
             return self.server.refuse(refused, rng);
         }

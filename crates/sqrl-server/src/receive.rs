@@ -83,20 +83,25 @@ pub struct Refused {
     pub refusal: Refusal,
     /// The request asked for `opt=cps` (the reply then sends the browser back to the site).
     pub cps: bool,
+    /// For a malformed body, the stable code of the wire-format error behind it
+    /// (`sqrl_proto::Error::code`), for the logs.
+    pub cause: Option<&'static str>,
 }
 
 impl Endpoint {
     /// Step 1: every check that needs no stored state.
     pub fn receive(&self, incoming: &Incoming<'_>) -> Result<Pending, Refused> {
-        let plain = |refusal| Refused {
-            refusal,
+        let malformed = |e: sqrl_proto::Error| Refused {
+            refusal: Refusal::MalformedBody,
             cps: false,
+            cause: Some(e.code()),
         };
-        let body = RequestBody::parse(incoming.body).map_err(|_| plain(Refusal::MalformedBody))?;
-        let params = body.client().map_err(|_| plain(Refusal::MalformedBody))?;
+        let body = RequestBody::parse(incoming.body).map_err(malformed)?;
+        let params = body.client().map_err(malformed)?;
         let refused = |refusal| Refused {
             refusal,
             cps: params.opt.cps,
+            cause: None,
         };
         params
             .version
@@ -153,5 +158,36 @@ impl Endpoint {
             client_ip: incoming.client_ip.to_canonical(),
             now: incoming.now,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    /// Before, a malformed body was refused as `malformed-body` alone: the wire-format error
+    /// that said what was wrong with it was dropped, so a log could not tell a bad base64
+    /// from a missing field.
+    #[test]
+    fn a_malformed_body_keeps_the_wire_error_s_code() {
+        let endpoint = Endpoint::new(Config::new("example.com"), &[1; 32], &[2; 32]);
+        let incoming = |body: &'static [u8]| Incoming {
+            query: "nut=x",
+            body,
+            client_ip: IpAddr::from([192, 0, 2, 1]),
+            now: 1_800_000_000,
+        };
+        for body in [&b"client=%%%"[..], b"garbage", b""] {
+            let Err(refused) = endpoint.receive(&incoming(body)) else {
+                panic!("{body:?} was received");
+            };
+            assert_eq!(refused.refusal, Refusal::MalformedBody);
+            let expected = match RequestBody::parse(body) {
+                Err(e) => e.code(),
+                Ok(parsed) => parsed.client().err().map(|e| e.code()).unwrap(),
+            };
+            assert_eq!(refused.cause, Some(expected), "{body:?}");
+        }
     }
 }

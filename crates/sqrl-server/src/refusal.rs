@@ -138,15 +138,6 @@ impl Refusal {
         };
         Tif::from_bits(bits)
     }
-
-    /// `true` when the request's flow record should show the refusal to the waiting page (the
-    /// phone's conversation ended there), rather than leave the flow as it was.
-    pub fn ends_flow(self) -> bool {
-        matches!(
-            self,
-            Refusal::Declined | Refusal::Disabled | Refusal::Superseded
-        )
-    }
 }
 
 impl core::fmt::Display for Refusal {

@@ -44,6 +44,9 @@ pub struct Decision {
 impl Endpoint {
     /// The reply to a refusal found before the snapshot was loaded.
     pub fn refuse(&self, refused: Refused, rng: &mut impl CryptoRngCore) -> Response {
+        if let Some(cause) = refused.cause {
+            tracing::debug!(cause, "sqrl request body malformed");
+        }
         self.detached(refused.refusal, Tif::empty(), refused.cps, rng)
             .response
     }
