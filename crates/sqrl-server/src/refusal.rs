@@ -64,6 +64,9 @@ pub enum Refusal {
     Conflict,
     /// The store (or another backend) failed; nothing changed.
     Backend,
+    /// The reply could not be written as `name=value` lines (the site's `ask`, `url=` or
+    /// `sin` holds a character the wire forbids: a configuration fault); nothing changed.
+    Unencodable,
 }
 
 impl Refusal {
@@ -96,6 +99,7 @@ impl Refusal {
             Refusal::IndexedSecretMismatch => "indexed-secret-mismatch",
             Refusal::Conflict => "conflict",
             Refusal::Backend => "backend",
+            Refusal::Unencodable => "reply-unencodable",
         }
     }
 
@@ -134,7 +138,8 @@ impl Refusal {
             | Refusal::IpMismatch
             | Refusal::NoAccount
             | Refusal::Disabled
-            | Refusal::Declined => 0x40,
+            | Refusal::Declined
+            | Refusal::Unencodable => 0x40,
         };
         Tif::from_bits(bits)
     }
@@ -179,6 +184,7 @@ mod tests {
             Refusal::IndexedSecretMismatch,
             Refusal::Conflict,
             Refusal::Backend,
+            Refusal::Unencodable,
         ];
         let mut codes = std::collections::HashSet::new();
         for refusal in all {

@@ -70,7 +70,11 @@ impl Endpoint {
         }
         Decision {
             response: Response {
-                body: reply.encode().unwrap_or_default(),
+                // Only the origin or path of the configuration can make this fail.
+                body: reply.encode().unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "a sqrl refusal cannot be encoded: check the site's origin and path");
+                    String::new()
+                }),
                 tif,
                 refusal: Some(refusal),
                 login: None,
@@ -158,7 +162,14 @@ impl Endpoint {
         reply.url = outcome.url;
         reply.ask = outcome.ask.clone();
         reply.sin = outcome.sin;
-        let body = reply.encode().unwrap_or_default();
+        let body = match reply.encode() {
+            Ok(body) => body,
+            Err(e) => {
+                // Nothing is committed, and the phone gets a reply it can parse.
+                tracing::error!(error = %e, "a sqrl reply cannot be encoded: check the site's ask, origin and sin");
+                return self.detached(Refusal::Unencodable, outcome.tif, cps, rng);
+            }
+        };
         // Once the user was asked in this flow, every later ident must answer: a refusal in
         // between (an IP mismatch, say) must not clear the question.
         flow.replied(nut, sha256(&body), outcome.ask.is_some());

@@ -12,6 +12,7 @@ use sqrl_testkit::harness::*;
 use sqrl_testkit::over_both_transports;
 
 over_both_transports!(
+    a_reply_the_wire_cannot_carry_is_refused_not_sent_empty,
     an_ip_mismatch_does_not_clear_the_question,
     a_login_disabled_before_redemption_gets_no_session,
     btn_zero_after_a_question_with_buttons_does_not_log_in,
@@ -426,4 +427,20 @@ fn a_login_refused_for_a_disabled_account_tells_the_waiting_page<T: Transport>()
     .unwrap();
     let (page, _) = log_in(&t, &keys);
     assert_eq!(t.status(&page), Ok(Status::Confirmed));
+}
+
+/// Before, a reply that could not be encoded (here a `sin` configured with a line break) was
+/// sent as an empty body with status 200, and its commit went ahead: the phone could parse
+/// nothing. Now the command is refused with a reply it can parse, and nothing changes.
+fn a_reply_the_wire_cannot_carry_is_refused_not_sent_empty<T: Transport>() {
+    let mut setup = Setup::default();
+    setup.config.secret_index = Some("login\r\nnut=forged".into());
+    let t = T::new(setup);
+    let iuk = Iuk::generate(&mut OsRng);
+    let m = Phone::new(&t, &iuk.imk());
+    let reply = m.send(&t, &m.body(&m.params(Command::Query)));
+    assert!(!reply.is_empty(), "an empty reply");
+    let tif = ServerParams::decode(&reply).unwrap().tif.bits();
+    assert_eq!(tif & 0x40, 0x40, "command failed: {tif:#x}");
+    assert!(t.account(&idk_of(&iuk.imk())).is_none());
 }
