@@ -89,7 +89,6 @@ pub mod assets;
 mod client_ip;
 mod error;
 mod handlers;
-mod log_gate;
 mod origin;
 pub mod qr;
 mod setup;
@@ -99,9 +98,9 @@ pub mod widget;
 
 pub use client_ip::forwarded_client_ip;
 pub use error::ApiError;
-pub use log_gate::LogGate;
 pub use origin::{Origin, OriginError};
 pub use setup::SetupError;
+pub use sqrl_server::LogGate;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

@@ -8,8 +8,8 @@
 //! A browser's redemption is the same walk: check the page's secret (no IO) → load the flow
 //! and its account → [`Endpoint::redeem`] (no IO) → [`Store::redeem`] → publish.
 
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rand_core::CryptoRngCore;
 
@@ -19,7 +19,8 @@ use crate::browser::{BrowserError, RedeemSnapshot, SessionDraft, Via};
 use crate::endpoint::Endpoint;
 use crate::events::{Events, MemoryEvents, Subscription};
 use crate::flow::{Flow, Status};
-use crate::limit::{log_limited, Limiter, MemoryLimiter, Prefixes, Rule};
+use crate::limit::{Limiter, MemoryLimiter, Prefixes, Rule};
+use crate::log_gate::LogGate;
 use crate::memory::MemoryStore;
 use crate::nut::FlowId;
 use crate::receive::{Incoming, Refused};
@@ -46,7 +47,7 @@ pub struct SqrlServer {
     scan_rule: Rule,
     prefixes: Prefixes,
     on_account: Option<NoticeHook>,
-    limit_logged: AtomicU64,
+    limit_logged: LogGate,
     /// Flows are shared with other instances: kept as if codes lived this long (seconds).
     shared_flows: Option<u64>,
 }
@@ -72,7 +73,7 @@ impl SqrlServer {
             scan_rule: DEFAULT_SCAN_RULE,
             prefixes: Prefixes::default(),
             on_account: None,
-            limit_logged: AtomicU64::new(0),
+            limit_logged: LogGate::new(Duration::from_secs(1)),
             shared_flows: None,
         }
     }
@@ -181,7 +182,14 @@ impl SqrlServer {
         match self.limiter.allow(rule, key, now_ms).await {
             Ok(true) => true,
             Ok(false) => {
-                log_limited(rule, key, &self.limit_logged, now_ms);
+                if let Some(skipped) = self.limit_logged.open(now_ms) {
+                    tracing::warn!(
+                        limit = rule.name,
+                        client = key,
+                        refused_since_last_line = skipped,
+                        "rate limit reached"
+                    );
+                }
                 false
             }
             Err(e) => {

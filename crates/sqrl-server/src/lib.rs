@@ -24,6 +24,7 @@ mod events;
 mod flow;
 mod flow_record;
 mod limit;
+mod log_gate;
 mod memory;
 mod nut;
 mod receive;
@@ -47,6 +48,7 @@ pub use flow::{
 };
 pub use flow_record::PhaseData;
 pub use limit::{Limiter, MemoryLimiter, Prefixes, Rule};
+pub use log_gate::LogGate;
 pub use memory::MemoryStore;
 pub use nut::{FlowId, Nut, NutCodec, QrNut};
 pub use receive::{Incoming, Pending, Refused};

@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -132,18 +131,6 @@ impl Limiter for MemoryLimiter {
         let (allowed, left) = take_token(rule, entry.0, entry.1, now_ms);
         *entry = (left, now_ms.max(entry.1));
         Ok(allowed)
-    }
-}
-
-/// Logs that a limit bit, at most once a second per rule (an attack must not flood the log).
-pub(crate) fn log_limited(rule: &Rule, key: &str, last_logged: &AtomicU64, now_ms: u64) {
-    let last = last_logged.load(Ordering::Relaxed);
-    if now_ms.saturating_sub(last) >= 1000
-        && last_logged
-            .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
-    {
-        tracing::warn!(limit = rule.name, client = key, "rate limit reached");
     }
 }
 

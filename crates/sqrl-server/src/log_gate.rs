@@ -7,7 +7,7 @@ use std::time::Duration;
 ///
 /// Time is an input (milliseconds on any clock that does not go back), so a gate works on
 /// the HTTP layer's injected clock as well as on a monotonic one. Each owner keeps its own
-/// gates: two [`SqrlHttp`](crate::SqrlHttp) instances in one process do not silence each other.
+/// gates: two servers (or two HTTP layers) in one process do not silence each other.
 #[derive(Debug)]
 pub struct LogGate {
     every_ms: u64,
