@@ -20,34 +20,38 @@ use crate::error::ApiError;
 use crate::watch::{self, FlowCookie};
 use crate::{assets, qr, SqrlHttp};
 
-pub(super) fn routes<T>(http: SqrlHttp) -> Router<T> {
-    let path = http.path().to_owned();
-    Router::new()
-        .route(
-            &path,
-            post(sqrl_endpoint).layer(DefaultBodyLimit::max(MAX_BODY_LEN)),
-        )
-        .route(&format!("{path}/new"), post(new_flow))
-        .route(
-            &format!("{path}/qr.svg"),
-            get(|state: State<SqrlHttp>, query: Query<NutQuery>| {
-                qr_image(state, query, QrFormat::Svg)
-            }),
-        )
-        .route(
-            &format!("{path}/qr.png"),
-            get(|state: State<SqrlHttp>, query: Query<NutQuery>| {
-                qr_image(state, query, QrFormat::Png)
-            }),
-        )
-        .route(&format!("{path}/events"), get(watch::events))
-        .route(&format!("{path}/poll"), get(watch::poll))
-        .route(&format!("{path}/redeem"), post(redeem))
-        .route(&format!("{path}/cps"), get(cps))
-        .route(&format!("{path}/logout"), post(logout))
-        .route(&format!("{path}/widget.js"), get(widget_js))
-        .layer(axum::middleware::map_response(api_headers))
-        .with_state(http)
+impl SqrlHttp {
+    /// The routes, with this layer as their state; merge them into the app's router.
+    pub fn router<T>(&self) -> Router<T> {
+        let http = self.clone();
+        let path = http.path().to_owned();
+        Router::new()
+            .route(
+                &path,
+                post(sqrl_endpoint).layer(DefaultBodyLimit::max(MAX_BODY_LEN)),
+            )
+            .route(&format!("{path}/new"), post(new_flow))
+            .route(
+                &format!("{path}/qr.svg"),
+                get(|state: State<SqrlHttp>, query: Query<NutQuery>| {
+                    qr_image(state, query, QrFormat::Svg)
+                }),
+            )
+            .route(
+                &format!("{path}/qr.png"),
+                get(|state: State<SqrlHttp>, query: Query<NutQuery>| {
+                    qr_image(state, query, QrFormat::Png)
+                }),
+            )
+            .route(&format!("{path}/events"), get(watch::events))
+            .route(&format!("{path}/poll"), get(watch::poll))
+            .route(&format!("{path}/redeem"), post(redeem))
+            .route(&format!("{path}/cps"), get(cps))
+            .route(&format!("{path}/logout"), post(logout))
+            .route(&format!("{path}/widget.js"), get(widget_js))
+            .layer(axum::middleware::map_response(api_headers))
+            .with_state(http)
+    }
 }
 
 /// Headers every reply of these routes carries: no content sniffing, no referrer to other

@@ -107,7 +107,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::{header, HeaderMap, HeaderValue};
-use axum::Router;
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
 use sqrl_proto::b64;
@@ -442,11 +441,6 @@ impl SqrlHttp {
     /// Now, seconds since the epoch, from the layer's clock.
     pub fn now(&self) -> u64 {
         self.now_ms() / 1000
-    }
-
-    /// The routes, with this layer as their state; merge them into the app's router.
-    pub fn router<T>(&self) -> Router<T> {
-        handlers::routes(self.clone())
     }
 
     /// The client IP of a request: the peer, or with [`HttpSettings::trusted_proxies`] the
