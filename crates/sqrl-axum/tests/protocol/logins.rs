@@ -40,20 +40,12 @@ fn new_account_then_known_then_browser_redeems_once<T: Transport>() {
     // A new user is not asked (AskPolicy::Offer asks only known accounts).
     t.set_now(T0 + 5);
     let mut asked = None;
-    let outcome = drive(
-        &t,
-        &page.url,
-        &keys,
-        Action::Login,
-        ClientConfig::default(),
-        browser_ip(),
-        |p| {
-            asked = Some(p.ask.clone());
-            assert!(p.ips_matched);
-            assert!(!p.known);
-            Decision::Approve
-        },
-    )
+    let outcome = login_with(&t, &page.url, &keys, |p| {
+        asked = Some(p.ask.clone());
+        assert!(p.ips_matched);
+        assert!(!p.known);
+        Decision::Approve
+    })
     .unwrap();
     assert_eq!(asked, Some(None), "no question for a new user");
     assert!(outcome.new_association);
@@ -75,19 +67,11 @@ fn new_account_then_known_then_browser_redeems_once<T: Transport>() {
     t.set_now(T0 + 100);
     let page = t.start();
     let mut question = None;
-    let outcome = drive(
-        &t,
-        &page.url,
-        &keys,
-        Action::Login,
-        ClientConfig::default(),
-        browser_ip(),
-        |p| {
-            question = p.ask.clone();
-            assert!(p.known);
-            Decision::Button(Button::First)
-        },
-    )
+    let outcome = login_with(&t, &page.url, &keys, |p| {
+        question = p.ask.clone();
+        assert!(p.known);
+        Decision::Button(Button::First)
+    })
     .unwrap();
     assert!(!outcome.new_association);
     let question = question.expect("a known account is asked");
@@ -149,18 +133,10 @@ fn declined_on_the_phone_rejects_the_flow<T: Transport>() {
     let t = T::new(Setup::default().ask(AskPolicy::Require));
     let (iuk, keys) = new_keys();
     let page = t.start();
-    let err = drive(
-        &t,
-        &page.url,
-        &keys,
-        Action::Login,
-        ClientConfig::default(),
-        browser_ip(),
-        |p| {
-            assert!(p.ask.is_some());
-            Decision::Button(Button::Second)
-        },
-    )
+    let err = login_with(&t, &page.url, &keys, |p| {
+        assert!(p.ask.is_some());
+        Decision::Button(Button::Second)
+    })
     .unwrap_err();
     assert_eq!(
         err,
@@ -178,16 +154,7 @@ fn declined_on_the_phone_rejects_the_flow<T: Transport>() {
     let t = T::site();
     log_in(&t, &keys);
     let page = t.start();
-    let err = drive(
-        &t,
-        &page.url,
-        &keys,
-        Action::Login,
-        ClientConfig::default(),
-        browser_ip(),
-        |_| Decision::Button(Button::Second),
-    )
-    .unwrap_err();
+    let err = login_with(&t, &page.url, &keys, |_| Decision::Button(Button::Second)).unwrap_err();
     assert_eq!(
         err,
         sqrl_client::Error::Exchange(sqrl_client::ExchangeError::CommandFailed(Tif::from_bits(
@@ -412,16 +379,7 @@ fn a_waiting_page_wakes_only_for_its_own_flow<T: Transport>() {
     let other = t.start();
     let mut mine_events = t.sqrl().subscribe(mine.flow);
     let mut other_events = t.sqrl().subscribe(other.flow);
-    drive(
-        &t,
-        &mine.url,
-        &keys,
-        Action::Login,
-        ClientConfig::default(),
-        browser_ip(),
-        |_| Decision::Approve,
-    )
-    .unwrap();
+    login_with(&t, &mine.url, &keys, |_| Decision::Approve).unwrap();
     assert_eq!(
         mine_events.next().now_or_never(),
         Some(Some(Status::Scanned))

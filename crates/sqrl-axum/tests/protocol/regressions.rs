@@ -51,16 +51,7 @@ fn btn_zero_after_a_question_with_buttons_does_not_log_in<T: Transport>() {
 
     // The real client approving without choosing a button sends btn=0: refused.
     let page = t.start();
-    let err = drive(
-        &t,
-        &page.url,
-        &keys(&iuk),
-        Action::Login,
-        ClientConfig::default(),
-        browser_ip(),
-        |_| Decision::Approve,
-    )
-    .unwrap_err();
+    let err = login_with(&t, &page.url, &keys(&iuk), |_| Decision::Approve).unwrap_err();
     assert!(
         matches!(
             err,
@@ -337,16 +328,7 @@ fn a_login_disabled_before_redemption_gets_no_session<T: Transport>() {
     let (_, keys) = new_keys();
     log_in(&t, &keys);
     let page = t.start();
-    drive(
-        &t,
-        &page.url,
-        &keys,
-        Action::Login,
-        ClientConfig::default(),
-        browser_ip(),
-        |_| Decision::Button(Button::First),
-    )
-    .unwrap();
+    login_with(&t, &page.url, &keys, |_| Decision::Button(Button::First)).unwrap();
     assert_eq!(t.status(&page), Ok(Status::Confirmed));
     act(&t, &keys, Action::Disable).1.unwrap();
     assert_eq!(t.redeem(&page), Err(Denied::Flow(FlowError::WrongState)));
@@ -358,18 +340,10 @@ fn cancel_at_the_clients_own_prompt_reaches_the_waiting_page<T: Transport>() {
     let t = T::site();
     let (iuk, keys) = new_keys();
     let page = t.start();
-    let err = drive(
-        &t,
-        &page.url,
-        &keys,
-        Action::Login,
-        ClientConfig::default(),
-        browser_ip(),
-        |p| {
-            assert!(p.ask.is_none(), "a new user is asked nothing");
-            Decision::Cancel
-        },
-    )
+    let err = login_with(&t, &page.url, &keys, |p| {
+        assert!(p.ask.is_none(), "a new user is asked nothing");
+        Decision::Cancel
+    })
     .unwrap_err();
     assert_eq!(
         err,

@@ -56,7 +56,7 @@ mod phone;
 pub use faulty::Faulty;
 pub use in_process::InProcess;
 pub use over_http::{read, status_of, user_of, OverHttp, Reply};
-pub use phone::{act, drive, idk_of, keys, log_in, query_of, Phone};
+pub use phone::{act, drive, idk_of, keys, log_in, login_with, query_of, Phone};
 
 /// The virtual epoch every test starts at.
 pub const T0: u64 = 1_800_000_000;

@@ -40,6 +40,24 @@ pub fn drive<T: Transport>(
     exchange.drive(first, send, decide)
 }
 
+/// [`drive`] for a login with the client's defaults, the phone on the browser's network.
+pub fn login_with<T: Transport>(
+    t: &T,
+    url: &str,
+    keys: &Keys,
+    decide: impl FnMut(&Prompt) -> Decision,
+) -> Result<Outcome, sqrl_client::Error> {
+    drive(
+        t,
+        url,
+        keys,
+        Action::Login,
+        ClientConfig::default(),
+        browser_ip(),
+        decide,
+    )
+}
+
 /// `action` with the real client on a new code, phone and browser on one network,
 /// answering any question with the first button.
 pub fn act<T: Transport>(
