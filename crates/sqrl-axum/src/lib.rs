@@ -100,7 +100,7 @@ pub use client_ip::forwarded_client_ip;
 pub use error::ApiError;
 pub use origin::{Origin, OriginError};
 pub use setup::SetupError;
-pub use sqrl_server::LogGate;
+pub use sqrl_server::{LogGate, UnixTime};
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -125,15 +125,17 @@ pub const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(30);
 /// How often a refused status stream is logged at most (per [`SqrlHttp`]).
 const STREAM_CAP_LOG_EVERY: Duration = Duration::from_secs(1);
 
-/// Milliseconds since the Unix epoch from the system clock.
-pub fn system_clock_ms() -> u64 {
+/// Now, from the system clock (the epoch if the clock is set before it).
+pub fn system_clock() -> UnixTime {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .map_or(UnixTime::EPOCH, |d| {
+            UnixTime::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        })
 }
 
-/// The HTTP layer's clock: milliseconds since the Unix epoch (inject one in tests).
-pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+/// The HTTP layer's clock (inject one in tests).
+pub type Clock = Arc<dyn Fn() -> UnixTime + Send + Sync>;
 
 /// A login, as reported to the `on_login` hook.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -280,8 +282,8 @@ impl Builder {
         self
     }
 
-    /// Replaces the clock (milliseconds since the epoch): for tests on a virtual clock.
-    pub fn clock(mut self, clock: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+    /// Replaces the clock ([`system_clock`] by default): for tests on a virtual clock.
+    pub fn clock(mut self, clock: impl Fn() -> UnixTime + Send + Sync + 'static) -> Self {
         self.clock = Arc::new(clock);
         self
     }
@@ -341,7 +343,7 @@ impl SqrlHttp {
             settings: HttpSettings::default(),
             on_login: None,
             map_user: None,
-            clock: Arc::new(system_clock_ms),
+            clock: Arc::new(system_clock),
         }
     }
 
@@ -379,7 +381,7 @@ impl SqrlHttp {
     pub(crate) async fn allow_poll(&self, ip: IpAddr) -> bool {
         self.inner
             .sqrl
-            .allow(&self.inner.settings.poll_rule, ip, self.now_ms())
+            .allow(&self.inner.settings.poll_rule, ip, self.now())
             .await
     }
 
@@ -392,7 +394,7 @@ impl SqrlHttp {
             .streams
             .open(&client, flow)
             .map_err(|cap: StreamCap| {
-                if let Some(skipped) = self.inner.stream_cap_log.open(self.now_ms()) {
+                if let Some(skipped) = self.inner.stream_cap_log.open(self.now()) {
                     tracing::warn!(
                         ?cap,
                         client = client.as_str(),
@@ -434,14 +436,9 @@ impl SqrlHttp {
         Ok(runtime.spawn(self.clone().housekeeping(HOUSEKEEPING_EVERY)))
     }
 
-    /// Now, milliseconds since the epoch, from the layer's clock.
-    pub fn now_ms(&self) -> u64 {
+    /// Now, from the layer's clock.
+    pub fn now(&self) -> UnixTime {
         (self.inner.clock)()
-    }
-
-    /// Now, seconds since the epoch, from the layer's clock.
-    pub fn now(&self) -> u64 {
-        self.now_ms() / 1000
     }
 
     /// The routes, with this layer as their state; merge them into the app's router.
@@ -477,7 +474,7 @@ impl SqrlHttp {
     pub async fn begin(&self, ip: IpAddr, user_agent: &str) -> Result<Begun, BeginError> {
         let sqrl = &self.inner.sqrl;
         if !sqrl
-            .allow(&self.inner.settings.mint_rule, ip, self.now_ms())
+            .allow(&self.inner.settings.mint_rule, ip, self.now())
             .await
         {
             return Err(BeginError::RateLimited);
@@ -491,7 +488,12 @@ impl SqrlHttp {
             self.inner.settings.login_page
         );
         let life = self.lifetimes();
-        let value = format!("{}.{now}.{}", flow.flow.encode(), flow.browser_secret);
+        let value = format!(
+            "{}.{}.{}",
+            flow.flow.encode(),
+            now.as_secs(),
+            flow.browser_secret
+        );
         Ok(Begun {
             link: server.link_with_cancel(&flow.url, &cancel),
             cookie: self.cookie(FLOW_COOKIE, &value, life.nut.saturating_add(life.redeem)),
@@ -528,7 +530,7 @@ impl SqrlHttp {
         let id = b64::encode(id);
         let draft = SessionDraft {
             id_hash: Sha256::digest(id.as_bytes()).into(),
-            created_at: self.now(),
+            created_at: self.now().as_secs(),
             ip: ip.to_string(),
             browser: BrowserInfo::from_user_agent(user_agent).to_string(),
         };

@@ -15,7 +15,7 @@ use axum::Json;
 use futures_util::{stream, Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
-use sqrl_server::{BrowserError, FlowId, Status, Subscription};
+use sqrl_server::{BrowserError, FlowId, Status, Subscription, UnixTime};
 
 use crate::error::ApiError;
 use crate::streams::StreamPermit;
@@ -103,7 +103,7 @@ impl Watcher {
         self.cookie
             .issued_at
             .saturating_add(self.http.lifetimes().nut)
-            .saturating_sub(self.http.now())
+            .saturating_sub(self.http.now().as_secs())
     }
 
     /// The status last read, as the page's JSON.
@@ -115,16 +115,14 @@ impl Watcher {
     /// code's expiry, or the fallback interval). `None` when the flow can no longer be read.
     async fn next(&mut self) -> Option<Status> {
         let life = self.http.lifetimes();
-        let now_ms = self.http.now_ms();
-        let expiry_ms = match self.status {
-            Status::Confirmed => now_ms.saturating_add(life.redeem.saturating_mul(1000)),
-            _ => self
-                .cookie
-                .issued_at
-                .saturating_add(life.nut)
-                .saturating_mul(1000),
+        let now = self.http.now();
+        let expiry = match self.status {
+            Status::Confirmed => now.saturating_add(Duration::from_secs(life.redeem)),
+            _ => UnixTime::from_secs(self.cookie.issued_at.saturating_add(life.nut)),
         };
-        let wait = Duration::from_millis(expiry_ms.saturating_sub(now_ms).saturating_add(50))
+        let wait = expiry
+            .saturating_duration_since(now)
+            .saturating_add(Duration::from_millis(50))
             .min(self.http.settings().reread);
         let event = tokio::select! {
             event = self.subscription.next() => match event {

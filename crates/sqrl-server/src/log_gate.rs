@@ -13,7 +13,7 @@ use crate::time::UnixTime;
 #[derive(Debug)]
 pub struct LogGate {
     every_ms: u64,
-    /// `now_ms + 1` of the last line let through (0: never).
+    /// `now.as_millis() + 1` of the last line let through (0: never).
     last: AtomicU64,
     skipped: AtomicU64,
 }
