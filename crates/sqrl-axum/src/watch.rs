@@ -24,7 +24,8 @@ use crate::{cookie_value, SqrlHttp, FLOW_COOKIE};
 /// How long a long-poll waits for a change before it answers anyway.
 const LONG_POLL: Duration = Duration::from_secs(25);
 
-/// The flow cookie: flow id, issue time, and the secret that authenticates both.
+/// The flow cookie: flow id, issue time (seconds since the Unix epoch), and the secret that
+/// authenticates both.
 pub(crate) struct FlowCookie {
     pub(crate) flow: FlowId,
     pub(crate) issued_at: u64,

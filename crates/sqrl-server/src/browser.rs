@@ -215,6 +215,7 @@ mod tests {
     use crate::testkit::{account, flow};
 
     const T: u64 = 1_800_000_020;
+    const NOW: UnixTime = UnixTime::from_secs(T);
 
     fn server() -> Endpoint {
         Endpoint::new(Config::new("example.com"), &[1; 32], &[2; 32])
@@ -255,12 +256,7 @@ mod tests {
         let mine = account(1);
         let secret = secret_of(FlowId([1; 16]));
         let commit = server()
-            .redeem(
-                loaded(Some(mine.clone())),
-                page(&secret),
-                draft(),
-                UnixTime::from_secs(T),
-            )
+            .redeem(loaded(Some(mine.clone())), page(&secret), draft(), NOW)
             .unwrap();
         assert_eq!(commit.expected_version, 1);
         assert_eq!(commit.flow.version(), 2);
@@ -277,12 +273,7 @@ mod tests {
         let secret = secret_of(FlowId([1; 16]));
         for found in [None, Some(disabled), Some(account(2))] {
             assert_eq!(
-                server().redeem(
-                    loaded(found),
-                    page(&secret),
-                    draft(),
-                    UnixTime::from_secs(T)
-                ),
+                server().redeem(loaded(found), page(&secret), draft(), NOW),
                 Err(BrowserError::Flow(FlowError::WrongState))
             );
         }
@@ -296,26 +287,16 @@ mod tests {
             account: Some(account(2)),
         };
         assert_eq!(
-            server().redeem(
-                cps.clone(),
-                Via::Cps("not-the-token"),
-                draft(),
-                UnixTime::from_secs(T)
-            ),
+            server().redeem(cps.clone(), Via::Cps("not-the-token"), draft(), NOW),
             Err(BrowserError::Unknown)
         );
         let secret = secret_of(FlowId([2; 16]));
         assert_eq!(
-            server().redeem(cps, page(&secret), draft(), UnixTime::from_secs(T)),
+            server().redeem(cps, page(&secret), draft(), NOW),
             Err(BrowserError::Flow(FlowError::WrongState))
         );
         assert_eq!(
-            server().redeem(
-                RedeemSnapshot::default(),
-                page(&secret),
-                draft(),
-                UnixTime::from_secs(T)
-            ),
+            server().redeem(RedeemSnapshot::default(), page(&secret), draft(), NOW),
             Err(BrowserError::Unknown)
         );
     }
@@ -331,12 +312,7 @@ mod tests {
         };
         for via in [page(""), page("not-a-secret"), page(&other), forged_time] {
             assert_eq!(
-                server().redeem(
-                    loaded(Some(account(1))),
-                    via,
-                    draft(),
-                    UnixTime::from_secs(T)
-                ),
+                server().redeem(loaded(Some(account(1))), via, draft(), NOW),
                 Err(BrowserError::Unknown)
             );
         }

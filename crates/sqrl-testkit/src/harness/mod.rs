@@ -163,7 +163,7 @@ pub struct Page {
     pub nut: String,
     /// The flow.
     pub flow: FlowId,
-    /// The issue time the cookie claims.
+    /// The issue time the cookie claims, in seconds since the Unix epoch.
     pub issued_at: u64,
     /// The browser secret.
     pub secret: String,
