@@ -26,6 +26,7 @@ use sqrl_proto::{
     b64, Bytes32, ClientParams, Limits, NameValueList, RequestBody, ServerEcho, ServerParams,
     SqrlUrl, Tif, VersionSet,
 };
+use sqrl_server::UnixTime;
 use sqrl_server::{
     Account, AccountId, AskPolicy, Config, Endpoint, Flow, Incoming, NutCodec, Snapshot,
 };
@@ -199,7 +200,7 @@ impl rand_core::RngCore for CounterRng {
 
 impl rand_core::CryptoRng for CounterRng {}
 
-/// The fuzzed server's clock.
+/// The fuzzed server's clock, in seconds since the Unix epoch.
 pub const NOW: u64 = 1_700_000_000;
 /// The browser that "loaded the login page".
 pub const BROWSER_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
@@ -280,7 +281,7 @@ fn fixture(variant: bool) -> Fixture {
     let keys = keys();
     let mut rng = CounterRng(u64::from(variant));
     let ua = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";
-    let new = server.start_flow(BROWSER_IP, ua, NOW, &mut rng);
+    let new = server.start_flow(BROWSER_IP, ua, UnixTime::from_secs(NOW), &mut rng);
     let client = b64::encode(query_text(&keys));
     let body = signed_body(&keys, &client, &b64::encode(&new.url), 0);
     let query = format!("nut={}", new.nut);
@@ -288,7 +289,7 @@ fn fixture(variant: bool) -> Fixture {
         query: &query,
         body: &body,
         client_ip: BROWSER_IP,
-        now: NOW,
+        now: UnixTime::from_secs(NOW),
     };
     let pending = server
         .receive(&incoming)
@@ -356,7 +357,7 @@ pub fn server_request(data: &[u8]) {
     let (&flags, rest) = rest.split_first().unwrap_or((&0, &[]));
     let sin = mode & 4 != 0;
     let fx = &fixtures()[usize::from(sin)];
-    let now = if mode & 16 != 0 { NOW + 3600 } else { NOW + 5 };
+    let now = UnixTime::from_secs(if mode & 16 != 0 { NOW + 3600 } else { NOW + 5 });
     let mut rng = CounterRng(u64::from(mode) << 8 | u64::from(flags));
     let (query, body, flow) = match mode % 3 {
         0 => {

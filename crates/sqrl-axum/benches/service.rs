@@ -26,9 +26,14 @@ use rand_core::OsRng;
 use sqrl_client::exchange::{Action, Config as ClientConfig, Decision, Exchange, Keys, Step};
 use sqrl_client::keys::{Iuk, Rlk};
 use sqrl_proto::SqrlUrl;
-use sqrl_server::{Config, Endpoint, Incoming, MemoryStore, Snapshot, SplitStore, SqrlServer};
+use sqrl_server::{
+    Config, Endpoint, Incoming, MemoryStore, Snapshot, SplitStore, SqrlServer, UnixTime,
+};
 use sqrl_server_sqlite::SqliteStore;
 use std::sync::Arc;
+
+/// The benchmark's clock.
+const NOW: UnixTime = UnixTime::from_secs(1_800_000_000);
 
 const IP: &str = "192.0.2.10";
 
@@ -39,7 +44,7 @@ fn server() -> Endpoint {
 /// One login; returns the time spent inside the server's `handle` calls.
 fn login(rt: &tokio::runtime::Runtime, service: &SqrlServer, keys: &Keys) -> Duration {
     let ip: IpAddr = IP.parse().unwrap();
-    let now = 1_800_000_000;
+    let now = NOW;
     let flow = service
         .server()
         .start_flow(ip, "Firefox/128.0", now, &mut OsRng);
@@ -135,12 +140,9 @@ fn fixture() -> Fixture {
     login(&rt, &sqlite, &keys);
     login(&rt, &split, &keys);
     // A first query, signed once, for the pure decision.
-    let flow = memory.server().start_flow(
-        IP.parse().unwrap(),
-        "Firefox/128.0",
-        1_800_000_000,
-        &mut OsRng,
-    );
+    let flow = memory
+        .server()
+        .start_flow(IP.parse().unwrap(), "Firefox/128.0", NOW, &mut OsRng);
     let (_, request) = Exchange::start(
         SqrlUrl::parse(&flow.url).unwrap(),
         Action::Login,
@@ -182,11 +184,7 @@ fn operations(f: &Fixture) -> Vec<Operation<'_>> {
     let signature = f.raw.sign(&f.message);
     let key = f.raw.verifying_key();
     let ip: IpAddr = IP.parse().unwrap();
-    let svg_url = f
-        .memory
-        .server()
-        .start_flow(ip, "", 1_800_000_000, &mut OsRng)
-        .url;
+    let svg_url = f.memory.server().start_flow(ip, "", NOW, &mut OsRng).url;
     let png_url = svg_url.clone();
     vec![
         (
@@ -207,7 +205,7 @@ fn operations(f: &Fixture) -> Vec<Operation<'_>> {
                         query,
                         body: body.as_bytes(),
                         client_ip: ip,
-                        now: 1_800_000_000,
+                        now: NOW,
                     })
                     .unwrap();
                 black_box(
@@ -232,12 +230,11 @@ fn operations(f: &Fixture) -> Vec<Operation<'_>> {
         (
             "mint a login code (sealed nut)",
             timed(move || {
-                black_box(f.memory.server().start_flow(
-                    ip,
-                    "Firefox/128.0",
-                    1_800_000_000,
-                    &mut OsRng,
-                ));
+                black_box(
+                    f.memory
+                        .server()
+                        .start_flow(ip, "Firefox/128.0", NOW, &mut OsRng),
+                );
             }),
         ),
         (

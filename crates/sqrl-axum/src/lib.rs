@@ -100,7 +100,7 @@ pub use client_ip::forwarded_client_ip;
 pub use error::ApiError;
 pub use origin::{Origin, OriginError};
 pub use setup::SetupError;
-pub use sqrl_server::LogGate;
+pub use sqrl_server::{LogGate, UnixTime};
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -124,15 +124,17 @@ pub const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(30);
 /// How often a refused status stream is logged at most (per [`SqrlHttp`]).
 const STREAM_CAP_LOG_EVERY: Duration = Duration::from_secs(1);
 
-/// Milliseconds since the Unix epoch from the system clock.
-pub fn system_clock_ms() -> u64 {
+/// Now, from the system clock (the epoch if the clock is set before it).
+pub fn system_clock() -> UnixTime {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .map_or(UnixTime::EPOCH, |d| {
+            UnixTime::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        })
 }
 
-/// The HTTP layer's clock: milliseconds since the Unix epoch (inject one in tests).
-pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+/// The HTTP layer's clock (inject one in tests).
+pub type Clock = Arc<dyn Fn() -> UnixTime + Send + Sync>;
 
 /// A login, as reported to the `on_login` hook.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -279,8 +281,8 @@ impl Builder {
         self
     }
 
-    /// Replaces the clock (milliseconds since the epoch): for tests on a virtual clock.
-    pub fn clock(mut self, clock: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+    /// Replaces the clock ([`system_clock`] by default): for tests on a virtual clock.
+    pub fn clock(mut self, clock: impl Fn() -> UnixTime + Send + Sync + 'static) -> Self {
         self.clock = Arc::new(clock);
         self
     }
@@ -340,7 +342,7 @@ impl SqrlHttp {
             settings: HttpSettings::default(),
             on_login: None,
             map_user: None,
-            clock: Arc::new(system_clock_ms),
+            clock: Arc::new(system_clock),
         }
     }
 
@@ -378,7 +380,7 @@ impl SqrlHttp {
     pub(crate) async fn allow_poll(&self, ip: IpAddr) -> bool {
         self.inner
             .sqrl
-            .allow(&self.inner.settings.poll_rule, ip, self.now_ms())
+            .allow(&self.inner.settings.poll_rule, ip, self.now())
             .await
     }
 
@@ -391,7 +393,7 @@ impl SqrlHttp {
             .streams
             .open(&client, flow)
             .map_err(|cap: StreamCap| {
-                if let Some(skipped) = self.inner.stream_cap_log.open(self.now_ms()) {
+                if let Some(skipped) = self.inner.stream_cap_log.open(self.now()) {
                     tracing::warn!(
                         ?cap,
                         client = client.as_str(),
@@ -433,14 +435,9 @@ impl SqrlHttp {
         Ok(runtime.spawn(self.clone().housekeeping(HOUSEKEEPING_EVERY)))
     }
 
-    /// Now, milliseconds since the epoch, from the layer's clock.
-    pub fn now_ms(&self) -> u64 {
+    /// Now, from the layer's clock.
+    pub fn now(&self) -> UnixTime {
         (self.inner.clock)()
-    }
-
-    /// Now, seconds since the epoch, from the layer's clock.
-    pub fn now(&self) -> u64 {
-        self.now_ms() / 1000
     }
 
     /// The client IP of a request: the peer, or with [`HttpSettings::trusted_proxies`] the
@@ -471,7 +468,7 @@ impl SqrlHttp {
     pub async fn begin(&self, ip: IpAddr, user_agent: &str) -> Result<Begun, BeginError> {
         let sqrl = &self.inner.sqrl;
         if !sqrl
-            .allow(&self.inner.settings.mint_rule, ip, self.now_ms())
+            .allow(&self.inner.settings.mint_rule, ip, self.now())
             .await
         {
             return Err(BeginError::RateLimited);
@@ -485,7 +482,12 @@ impl SqrlHttp {
             self.inner.settings.login_page
         );
         let life = self.lifetimes();
-        let value = format!("{}.{now}.{}", flow.flow.encode(), flow.browser_secret);
+        let value = format!(
+            "{}.{}.{}",
+            flow.flow.encode(),
+            now.as_secs(),
+            flow.browser_secret
+        );
         Ok(Begun {
             link: server.link_with_cancel(&flow.url, &cancel),
             cookie: self.cookie(FLOW_COOKIE, &value, life.nut.saturating_add(life.redeem)),
@@ -522,7 +524,7 @@ impl SqrlHttp {
         let id = b64::encode(id);
         let draft = SessionDraft {
             id_hash: Sha256::digest(id.as_bytes()).into(),
-            created_at: self.now(),
+            created_at: self.now().as_secs(),
             ip: ip.to_string(),
             browser: BrowserInfo::from_user_agent(user_agent).to_string(),
         };

@@ -15,7 +15,7 @@ use axum::Json;
 use futures_util::{stream, Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
-use sqrl_server::{BrowserError, FlowId, Status, Subscription};
+use sqrl_server::{BrowserError, FlowId, Status, Subscription, UnixTime};
 
 use crate::error::ApiError;
 use crate::streams::StreamPermit;
@@ -24,7 +24,8 @@ use crate::{cookie_value, SqrlHttp, FLOW_COOKIE};
 /// How long a long-poll waits for a change before it answers anyway.
 const LONG_POLL: Duration = Duration::from_secs(25);
 
-/// The flow cookie: flow id, issue time, and the secret that authenticates both.
+/// The flow cookie: flow id, issue time (seconds since the Unix epoch), and the secret that
+/// authenticates both.
 pub(crate) struct FlowCookie {
     pub(crate) flow: FlowId,
     pub(crate) issued_at: u64,
@@ -103,7 +104,7 @@ impl Watcher {
         self.cookie
             .issued_at
             .saturating_add(self.http.lifetimes().nut)
-            .saturating_sub(self.http.now())
+            .saturating_sub(self.http.now().as_secs())
     }
 
     /// The status last read, as the page's JSON.
@@ -115,16 +116,14 @@ impl Watcher {
     /// code's expiry, or the fallback interval). `None` when the flow can no longer be read.
     async fn next(&mut self) -> Option<Status> {
         let life = self.http.lifetimes();
-        let now_ms = self.http.now_ms();
-        let expiry_ms = match self.status {
-            Status::Confirmed => now_ms.saturating_add(life.redeem.saturating_mul(1000)),
-            _ => self
-                .cookie
-                .issued_at
-                .saturating_add(life.nut)
-                .saturating_mul(1000),
+        let now = self.http.now();
+        let expiry = match self.status {
+            Status::Confirmed => now.saturating_add(Duration::from_secs(life.redeem)),
+            _ => UnixTime::from_secs(self.cookie.issued_at.saturating_add(life.nut)),
         };
-        let wait = Duration::from_millis(expiry_ms.saturating_sub(now_ms).saturating_add(50))
+        let wait = expiry
+            .saturating_duration_since(now)
+            .saturating_add(Duration::from_millis(50))
             .min(self.http.settings().reread);
         let event = tokio::select! {
             event = self.subscription.next() => match event {

@@ -274,7 +274,7 @@ fn long_poll_answers_at_once_when_the_status_differs_and_waits_for_a_change() {
     assert_eq!(reply.json()["status"], "confirmed");
 
     // On the virtual clock: 100 s later the page is told how long it has left.
-    t.set_now(T0 + 100);
+    t.set_now(at(T0 + 100));
     let reply = t.browse("GET", "/sqrl/poll?last=", Some(&cookie));
     assert_eq!(reply.json()["expires_in"], 200);
 }
@@ -469,7 +469,7 @@ fn login_codes_are_limited_per_network_prefix() {
     assert_eq!(new_code("2001:db8:1:2::1"), 200);
     assert_eq!(new_code(BROWSER_IP), 200);
     // On the site's clock, the bucket refills (one code per 1000 s).
-    t.set_now(T0 + 1000);
+    t.set_now(at(T0 + 1000));
     assert_eq!(new_code("2001:db8:1:1::1"), 200);
     assert_eq!(new_code("2001:db8:1:1::1"), 429);
 }
@@ -717,7 +717,7 @@ fn housekeeping_forgets_an_embedders_finished_flows() {
         1,
         "a flow within its retention is kept"
     );
-    t.set_now(T0 + t.http.sqrl().flow_retention() + 1);
+    t.set_now(at(T0 + t.http.sqrl().flow_retention() + 1));
     settle();
     assert_eq!(
         memory.flow_count(),

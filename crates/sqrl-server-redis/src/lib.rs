@@ -19,7 +19,7 @@ use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
 use redis::Script;
 use sqrl_server::{
-    Events, Flow, FlowId, FlowStore, Hub, Limiter, Rule, Status, StoreError, Subscription,
+    Events, Flow, FlowId, FlowStore, Hub, Limiter, Rule, Status, StoreError, Subscription, UnixTime,
 };
 
 fn backend(e: impl core::fmt::Display) -> StoreError {
@@ -272,7 +272,7 @@ impl RedisLimiter {
 
 #[async_trait]
 impl Limiter for RedisLimiter {
-    async fn allow(&self, rule: &Rule, key: &str, now_ms: u64) -> Result<bool, StoreError> {
+    async fn allow(&self, rule: &Rule, key: &str, now: UnixTime) -> Result<bool, StoreError> {
         let mut manager = self.connection.manager.clone();
         let mut name = rule.name.as_bytes().to_vec();
         name.push(b':');
@@ -288,7 +288,7 @@ impl Limiter for RedisLimiter {
             .key(self.connection.key("limit:", &name))
             .arg(rule.burst)
             .arg(rule.per_second)
-            .arg(now_ms)
+            .arg(now.as_millis())
             .arg(refill_ms.max(1000))
             .invoke_async(&mut manager)
             .await

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use sqrl_server::testkit::{self, flow};
-use sqrl_server::{Events, FlowId, FlowStore, Limiter, Rule, Status, StoreError};
+use sqrl_server::{Events, FlowId, FlowStore, Limiter, Rule, Status, StoreError, UnixTime};
 use sqrl_server_redis::{RedisConnection, RedisEvents, RedisFlows, RedisLimiter};
 use sqrl_testkit::Redis;
 
@@ -56,7 +56,7 @@ async fn one_limit_is_shared_by_every_instance() {
         burst: 3,
         per_second: 1.0,
     };
-    let t = 1_800_000_000_000;
+    let t = UnixTime::from_secs(1_800_000_000);
     assert!(a.allow(&rule, "192.0.2.1/32", t).await.unwrap());
     assert!(b.allow(&rule, "192.0.2.1/32", t).await.unwrap());
     assert!(a.allow(&rule, "192.0.2.1/32", t).await.unwrap());
@@ -65,7 +65,14 @@ async fn one_limit_is_shared_by_every_instance() {
         "the fourth request on any instance is over the shared burst"
     );
     assert!(b.allow(&rule, "192.0.2.2/32", t).await.unwrap());
-    assert!(a.allow(&rule, "192.0.2.1/32", t + 1100).await.unwrap());
+    assert!(a
+        .allow(
+            &rule,
+            "192.0.2.1/32",
+            t.saturating_add(Duration::from_millis(1100))
+        )
+        .await
+        .unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

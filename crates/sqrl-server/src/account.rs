@@ -69,7 +69,7 @@ pub struct Account {
     pub sqrlonly: bool,
     /// The user asks that other recovery be disabled (`opt=hardlock`).
     pub hardlock: bool,
-    /// When the association was made (seconds since the epoch).
+    /// When the association was made (seconds since the Unix epoch).
     pub created_at: u64,
     /// The identity's indexed secret for the site's `sin` (when the site sends one).
     pub ins: Option<Bytes32>,
@@ -146,7 +146,7 @@ pub struct Session {
     pub id_hash: [u8; 32],
     /// The account this session is signed in to.
     pub account: AccountId,
-    /// Created (seconds since the epoch).
+    /// Created (seconds since the Unix epoch).
     pub created_at: u64,
     /// The IP address that logged in.
     pub ip: String,

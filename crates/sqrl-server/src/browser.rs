@@ -14,6 +14,7 @@ use crate::endpoint::{hmac_sha256, sha256, Endpoint};
 use crate::flow::{Flow, FlowError, Status};
 use crate::nut::{FlowId, QrNut};
 use crate::store::{RedeemCommit, StoreError};
+use crate::time::UnixTime;
 use crate::useragent::BrowserInfo;
 
 /// Why the browser side was refused.
@@ -35,7 +36,7 @@ pub enum BrowserError {
 pub struct SessionDraft {
     /// SHA-256 of the new session id.
     pub id_hash: [u8; 32],
-    /// Now, seconds since the epoch.
+    /// Now, in seconds since the Unix epoch (stored as is: [`UnixTime::as_secs`]).
     pub created_at: u64,
     /// The browser's IP address.
     pub ip: String,
@@ -62,7 +63,7 @@ pub enum Via<'a> {
     /// The page that showed the code, with its browser secret and the code's issue time as
     /// its cookie says ([`Endpoint::check_browser`]; the redemption checks them itself).
     Page {
-        /// The code's issue time, from the page's cookie.
+        /// The code's issue time (seconds since the Unix epoch), from the page's cookie.
         issued_at: u64,
         /// The browser secret, from the page's cookie.
         secret: &'a str,
@@ -108,13 +109,13 @@ impl Endpoint {
         &self,
         browser_ip: IpAddr,
         user_agent: &str,
-        now: u64,
+        now: UnixTime,
         rng: &mut impl CryptoRngCore,
     ) -> NewFlow {
         let flow = FlowId::generate(rng);
         let nut = self.codec.mint_qr(&QrNut {
             flow,
-            issued_at: now,
+            issued_at: now.as_secs(),
             browser_ip,
             browser: BrowserInfo::from_user_agent(user_agent),
         });
@@ -124,7 +125,7 @@ impl Endpoint {
             nut,
             // (Empty, which no check accepts, if the MAC could not be made: it always can.)
             browser_secret: self
-                .browser_secret(&flow, now)
+                .browser_secret(&flow, now.as_secs())
                 .map(b64::encode)
                 .unwrap_or_default(),
         }
@@ -133,13 +134,13 @@ impl Endpoint {
     /// What the waiting page of `flow` shows at `now`, from its stored record (`None`: no
     /// phone has reached it yet). `issued_at` is the code's issue time as the page's
     /// authenticated cookie says.
-    pub fn page_status(&self, flow: Option<&Flow>, issued_at: u64, now: u64) -> Status {
+    pub fn page_status(&self, flow: Option<&Flow>, issued_at: u64, now: UnixTime) -> Status {
         let config = self.config();
         let life = config.lifetimes;
         match flow {
             Some(stored) => stored.status(now, life),
             None if issued_at < config.codes_not_before => Status::Expired,
-            None if now < issued_at.saturating_add(life.nut) => Status::New,
+            None if now.as_secs() < issued_at.saturating_add(life.nut) => Status::New,
             None => Status::Expired,
         }
     }
@@ -164,7 +165,7 @@ impl Endpoint {
         snapshot: RedeemSnapshot,
         via: Via<'_>,
         draft: SessionDraft,
-        now: u64,
+        now: UnixTime,
     ) -> Result<RedeemCommit, BrowserError> {
         let life = self.config().lifetimes;
         let mut flow = snapshot.flow.ok_or(BrowserError::Unknown)?;
@@ -214,6 +215,7 @@ mod tests {
     use crate::testkit::{account, flow};
 
     const T: u64 = 1_800_000_020;
+    const NOW: UnixTime = UnixTime::from_secs(T);
 
     fn server() -> Endpoint {
         Endpoint::new(Config::new("example.com"), &[1; 32], &[2; 32])
@@ -254,7 +256,7 @@ mod tests {
         let mine = account(1);
         let secret = secret_of(FlowId([1; 16]));
         let commit = server()
-            .redeem(loaded(Some(mine.clone())), page(&secret), draft(), T)
+            .redeem(loaded(Some(mine.clone())), page(&secret), draft(), NOW)
             .unwrap();
         assert_eq!(commit.expected_version, 1);
         assert_eq!(commit.flow.version(), 2);
@@ -271,7 +273,7 @@ mod tests {
         let secret = secret_of(FlowId([1; 16]));
         for found in [None, Some(disabled), Some(account(2))] {
             assert_eq!(
-                server().redeem(loaded(found), page(&secret), draft(), T),
+                server().redeem(loaded(found), page(&secret), draft(), NOW),
                 Err(BrowserError::Flow(FlowError::WrongState))
             );
         }
@@ -285,16 +287,16 @@ mod tests {
             account: Some(account(2)),
         };
         assert_eq!(
-            server().redeem(cps.clone(), Via::Cps("not-the-token"), draft(), T),
+            server().redeem(cps.clone(), Via::Cps("not-the-token"), draft(), NOW),
             Err(BrowserError::Unknown)
         );
         let secret = secret_of(FlowId([2; 16]));
         assert_eq!(
-            server().redeem(cps, page(&secret), draft(), T),
+            server().redeem(cps, page(&secret), draft(), NOW),
             Err(BrowserError::Flow(FlowError::WrongState))
         );
         assert_eq!(
-            server().redeem(RedeemSnapshot::default(), page(&secret), draft(), T),
+            server().redeem(RedeemSnapshot::default(), page(&secret), draft(), NOW),
             Err(BrowserError::Unknown)
         );
     }
@@ -310,7 +312,7 @@ mod tests {
         };
         for via in [page(""), page("not-a-secret"), page(&other), forged_time] {
             assert_eq!(
-                server().redeem(loaded(Some(account(1))), via, draft(), T),
+                server().redeem(loaded(Some(account(1))), via, draft(), NOW),
                 Err(BrowserError::Unknown)
             );
         }

@@ -319,7 +319,7 @@ fn ident(
                 disabled: false,
                 sqrlonly: false,
                 hardlock: false,
-                created_at: pending.now,
+                created_at: pending.now.as_secs(),
                 ins: None,
             });
             outcome.notice = Some(AccountNotice::Created(account.id));

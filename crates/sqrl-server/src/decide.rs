@@ -29,6 +29,7 @@ use crate::receive::{Origin, Pending};
 use crate::refusal::Refusal;
 use crate::reply::Decision;
 use crate::store::Snapshot;
+use crate::time::UnixTime;
 use crate::useragent::BrowserInfo;
 
 /// What a command depends on: the account of `idk` (and whether it was superseded), and for a
@@ -129,7 +130,7 @@ impl Endpoint {
         &self,
         body: &[u8],
         snapshot: Snapshot,
-        now: u64,
+        now: UnixTime,
         rng: &mut impl CryptoRngCore,
     ) -> Decision {
         let ip = IpAddr::from([127, 0, 0, 1]);
@@ -146,7 +147,7 @@ impl Endpoint {
         }
         let qr = QrNut {
             flow: FlowId::generate(rng),
-            issued_at: now,
+            issued_at: now.as_secs(),
             browser_ip: ip,
             browser: BrowserInfo::from_codes(0, 0),
         };

@@ -27,6 +27,7 @@ use crate::receive::{Incoming, Refused};
 use crate::refusal::Refusal;
 use crate::reply::Response;
 use crate::store::{Store, StoreError};
+use crate::time::UnixTime;
 
 type NoticeHook = Arc<dyn Fn(&AccountNotice) + Send + Sync>;
 
@@ -149,9 +150,9 @@ impl SqrlServer {
     /// HTTP layer `sqrl-axum` has a task for it): a store's flows then stay about the login
     /// rate times that retention (8 minutes by default). For a store that other instances
     /// share, say so with [`with_shared_flows`](Self::with_shared_flows).
-    pub async fn purge_expired_flows(&self, now: u64) -> Result<usize, StoreError> {
+    pub async fn purge_expired_flows(&self, now: UnixTime) -> Result<usize, StoreError> {
         self.store
-            .purge_flows(now.saturating_sub(self.flow_retention()))
+            .purge_flows(now.as_secs().saturating_sub(self.flow_retention()))
             .await
     }
 
@@ -172,17 +173,17 @@ impl SqrlServer {
 
     /// Takes a token of `rule` for the client at `ip`; logs (at most once a second) when the
     /// limit bites. A failed limiter refuses.
-    pub async fn allow(&self, rule: &Rule, ip: std::net::IpAddr, now_ms: u64) -> bool {
-        self.take(rule, &self.prefixes.key(ip), now_ms).await
+    pub async fn allow(&self, rule: &Rule, ip: std::net::IpAddr, now: UnixTime) -> bool {
+        self.take(rule, &self.prefixes.key(ip), now).await
     }
 
     /// Takes a token of `rule` for `key`; logs (at most once a second) when the limit bites.
     /// A failed limiter refuses.
-    async fn take(&self, rule: &Rule, key: &str, now_ms: u64) -> bool {
-        match self.limiter.allow(rule, key, now_ms).await {
+    async fn take(&self, rule: &Rule, key: &str, now: UnixTime) -> bool {
+        match self.limiter.allow(rule, key, now).await {
             Ok(true) => true,
             Ok(false) => {
-                if let Some(skipped) = self.limit_logged.open(now_ms) {
+                if let Some(skipped) = self.limit_logged.open(now) {
                     tracing::warn!(
                         limit = rule.name,
                         client = key,
@@ -201,9 +202,8 @@ impl SqrlServer {
 
     /// The scan limit: per client prefix, and ten times that per wider network (an IPv4 /24,
     /// an IPv6 /48), so that many addresses of one network cannot open flows without end.
-    async fn allow_scan(&self, ip: std::net::IpAddr, now: u64) -> bool {
-        let now_ms = now.saturating_mul(1000);
-        if !self.allow(&self.scan_rule, ip, now_ms).await {
+    async fn allow_scan(&self, ip: std::net::IpAddr, now: UnixTime) -> bool {
+        if !self.allow(&self.scan_rule, ip, now).await {
             return false;
         }
         let wide_rule = Rule {
@@ -211,7 +211,7 @@ impl SqrlServer {
             burst: self.scan_rule.burst.saturating_mul(10),
             per_second: self.scan_rule.per_second * 10.0,
         };
-        self.take(&wide_rule, &self.prefixes.wide().key(ip), now_ms)
+        self.take(&wide_rule, &self.prefixes.wide().key(ip), now)
             .await
     }
 
@@ -286,7 +286,7 @@ impl SqrlServer {
         flow: &FlowId,
         secret: &str,
         issued_at: u64,
-        now: u64,
+        now: UnixTime,
     ) -> Result<Status, BrowserError> {
         if !self.server.check_browser(flow, issued_at, secret) {
             return Err(BrowserError::Unknown);
@@ -302,7 +302,7 @@ impl SqrlServer {
         flow: &FlowId,
         issued_at: u64,
         secret: &str,
-        now: u64,
+        now: UnixTime,
         session: SessionDraft,
     ) -> Result<AccountId, BrowserError> {
         // Checked here too, so a forged cookie costs no store read.
@@ -317,7 +317,7 @@ impl SqrlServer {
     pub async fn redeem_cps(
         &self,
         token: &str,
-        now: u64,
+        now: UnixTime,
         session: SessionDraft,
     ) -> Result<AccountId, BrowserError> {
         let flow = Endpoint::cps_flow(token).ok_or(BrowserError::Unknown)?;
@@ -329,7 +329,7 @@ impl SqrlServer {
         &self,
         flow: &FlowId,
         via: Via<'_>,
-        now: u64,
+        now: UnixTime,
         draft: SessionDraft,
     ) -> Result<AccountId, BrowserError> {
         let snapshot = self.load_redeem(flow).await?;

@@ -11,7 +11,7 @@
 //! ```
 //!
 //! `new` is never stored: it is what a valid QR nut with no flow record means. Every
-//! transition takes `now` (seconds since the Unix epoch) and refuses to leave a final state.
+//! transition takes `now` (a [`UnixTime`]) and refuses to leave a final state.
 
 use std::net::IpAddr;
 
@@ -19,6 +19,7 @@ use sqrl_proto::Bytes32;
 
 use crate::account::AccountId;
 use crate::nut::{FlowId, QrNut};
+use crate::time::UnixTime;
 use crate::useragent::BrowserInfo;
 
 /// How long things last.
@@ -86,7 +87,7 @@ pub enum Phase {
         account: AccountId,
         /// Client-provided session: only the CPS token logs a browser in.
         cps: bool,
-        /// When.
+        /// When, in seconds since the Unix epoch.
         at: u64,
     },
     /// The user declined on the phone.
@@ -302,7 +303,7 @@ pub struct FlowRecord {
     pub id: FlowId,
     /// Incremented on every write (optimistic concurrency).
     pub version: u64,
-    /// QR code issue time.
+    /// QR code issue time, in seconds since the Unix epoch.
     pub issued_at: u64,
     /// The IP of the browser that loaded the login page.
     pub browser_ip: IpAddr,
@@ -338,9 +339,10 @@ impl Flow {
     pub fn scanned(
         nut: &QrNut,
         idk: Bytes32,
-        now: u64,
+        now: UnixTime,
         life: Lifetimes,
     ) -> Result<Flow, FlowError> {
+        let now = now.as_secs();
         if now >= nut.issued_at.saturating_add(life.nut)
             || now.saturating_add(CLOCK_SKEW) < nut.issued_at
         {
@@ -381,7 +383,7 @@ impl Flow {
         self.0.version
     }
 
-    /// When its QR code was issued.
+    /// When its QR code was issued, in seconds since the Unix epoch.
     pub fn issued_at(&self) -> u64 {
         self.0.issued_at
     }
@@ -452,7 +454,8 @@ impl Flow {
     }
 
     /// The page's view at `now`.
-    pub fn status(&self, now: u64, life: Lifetimes) -> Status {
+    pub fn status(&self, now: UnixTime, life: Lifetimes) -> Status {
+        let now = now.as_secs();
         match self.0.phase {
             Phase::Scanned if now >= self.0.issued_at.saturating_add(life.nut) => Status::Expired,
             Phase::Scanned => Status::Scanned,
@@ -473,7 +476,7 @@ impl Flow {
     }
 
     /// `scanned → ended`: the conversation ended without a login.
-    pub fn end(&mut self, how: End, now: u64, life: Lifetimes) -> Result<(), FlowError> {
+    pub fn end(&mut self, how: End, now: UnixTime, life: Lifetimes) -> Result<(), FlowError> {
         self.check_open(now, life)?;
         self.0.phase = Phase::Ended(how);
         Ok(())
@@ -491,7 +494,7 @@ impl Flow {
     }
 
     /// Checks the exchange may go on at `now` (scanned and within the nut lifetime).
-    pub fn check_open(&self, now: u64, life: Lifetimes) -> Result<(), FlowError> {
+    pub fn check_open(&self, now: UnixTime, life: Lifetimes) -> Result<(), FlowError> {
         match self.status(now, life) {
             Status::Scanned | Status::ScannedDisabled => Ok(()),
             Status::Expired => Err(FlowError::Expired),
@@ -504,20 +507,20 @@ impl Flow {
         &mut self,
         account: AccountId,
         cps: bool,
-        now: u64,
+        now: UnixTime,
         life: Lifetimes,
     ) -> Result<(), FlowError> {
         self.check_open(now, life)?;
         self.0.phase = Phase::Confirmed {
             account,
             cps,
-            at: now,
+            at: now.as_secs(),
         };
         Ok(())
     }
 
     /// `scanned → rejected`.
-    pub fn reject(&mut self, now: u64, life: Lifetimes) -> Result<(), FlowError> {
+    pub fn reject(&mut self, now: UnixTime, life: Lifetimes) -> Result<(), FlowError> {
         self.check_open(now, life)?;
         self.0.phase = Phase::Rejected;
         Ok(())
@@ -539,19 +542,19 @@ impl Flow {
     }
 
     /// `confirmed → redeemed` by the waiting browser (not for CPS flows). Returns the account.
-    pub fn redeem(&mut self, now: u64, life: Lifetimes) -> Result<AccountId, FlowError> {
+    pub fn redeem(&mut self, now: UnixTime, life: Lifetimes) -> Result<AccountId, FlowError> {
         self.redeem_as(false, now, life)
     }
 
     /// `confirmed → redeemed` by the CPS token holder. Returns the account.
-    pub fn redeem_cps(&mut self, now: u64, life: Lifetimes) -> Result<AccountId, FlowError> {
+    pub fn redeem_cps(&mut self, now: UnixTime, life: Lifetimes) -> Result<AccountId, FlowError> {
         self.redeem_as(true, now, life)
     }
 
     fn redeem_as(
         &mut self,
         via_cps: bool,
-        now: u64,
+        now: UnixTime,
         life: Lifetimes,
     ) -> Result<AccountId, FlowError> {
         match (self.status(now, life), self.0.phase) {
@@ -579,6 +582,11 @@ mod tests {
     };
     const T0: u64 = 1_800_000_000;
 
+    /// `secs` seconds since the Unix epoch.
+    fn at(secs: u64) -> UnixTime {
+        UnixTime::from_secs(secs)
+    }
+
     fn nut() -> QrNut {
         QrNut {
             flow: FlowId([1; 16]),
@@ -592,29 +600,29 @@ mod tests {
     }
 
     fn scanned_at(t: u64) -> Flow {
-        Flow::scanned(&nut(), Bytes32([2; 32]), t, LIFE).unwrap()
+        Flow::scanned(&nut(), Bytes32([2; 32]), at(t), LIFE).unwrap()
     }
 
     #[test]
     fn happy_path_on_a_virtual_clock() {
         let mut flow = scanned_at(T0 + 10);
-        assert_eq!(flow.status(T0 + 10, LIFE), Status::Scanned);
-        flow.confirm(AccountId([3; 16]), false, T0 + 20, LIFE)
+        assert_eq!(flow.status(at(T0 + 10), LIFE), Status::Scanned);
+        flow.confirm(AccountId([3; 16]), false, at(T0 + 20), LIFE)
             .unwrap();
-        assert_eq!(flow.status(T0 + 21, LIFE), Status::Confirmed);
-        assert_eq!(flow.redeem(T0 + 22, LIFE), Ok(AccountId([3; 16])));
-        assert_eq!(flow.status(T0 + 23, LIFE), Status::Redeemed);
+        assert_eq!(flow.status(at(T0 + 21), LIFE), Status::Confirmed);
+        assert_eq!(flow.redeem(at(T0 + 22), LIFE), Ok(AccountId([3; 16])));
+        assert_eq!(flow.status(at(T0 + 23), LIFE), Status::Redeemed);
     }
 
     #[test]
     fn scan_is_refused_at_and_after_expiry_and_for_future_nuts() {
-        assert!(Flow::scanned(&nut(), Bytes32([2; 32]), T0 + 299, LIFE).is_ok());
+        assert!(Flow::scanned(&nut(), Bytes32([2; 32]), at(T0 + 299), LIFE).is_ok());
         assert_eq!(
-            Flow::scanned(&nut(), Bytes32([2; 32]), T0 + 300, LIFE),
+            Flow::scanned(&nut(), Bytes32([2; 32]), at(T0 + 300), LIFE),
             Err(FlowError::Expired)
         );
         assert_eq!(
-            Flow::scanned(&nut(), Bytes32([2; 32]), T0 - 61, LIFE),
+            Flow::scanned(&nut(), Bytes32([2; 32]), at(T0 - 61), LIFE),
             Err(FlowError::Expired)
         );
     }
@@ -622,39 +630,42 @@ mod tests {
     #[test]
     fn scanned_flow_expires_with_its_nut() {
         let mut flow = scanned_at(T0 + 1);
-        assert_eq!(flow.status(T0 + 300, LIFE), Status::Expired);
+        assert_eq!(flow.status(at(T0 + 300), LIFE), Status::Expired);
         assert_eq!(
             flow.clone()
-                .confirm(AccountId([3; 16]), false, T0 + 300, LIFE),
+                .confirm(AccountId([3; 16]), false, at(T0 + 300), LIFE),
             Err(FlowError::Expired)
         );
-        assert_eq!(flow.reject(T0 + 301, LIFE), Err(FlowError::Expired));
+        assert_eq!(flow.reject(at(T0 + 301), LIFE), Err(FlowError::Expired));
     }
 
     #[test]
     fn confirmed_flow_must_be_redeemed_in_time_and_once() {
         let mut flow = scanned_at(T0);
-        flow.confirm(AccountId([3; 16]), false, T0 + 250, LIFE)
+        flow.confirm(AccountId([3; 16]), false, at(T0 + 250), LIFE)
             .unwrap();
         // The redeem window runs from confirmation, past the nut lifetime.
-        assert_eq!(flow.status(T0 + 360, LIFE), Status::Confirmed);
-        assert_eq!(flow.clone().redeem(T0 + 370, LIFE), Err(FlowError::Expired));
-        flow.redeem(T0 + 369, LIFE).unwrap();
-        assert_eq!(flow.redeem(T0 + 369, LIFE), Err(FlowError::WrongState));
+        assert_eq!(flow.status(at(T0 + 360), LIFE), Status::Confirmed);
+        assert_eq!(
+            flow.clone().redeem(at(T0 + 370), LIFE),
+            Err(FlowError::Expired)
+        );
+        flow.redeem(at(T0 + 369), LIFE).unwrap();
+        assert_eq!(flow.redeem(at(T0 + 369), LIFE), Err(FlowError::WrongState));
     }
 
     #[test]
     fn an_ended_conversation_is_final_and_says_how() {
         let mut flow = scanned_at(T0);
-        flow.end(End::Removed, T0 + 1, LIFE).unwrap();
-        assert_eq!(flow.status(T0 + 2, LIFE), Status::Removed);
+        flow.end(End::Removed, at(T0 + 1), LIFE).unwrap();
+        assert_eq!(flow.status(at(T0 + 2), LIFE), Status::Removed);
         assert_eq!(
             flow.clone()
-                .confirm(AccountId([3; 16]), false, T0 + 2, LIFE),
+                .confirm(AccountId([3; 16]), false, at(T0 + 2), LIFE),
             Err(FlowError::WrongState)
         );
         assert_eq!(
-            flow.end(End::Failed, T0 + 2, LIFE),
+            flow.end(End::Failed, at(T0 + 2), LIFE),
             Err(FlowError::WrongState)
         );
         for end in [End::Disabled, End::Removed, End::Failed] {
@@ -673,77 +684,85 @@ mod tests {
         let mut flow = scanned_at(T0);
         flow.note_disabled(true);
         assert_eq!(flow.phase(), Phase::ScannedDisabled);
-        assert_eq!(flow.status(T0 + 1, LIFE), Status::ScannedDisabled);
-        assert_eq!(flow.check_open(T0 + 1, LIFE), Ok(()), "enable may follow");
-        assert_eq!(flow.status(T0 + 300, LIFE), Status::Expired);
-        assert_eq!(flow.check_open(T0 + 300, LIFE), Err(FlowError::Expired));
+        assert_eq!(flow.status(at(T0 + 1), LIFE), Status::ScannedDisabled);
+        assert_eq!(
+            flow.check_open(at(T0 + 1), LIFE),
+            Ok(()),
+            "enable may follow"
+        );
+        assert_eq!(flow.status(at(T0 + 300), LIFE), Status::Expired);
+        assert_eq!(flow.check_open(at(T0 + 300), LIFE), Err(FlowError::Expired));
         // Re-enabled: a plain scanned flow again, which may confirm.
         flow.note_disabled(false);
-        assert_eq!(flow.status(T0 + 2, LIFE), Status::Scanned);
+        assert_eq!(flow.status(at(T0 + 2), LIFE), Status::Scanned);
         flow.note_disabled(true);
-        flow.confirm(AccountId([3; 16]), false, T0 + 3, LIFE)
+        flow.confirm(AccountId([3; 16]), false, at(T0 + 3), LIFE)
             .unwrap();
         // Only an open exchange is marked.
         flow.note_disabled(true);
-        assert_eq!(flow.status(T0 + 4, LIFE), Status::Confirmed);
+        assert_eq!(flow.status(at(T0 + 4), LIFE), Status::Confirmed);
         let mut ended = scanned_at(T0);
         ended.note_disabled(true);
-        ended.end(End::Disabled, T0 + 1, LIFE).unwrap();
+        ended.end(End::Disabled, at(T0 + 1), LIFE).unwrap();
         ended.note_disabled(false);
-        assert_eq!(ended.status(T0 + 2, LIFE), Status::Disabled);
+        assert_eq!(ended.status(at(T0 + 2), LIFE), Status::Disabled);
     }
 
     #[test]
     fn forbidden_transitions() {
         // rejected is final
         let mut flow = scanned_at(T0);
-        flow.reject(T0 + 5, LIFE).unwrap();
-        assert_eq!(flow.status(T0 + 5, LIFE), Status::Rejected);
+        flow.reject(at(T0 + 5), LIFE).unwrap();
+        assert_eq!(flow.status(at(T0 + 5), LIFE), Status::Rejected);
         assert_eq!(
             flow.clone()
-                .confirm(AccountId([3; 16]), false, T0 + 6, LIFE),
+                .confirm(AccountId([3; 16]), false, at(T0 + 6), LIFE),
             Err(FlowError::WrongState)
         );
         assert_eq!(
-            flow.clone().reject(T0 + 6, LIFE),
+            flow.clone().reject(at(T0 + 6), LIFE),
             Err(FlowError::WrongState)
         );
-        assert_eq!(flow.redeem(T0 + 6, LIFE), Err(FlowError::WrongState));
+        assert_eq!(flow.redeem(at(T0 + 6), LIFE), Err(FlowError::WrongState));
         // a scanned flow cannot be redeemed
         assert_eq!(
-            scanned_at(T0).redeem(T0 + 1, LIFE),
+            scanned_at(T0).redeem(at(T0 + 1), LIFE),
             Err(FlowError::WrongState)
         );
         // confirmed cannot be confirmed again or rejected
         let mut flow = scanned_at(T0);
-        flow.confirm(AccountId([3; 16]), false, T0 + 1, LIFE)
+        flow.confirm(AccountId([3; 16]), false, at(T0 + 1), LIFE)
             .unwrap();
         assert_eq!(
             flow.clone()
-                .confirm(AccountId([4; 16]), false, T0 + 2, LIFE),
+                .confirm(AccountId([4; 16]), false, at(T0 + 2), LIFE),
             Err(FlowError::WrongState)
         );
         assert_eq!(
-            flow.clone().reject(T0 + 2, LIFE),
+            flow.clone().reject(at(T0 + 2), LIFE),
             Err(FlowError::WrongState)
         );
         // the CPS token cannot redeem a browser flow, nor the browser a CPS flow
         assert_eq!(
-            flow.clone().redeem_cps(T0 + 2, LIFE),
+            flow.clone().redeem_cps(at(T0 + 2), LIFE),
             Err(FlowError::WrongState)
         );
         let mut cps = scanned_at(T0);
-        cps.confirm(AccountId([3; 16]), true, T0 + 1, LIFE).unwrap();
-        assert_eq!(cps.status(T0 + 2, LIFE), Status::ConfirmedElsewhere);
-        assert_eq!(cps.clone().redeem(T0 + 2, LIFE), Err(FlowError::WrongState));
-        assert_eq!(cps.redeem_cps(T0 + 2, LIFE), Ok(AccountId([3; 16])));
+        cps.confirm(AccountId([3; 16]), true, at(T0 + 1), LIFE)
+            .unwrap();
+        assert_eq!(cps.status(at(T0 + 2), LIFE), Status::ConfirmedElsewhere);
         assert_eq!(
-            cps.status(T0 + 3, LIFE),
+            cps.clone().redeem(at(T0 + 2), LIFE),
+            Err(FlowError::WrongState)
+        );
+        assert_eq!(cps.redeem_cps(at(T0 + 2), LIFE), Ok(AccountId([3; 16])));
+        assert_eq!(
+            cps.status(at(T0 + 3), LIFE),
             Status::ConfirmedElsewhere,
             "the page never thinks it is logged in"
         );
-        assert_eq!(cps.redeem_cps(T0 + 3, LIFE), Err(FlowError::WrongState));
-        assert_eq!(cps.redeem(T0 + 3, LIFE), Err(FlowError::WrongState));
+        assert_eq!(cps.redeem_cps(at(T0 + 3), LIFE), Err(FlowError::WrongState));
+        assert_eq!(cps.redeem(at(T0 + 3), LIFE), Err(FlowError::WrongState));
     }
 
     /// The widget's own list of final statuses had lost `failed`: the names and which are

@@ -33,6 +33,7 @@ mod reply;
 mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+mod time;
 pub mod useragent;
 
 pub use account::{
@@ -59,3 +60,4 @@ pub use store::{
     AccountStore, Commit, FlowStore, Needs, RedeemCommit, SessionStore, Snapshot, SplitStore,
     Store, StoreError,
 };
+pub use time::UnixTime;

@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::store::StoreError;
+use crate::time::UnixTime;
 
 /// A token bucket: `burst` at once, refilled at `per_second`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -75,9 +76,9 @@ impl Prefixes {
 /// Decides whether one more request under a rule and key is allowed now.
 #[async_trait]
 pub trait Limiter: Send + Sync + 'static {
-    /// Takes one token from the bucket of `(rule, key)` at `now_ms` (milliseconds on any
-    /// clock that only moves forward); `false` when it is empty.
-    async fn allow(&self, rule: &Rule, key: &str, now_ms: u64) -> Result<bool, StoreError>;
+    /// Takes one token from the bucket of `(rule, key)` at `now` (on any clock that only
+    /// moves forward; its milliseconds count); `false` when it is empty.
+    async fn allow(&self, rule: &Rule, key: &str, now: UnixTime) -> Result<bool, StoreError>;
 }
 
 /// Most buckets kept in memory; past it, the oldest half is forgotten (bounded memory, and a
@@ -114,7 +115,8 @@ pub(crate) fn take_token(rule: &Rule, tokens: f64, last_ms: u64, now_ms: u64) ->
 
 #[async_trait]
 impl Limiter for MemoryLimiter {
-    async fn allow(&self, rule: &Rule, key: &str, now_ms: u64) -> Result<bool, StoreError> {
+    async fn allow(&self, rule: &Rule, key: &str, now: UnixTime) -> Result<bool, StoreError> {
+        let now_ms = now.as_millis();
         let mut buckets = self
             .buckets
             .lock()
@@ -148,7 +150,9 @@ mod tests {
     #[test]
     fn bursts_then_refills_per_key() {
         let limit = MemoryLimiter::new();
-        let allow = |key: &str, t: u64| block_on(limit.allow(&RULE, key, t)).unwrap();
+        let allow = |key: &str, t: u64| {
+            block_on(limit.allow(&RULE, key, UnixTime::from_millis(t))).unwrap()
+        };
         assert!((0..3).all(|_| allow("a", 1000)));
         assert!(!allow("a", 1000));
         assert!(allow("b", 1000), "another key has its own bucket");

@@ -11,6 +11,7 @@ use crate::flow::Flow;
 use crate::nut::{FlowId, Nut, QrNut};
 use crate::refusal::Refusal;
 use crate::store::Needs;
+use crate::time::UnixTime;
 
 /// One POST to the SQRL endpoint.
 #[derive(Debug, Clone, Copy)]
@@ -21,8 +22,8 @@ pub struct Incoming<'a> {
     pub body: &'a [u8],
     /// The peer's IP address.
     pub client_ip: IpAddr,
-    /// Now, seconds since the Unix epoch.
-    pub now: u64,
+    /// Now.
+    pub now: UnixTime,
 }
 
 /// Where the nut of a received request points.
@@ -39,7 +40,7 @@ pub struct Pending {
     pub(crate) params: ClientParams,
     pub(crate) origin: Origin,
     pub(crate) client_ip: IpAddr,
-    pub(crate) now: u64,
+    pub(crate) now: UnixTime,
 }
 
 impl Pending {
@@ -176,7 +177,7 @@ mod tests {
             query: "nut=x",
             body,
             client_ip: IpAddr::from([192, 0, 2, 1]),
-            now: 1_800_000_000,
+            now: UnixTime::from_secs(1_800_000_000),
         };
         for body in [&b"client=%%%"[..], b"garbage", b""] {
             let Err(refused) = endpoint.receive(&incoming(body)) else {

@@ -15,6 +15,7 @@ use std::net::IpAddr;
 use rand_core::OsRng;
 use sqrl_client::keys::{Imk, Iuk, SiteKey};
 use sqrl_proto::{b64, signing_input, Button, Bytes32, ClientParams, Command, RequestBody, Tif};
+use sqrl_server::UnixTime;
 use sqrl_server::{
     Account, AccountChange, AccountId, Config, Decision, Endpoint, Flow, Incoming, Phase, Refusal,
     Snapshot, Status,
@@ -44,7 +45,7 @@ struct Exchange {
 impl Exchange {
     fn new(imk: &Imk) -> Self {
         let server = Endpoint::new(Config::new(HOST), &[1; 32], &[2; 32]);
-        let page = server.start_flow(browser_ip(), FIREFOX, T0, &mut OsRng);
+        let page = server.start_flow(browser_ip(), FIREFOX, UnixTime::from_secs(T0), &mut OsRng);
         Self {
             server,
             flow: None,
@@ -78,7 +79,7 @@ impl Exchange {
             query: &self.query,
             body: body.as_bytes(),
             client_ip: browser_ip(),
-            now: T0 + 5,
+            now: UnixTime::from_secs(T0 + 5),
         };
         let pending = self.server.receive(&incoming).unwrap();
         let snapshot = Snapshot {

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 
 use rand_core::OsRng;
 use sqrl_proto::{Bytes32, RequestBody, ServerParams, Tif};
+use sqrl_server::UnixTime;
 use sqrl_server::{Account, AccountId, AskPolicy, Config, Endpoint, Snapshot};
 
 /// GRC's transcript. The test is compiled as ignored where the build did not find the vectors
@@ -84,7 +85,12 @@ fn grc_query_and_ident_replay_with_tif_5() {
     };
     let replay = |body: &[u8]| {
         server
-            .replay(body, known.clone(), 1_800_000_000, &mut OsRng)
+            .replay(
+                body,
+                known.clone(),
+                UnixTime::from_secs(1_800_000_000),
+                &mut OsRng,
+            )
             .response
     };
 

@@ -18,12 +18,18 @@ use rand_core::OsRng;
 use sqrl_client::exchange::{Action, Config as ClientConfig, Decision, Exchange, Keys, Step};
 use sqrl_client::keys::{Iuk, Rlk};
 use sqrl_proto::SqrlUrl;
+use sqrl_server::UnixTime;
 use sqrl_server::{
     Config, Endpoint, Incoming, Lifetimes, MemoryStore, Refusal, SplitStore, SqrlServer, Status,
     Store, CLOCK_SKEW,
 };
 
 const T0: u64 = 1_795_000_000;
+/// `secs` seconds since the Unix epoch.
+fn at(secs: u64) -> UnixTime {
+    UnixTime::from_secs(secs)
+}
+
 const BROWSER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
 
 /// One process of the site, started at `started`, with its flows in memory.
@@ -39,7 +45,7 @@ fn process(started: u64) -> SqrlServer {
 
 /// Sends the client's requests to `site` at `now` until the exchange ends; the refusal of
 /// the first request that was refused, if any.
-fn log_in(site: &SqrlServer, url: &str, keys: &Keys, now: u64) -> Option<Refusal> {
+fn log_in(site: &SqrlServer, url: &str, keys: &Keys, now: UnixTime) -> Option<Refusal> {
     let url = SqrlUrl::parse(url).unwrap();
     let (mut exchange, mut request) = Exchange::start(
         url,
@@ -81,28 +87,30 @@ fn a_code_used_before_a_restart_stays_used_after_it() {
     let keys = Keys::new(iuk.imk(), iuk.ilk(), vec![]);
 
     let before = process(T0 - 60);
-    let used = before.server().start_flow(BROWSER, "", T0, &mut OsRng);
-    let waiting = before.server().start_flow(BROWSER, "", T0, &mut OsRng);
-    assert_eq!(log_in(&before, &used.url, &keys, T0 + 5), None);
+    let used = before.server().start_flow(BROWSER, "", at(T0), &mut OsRng);
+    let waiting = before.server().start_flow(BROWSER, "", at(T0), &mut OsRng);
+    assert_eq!(log_in(&before, &used.url, &keys, at(T0 + 5)), None);
 
     // The restart forgets both flows; neither code opens a new one.
     let after = process(T0 + 10);
     assert_eq!(
-        log_in(&after, &used.url, &keys, T0 + 11),
+        log_in(&after, &used.url, &keys, at(T0 + 11)),
         Some(Refusal::Expired)
     );
     assert_eq!(
-        log_in(&after, &waiting.url, &keys, T0 + 11),
+        log_in(&after, &waiting.url, &keys, at(T0 + 11)),
         Some(Refusal::Expired)
     );
     // The page that showed the unused code is told so at once (not "new" until it expires).
-    let status = block_on(after.status(&waiting.flow, &waiting.browser_secret, T0, T0 + 11));
+    let status = block_on(after.status(&waiting.flow, &waiting.browser_secret, T0, at(T0 + 11)));
     assert_eq!(status.unwrap(), Status::Expired);
 
     // A code of the new process works.
-    let fresh = after.server().start_flow(BROWSER, "", T0 + 12, &mut OsRng);
-    assert_eq!(log_in(&after, &fresh.url, &keys, T0 + 13), None);
-    let status = block_on(after.status(&fresh.flow, &fresh.browser_secret, T0 + 12, T0 + 14));
+    let fresh = after
+        .server()
+        .start_flow(BROWSER, "", at(T0 + 12), &mut OsRng);
+    assert_eq!(log_in(&after, &fresh.url, &keys, at(T0 + 13)), None);
+    let status = block_on(after.status(&fresh.flow, &fresh.browser_secret, T0 + 12, at(T0 + 14)));
     assert_eq!(status.unwrap(), Status::Confirmed);
 }
 
@@ -118,15 +126,15 @@ fn a_full_memory_flow_store_refuses_new_flows_and_keeps_the_others() {
     );
     let iuk = Iuk::generate(&mut OsRng);
     let keys = Keys::new(iuk.imk(), iuk.ilk(), vec![]);
-    let first = site.server().start_flow(BROWSER, "", T0, &mut OsRng);
-    let second = site.server().start_flow(BROWSER, "", T0, &mut OsRng);
-    assert_eq!(log_in(&site, &first.url, &keys, T0 + 1), None);
+    let first = site.server().start_flow(BROWSER, "", at(T0), &mut OsRng);
+    let second = site.server().start_flow(BROWSER, "", at(T0), &mut OsRng);
+    assert_eq!(log_in(&site, &first.url, &keys, at(T0 + 1)), None);
     // The second scan finds the store full: a transient backend refusal, nothing stored.
     assert_eq!(
-        log_in(&site, &second.url, &keys, T0 + 2),
+        log_in(&site, &second.url, &keys, at(T0 + 2)),
         Some(Refusal::Backend)
     );
-    let status = block_on(site.status(&first.flow, &first.browser_secret, T0, T0 + 3));
+    let status = block_on(site.status(&first.flow, &first.browser_secret, T0, at(T0 + 3)));
     assert_eq!(status.unwrap(), Status::Confirmed);
 }
 
@@ -148,34 +156,34 @@ fn a_full_memory_flow_store_takes_new_flows_once_finished_ones_are_forgotten() {
     let iuk = Iuk::generate(&mut OsRng);
     let keys = Keys::new(iuk.imk(), iuk.ilk(), vec![]);
     // Confirmed in the last second of its code's lifetime: redeemable for `redeem` more.
-    let first = site.server().start_flow(BROWSER, "", T0, &mut OsRng);
+    let first = site.server().start_flow(BROWSER, "", at(T0), &mut OsRng);
     let confirmed_at = T0 + life.nut - 1;
-    assert_eq!(log_in(&site, &first.url, &keys, confirmed_at), None);
+    assert_eq!(log_in(&site, &first.url, &keys, at(confirmed_at)), None);
     let last_redeemable = confirmed_at + life.redeem - 1;
     assert_eq!(
-        block_on(site.purge_expired_flows(last_redeemable)).unwrap(),
+        block_on(site.purge_expired_flows(at(last_redeemable))).unwrap(),
         0
     );
-    let status = block_on(site.status(&first.flow, &first.browser_secret, T0, last_redeemable));
+    let status = block_on(site.status(&first.flow, &first.browser_secret, T0, at(last_redeemable)));
     assert_eq!(status.unwrap(), Status::Confirmed);
     // Kept through the clock skew another instance may have, then forgotten.
     assert_eq!(
-        block_on(site.purge_expired_flows(T0 + retention)).unwrap(),
+        block_on(site.purge_expired_flows(at(T0 + retention))).unwrap(),
         0
     );
     let later = T0 + retention + 1;
-    assert_eq!(block_on(site.purge_expired_flows(later)).unwrap(), 1);
+    assert_eq!(block_on(site.purge_expired_flows(at(later))).unwrap(), 1);
 
     // The store takes a new flow again.
     let other = Iuk::generate(&mut OsRng);
     let other = Keys::new(other.imk(), other.ilk(), vec![]);
-    let second = site.server().start_flow(BROWSER, "", later, &mut OsRng);
-    assert_eq!(log_in(&site, &second.url, &other, later + 1), None);
+    let second = site.server().start_flow(BROWSER, "", at(later), &mut OsRng);
+    assert_eq!(log_in(&site, &second.url, &other, at(later + 1)), None);
     // The forgotten flow's page reads "expired", and its code stays used up.
-    let status = block_on(site.status(&first.flow, &first.browser_secret, T0, later + 2));
+    let status = block_on(site.status(&first.flow, &first.browser_secret, T0, at(later + 2)));
     assert_eq!(status.unwrap(), Status::Expired);
     assert_eq!(
-        log_in(&site, &first.url, &keys, later + 2),
+        log_in(&site, &first.url, &keys, at(later + 2)),
         Some(Refusal::Expired)
     );
 }

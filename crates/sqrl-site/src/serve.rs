@@ -42,7 +42,7 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Sleep;
 use tokio_rustls::TlsAcceptor;
 
-use sqrl_axum::LogGate;
+use sqrl_axum::{LogGate, UnixTime};
 
 /// The shortest interval between two log lines about one kind of limit.
 pub(crate) const LOG_EVERY: Duration = Duration::from_secs(10);
@@ -140,8 +140,10 @@ struct Logs {
 impl Logs {
     /// `Some(lines held back since the last one)` when `gate` lets a line through now.
     fn open(&self, gate: &LogGate) -> Option<u64> {
-        let now_ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        gate.open(now_ms)
+        // The gates only compare times: a monotonic clock counted from the site's start
+        // serves them better than the wall clock, which may step back.
+        let elapsed = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        gate.open(UnixTime::from_millis(elapsed))
     }
 }
 

@@ -204,15 +204,15 @@ fn expired_nuts_are_transient_errors<T: Transport>() {
     let imk = Imk::from_bytes([7; 32]);
     let page = t.start();
     let m = Phone::scan(&page, &imk);
-    t.set_now(T0 + 300);
+    t.set_now(at(T0 + 300));
     assert_eq!(m.tif(&t, &m.body(&m.params(Command::Query))), 0x60);
     assert!(!t.flow_stored(&page.flow));
 
-    t.set_now(T0);
+    t.set_now(at(T0));
     let mut m = Phone::new(&t, &imk);
-    t.set_now(T0 + 10);
+    t.set_now(at(T0 + 10));
     m.step(&t, Command::Query);
-    t.set_now(T0 + 300);
+    t.set_now(at(T0 + 300));
     let (tif, _) = m.step(&t, Command::Ident);
     assert_eq!(tif, 0x60);
     assert!(t.account(&idk_of(&imk)).is_none());
@@ -397,7 +397,7 @@ fn scans_are_limited_per_network_prefix<T: Transport>() {
     p.opt.noiptest = true;
     assert_eq!(m.step_with(&t, &p).0, 0x01);
     // The bucket refills: 0.01 per second, one scan after 150 s.
-    t.set_now(T0 + 150);
+    t.set_now(at(T0 + 150));
     assert_eq!(scan_from("2001:db8:1:1::1"), 0x00);
     assert_eq!(scan_from("2001:db8:1:1::1"), 0x60);
 }

@@ -34,11 +34,11 @@ fn new_account_then_known_then_browser_redeems_once<T: Transport>() {
         !t.flow_stored(&page.flow),
         "an unscanned code stores nothing"
     );
-    t.set_now(T0 + 1);
+    t.set_now(at(T0 + 1));
     assert_eq!(t.status(&page), Ok(Status::New));
 
     // A new user is not asked (AskPolicy::Offer asks only known accounts).
-    t.set_now(T0 + 5);
+    t.set_now(at(T0 + 5));
     let mut asked = None;
     let outcome = login_with(&t, &page.url, &keys, |p| {
         asked = Some(p.ask.clone());
@@ -52,10 +52,10 @@ fn new_account_then_known_then_browser_redeems_once<T: Transport>() {
     assert_eq!(outcome.tif, Tif::CURRENT_ID_MATCH | Tif::IPS_MATCHED);
     let account = t.account(&idk_of(&iuk.imk())).unwrap();
 
-    t.set_now(T0 + 6);
+    t.set_now(at(T0 + 6));
     assert_eq!(t.status(&page), Ok(Status::Confirmed));
     assert_eq!(t.redeem(&page), Ok(account.id));
-    t.set_now(T0 + 7);
+    t.set_now(at(T0 + 7));
     assert_eq!(
         t.redeem(&page),
         Err(Denied::Flow(FlowError::WrongState)),
@@ -64,7 +64,7 @@ fn new_account_then_known_then_browser_redeems_once<T: Transport>() {
     assert_eq!(t.status(&page), Ok(Status::Redeemed));
 
     // A known account is asked, and the question names the browser that showed the code.
-    t.set_now(T0 + 100);
+    t.set_now(at(T0 + 100));
     let page = t.start();
     let mut question = None;
     let outcome = login_with(&t, &page.url, &keys, |p| {
@@ -145,7 +145,7 @@ fn declined_on_the_phone_rejects_the_flow<T: Transport>() {
         ))),
         "declined: command failed, IPs matched"
     );
-    t.set_now(T0 + 1);
+    t.set_now(at(T0 + 1));
     assert_eq!(t.status(&page), Ok(Status::Rejected));
     assert_eq!(t.redeem(&page), Err(Denied::Flow(FlowError::WrongState)));
     assert!(t.account(&idk_of(&iuk.imk())).is_none());
@@ -189,7 +189,7 @@ fn cps_token_logs_in_once_and_the_waiting_page_cannot<T: Transport>() {
         "{link}"
     );
     assert_eq!(t.status(&page), Ok(Status::ConfirmedElsewhere));
-    t.set_now(T0 + 1);
+    t.set_now(at(T0 + 1));
     assert_eq!(t.redeem(&page), Err(Denied::Flow(FlowError::WrongState)));
     let (head, token) = link.split_once("token=").unwrap();
     let mut flipped = token.to_owned().into_bytes();
@@ -198,7 +198,7 @@ fn cps_token_logs_in_once_and_the_waiting_page_cannot<T: Transport>() {
     assert_eq!(t.open_cps(&tampered), None, "a tampered token");
     let account = t.account(&idk_of(&iuk.imk())).unwrap();
     assert_eq!(t.open_cps(&link), Some(account.id));
-    t.set_now(T0 + 2);
+    t.set_now(at(T0 + 2));
     assert_eq!(t.open_cps(&link), None, "token reuse");
     assert_eq!(
         t.status(&page),
@@ -214,7 +214,7 @@ fn rekey_disable_enable_remove_through_the_client<T: Transport>() {
     let first = t.account(&idk_of(&old.imk())).unwrap();
     let new = Iuk::generate(&mut OsRng);
     let rekeyed = Keys::new(new.imk(), new.ilk(), vec![old.clone()]);
-    t.set_now(T0 + 10);
+    t.set_now(at(T0 + 10));
     let (page, outcome) = log_in(&t, &rekeyed);
     assert!(outcome.rekeyed);
     assert_eq!(
@@ -224,14 +224,14 @@ fn rekey_disable_enable_remove_through_the_client<T: Transport>() {
     );
     assert!(t.account(&idk_of(&old.imk())).is_none());
     // The old identity is superseded: its query succeeds with 0x200, its login fails.
-    t.set_now(T0 + 20);
+    t.set_now(at(T0 + 20));
     let (_, result) = act(&t, &keys(&old), Action::Login);
     assert_eq!(
         result.unwrap_err(),
         sqrl_client::Error::Exchange(sqrl_client::ExchangeError::Superseded)
     );
 
-    t.set_now(T0 + 30);
+    t.set_now(at(T0 + 30));
     act(&t, &rekeyed, Action::Disable).1.unwrap();
     assert!(t.account(&idk_of(&new.imk())).unwrap().disabled);
     assert_eq!(
@@ -357,17 +357,17 @@ fn codes_expire_on_the_virtual_clock<T: Transport>() {
     let t = T::site();
     let (_, keys) = new_keys();
     let unscanned = t.start();
-    t.set_now(T0 + 299);
+    t.set_now(at(T0 + 299));
     assert_eq!(t.status(&unscanned), Ok(Status::New));
-    t.set_now(T0 + 300);
+    t.set_now(at(T0 + 300));
     assert_eq!(t.status(&unscanned), Ok(Status::Expired));
 
     // A confirmed login waits the redeem window (120 s) from its confirmation, not longer.
-    t.set_now(T0 + 1000);
+    t.set_now(at(T0 + 1000));
     let (page, _) = log_in(&t, &keys);
-    t.set_now(T0 + 1119);
+    t.set_now(at(T0 + 1119));
     assert_eq!(t.status(&page), Ok(Status::Confirmed));
-    t.set_now(T0 + 1120);
+    t.set_now(at(T0 + 1120));
     assert_eq!(t.status(&page), Ok(Status::Expired));
     assert_eq!(t.redeem(&page), Err(Denied::Flow(FlowError::Expired)));
 }

@@ -166,7 +166,7 @@ fn cps_failures_carry_url<T: Transport>() {
     ));
     let mut late = Phone::new(&t, &imk);
     late.step_with(&t, &cps(late.params(Command::Query)));
-    t.set_now(T0 + 300);
+    t.set_now(at(T0 + 300));
     failures.push((
         "expired",
         late.reply(&t, &late.body(&cps(late.params(Command::Ident)))),

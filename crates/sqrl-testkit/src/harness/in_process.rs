@@ -5,6 +5,7 @@ use super::*;
 /// The driver called directly.
 pub struct InProcess {
     sqrl: SqrlServer,
+    /// The virtual clock, in milliseconds since the Unix epoch.
     now: AtomicU64,
     runtime: tokio::runtime::Runtime,
 }
@@ -15,7 +16,7 @@ impl Transport for InProcess {
     fn new(mut setup: Setup) -> Self {
         Self {
             sqrl: driver(&mut setup, || Arc::new(MemoryStore::new())),
-            now: AtomicU64::new(T0),
+            now: AtomicU64::new(at(T0).as_millis()),
             runtime: runtime(),
         }
     }
@@ -28,12 +29,12 @@ impl Transport for InProcess {
         self.runtime.block_on(future)
     }
 
-    fn now(&self) -> u64 {
-        self.now.load(Ordering::SeqCst)
+    fn now(&self) -> UnixTime {
+        UnixTime::from_millis(self.now.load(Ordering::SeqCst))
     }
 
-    fn set_now(&self, now: u64) {
-        self.now.store(now, Ordering::SeqCst);
+    fn set_now(&self, now: UnixTime) {
+        self.now.store(now.as_millis(), Ordering::SeqCst);
     }
 
     fn start_for(&self, browser_ip: IpAddr, user_agent: &str) -> Page {
@@ -46,7 +47,7 @@ impl Transport for InProcess {
             nut: flow.nut,
             url: flow.url,
             flow: flow.flow,
-            issued_at: now,
+            issued_at: now.as_secs(),
             secret: flow.browser_secret,
         }
     }

@@ -42,7 +42,7 @@ use sqrl_proto::{
 use sqrl_server::{
     Account, AccountChange, AccountId, AccountStore, Accounts, AskPolicy, BrowserError, Commit,
     Config, Endpoint, Flow, FlowError, FlowId, FlowStore, Incoming, MemoryStore, RedeemCommit,
-    Rule, Session, SessionDraft, SessionStore, SqrlServer, Status, Store, StoreError,
+    Rule, Session, SessionDraft, SessionStore, SqrlServer, Status, Store, StoreError, UnixTime,
 };
 use sqrl_server_sqlite::SqliteStore;
 use tower::ServiceExt;
@@ -58,8 +58,13 @@ pub use in_process::InProcess;
 pub use over_http::{read, status_of, user_of, OverHttp, Reply};
 pub use phone::{act, drive, idk_of, keys, log_in, login_with, query_of, Phone};
 
-/// The virtual epoch every test starts at.
+/// The virtual epoch every test starts at, in seconds since the Unix epoch.
 pub const T0: u64 = 1_800_000_000;
+
+/// `secs` seconds since the Unix epoch, as the virtual clock takes it: `at(T0 + 5)`.
+pub const fn at(secs: u64) -> UnixTime {
+    UnixTime::from_secs(secs)
+}
 /// The site.
 pub const HOST: &str = "example.com";
 /// Where CPS links and failed commands send the browser.
@@ -158,7 +163,7 @@ pub struct Page {
     pub nut: String,
     /// The flow.
     pub flow: FlowId,
-    /// The issue time the cookie claims.
+    /// The issue time the cookie claims, in seconds since the Unix epoch.
     pub issued_at: u64,
     /// The browser secret.
     pub secret: String,
@@ -238,11 +243,11 @@ pub trait Transport: Send + Sync + Sized + 'static {
     /// Runs a future to completion on the transport's runtime.
     fn block_on<F: Future>(&self, future: F) -> F::Output;
 
-    /// Now on the virtual clock, seconds since the epoch.
-    fn now(&self) -> u64;
+    /// Now on the virtual clock.
+    fn now(&self) -> UnixTime;
 
     /// Moves the virtual clock.
-    fn set_now(&self, now: u64);
+    fn set_now(&self, now: UnixTime);
 
     /// A new login code for a browser at `browser_ip`.
     fn start_for(&self, browser_ip: IpAddr, user_agent: &str) -> Page;
@@ -294,12 +299,12 @@ pub trait Transport: Send + Sync + Sized + 'static {
     }
 }
 
-fn session_draft(ip: IpAddr, now: u64) -> SessionDraft {
+fn session_draft(ip: IpAddr, now: UnixTime) -> SessionDraft {
     let mut id = [0u8; 32];
     OsRng.fill_bytes(&mut id);
     SessionDraft {
         id_hash: Sha256::digest(id).into(),
-        created_at: now,
+        created_at: now.as_secs(),
         ip: ip.to_string(),
         browser: "Firefox on Linux".into(),
     }

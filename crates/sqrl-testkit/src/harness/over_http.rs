@@ -174,7 +174,7 @@ impl Transport for OverHttp {
 
     fn new(mut setup: Setup) -> Self {
         let sqrl = driver(&mut setup, || Arc::new(SqliteStore::in_memory().unwrap()));
-        let clock_ms = Arc::new(AtomicU64::new(T0 * 1000));
+        let clock_ms = Arc::new(AtomicU64::new(at(T0).as_millis()));
         let clock = Arc::clone(&clock_ms);
         let logins = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&logins);
@@ -182,7 +182,7 @@ impl Transport for OverHttp {
             .settings(setup.settings)
             .on_login(move |e| seen.lock().unwrap().push(e.clone()))
             .map_user(|account| Some(user_of(account)))
-            .clock(move || clock.load(Ordering::SeqCst))
+            .clock(move || UnixTime::from_millis(clock.load(Ordering::SeqCst)))
             .build();
         Self {
             router: http.router(),
@@ -201,12 +201,12 @@ impl Transport for OverHttp {
         self.runtime.block_on(future)
     }
 
-    fn now(&self) -> u64 {
-        self.clock_ms.load(Ordering::SeqCst) / 1000
+    fn now(&self) -> UnixTime {
+        UnixTime::from_millis(self.clock_ms.load(Ordering::SeqCst))
     }
 
-    fn set_now(&self, now: u64) {
-        self.clock_ms.store(now * 1000, Ordering::SeqCst);
+    fn set_now(&self, now: UnixTime) {
+        self.clock_ms.store(now.as_millis(), Ordering::SeqCst);
     }
 
     fn start_for(&self, browser_ip: IpAddr, user_agent: &str) -> Page {
