@@ -37,15 +37,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn home(State(sqrl): State<SqrlHttp>, headers: HeaderMap) -> Html<String> {
-    let body = match sqrl.signed_in(&headers).await {
-        // SQRL
+    let signed_in = sqrl.signed_in(&headers).await; // SQRL
+    let body = match signed_in {
         Ok(Some(user)) => format!(
             "<p>Signed in as {}</p><form method=post action=/sqrl/logout><button>Log out</button></form>", // SQRL
             user.account
         ),
         Ok(None) => format!(
             "<div data-sqrl-login></div><script src='{}' defer></script>", // SQRL
-            sqrl.widget_src()
+            sqrl.widget_src()                                              // SQRL
         ),
         Err(_) => "Try again in a moment.".to_owned(),
     };
