@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sqrl_client::keys::{Imk, Iuk, Rlk, SiteKey};
 use sqrl_proto::{
-    b64, signing_input, verify_signature, Ask, Button, Bytes32, ClientParams, Command,
+    b64, signing_input, verify_signature, Ask, Button, Bytes32, ClientParams, Command, Limits,
     NameValueList, ServerParams, SqrlUrl, Tif,
 };
 
@@ -583,11 +583,21 @@ fn messages_json_matches_code() {
     rows.push(padded_message_row("server", &padded_list));
 
     let idk = key(0).encode();
+    // `ver` after `cmd` is accepted (GRC's server takes it anywhere; protocol.md §3).
+    // It re-encodes to our canonical order, `ver` first.
+    let late_ver = NameValueList::parse(
+        &format!("cmd=query\r\nidk={idk}\r\nver=1\r\n"),
+        Limits::DEFAULT,
+    )
+    .unwrap();
+    let mut row = message_row("client", &late_ver);
+    row["case"] = json!("ver after cmd (accepted)");
+    row["canonical"] = json!(ClientParams::from_list(&late_ver)
+        .unwrap()
+        .encode()
+        .unwrap());
+    rows.push(row);
     let client_rejects: Vec<(String, &str)> = vec![
-        (
-            format!("cmd=query\r\nver=1\r\nidk={idk}\r\n"),
-            "ver not first",
-        ),
         (format!("cmd=query\r\nidk={idk}\r\n"), "ver missing"),
         ("ver=1\r\ncmd=query\r\n".into(), "idk missing"),
         (format!("ver=1\r\nidk={idk}\r\n"), "cmd missing"),

@@ -235,16 +235,15 @@ impl ClientParams {
         }
     }
 
-    /// Reads the typed parameters from a parsed list. `ver` must come first; `ver`, `cmd`
-    /// and `idk` are required.
+    /// Reads the typed parameters from a parsed list. `ver`, `cmd` and `idk` are required,
+    /// each once (a list never holds a name twice), in any order: GRC's server accepts `ver`
+    /// anywhere, and the signature covers the text as sent (spec/protocol.md §3). We write it
+    /// first.
     pub fn from_list(list: &NameValueList) -> Result<Self> {
-        if list.first_name() != Some("ver") {
-            return Err(match list.get("ver") {
-                Some(_) => Error::VersionNotFirst,
-                None => Error::MissingParameter { name: "ver" },
-            });
-        }
-        let version = VersionSet::parse(list.get("ver").unwrap_or_default())?;
+        let version = VersionSet::parse(
+            list.get("ver")
+                .ok_or(Error::MissingParameter { name: "ver" })?,
+        )?;
         let command = Command::parse(
             list.get("cmd")
                 .ok_or(Error::MissingParameter { name: "cmd" })?,
@@ -355,15 +354,29 @@ mod tests {
         assert_eq!(params.to_list().unwrap().to_text(), text);
     }
 
+    /// Before, a client that wrote `cmd` before `ver` was refused (`version-not-first`, TIF
+    /// 0xC0), though GRC's own server takes `ver` anywhere and the signature covers the text as
+    /// sent; `ver` is still required, and once.
+    #[test]
+    fn ver_after_cmd_is_accepted_as_grc_does() {
+        let parse = |text: &str| {
+            ClientParams::from_list(&NameValueList::parse(text, Limits::DEFAULT).unwrap())
+        };
+        let late = parse(&format!("cmd=query\r\nidk={IDK}\r\nver=1\r\n")).unwrap();
+        let first = parse(&format!("ver=1\r\ncmd=query\r\nidk={IDK}\r\n")).unwrap();
+        assert_eq!(late, first);
+        assert!(NameValueList::parse(
+            &format!("cmd=query\r\nver=1\r\nidk={IDK}\r\nver=1\r\n"),
+            Limits::DEFAULT
+        )
+        .is_err());
+    }
+
     #[test]
     fn rejects_bad_parameters() {
         let parse = |text: &str| {
             ClientParams::from_list(&NameValueList::parse(text, Limits::DEFAULT).unwrap())
         };
-        assert_eq!(
-            parse(&format!("cmd=query\r\nver=1\r\nidk={IDK}\r\n")),
-            Err(Error::VersionNotFirst)
-        );
         assert_eq!(
             parse(&format!("cmd=query\r\nidk={IDK}\r\n")),
             Err(Error::MissingParameter { name: "ver" })
