@@ -113,11 +113,14 @@ impl Endpoint {
         if matches!(params.command, Command::Other(_)) {
             return Err(refused(Refusal::UnsupportedCommand));
         }
-        let nut = incoming
+        let mut nuts = incoming
             .query
             .split('&')
-            .find_map(|pair| pair.strip_prefix("nut="))
-            .ok_or(refused(Refusal::MissingNut))?;
+            .filter_map(|pair| pair.strip_prefix("nut="));
+        let nut = nuts.next().ok_or(refused(Refusal::MissingNut))?;
+        if nuts.next().is_some() {
+            return Err(refused(Refusal::DuplicatedNut));
+        }
         let origin = match self.codec.open(nut).ok_or(refused(Refusal::UnknownNut))? {
             Nut::Qr(qr) => {
                 // The first request echoes the very URL we issued for this nut (with or

@@ -16,6 +16,9 @@ pub enum Refusal {
     BadSignature,
     /// The request URL has no `nut=`.
     MissingNut,
+    /// The request URL names `nut=` more than once: which one the client meant is not ours to
+    /// guess.
+    DuplicatedNut,
     /// The nut was not minted by this server (or was tampered with).
     UnknownNut,
     /// The first request does not echo the URL we issued for its nut.
@@ -77,6 +80,7 @@ impl Refusal {
             Refusal::UnsupportedVersion => "unsupported-version",
             Refusal::BadSignature => "bad-signature",
             Refusal::MissingNut => "missing-nut",
+            Refusal::DuplicatedNut => "duplicated-nut",
             Refusal::UnknownNut => "unknown-nut",
             Refusal::EchoMismatch => "echo-mismatch",
             Refusal::ReplyEchoMismatch => "reply-echo-mismatch",
@@ -117,6 +121,7 @@ impl Refusal {
             Refusal::MalformedBody
             | Refusal::BadSignature
             | Refusal::MissingNut
+            | Refusal::DuplicatedNut
             | Refusal::UnknownNut
             | Refusal::EchoMismatch
             | Refusal::ReplyEchoMismatch
@@ -162,6 +167,7 @@ mod tests {
             Refusal::UnsupportedVersion,
             Refusal::BadSignature,
             Refusal::MissingNut,
+            Refusal::DuplicatedNut,
             Refusal::UnknownNut,
             Refusal::EchoMismatch,
             Refusal::ReplyEchoMismatch,

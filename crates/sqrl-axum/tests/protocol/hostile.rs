@@ -11,6 +11,7 @@ use sqrl_testkit::harness::*;
 use sqrl_testkit::over_both_transports;
 
 over_both_transports!(
+    a_second_nut_in_the_request_url_is_refused,
     replayed_query_and_ident_are_refused,
     byte_flips_and_forged_echoes_fail_with_client_failure,
     another_sites_key_and_another_flows_nut_are_refused,
@@ -400,4 +401,26 @@ fn scans_are_limited_per_network_prefix<T: Transport>() {
     t.set_now(at(T0 + 150));
     assert_eq!(scan_from("2001:db8:1:1::1"), 0x00);
     assert_eq!(scan_from("2001:db8:1:1::1"), 0x60);
+}
+
+/// Before, `?nut=<right>&nut=<wrong>` was accepted (the first won): a URL naming two nuts
+/// is refused whichever comes first, and changes nothing.
+fn a_second_nut_in_the_request_url_is_refused<T: Transport>() {
+    let t = T::site();
+    let imk = Imk::from_bytes([7; 32]);
+    let page = t.start();
+    let right = Phone::scan(&page, &imk);
+    let body = right.body(&right.params(Command::Query));
+    for query in [
+        format!("{}&nut=AAAAAAAAAAAAAAAAAAAAAA", right.query),
+        format!("nut=AAAAAAAAAAAAAAAAAAAAAA&{}", right.query),
+        format!("{}&{}", right.query, right.query),
+    ] {
+        let mut m = right.clone();
+        m.query = query;
+        assert_eq!(m.tif(&t, &body), 0xC0, "{}", m.query);
+    }
+    assert!(!t.flow_stored(&page.flow));
+    // The same request with one nut goes through.
+    assert_eq!(right.tif(&t, &body) & 0x40, 0);
 }
