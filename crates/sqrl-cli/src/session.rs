@@ -338,6 +338,13 @@ fn explain_exchange(error: ExchangeError, situation: &Situation<'_>) -> Failure 
                  link; if it happens again, this client and the site disagree about SQRL."
             ),
         ),
+        X::BadAssociation(_) => Failure::new(
+            Kind::Refused,
+            format!(
+                "{host} says this code was started by another identity, so it refused to \
+                 {doing}. Reload the login page and try again with the new code."
+            ),
+        ),
         X::NotSupported(_) => Failure::new(
             Kind::Refused,
             format!("{host} does not support this: it cannot {doing} through SQRL."),

@@ -107,6 +107,9 @@ pub enum ExchangeError {
     /// The server found the request malformed or a signature invalid.
     #[error("the server rejected the request as malformed (tif {0})")]
     ClientFailure(sqrl_proto::Tif),
+    /// The server says the code belongs to an exchange of another identity (`0x100`).
+    #[error("the server says this code belongs to another identity's exchange (tif {0})")]
+    BadAssociation(sqrl_proto::Tif),
     /// The command failed for another reason.
     #[error("the server refused the command (tif {0})")]
     CommandFailed(sqrl_proto::Tif),
