@@ -698,6 +698,15 @@ fn cps_serves_the_localhost_protocol() {
         server.lock().unwrap().log.is_empty(),
         "nothing was sent to the site"
     );
+    // A link the client refuses says why (before: only "That is not a SQRL login link").
+    let refused = sqrl_proto::b64::encode(format!(
+        "{url}&can={}",
+        sqrl_proto::b64::encode("javascript:alert(1)")
+    ));
+    let (status, _, body) = raw_get(port, &format!("/{refused}"), None).unwrap();
+    assert_eq!(status, 200);
+    let body = String::from_utf8_lossy(&body);
+    assert!(body.contains("invalid can= cancel URL"), "{body}");
     // The page's navigation: a CPS login, then a redirect to the site's session link.
     let (status, headers, _) = raw_get(port, &format!("/{encoded}"), None).unwrap();
     assert_eq!(status, 302);

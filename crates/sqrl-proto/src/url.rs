@@ -223,6 +223,14 @@ pub fn check_root_anchored(path: &str, name: &'static str) -> Result<()> {
     Ok(())
 }
 
+/// `https://host[:port]`.
+fn origin_of(host: &str, port: Option<u16>) -> String {
+    match port {
+        Some(port) => format!("https://{host}:{port}"),
+        None => format!("https://{host}"),
+    }
+}
+
 impl SqrlUrl {
     /// Parses a `sqrl://` URL. See the module documentation for the rules.
     pub fn parse(text: &str) -> Result<Self> {
@@ -307,12 +315,20 @@ impl SqrlUrl {
                 let url = String::from_utf8(bytes).map_err(|_| Error::UrlCancel {
                     reason: "not UTF-8",
                 })?;
-                if !check_absolute_http_url(&url) {
+                if check_absolute_http_url(&url) {
+                    Some(url)
+                } else if url.starts_with('/') {
+                    // Root-anchored (`/sqrl`), as some servers send it: the page it names is
+                    // on the site's own origin, as for a root-anchored `url=`.
+                    check_root_anchored(&url, "can").map_err(|_| Error::UrlCancel {
+                        reason: "a root-anchored path must be printable ASCII without '#'",
+                    })?;
+                    Some(format!("{}{url}", origin_of(&host, port)))
+                } else {
                     return Err(Error::UrlCancel {
-                        reason: "not an absolute http(s) URL",
+                        reason: "neither an absolute http(s) URL nor a root-anchored path",
                     });
                 }
-                Some(url)
             }
         };
 
@@ -371,17 +387,15 @@ impl SqrlUrl {
         self.extension
     }
 
-    /// The decoded `can=` cancel URL, if any.
+    /// The decoded `can=` cancel URL, if any; a root-anchored one (`/sqrl`) resolved against
+    /// [`origin`](Self::origin).
     pub fn cancel_url(&self) -> Option<&str> {
         self.cancel.as_deref()
     }
 
     /// `https://host[:port]`: scheme, host and port used for every request of the exchange.
     pub fn origin(&self) -> String {
-        match self.port {
-            Some(port) => format!("https://{}:{port}", self.host),
-            None => format!("https://{}", self.host),
-        }
+        origin_of(&self.host, self.port)
     }
 
     /// The first request's path and query: the URL's path (or `/`) and its full query string.
@@ -520,6 +534,25 @@ mod tests {
             url.request_url(),
             "https://sqrl.grc.com:8080/demo/cli.sqrl?x=5&nut=oOB4QOFJux5Z&can=aHR0cHM6Ly9zcXJsLmdyYy5jb20vYWNjb3VudC9jb25uZWN0ZWQtYWNjb3VudHMv"
         );
+    }
+
+    /// Before, `can=` holding base64url of `/sqrl` (a path only, as some servers send it)
+    /// made the whole link unusable ("not an absolute http(s) URL").
+    #[test]
+    fn root_anchored_can_is_resolved_against_the_origin() {
+        let url = SqrlUrl::parse(&format!(
+            "sqrl://Example.com:8443/sqrl?nut=a&can={}",
+            b64::encode("/sqrl")
+        ))
+        .unwrap();
+        assert_eq!(url.cancel_url(), Some("https://example.com:8443/sqrl"));
+        for bad in ["//evil.example/x", "/a#b", "sqrl", "/a b"] {
+            let text = format!("sqrl://example.com/?nut=a&can={}", b64::encode(bad));
+            assert!(
+                matches!(SqrlUrl::parse(&text), Err(Error::UrlCancel { .. })),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
