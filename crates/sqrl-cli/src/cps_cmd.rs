@@ -158,6 +158,7 @@ pub(crate) fn run(global: &Global, args: CpsArgs) -> Outcome {
                 continue;
             }
         };
+        let url = global.reach(url);
         let cancel = url.cancel_url().map(str::to_owned);
         let config = session::config(&unlocked.settings, &args.common, true, false);
         let result = session::run(

@@ -209,6 +209,7 @@ pub(crate) fn run(
     config: Config,
     common: &Common,
 ) -> Result<exchange::Outcome, Failure> {
+    let url = global.reach(url);
     let host = site_of(&url);
     let mut situation = Situation {
         action,

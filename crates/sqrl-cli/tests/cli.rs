@@ -449,6 +449,22 @@ fn tif_0x80_without_0x40_is_not_a_success() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Before, under `--danger-loopback-http` a path-only `url=` became `https://127.0.0.1:…`
+/// while the site was reached over `http://`: the browser was sent where nothing listens.
+#[test]
+fn a_path_only_url_follows_the_request_scheme_under_danger_loopback_http() {
+    let (server, port) = start();
+    let dir = temp_dir();
+    let client = Client::create(&dir);
+    server.lock().unwrap().url_override = Some("/account?welcome=1".into());
+    let stdout = client.ok(&["login", "--yes", "--cps", &login_url(&server)], &[]);
+    assert_eq!(
+        stdout.trim(),
+        format!("http://127.0.0.1:{port}/account?welcome=1")
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn export_and_import_round_trip() {
     let dir = temp_dir();
