@@ -396,6 +396,15 @@ fn explain_transport(error: TransportError, situation: &Situation<'_>) -> Failur
     use TransportError as T;
     let host = situation.host;
     match error {
+        // A private or test CA: the fix is to trust it, not plain HTTP.
+        T::UnknownIssuer(_) => Failure::new(
+            Kind::Network,
+            format!(
+                "Could not reach {host} over HTTPS: its certificate is signed by a CA this \
+                 computer does not trust. If the site uses a private or test CA, give its \
+                 certificate with --ca-cert FILE (or SQRL_CA_CERT)."
+            ),
+        ),
         T::Network(detail) if !situation.danger_loopback_http && situation.is_loopback() => {
             Failure::new(
                 Kind::Network,

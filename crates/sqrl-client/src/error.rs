@@ -155,6 +155,10 @@ pub enum TransportError {
     /// Network failure (connect, TLS, timeout).
     #[error("could not reach the server: {0}")]
     Network(String),
+    /// The server's TLS certificate is signed by a CA that is not trusted here (a private or
+    /// test CA: trust it with an extra CA file, never by turning TLS off).
+    #[error("the TLS certificate of {0} is signed by an unknown issuer")]
+    UnknownIssuer(String),
     /// The server answered with a non-200 status and no SQRL reply.
     #[error("the server answered HTTP {0}")]
     HttpStatus(u16),
