@@ -397,7 +397,7 @@ fn explain_transport(error: TransportError, situation: &Situation<'_>) -> Failur
     let host = situation.host;
     match error {
         // A private or test CA: the fix is to trust it, not plain HTTP.
-        T::UnknownIssuer(_) => Failure::new(
+        error if error.is_unknown_issuer() => Failure::new(
             Kind::Network,
             format!(
                 "Could not reach {host} over HTTPS: its certificate is signed by a CA this \

@@ -155,10 +155,6 @@ pub enum TransportError {
     /// Network failure (connect, TLS, timeout).
     #[error("could not reach the server: {0}")]
     Network(String),
-    /// The server's TLS certificate is signed by a CA that is not trusted here (a private or
-    /// test CA: trust it with an extra CA file, never by turning TLS off).
-    #[error("the TLS certificate of {0} is signed by an unknown issuer")]
-    UnknownIssuer(String),
     /// The server answered with a non-200 status and no SQRL reply.
     #[error("the server answered HTTP {0}")]
     HttpStatus(u16),
@@ -168,4 +164,14 @@ pub enum TransportError {
     /// Extra CA certificates could not be read or used.
     #[error("cannot use CA certificates from {0}")]
     CaCertificate(String),
+}
+
+impl TransportError {
+    /// A network failure because the server's TLS certificate is signed by a CA not trusted
+    /// here (a private or test CA): the fix is to trust that CA (an extra CA file), never to
+    /// turn TLS off.
+    pub fn is_unknown_issuer(&self) -> bool {
+        matches!(self, TransportError::Network(detail)
+            if detail.ends_with(crate::transport::UNKNOWN_ISSUER))
+    }
 }

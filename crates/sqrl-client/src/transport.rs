@@ -307,6 +307,10 @@ impl Deadline {
     }
 }
 
+/// How a [`TransportError::Network`] ends when the certificate's issuer is not trusted
+/// ([`TransportError::is_unknown_issuer`]).
+pub(crate) const UNKNOWN_ISSUER: &str = "the certificate is signed by an unknown issuer";
+
 /// A failed TLS handshake; a certificate from an issuer nobody here trusts is told apart,
 /// since the fix is a CA file (`--ca-cert`), not the network.
 fn handshake_error(error: &std::io::Error, host: &str) -> TransportError {
@@ -320,7 +324,7 @@ fn handshake_error(error: &std::io::Error, host: &str) -> TransportError {
             )
         });
     if unknown_issuer {
-        TransportError::UnknownIssuer(host.to_owned())
+        TransportError::Network(format!("TLS handshake with {host}: {UNKNOWN_ISSUER}"))
     } else {
         io_error(error, "TLS handshake")
     }
