@@ -88,6 +88,23 @@ fn page(stream: &TcpStream, message: &str) {
     );
 }
 
+/// The SQRL URL a page sent as base64url, or why it is not one.
+fn parse_link(encoded: &str) -> Result<SqrlUrl, String> {
+    let bytes = sqrl_proto::b64::decode_lenient(encoded)
+        .map_err(|_| "the address is not base64url".to_owned())?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| "the decoded address is not UTF-8".to_owned())?;
+    SqrlUrl::parse(&text).map_err(|e| e.to_string())
+}
+
+/// `text` made safe inside an HTML element.
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 /// Listens on `port` of 127.0.0.1, saying what to do when that is impossible.
 fn listen(port: u16) -> Result<TcpListener, Failure> {
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
@@ -130,14 +147,18 @@ pub(crate) fn run(global: &Global, args: CpsArgs) -> Outcome {
             continue;
         }
         // The path is base64url of the SQRL URL; sloppy pages send + and / too.
-        let decoded = sqrl_proto::b64::decode_lenient(path.split('?').next().unwrap_or_default())
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .and_then(|text| SqrlUrl::parse(&text).ok());
-        let Some(url) = decoded else {
-            page(&stream, "That is not a SQRL login link.");
-            continue;
+        let url = match parse_link(path.split('?').next().unwrap_or_default()) {
+            Ok(url) => url,
+            Err(why) => {
+                eprintln!("sqrl: refused a link that is not a SQRL login link: {why}.");
+                page(
+                    &stream,
+                    &format!("That is not a SQRL login link: {}.", html_escape(&why)),
+                );
+                continue;
+            }
         };
+        let url = global.reach(url);
         let cancel = url.cancel_url().map(str::to_owned);
         let config = session::config(&unlocked.settings, &args.common, true, false);
         let result = session::run(

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use sqrl_client::transport::HttpTransport;
+use sqrl_proto::SqrlUrl;
 
 use crate::failure::{Failure, Kind};
 
@@ -38,6 +39,17 @@ impl Global {
             transport = transport.danger_allow_loopback_http();
         }
         Ok(transport)
+    }
+
+    /// `url` as this run reaches it: under `--danger-loopback-http` a loopback site is
+    /// reached over plain HTTP, so its root-anchored links (`url=`, `can=`) resolve to
+    /// `http://` like the requests.
+    pub(crate) fn reach(&self, url: SqrlUrl) -> SqrlUrl {
+        if self.danger_loopback_http && sqrl_client::transport::is_loopback_host(url.host()) {
+            url.with_plain_http_links()
+        } else {
+            url
+        }
     }
 
     /// The identity file: `--identity`, or the platform's config directory.

@@ -209,6 +209,7 @@ pub(crate) fn run(
     config: Config,
     common: &Common,
 ) -> Result<exchange::Outcome, Failure> {
+    let url = global.reach(url);
     let host = site_of(&url);
     let mut situation = Situation {
         action,
@@ -338,6 +339,13 @@ fn explain_exchange(error: ExchangeError, situation: &Situation<'_>) -> Failure 
                  link; if it happens again, this client and the site disagree about SQRL."
             ),
         ),
+        X::BadAssociation(_) => Failure::new(
+            Kind::Refused,
+            format!(
+                "{host} says this code was started by another identity, so it refused to \
+                 {doing}. Reload the login page and try again with the new code."
+            ),
+        ),
         X::NotSupported(_) => Failure::new(
             Kind::Refused,
             format!("{host} does not support this: it cannot {doing} through SQRL."),
@@ -388,6 +396,15 @@ fn explain_transport(error: TransportError, situation: &Situation<'_>) -> Failur
     use TransportError as T;
     let host = situation.host;
     match error {
+        // A private or test CA: the fix is to trust it, not plain HTTP.
+        error if error.is_unknown_issuer() => Failure::new(
+            Kind::Network,
+            format!(
+                "Could not reach {host} over HTTPS: its certificate is signed by a CA this \
+                 computer does not trust. If the site uses a private or test CA, give its \
+                 certificate with --ca-cert FILE (or SQRL_CA_CERT)."
+            ),
+        ),
         T::Network(detail) if !situation.danger_loopback_http && situation.is_loopback() => {
             Failure::new(
                 Kind::Network,

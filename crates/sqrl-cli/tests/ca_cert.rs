@@ -37,15 +37,16 @@ fn sqrl(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     command.output().unwrap()
 }
 
-fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sqrl-cli-ca-test-{}", std::process::id()));
+/// A fresh directory per test (the tests of this file run in parallel).
+fn temp_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sqrl-cli-ca-test-{}-{test}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
 #[test]
 fn ca_cert_flag_and_env_let_login_reach_a_private_ca_site() {
-    let dir = temp_dir();
+    let dir = temp_dir("flag");
     let made = sqrl(
         &dir,
         &["identity", "new", "--enscrypt-iterations", "2"],
@@ -118,5 +119,32 @@ fn ca_cert_flag_and_env_let_login_reach_a_private_ca_site() {
     assert_eq!(bad.status.code(), Some(7), "{stderr}");
     assert!(stderr.contains("missing.pem"), "{stderr}");
     assert_eq!(server.lock().unwrap().log.len(), 4);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Before, the hint on a certificate from an unknown issuer pointed at
+/// `--danger-loopback-http` (plain HTTP) instead of `--ca-cert`.
+#[test]
+fn unknown_issuer_hint_points_at_ca_cert_not_danger_loopback_http() {
+    let dir = temp_dir("hint");
+    let made = sqrl(
+        &dir,
+        &["identity", "new", "--enscrypt-iterations", "2"],
+        &[],
+    );
+    assert!(made.status.success());
+    let ca = TestCa::new("sqrl-rs CLI test CA");
+    let server = Arc::new(Mutex::new(MiniServer::new("placeholder")));
+    let shared = Arc::clone(&server);
+    let (port, _) = serve(Some(ca.server_config(false)), move |target, body| {
+        shared.lock().unwrap().handle(target, body)
+    });
+    server.lock().unwrap().host = format!("127.0.0.1:{port}");
+    let url = server.lock().unwrap().issue_url();
+    let refused = sqrl(&dir, &["login", "--yes", &url], &[]);
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(4), "{message}");
+    assert!(message.contains("--ca-cert"), "{message}");
+    assert!(!message.contains("--danger-loopback-http"), "{message}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

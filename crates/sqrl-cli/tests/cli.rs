@@ -412,6 +412,59 @@ fn failures_have_one_sentence_and_an_exit_code() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Before, a site answering `tif=80` (a client failure, without `0x40`) got "New account
+/// created… Logged in" and exit 0, and `disable` said "disabled", while nothing happened.
+#[test]
+fn tif_0x80_without_0x40_is_not_a_success() {
+    let server = Arc::new(Mutex::new(MiniServer::new("placeholder")));
+    let shared = Arc::clone(&server);
+    let port = serve(move |target, body| {
+        let acts = RequestBody::parse(body.as_bytes())
+            .ok()
+            .and_then(|b| b.client().ok())
+            .is_some_and(|c| c.command != sqrl_proto::Command::Query);
+        let reply = shared.lock().unwrap().handle(target, body);
+        if !acts {
+            return (200, reply);
+        }
+        let mut params = ServerParams::decode(&reply).unwrap();
+        params.tif = Tif::CLIENT_FAILURE;
+        (200, params.encode().unwrap())
+    });
+    server.lock().unwrap().host = format!("127.0.0.1:{port}");
+    let dir = temp_dir();
+    let client = Client::create(&dir);
+    for command in ["login", "disable"] {
+        let out = client.run(&[command, "--yes", &login_url(&server)], &[]);
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(5), "{command}: {all}");
+        assert!(!all.contains("Logged in"), "{command}: {all}");
+        assert!(!all.contains("New account"), "{command}: {all}");
+        assert!(error_line(&out).contains("could not accept"), "{all}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Before, under `--danger-loopback-http` a path-only `url=` became `https://127.0.0.1:…`
+/// while the site was reached over `http://`: the browser was sent where nothing listens.
+#[test]
+fn a_path_only_url_follows_the_request_scheme_under_danger_loopback_http() {
+    let (server, port) = start();
+    let dir = temp_dir();
+    let client = Client::create(&dir);
+    server.lock().unwrap().url_override = Some("/account?welcome=1".into());
+    let stdout = client.ok(&["login", "--yes", "--cps", &login_url(&server)], &[]);
+    assert_eq!(
+        stdout.trim(),
+        format!("http://127.0.0.1:{port}/account?welcome=1")
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn export_and_import_round_trip() {
     let dir = temp_dir();
@@ -661,6 +714,15 @@ fn cps_serves_the_localhost_protocol() {
         server.lock().unwrap().log.is_empty(),
         "nothing was sent to the site"
     );
+    // A link the client refuses says why (before: only "That is not a SQRL login link").
+    let refused = sqrl_proto::b64::encode(format!(
+        "{url}&can={}",
+        sqrl_proto::b64::encode("javascript:alert(1)")
+    ));
+    let (status, _, body) = raw_get(port, &format!("/{refused}"), None).unwrap();
+    assert_eq!(status, 200);
+    let body = String::from_utf8_lossy(&body);
+    assert!(body.contains("invalid can= cancel URL"), "{body}");
     // The page's navigation: a CPS login, then a redirect to the site's session link.
     let (status, headers, _) = raw_get(port, &format!("/{encoded}"), None).unwrap();
     assert_eq!(status, 302);

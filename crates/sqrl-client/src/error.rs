@@ -107,6 +107,9 @@ pub enum ExchangeError {
     /// The server found the request malformed or a signature invalid.
     #[error("the server rejected the request as malformed (tif {0})")]
     ClientFailure(sqrl_proto::Tif),
+    /// The server says the code belongs to an exchange of another identity (`0x100`).
+    #[error("the server says this code belongs to another identity's exchange (tif {0})")]
+    BadAssociation(sqrl_proto::Tif),
     /// The command failed for another reason.
     #[error("the server refused the command (tif {0})")]
     CommandFailed(sqrl_proto::Tif),
@@ -161,4 +164,14 @@ pub enum TransportError {
     /// Extra CA certificates could not be read or used.
     #[error("cannot use CA certificates from {0}")]
     CaCertificate(String),
+}
+
+impl TransportError {
+    /// A network failure because the server's TLS certificate is signed by a CA not trusted
+    /// here (a private or test CA): the fix is to trust that CA (an extra CA file), never to
+    /// turn TLS off.
+    pub fn is_unknown_issuer(&self) -> bool {
+        matches!(self, TransportError::Network(detail)
+            if detail.ends_with(crate::transport::UNKNOWN_ISSUER))
+    }
 }

@@ -230,6 +230,18 @@ impl Lock {
     }
 }
 
+/// The bits that say a command failed, each of them with or without `0x40`: a server that
+/// forgets `0x40` beside them has still not done what was asked (`spec/protocol.md` §5).
+/// `0x20` is among them but is retried first.
+const FAILURE_BITS: Tif = Tif::from_bits(
+    Tif::FUNCTION_NOT_SUPPORTED.bits()
+        | Tif::TRANSIENT_ERROR.bits()
+        | Tif::COMMAND_FAILED.bits()
+        | Tif::CLIENT_FAILURE.bits()
+        | Tif::BAD_ID_ASSOCIATION.bits()
+        | Tif::IDENTITY_SUPERSEDED.bits(),
+);
+
 fn tif_error(tif: Tif) -> ExchangeError {
     if tif.contains(Tif::IDENTITY_SUPERSEDED) {
         ExchangeError::Superseded
@@ -237,6 +249,8 @@ fn tif_error(tif: Tif) -> ExchangeError {
         ExchangeError::NotSupported(tif)
     } else if tif.contains(Tif::CLIENT_FAILURE) {
         ExchangeError::ClientFailure(tif)
+    } else if tif.contains(Tif::BAD_ID_ASSOCIATION) {
+        ExchangeError::BadAssociation(tif)
     } else if tif.contains(Tif::SQRL_DISABLED) {
         ExchangeError::SqrlDisabled
     } else {
@@ -429,7 +443,10 @@ impl<'k> Exchange<'k> {
             return self.request(command).map(Step::Send);
         }
         self.transient_in_a_row = false;
-        if tif.contains(Tif::COMMAND_FAILED) {
+        // Any failure bit fails, whether or not the server also set 0x40. On a query, 0x200
+        // says the current identity was replaced here: every command that acts would fail
+        // with 0x240, so the exchange stops before the prompt (§5, §10 item 13).
+        if tif.intersects(FAILURE_BITS) {
             self.state = State::Finished;
             return Err(tif_error(tif).into());
         }
@@ -440,10 +457,6 @@ impl<'k> Exchange<'k> {
     }
 
     fn after_query(&mut self, tif: Tif) -> Result<Step, Error> {
-        if tif.contains(Tif::IDENTITY_SUPERSEDED) {
-            self.state = State::Finished;
-            return Err(ExchangeError::Superseded.into());
-        }
         let known = tif.contains(Tif::CURRENT_ID_MATCH);
         let previous_match = tif.contains(Tif::PREVIOUS_ID_MATCH) && !known;
         match self.action {

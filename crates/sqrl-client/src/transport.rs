@@ -186,7 +186,7 @@ impl HttpTransport {
                 stream
                     .conn
                     .complete_io(&mut stream.sock)
-                    .map_err(|e| io_error(&e, "TLS handshake"))?;
+                    .map_err(|e| handshake_error(&e, &target.host))?;
             }
             send_once(&mut stream, &wire, &deadline, |s| &s.sock)?;
             read_reply(&mut stream, &deadline, |s| &s.sock)?
@@ -304,6 +304,29 @@ impl Deadline {
             .set_read_timeout(left)
             .and_then(|()| socket.set_write_timeout(left))
             .map_err(|e| io_error(&e, "socket"))
+    }
+}
+
+/// How a [`TransportError::Network`] ends when the certificate's issuer is not trusted
+/// ([`TransportError::is_unknown_issuer`]).
+pub(crate) const UNKNOWN_ISSUER: &str = "the certificate is signed by an unknown issuer";
+
+/// A failed TLS handshake; a certificate from an issuer nobody here trusts is told apart,
+/// since the fix is a CA file (`--ca-cert`), not the network.
+fn handshake_error(error: &std::io::Error, host: &str) -> TransportError {
+    let unknown_issuer = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .is_some_and(|e| {
+            matches!(
+                e,
+                rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)
+            )
+        });
+    if unknown_issuer {
+        TransportError::Network(format!("TLS handshake with {host}: {UNKNOWN_ISSUER}"))
+    } else {
+        io_error(error, "TLS handshake")
     }
 }
 

@@ -529,3 +529,83 @@ fn unusable_url_after_a_confirmed_login_is_reported_beside_the_success() {
         Some(Error::Exchange(ExchangeError::MissingCpsUrl))
     );
 }
+
+/// Before, a reply with a failure bit but without `0x40` (`tif=80`) was taken for a success:
+/// the `sqrl` command said "New account created… Logged in" (or "disabled") while nothing
+/// happened. Every failure bit fails, on the command's reply and on the query's, and the
+/// error says which.
+#[test]
+fn tif_failure_bit_without_0x40_is_not_a_success() {
+    let keys = keys_for(&Iuk::generate(&mut OsRng), vec![]);
+    let expected = |bit: Tif| match bit {
+        Tif::FUNCTION_NOT_SUPPORTED => ExchangeError::NotSupported(bit | Tif::IPS_MATCHED),
+        Tif::CLIENT_FAILURE => ExchangeError::ClientFailure(bit | Tif::IPS_MATCHED),
+        Tif::BAD_ID_ASSOCIATION => ExchangeError::BadAssociation(bit | Tif::IPS_MATCHED),
+        _ => ExchangeError::Superseded,
+    };
+    for bit in [
+        Tif::FUNCTION_NOT_SUPPORTED,
+        Tif::CLIENT_FAILURE,
+        Tif::BAD_ID_ASSOCIATION,
+        Tif::IDENTITY_SUPERSEDED,
+    ] {
+        let failed = ServerParams::new("n2", bit | Tif::IPS_MATCHED, "/sqrl?nut=n2")
+            .encode()
+            .unwrap();
+        // On the reply to the command that acts.
+        let mut exchange = started(&keys);
+        let query = ServerParams::new("n1", Tif::IPS_MATCHED, "/sqrl?nut=n1")
+            .encode()
+            .unwrap();
+        assert!(matches!(exchange.receive(&query), Ok(Step::Confirm(_))));
+        assert!(matches!(
+            exchange.decide(Decision::Approve),
+            Ok(Step::Send(_))
+        ));
+        assert_eq!(
+            exchange.receive(&failed).unwrap_err(),
+            Error::Exchange(expected(bit)),
+            "ident answered {bit}"
+        );
+        // On the reply to the query: no prompt, no command.
+        let mut exchange = started(&keys);
+        assert_eq!(
+            exchange.receive(&failed).unwrap_err(),
+            Error::Exchange(expected(bit)),
+            "query answered {bit}"
+        );
+    }
+}
+
+#[test]
+fn tif_0x80_without_0x40_is_not_a_success() {
+    // The case reported: a new identity's ident answered `tif=80`, and a disable likewise.
+    let mut server = MiniServer::new("example.com");
+    let keys = keys_for(&Iuk::generate(&mut OsRng), vec![]);
+    let url = SqrlUrl::parse(&server.issue_url()).unwrap();
+    let (exchange, first) = Exchange::start(
+        url,
+        Action::Login,
+        &keys,
+        Config::default(),
+        Rlk::generate(&mut OsRng),
+    )
+    .unwrap();
+    let result = exchange.drive(
+        first,
+        |request| {
+            let reply = server.handle(&path_and_query(&request.url), &request.body);
+            if server.log.len() < 2 {
+                return Ok(reply);
+            }
+            let mut params = ServerParams::decode(&reply).unwrap();
+            params.tif = Tif::CLIENT_FAILURE;
+            Ok(params.encode().unwrap())
+        },
+        approve,
+    );
+    assert_eq!(
+        result.unwrap_err(),
+        Error::Exchange(ExchangeError::ClientFailure(Tif::CLIENT_FAILURE))
+    );
+}

@@ -180,7 +180,7 @@ pub enum Error {
         /// What is wrong.
         reason: &'static str,
     },
-    /// `can=` is not base64url of an absolute http(s) URL.
+    /// `can=` is not base64url of an absolute http(s) URL or a root-anchored path.
     #[error("invalid can= cancel URL: {reason}")]
     UrlCancel {
         /// What is wrong.

@@ -25,6 +25,11 @@ pub struct SqrlUrl {
     nut: String,
     extension: usize,
     cancel: Option<String>,
+    /// `can=` when it was a root-anchored path: resolved again if the scheme changes.
+    cancel_path: Option<String>,
+    /// The site is reached over plain HTTP (a loopback test site): root-anchored links
+    /// resolve to `http://`.
+    plain_http: bool,
     auth_domain: String,
 }
 
@@ -223,6 +228,14 @@ pub fn check_root_anchored(path: &str, name: &'static str) -> Result<()> {
     Ok(())
 }
 
+/// `scheme://host[:port]`.
+fn origin_of(scheme: &str, host: &str, port: Option<u16>) -> String {
+    match port {
+        Some(port) => format!("{scheme}://{host}:{port}"),
+        None => format!("{scheme}://{host}"),
+    }
+}
+
 impl SqrlUrl {
     /// Parses a `sqrl://` URL. See the module documentation for the rules.
     pub fn parse(text: &str) -> Result<Self> {
@@ -298,6 +311,7 @@ impl SqrlUrl {
                 n.min(path.len())
             }
         };
+        let mut cancel_path = None;
         let cancel = match cancel {
             None => None,
             Some(value) => {
@@ -307,12 +321,22 @@ impl SqrlUrl {
                 let url = String::from_utf8(bytes).map_err(|_| Error::UrlCancel {
                     reason: "not UTF-8",
                 })?;
-                if !check_absolute_http_url(&url) {
+                if check_absolute_http_url(&url) {
+                    Some(url)
+                } else if url.starts_with('/') {
+                    // Root-anchored (`/sqrl`), as some servers send it: the page it names is
+                    // on the site's own origin, as for a root-anchored `url=`.
+                    check_root_anchored(&url, "can").map_err(|_| Error::UrlCancel {
+                        reason: "a root-anchored path must be printable ASCII without '#'",
+                    })?;
+                    let resolved = format!("{}{url}", origin_of("https", &host, port));
+                    cancel_path = Some(url);
+                    Some(resolved)
+                } else {
                     return Err(Error::UrlCancel {
-                        reason: "not an absolute http(s) URL",
+                        reason: "neither an absolute http(s) URL nor a root-anchored path",
                     });
                 }
-                Some(url)
             }
         };
 
@@ -327,6 +351,8 @@ impl SqrlUrl {
             nut,
             extension,
             cancel,
+            cancel_path,
+            plain_http: false,
             auth_domain,
         })
     }
@@ -371,17 +397,34 @@ impl SqrlUrl {
         self.extension
     }
 
-    /// The decoded `can=` cancel URL, if any.
+    /// The decoded `can=` cancel URL, if any; a root-anchored one (`/sqrl`) resolved against
+    /// [`origin`](Self::origin).
     pub fn cancel_url(&self) -> Option<&str> {
         self.cancel.as_deref()
     }
 
     /// `https://host[:port]`: scheme, host and port used for every request of the exchange.
     pub fn origin(&self) -> String {
-        match self.port {
-            Some(port) => format!("https://{}:{port}", self.host),
-            None => format!("https://{}", self.host),
+        origin_of("https", &self.host, self.port)
+    }
+
+    /// Marks the site as reached over plain HTTP (a loopback test site, when the transport
+    /// is allowed to): a root-anchored `url=` or `can=` then resolves to `http://`, the scheme
+    /// the requests go over, instead of `https://`. Requests themselves are still addressed
+    /// as [`request_url`](Self::request_url) gives them; the transport decides their scheme.
+    pub fn with_plain_http_links(mut self) -> Self {
+        self.plain_http = true;
+        if let Some(path) = &self.cancel_path {
+            self.cancel = Some(format!("{}{path}", self.link_origin()));
         }
+        self
+    }
+
+    /// The origin root-anchored links resolve against: [`origin`](Self::origin), or its
+    /// `http://` twin after [`with_plain_http_links`](Self::with_plain_http_links).
+    fn link_origin(&self) -> String {
+        let scheme = if self.plain_http { "http" } else { "https" };
+        origin_of(scheme, &self.host, self.port)
     }
 
     /// The first request's path and query: the URL's path (or `/`) and its full query string.
@@ -401,14 +444,16 @@ impl SqrlUrl {
 
     /// The absolute address for a server's `url=` (where a CPS client sends the browser): an
     /// absolute `http(s)://` URL as is, or a root-anchored path (`/account`) resolved against
-    /// [`origin`](Self::origin). Anything else is an error naming `url`.
+    /// [`origin`](Self::origin) (over `http://` after
+    /// [`with_plain_http_links`](Self::with_plain_http_links)). Anything else is an error
+    /// naming `url`.
     pub fn resolve_link(&self, url: &str) -> Result<String> {
         if check_absolute_http_url(url) {
             return Ok(url.to_owned());
         }
         if url.starts_with('/') {
             check_root_anchored(url, "url")?;
-            return Ok(format!("{}{url}", self.origin()));
+            return Ok(format!("{}{url}", self.link_origin()));
         }
         Err(Error::InvalidValue {
             name: "url",
@@ -520,6 +565,53 @@ mod tests {
             url.request_url(),
             "https://sqrl.grc.com:8080/demo/cli.sqrl?x=5&nut=oOB4QOFJux5Z&can=aHR0cHM6Ly9zcXJsLmdyYy5jb20vYWNjb3VudC9jb25uZWN0ZWQtYWNjb3VudHMv"
         );
+    }
+
+    /// Before, `can=` holding base64url of `/sqrl` (a path only, as some servers send it)
+    /// made the whole link unusable ("not an absolute http(s) URL").
+    #[test]
+    fn root_anchored_can_is_resolved_against_the_origin() {
+        let url = SqrlUrl::parse(&format!(
+            "sqrl://Example.com:8443/sqrl?nut=a&can={}",
+            b64::encode("/sqrl")
+        ))
+        .unwrap();
+        assert_eq!(url.cancel_url(), Some("https://example.com:8443/sqrl"));
+        for bad in ["//evil.example/x", "/a#b", "sqrl", "/a b"] {
+            let text = format!("sqrl://example.com/?nut=a&can={}", b64::encode(bad));
+            assert!(
+                matches!(SqrlUrl::parse(&text), Err(Error::UrlCancel { .. })),
+                "{bad}"
+            );
+        }
+    }
+
+    /// Before, under `--danger-loopback-http` a path-only `url=` was resolved to `https://`
+    /// while the requests went over `http://`: the browser was sent where nothing listens.
+    #[test]
+    fn path_only_links_follow_the_request_scheme_over_plain_http() {
+        let text = format!(
+            "sqrl://127.0.0.1:8080/sqrl?nut=a&can={}",
+            b64::encode("/login")
+        );
+        let url = SqrlUrl::parse(&text).unwrap();
+        assert_eq!(
+            url.resolve_link("/cps?t=1").unwrap(),
+            "https://127.0.0.1:8080/cps?t=1"
+        );
+        let url = url.with_plain_http_links();
+        assert_eq!(
+            url.resolve_link("/cps?t=1").unwrap(),
+            "http://127.0.0.1:8080/cps?t=1"
+        );
+        assert_eq!(url.cancel_url(), Some("http://127.0.0.1:8080/login"));
+        // An absolute link is the server's choice and stays as it is.
+        assert_eq!(
+            url.resolve_link("https://127.0.0.1:8080/x").unwrap(),
+            "https://127.0.0.1:8080/x"
+        );
+        assert_eq!(url.request_url(), format!("https://{}", &text[7..]));
+        assert_eq!(url.as_str(), text);
     }
 
     #[test]
