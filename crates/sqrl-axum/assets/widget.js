@@ -6,7 +6,9 @@
 // No inline script is needed, so it works under `script-src 'self'`.
 //
 // Attributes on the container (all optional):
-//   data-sqrl-path  the routes' prefix (default: the directory this script was loaded from)
+//   data-sqrl-path         the routes' prefix (default: the directory this script was loaded from)
+//   data-sqrl-after-login  where to go once logged in, a path on this site (default: the
+//                          server's `after_login`); the OpenID Connect login page sets it
 // The container's `data-status` holds the current state: `loading`, a flow status (`new`,
 // `scanned`, `confirmed`, `confirmed-elsewhere`, `rejected`, `expired`, `redeemed`, `disabled`,
 // `removed`, or any status a newer server sends), `local` (handed over to the SQRL app on this device),
@@ -86,7 +88,10 @@
     // `done`: this page reacts to no further status (a final one, one it does not know, or
     // `confirmed`, which it redeems at once).
     let retryMs = 2000, expiresAt = 0, ticker = null, source = null, state = "", detail = "", done = false;
-    let afterLogin = "/", code = null;
+    // Only a path on this site: never `//host` or `/\host`, which browsers read as another host.
+    const own = root.dataset.sqrlAfterLogin;
+    const pinned = own && /^\/(?![\/\\])/.test(own) ? own : null;
+    let afterLogin = pinned || "/", code = null;
 
     function show(name, visible) { const e = part(name); if (e) e.hidden = !visible; }
     function stopWatching() {
@@ -124,7 +129,7 @@
       try {
         const r = await fetch(path + "/redeem", { method: "POST", credentials: "same-origin" });
         const j = await r.json().catch(() => ({}));
-        if (r.ok && j.redirect) { location.assign(j.redirect); return; }
+        if (r.ok && j.redirect) { location.assign(pinned || j.redirect); return; }
         render("error", "Could not log in: " + (j.error || "error " + r.status) + ". Get a new code to try again.");
       } catch (e) {
         render("error", "Could not reach the site. Get a new code to try again.");
@@ -183,7 +188,7 @@
       if (r.status === 429) { render("error", "Too many codes requested. Wait a minute, then try again."); return; }
       if (!r.ok) { render("error", "Could not get a login code (error " + r.status + "). Try again."); return; }
       code = await r.json();
-      afterLogin = code.after_login || afterLogin;
+      afterLogin = pinned || code.after_login || afterLogin;
       part("qr").src = code.svg;
       part("link").href = code.link;
       part("url").textContent = code.url;

@@ -194,8 +194,12 @@ async fn redeem(
         )
         .await?;
     let session_cookie = http.logged_in(account, &id, &draft, ip, false);
-    let mut response = Json(json!({ "redirect": http.settings().after_login })).into_response();
+    let after = http.after_login(&headers);
+    let mut response = Json(json!({ "redirect": after })).into_response();
     let headers = response.headers_mut();
+    if let Some(clear) = http.clear_return() {
+        headers.append(header::SET_COOKIE, clear);
+    }
     if let Ok(value) = HeaderValue::from_str(&session_cookie) {
         headers.append(header::SET_COOKIE, value);
     }
@@ -225,7 +229,10 @@ async fn cps(
         .await
         .map_err(|e| ApiError::redeeming_cps(e, &http.settings().login_page))?;
     let session_cookie = http.logged_in(account, &id, &draft, ip, true);
-    let mut response = Redirect::to(&http.settings().after_login).into_response();
+    let mut response = Redirect::to(&http.after_login(&headers)).into_response();
+    if let Some(clear) = http.clear_return() {
+        response.headers_mut().append(header::SET_COOKIE, clear);
+    }
     if let Ok(value) = HeaderValue::from_str(&session_cookie) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }

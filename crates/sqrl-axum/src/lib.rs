@@ -87,8 +87,10 @@
 
 pub mod assets;
 mod client_ip;
+pub mod date;
 mod error;
 mod handlers;
+pub mod oidc;
 mod origin;
 pub mod qr;
 mod setup;
@@ -326,6 +328,10 @@ impl Begun {
 }
 
 pub(crate) const FLOW_COOKIE: &str = "sqrl_flow";
+/// Where the browser goes after its next login instead of [`HttpSettings::after_login`]: a
+/// path on this site, set by a page that sends the user to log in and wants them back (the
+/// OpenID Connect provider's login page). Read by redeem and CPS, then cleared.
+pub(crate) const RETURN_COOKIE: &str = "sqrl_return";
 
 /// Why a new login code was not given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -552,6 +558,19 @@ impl SqrlHttp {
         self.cookie(self.session_cookie_name(), id, 30 * 24 * 3600)
     }
 
+    /// Where the browser goes after this login: the return cookie's path when it holds one of
+    /// this site's paths, else [`HttpSettings::after_login`].
+    pub(crate) fn after_login(&self, headers: &HeaderMap) -> String {
+        cookie_value(headers, RETURN_COOKIE)
+            .filter(|path| is_local_path(path))
+            .unwrap_or_else(|| self.inner.settings.after_login.clone())
+    }
+
+    /// The `Set-Cookie` value that clears the return cookie.
+    pub(crate) fn clear_return(&self) -> Option<HeaderValue> {
+        HeaderValue::from_str(&self.cookie(RETURN_COOKIE, "", 0)).ok()
+    }
+
     /// `Set-Cookie` values that clear the session and flow cookies.
     pub fn clear_cookies(&self) -> [HeaderValue; 2] {
         [self.session_cookie_name(), FLOW_COOKIE].map(|name| {
@@ -568,6 +587,15 @@ impl SqrlHttp {
         }
         Ok(())
     }
+}
+
+/// A path on this site (`/…`, not `//host` nor `/\host`, no control characters): safe to
+/// redirect to.
+pub(crate) fn is_local_path(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.starts_with("/\\")
+        && !path.chars().any(|c| c.is_control() || c == '\\')
 }
 
 /// A cookie's value from the request headers.

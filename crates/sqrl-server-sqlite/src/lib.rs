@@ -10,6 +10,7 @@
 
 mod cache;
 mod db;
+mod oidc;
 mod schema;
 mod sql;
 
@@ -33,6 +34,7 @@ use sql::{
 };
 
 pub use db::MAX_BATCH;
+pub use oidc::SqliteClients;
 
 /// A SQLite-backed [`Store`].
 ///

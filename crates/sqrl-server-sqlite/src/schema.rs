@@ -77,6 +77,20 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE TABLE site_keys (name TEXT PRIMARY KEY, key BLOB NOT NULL);",
     // 4: how a conversation ended without a login (disabled, removed, failed).
     "ALTER TABLE flows ADD COLUMN ended INTEGER NOT NULL DEFAULT 0;",
+    // 5: the OpenID Connect provider (records as JSON; codes and tokens by their hash).
+    "CREATE TABLE oidc_clients (id TEXT PRIMARY KEY, record TEXT NOT NULL);
+    CREATE TABLE oidc_pending (hash BLOB PRIMARY KEY, record TEXT NOT NULL,
+        expires_at INTEGER NOT NULL);
+    CREATE TABLE oidc_codes (hash BLOB PRIMARY KEY, client_id TEXT NOT NULL,
+        record TEXT NOT NULL, used INTEGER NOT NULL, forget_at INTEGER NOT NULL);
+    CREATE TABLE oidc_tokens (hash BLOB PRIMARY KEY, grant_id TEXT NOT NULL,
+        client_id TEXT NOT NULL, user TEXT NOT NULL, record TEXT NOT NULL,
+        expires_at INTEGER NOT NULL);
+    CREATE INDEX oidc_tokens_grant ON oidc_tokens(grant_id);
+    CREATE INDEX oidc_tokens_user ON oidc_tokens(user, client_id);
+    CREATE TABLE oidc_keys (kid TEXT PRIMARY KEY, record TEXT NOT NULL);
+    CREATE TABLE oidc_consents (user TEXT NOT NULL, client_id TEXT NOT NULL,
+        granted_at INTEGER NOT NULL, PRIMARY KEY (user, client_id));",
 ];
 
 /// Sets up the writer's connection and brings the schema up to date, in one transaction.

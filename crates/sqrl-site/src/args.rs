@@ -22,6 +22,9 @@ pub(crate) const LONGEST_NUT_LIFETIME: u64 = 900;
     about = "A website with SQRL login on an embedded database"
 )]
 pub(crate) struct Args {
+    /// Manage the OpenID Connect provider instead of serving
+    #[command(subcommand)]
+    pub(crate) command: Option<crate::clients::Command>,
     /// Address to listen on
     #[arg(long, env = "SQRL_SITE_BIND", default_value = "127.0.0.1:8080")]
     pub(crate) bind: SocketAddr,
@@ -31,7 +34,12 @@ pub(crate) struct Args {
     pub(crate) origin: Option<String>,
     /// Where accounts, sessions and the site's keys live: a SQLite file (created if missing;
     /// nothing to install) or a postgres://user@host/db URL (several instances share it)
-    #[arg(long, env = "SQRL_SITE_DATABASE", default_value = "sqrl-site.sqlite")]
+    #[arg(
+        long,
+        env = "SQRL_SITE_DATABASE",
+        default_value = "sqrl-site.sqlite",
+        global = true
+    )]
     pub(crate) database: String,
     /// Keep login flows, live status events and rate limits in Redis (redis://host:port),
     /// so that several instances behind one origin act as one site

@@ -20,6 +20,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sqrl_oidc::OidcStore;
 use sqrl_server::{Events, Lifetimes, Limiter, MemoryStore, SplitStore, SqrlServer, Store};
 use sqrl_server_postgres::PostgresStore;
 use sqrl_server_redis::{RedisConnection, RedisEvents, RedisFlows, RedisLimiter};
@@ -37,6 +38,8 @@ const MEMORY_FLOW_LIMIT: usize = 1_000_000;
 
 pub(crate) struct Backends {
     pub(crate) store: Arc<dyn Store>,
+    /// The OpenID Connect provider's state (SQLite only, for now).
+    pub(crate) oidc: Option<Arc<dyn OidcStore>>,
     pub(crate) sqlite_path: Option<PathBuf>,
     /// The flows live in this process's memory (forgotten on restart).
     pub(crate) flows_in_memory: bool,
@@ -82,6 +85,10 @@ pub(crate) async fn open(urls: &BackendUrls, lifetimes: Lifetimes) -> Result<Bac
             .map_err(|e| format!("cannot open the database {database}: {e}"))?;
         Database::Sqlite(store, path)
     };
+    let oidc: Option<Arc<dyn OidcStore>> = match &db {
+        Database::Sqlite(store, _) => Some(Arc::new(store.clone())),
+        Database::Postgres(_) => None,
+    };
     let (db_name, sqlite_path) = match &db {
         Database::Sqlite(_, path) => (format!("SQLite {}", path.display()), Some(path.clone())),
         Database::Postgres(_) => ("PostgreSQL".to_owned(), None),
@@ -104,6 +111,7 @@ pub(crate) async fn open(urls: &BackendUrls, lifetimes: Lifetimes) -> Result<Bac
         };
         return Ok(Backends {
             store,
+            oidc,
             sqlite_path,
             flows_in_memory,
             shared: None,
@@ -126,6 +134,7 @@ pub(crate) async fn open(urls: &BackendUrls, lifetimes: Lifetimes) -> Result<Bac
     };
     Ok(Backends {
         store,
+        oidc,
         sqlite_path,
         flows_in_memory: false,
         shared: Some((Arc::new(events), Arc::new(RedisLimiter::new(connection)))),

@@ -7,8 +7,8 @@
 
 mod args;
 mod backends;
+mod clients;
 mod config;
-mod date;
 mod keys;
 mod pages;
 mod serve;
@@ -128,7 +128,14 @@ async fn run(config: SiteConfig) -> Result<(), String> {
     // Housekeeping: forget the flows whose every phase has ended.
     sqrl.spawn_housekeeping().map_err(|e| e.to_string())?;
 
-    let app = pages::router(sqrl.clone(), origin.url.clone()).merge(sqrl.router());
+    let mut app = pages::router(sqrl.clone(), origin.url.clone()).merge(sqrl.router());
+    if let Some(store) = backends.oidc.clone() {
+        let provider = sqrl_axum::oidc::OidcProvider::new(sqrl.clone(), store)
+            .await
+            .map_err(|e| format!("cannot start the OpenID Connect provider: {e}"))?;
+        provider.spawn_housekeeping().map_err(|e| e.to_string())?;
+        app = app.merge(provider.router());
+    }
     // The descriptor limit is raised to the hard limit whether or not the cap is given.
     let fd_limit = serve::fd_limit();
     let limits = config.listener.limits(fd_limit);
@@ -190,7 +197,20 @@ async fn run(config: SiteConfig) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let config = match SiteConfig::from_args(Args::parse()) {
+    let mut args = Args::parse();
+    if let Some(command) = args.command.take() {
+        return match clients::run(command, &args.database) {
+            Ok(out) => {
+                say(&out);
+                ExitCode::SUCCESS
+            }
+            Err(message) => {
+                eprintln!("sqrl-site: {message}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let config = match SiteConfig::from_args(args) {
         Ok(config) => config,
         Err(message) => {
             eprintln!("sqrl-site: {message}");

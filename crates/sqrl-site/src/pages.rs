@@ -14,7 +14,7 @@ use sqrl_axum::widget::CONTENT_SECURITY_POLICY;
 use sqrl_axum::{SignedIn, SqrlHttp};
 use sqrl_proto::b64;
 
-use crate::date::utc;
+use sqrl_axum::date::utc;
 
 #[derive(Clone)]
 struct Site {

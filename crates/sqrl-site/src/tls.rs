@@ -16,7 +16,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use sha2::{Digest, Sha256};
 
-use crate::date::ymd;
+use sqrl_axum::date::ymd;
 
 /// The rustls configuration for a certificate chain and key in PEM files: TLS 1.2 and 1.3 on
 /// the ring provider, HTTP/1.1 announced by ALPN.

@@ -1,7 +1,7 @@
-//! Calendar dates from Unix time, for the account page and the local CA's certificates.
+//! Calendar dates from Unix time (UTC), for account pages and certificates.
 
 /// Year, month and day (UTC) of a Unix time in seconds.
-pub(crate) fn ymd(unix: u64) -> (i32, u8, u8) {
+pub fn ymd(unix: u64) -> (i32, u8, u8) {
     civil_from_days(unix / 86_400)
 }
 
@@ -24,7 +24,7 @@ fn civil_from_days(days: u64) -> (i32, u8, u8) {
 }
 
 /// `YYYY-MM-DD HH:MM UTC` from seconds since the epoch.
-pub(crate) fn utc(seconds: u64) -> String {
+pub fn utc(seconds: u64) -> String {
     let (year, month, day) = ymd(seconds);
     let rest = seconds % 86_400;
     format!(
