@@ -62,3 +62,19 @@ fn browser() {
         "chromium and chromedriver (Debian's chromium and chromium-driver)",
     );
 }
+
+/// `cfg(sqrl_authlib)`: CPython with Authlib and requests (PyPI), the independent relying
+/// party of the OpenID Connect tests.
+#[allow(dead_code)]
+fn python_authlib() {
+    println!("cargo::rerun-if-env-changed=PATH");
+    let present = std::process::Command::new("python3")
+        .args(["-c", "import authlib, requests"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    prerequisite(
+        "sqrl_authlib",
+        present,
+        "python3 with Authlib and requests (pip install authlib requests)",
+    );
+}

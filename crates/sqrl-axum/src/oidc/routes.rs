@@ -94,15 +94,20 @@ impl OidcProvider {
                 self.issue(request, &session).await
             }
             (Ok(Next::Login | Next::Issue), _) => self.login_page(id, &pending, client).await,
-            (Ok(Next::Consent), _) => pages::page(
-                StatusCode::OK,
-                &ConsentPage {
-                    app: &client.name,
-                    action: CONSENT_PATH,
-                    req: &id.text,
-                    apps: APPS_PATH,
-                },
-            ),
+            (Ok(Next::Consent), _) => {
+                if let Err(e) = self.store().put_pending(&id.hash, &pending).await {
+                    return pages::unavailable_page(&e);
+                }
+                pages::page(
+                    StatusCode::OK,
+                    &ConsentPage {
+                        app: &client.name,
+                        action: CONSENT_PATH,
+                        req: &id.text,
+                        apps: APPS_PATH,
+                    },
+                )
+            }
         }
     }
 
