@@ -78,3 +78,18 @@ fn python_authlib() {
         "python3 with Authlib and requests (pip install authlib requests)",
     );
 }
+
+/// `cfg(sqrl_proxies)`: Debian's nginx and caddy, the reverse proxies of the forward-auth
+/// tests.
+#[allow(dead_code)]
+fn proxies() {
+    let nginx = std::path::Path::new("/usr/sbin/nginx");
+    let caddy = std::path::Path::new("/usr/bin/caddy");
+    println!("cargo::rerun-if-changed={}", nginx.display());
+    println!("cargo::rerun-if-changed={}", caddy.display());
+    prerequisite(
+        "sqrl_proxies",
+        nginx.exists() && caddy.exists(),
+        "nginx and caddy (Debian's nginx and caddy packages)",
+    );
+}

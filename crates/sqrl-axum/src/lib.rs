@@ -89,6 +89,7 @@ pub mod assets;
 mod client_ip;
 pub mod date;
 mod error;
+pub mod forward_auth;
 mod handlers;
 pub mod oidc;
 mod origin;
@@ -172,6 +173,11 @@ type UserHook = Arc<dyn Fn(&AccountId) -> Option<String> + Send + Sync>;
 pub struct HttpSettings {
     /// Cookies get `Secure` and the session cookie the `__Host-` prefix (serve over HTTPS).
     pub secure_cookies: bool,
+    /// The session cookie's `Domain`: `None` (the default) keeps it to the site's host (and,
+    /// over HTTPS, names it `__Host-sqrl_session`); a parent domain (`example.com`) shares the
+    /// login with every host under it, for forward-auth in front of apps on sibling hosts
+    /// (the cookie is then `__Secure-sqrl_session` over HTTPS).
+    pub cookie_domain: Option<String>,
     /// Where the browser goes after logging in.
     pub after_login: String,
     /// Where a failed CPS link sends the browser.
@@ -199,6 +205,7 @@ impl Default for HttpSettings {
     fn default() -> Self {
         Self {
             secure_cookies: true,
+            cookie_domain: None,
             after_login: "/account".into(),
             login_page: "/".into(),
             trusted_proxies: 0,
@@ -461,12 +468,25 @@ impl SqrlHttp {
         format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
     }
 
-    /// The session cookie's name: `__Host-sqrl_session` over HTTPS, `sqrl_session` otherwise.
+    /// The session cookie's name: `__Host-sqrl_session` over HTTPS, `__Secure-sqrl_session`
+    /// over HTTPS with a [`HttpSettings::cookie_domain`], `sqrl_session` otherwise.
     pub fn session_cookie_name(&self) -> &'static str {
-        if self.inner.settings.secure_cookies {
-            "__Host-sqrl_session"
-        } else {
-            "sqrl_session"
+        match (
+            self.inner.settings.secure_cookies,
+            &self.inner.settings.cookie_domain,
+        ) {
+            (true, None) => "__Host-sqrl_session",
+            (true, Some(_)) => "__Secure-sqrl_session",
+            (false, _) => "sqrl_session",
+        }
+    }
+
+    /// A `Set-Cookie` value for the session cookie (with its domain, when configured).
+    fn session_cookie(&self, value: &str, max_age: u64) -> String {
+        let cookie = self.cookie(self.session_cookie_name(), value, max_age);
+        match &self.inner.settings.cookie_domain {
+            Some(domain) => format!("{cookie}; Domain={domain}"),
+            None => cookie,
         }
     }
 
@@ -555,7 +575,7 @@ impl SqrlHttp {
                 via_cps,
             });
         }
-        self.cookie(self.session_cookie_name(), id, 30 * 24 * 3600)
+        self.session_cookie(id, 30 * 24 * 3600)
     }
 
     /// Where the browser goes after this login: the return cookie's path when it holds one of
@@ -573,9 +593,8 @@ impl SqrlHttp {
 
     /// `Set-Cookie` values that clear the session and flow cookies.
     pub fn clear_cookies(&self) -> [HeaderValue; 2] {
-        [self.session_cookie_name(), FLOW_COOKIE].map(|name| {
-            HeaderValue::from_str(&self.cookie(name, "", 0)).unwrap_or(HeaderValue::from_static(""))
-        })
+        [self.session_cookie("", 0), self.cookie(FLOW_COOKIE, "", 0)]
+            .map(|c| HeaderValue::from_str(&c).unwrap_or(HeaderValue::from_static("")))
     }
 
     /// Ends the request's session.

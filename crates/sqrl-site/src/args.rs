@@ -128,6 +128,29 @@ pub(crate) struct Args {
     /// the proxy]
     #[arg(long, env = "SQRL_SITE_MAX_CONNECTIONS_PER_CLIENT", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) max_connections_per_client: Option<u32>,
+    /// Forward-auth for apps behind your reverse proxy (nginx auth_request, Caddy
+    /// forward_auth, Traefik): browsers may be sent back to hosts of DOMAIN (and hosts under
+    /// it) after logging in. Repeat for several domains; enables /auth/check and /auth/forward
+    #[arg(
+        long = "forward-auth-domain",
+        env = "SQRL_SITE_FORWARD_AUTH_DOMAINS",
+        value_name = "DOMAIN",
+        value_delimiter = ','
+    )]
+    pub(crate) forward_auth_domains: Vec<String>,
+    /// Addresses or networks (CIDR) the reverse proxies connect from; only they get answers
+    /// from /auth/check and /auth/forward [default: loopback]
+    #[arg(
+        long = "forward-auth-proxy",
+        env = "SQRL_SITE_FORWARD_AUTH_PROXIES",
+        value_name = "CIDR",
+        value_delimiter = ','
+    )]
+    pub(crate) forward_auth_proxies: Vec<sqrl_axum::forward_auth::Network>,
+    /// Share the login with every host under DOMAIN (the session cookie's Domain), for
+    /// forward-auth in front of apps on sibling hosts
+    #[arg(long, env = "SQRL_SITE_COOKIE_DOMAIN", value_name = "DOMAIN")]
+    pub(crate) cookie_domain: Option<String>,
 }
 
 /// A duration in seconds, decimals allowed (0.1 to 3600).

@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use sqrl_axum::forward_auth::ForwardAuthSettings;
 use sqrl_axum::streams::StreamLimits;
 use sqrl_axum::{HttpSettings, Origin, OriginError};
 use sqrl_server::{AskPolicy, Lifetimes, Rule};
@@ -148,6 +149,8 @@ pub(crate) struct SiteConfig {
     pub(crate) scan_rule: Rule,
     /// The HTTP layer's settings.
     pub(crate) http: HttpSettings,
+    /// Forward-auth, with `--forward-auth-domain`.
+    pub(crate) forward_auth: Option<ForwardAuthSettings>,
     /// The listener's limits.
     pub(crate) listener: ListenerFlags,
     /// The backends.
@@ -231,8 +234,24 @@ impl SiteConfig {
         } else {
             args.trusted_proxies
         };
+        let forward_auth = if args.forward_auth_domains.is_empty() {
+            if !args.forward_auth_proxies.is_empty() {
+                return Err("--forward-auth-proxy needs --forward-auth-domain".into());
+            }
+            None
+        } else {
+            let mut settings = ForwardAuthSettings {
+                domains: args.forward_auth_domains.clone(),
+                ..ForwardAuthSettings::default()
+            };
+            if !args.forward_auth_proxies.is_empty() {
+                settings.proxies = args.forward_auth_proxies.clone();
+            }
+            Some(settings)
+        };
         let http = HttpSettings {
             secure_cookies: secure,
+            cookie_domain: args.cookie_domain.clone(),
             after_login: "/account".into(),
             login_page: "/".into(),
             trusted_proxies,
@@ -255,6 +274,7 @@ impl SiteConfig {
             ask: args.ask.into(),
             scan_rule: per_minute("scans", args.scans_per_minute),
             http,
+            forward_auth,
             listener: ListenerFlags {
                 handshake_timeout: args.handshake_timeout,
                 header_timeout: args.header_timeout,

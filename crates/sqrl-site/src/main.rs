@@ -136,6 +136,9 @@ async fn run(config: SiteConfig) -> Result<(), String> {
         provider.spawn_housekeeping().map_err(|e| e.to_string())?;
         app = app.merge(provider.router());
     }
+    if let Some(settings) = config.forward_auth.clone() {
+        app = app.merge(sqrl_axum::forward_auth::ForwardAuth::new(sqrl.clone(), settings).router());
+    }
     // The descriptor limit is raised to the hard limit whether or not the cap is given.
     let fd_limit = serve::fd_limit();
     let limits = config.listener.limits(fd_limit);

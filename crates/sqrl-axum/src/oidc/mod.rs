@@ -13,7 +13,7 @@
 //! | `GET`/`POST /oidc/logout` | RP-initiated logout |
 //! | `GET /oidc/apps`, `POST /oidc/apps/revoke` | the applications a user consented to |
 
-mod pages;
+pub(crate) mod pages;
 mod routes;
 
 use std::sync::{Arc, RwLock};
