@@ -93,3 +93,18 @@ fn proxies() {
         "nginx and caddy (Debian's nginx and caddy packages)",
     );
 }
+
+/// `cfg(sqrl_apache_oidc)`: Debian's apache2 and libapache2-mod-auth-openidc, a relying party
+/// of the OpenID Connect tests.
+#[allow(dead_code)]
+fn apache_oidc() {
+    let apache = std::path::Path::new("/usr/sbin/apache2");
+    let module = std::path::Path::new("/usr/lib/apache2/modules/mod_auth_openidc.so");
+    println!("cargo::rerun-if-changed={}", apache.display());
+    println!("cargo::rerun-if-changed={}", module.display());
+    prerequisite(
+        "sqrl_apache_oidc",
+        apache.exists() && module.exists(),
+        "apache2 with mod_auth_openidc (Debian's apache2 and libapache2-mod-auth-openidc)",
+    );
+}
