@@ -23,6 +23,8 @@ mod logout;
 mod memory;
 mod refusal;
 mod store;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 mod token;
 
 pub use authorize::{
@@ -111,4 +113,14 @@ pub fn error_redirect(
     }
     pairs.push(("iss", issuer));
     with_query(redirect_uri, &pairs)
+}
+
+#[cfg(test)]
+mod memory_conforms {
+    #[test]
+    fn the_memory_store_conforms() {
+        futures_executor::block_on(crate::testkit::oidc_store_conforms(
+            &crate::MemoryOidcStore::new(),
+        ));
+    }
 }

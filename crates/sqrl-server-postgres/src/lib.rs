@@ -9,6 +9,8 @@
 //! unreachable every call fails with [`StoreError::Backend`] and the site answers "try
 //! again", never a wrong login.
 
+mod oidc;
+
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -21,7 +23,8 @@ use tokio_postgres::{NoTls, Row};
 use zeroize::Zeroizing;
 
 /// Schema migrations, applied in order; `sqrl_migrations` records which ran.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE sqrl_accounts (
         id BYTEA PRIMARY KEY,
         idk BYTEA NOT NULL UNIQUE,
@@ -58,7 +61,23 @@ const MIGRATIONS: &[&str] = &["
         name TEXT PRIMARY KEY,
         key BYTEA NOT NULL
     );
-"];
+",
+    "
+    CREATE TABLE sqrl_oidc_clients (id TEXT PRIMARY KEY, record TEXT NOT NULL);
+    CREATE TABLE sqrl_oidc_pending (hash BYTEA PRIMARY KEY, record TEXT NOT NULL,
+        expires_at BIGINT NOT NULL);
+    CREATE TABLE sqrl_oidc_codes (hash BYTEA PRIMARY KEY, client_id TEXT NOT NULL,
+        record TEXT NOT NULL, used BOOLEAN NOT NULL, forget_at BIGINT NOT NULL);
+    CREATE TABLE sqrl_oidc_tokens (hash BYTEA PRIMARY KEY, grant_id TEXT NOT NULL,
+        client_id TEXT NOT NULL, user_id TEXT NOT NULL, record TEXT NOT NULL,
+        expires_at BIGINT NOT NULL);
+    CREATE INDEX sqrl_oidc_tokens_grant ON sqrl_oidc_tokens (grant_id);
+    CREATE INDEX sqrl_oidc_tokens_user ON sqrl_oidc_tokens (user_id, client_id);
+    CREATE TABLE sqrl_oidc_keys (kid TEXT PRIMARY KEY, record TEXT NOT NULL);
+    CREATE TABLE sqrl_oidc_consents (user_id TEXT NOT NULL, client_id TEXT NOT NULL,
+        granted_at BIGINT NOT NULL, PRIMARY KEY (user_id, client_id));
+",
+];
 
 /// An arbitrary constant naming this crate's migration lock.
 const MIGRATION_LOCK: i64 = 0x5351_524c_0001;

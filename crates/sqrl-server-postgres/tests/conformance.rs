@@ -14,7 +14,7 @@ async fn postgres_store_conforms_and_instances_share_it() {
     let url = pg.url();
     let (a, b) = tokio::join!(PostgresStore::connect(&url), PostgresStore::connect(&url));
     let (a, b) = (a.unwrap(), b.unwrap());
-    assert_eq!(a.schema_version().await.unwrap(), 1, "migrated once");
+    assert_eq!(a.schema_version().await.unwrap(), 2, "migrated once");
     testkit::store_conforms(&a).await;
 
     // A second instance sees what the first wrote, and loses a race on the same version.
@@ -65,4 +65,11 @@ async fn a_database_that_goes_away_gives_backend_errors_not_wrong_answers() {
             .await,
         Err(StoreError::Backend(_))
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_oidc_store_conforms() {
+    let pg = Postgres::start().unwrap();
+    let store = PostgresStore::connect(&pg.url()).await.unwrap();
+    sqrl_oidc::testkit::oidc_store_conforms(&store).await;
 }
