@@ -88,9 +88,10 @@
     // `done`: this page reacts to no further status (a final one, one it does not know, or
     // `confirmed`, which it redeems at once).
     let retryMs = 2000, expiresAt = 0, ticker = null, source = null, state = "", detail = "", done = false;
-    // Only a path on this site: never `//host` or `/\host`, which browsers read as another host.
+    // Only a path on this site: never `//host`, nor a backslash or control character anywhere
+    // (URL parsers drop tabs and read `\` as `/`, which could make `//host` of it).
     const own = root.dataset.sqrlAfterLogin;
-    const pinned = own && /^\/(?![\/\\])/.test(own) ? own : null;
+    const pinned = own && /^\/(?!\/)/.test(own) && !/[\\\u0000-\u001f\u007f]/.test(own) ? own : null;
     let afterLogin = pinned || "/", code = null;
 
     function show(name, visible) { const e = part(name); if (e) e.hidden = !visible; }

@@ -12,8 +12,15 @@
 //! (loopback by default): they tell who a cookie belongs to. Return URLs must be on one of
 //! [`ForwardAuthSettings::domains`] (or a host under one): never an open redirect. Each
 //! check is one session lookup, no signature: a revoked session is refused at the next
-//! request. For apps on other hosts than the login site, share the session cookie with
-//! [`HttpSettings::cookie_domain`](crate::HttpSettings::cookie_domain).
+//! request.
+//!
+//! The protected apps never see the site's own session cookie (`__Host-`, this host only):
+//! after a login, forward-auth gives the browser a session of its own, in the cookie
+//! `sqrl_forward_auth` (`__Secure-` over HTTPS) for [`ForwardAuthSettings::cookie_domain`]
+//! (apps on sibling hosts) or this host. The proxies pass that cookie to the apps, so an app
+//! could act as the user at the other protected apps, but never at the login site itself nor
+//! at the OpenID Connect provider. It is listed with the account's sessions and ended by
+//! `/auth/logout` (with the site's own session).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -25,7 +32,9 @@ use axum::Router;
 use serde::Deserialize;
 
 use crate::oidc::pages::{self, Form, LoginPage, MessagePage};
-use crate::{SqrlHttp, RETURN_COOKIE};
+use sqrl_server::{Session, StoreError};
+
+use crate::{cookie_value, SignedIn, SqrlHttp};
 
 /// The check route for nginx `auth_request`.
 pub const CHECK_PATH: &str = "/auth/check";
@@ -95,6 +104,8 @@ pub struct ForwardAuthSettings {
     pub domains: Vec<String>,
     /// Networks the reverse proxies connect from (default: loopback).
     pub proxies: Vec<Network>,
+    /// The forward-auth cookie's `Domain` (a parent of the apps' hosts); `None`: this host.
+    pub cookie_domain: Option<String>,
 }
 
 impl Default for ForwardAuthSettings {
@@ -111,6 +122,7 @@ impl Default for ForwardAuthSettings {
                     prefix: 128,
                 },
             ],
+            cookie_domain: None,
         }
     }
 }
@@ -169,37 +181,112 @@ impl ForwardAuth {
         self.settings.proxies.iter().any(|n| n.contains(peer.ip()))
     }
 
-    /// The identity headers of a signed-in request, or `None`; `Err` when the store failed.
+    /// The forward-auth cookie's name.
+    fn cookie_name(&self) -> &'static str {
+        if self.http.settings().secure_cookies {
+            "__Secure-sqrl_forward_auth"
+        } else {
+            "sqrl_forward_auth"
+        }
+    }
+
+    /// A `Set-Cookie` value for the forward-auth cookie.
+    fn cookie(&self, value: &str, max_age: u64) -> Option<HeaderValue> {
+        let cookie = self.http.cookie(self.cookie_name(), value, max_age);
+        let cookie = match &self.settings.cookie_domain {
+            Some(domain) => format!("{cookie}; Domain={domain}"),
+            None => cookie,
+        };
+        HeaderValue::from_str(&cookie).ok()
+    }
+
+    /// The forward-auth session of a request.
+    async fn session(&self, headers: &HeaderMap) -> Result<Option<Session>, StoreError> {
+        let Some(id) = cookie_value(headers, self.cookie_name()) else {
+            return Ok(None);
+        };
+        self.http.store().session(&sqrl_oidc::hash(&id)).await
+    }
+
+    /// The identity headers of a request with a forward-auth session, or `None`; `Err` when
+    /// the store failed. Both headers are always set (empty when there is no name), so a
+    /// value a client sent can never pass through a proxy that copies them.
     async fn identity(
         &self,
         headers: &HeaderMap,
-    ) -> Result<Option<Vec<(HeaderName, HeaderValue)>>, Response> {
-        let signed_in = match self.http.signed_in(headers).await {
+    ) -> Result<Option<[(HeaderName, HeaderValue); 2]>, Response> {
+        let session = match self.session(headers).await {
             Ok(Some(s)) => s,
             Ok(None) => return Ok(None),
             Err(e) => return Err(pages::unavailable_page(&e)),
         };
-        let mut out = Vec::with_capacity(2);
-        if let Ok(user) =
-            HeaderValue::from_str(&signed_in.user.unwrap_or_else(|| signed_in.account.to_hex()))
-        {
-            out.push((HeaderName::from_static("remote-user"), user));
-        }
-        match self.http.store().display_name(&signed_in.account).await {
-            Ok(name) if !name.is_empty() && name.is_ascii() => {
-                if let Ok(value) = HeaderValue::from_str(&name) {
-                    out.push((HeaderName::from_static("remote-name"), value));
-                }
-            }
-            Ok(_) => {}
+        let user = self
+            .http
+            .user_of(&session.account)
+            .unwrap_or_else(|| session.account.to_hex());
+        let name = match self.http.store().display_name(&session.account).await {
+            Ok(name) => name,
             Err(e) => return Err(pages::unavailable_page(&e)),
+        };
+        Ok(Some([
+            (HeaderName::from_static("remote-user"), header_text(&user)),
+            (HeaderName::from_static("remote-name"), header_text(&name)),
+        ]))
+    }
+
+    /// Gives a signed-in browser its forward-auth session (unless it has one for the same
+    /// account).
+    async fn handover(
+        &self,
+        signed_in: &SignedIn,
+        headers: &HeaderMap,
+        peer: SocketAddr,
+    ) -> Result<Option<HeaderValue>, StoreError> {
+        if let Some(existing) = self.session(headers).await? {
+            if existing.account == signed_in.account {
+                return Ok(None);
+            }
         }
-        Ok(Some(out))
+        let ip = self.http.client_ip(peer, headers);
+        let agent = headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let (id, draft) = self.http.new_session(ip, agent);
+        self.http
+            .store()
+            .create_session(&Session {
+                id_hash: draft.id_hash,
+                account: signed_in.account,
+                created_at: draft.created_at,
+                ip: draft.ip,
+                browser: format!("{} (forward-auth)", draft.browser),
+            })
+            .await?;
+        Ok(self.cookie(&id, 30 * 24 * 3600))
     }
 
     fn login_url(&self, rd: &str) -> String {
         let origin = &self.http.sqrl().server().config().origin;
         sqrl_oidc::with_query(&format!("{origin}{LOGIN_PATH}"), &[("rd", rd)])
+    }
+}
+
+/// Whether a state-changing request comes from a page of `origin` (on top of SameSite=Lax
+/// cookies): its `Origin` is ours; or the browser says `Sec-Fetch-Site: same-origin` (a
+/// header pages cannot set, which a browser sends beside `Origin: null` under some referrer
+/// policies); or, with neither, its `Referer` is one of our pages.
+pub(crate) fn same_origin(headers: &HeaderMap, origin: &str) -> bool {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if text("sec-fetch-site") == Some("same-origin") {
+        return true;
+    }
+    match (text("origin"), text("referer")) {
+        (Some(given), _) => given == origin,
+        (None, Some(referer)) => referer
+            .strip_prefix(origin)
+            .is_some_and(|rest| rest.starts_with('/')),
+        (None, None) => false,
     }
 }
 
@@ -211,7 +298,26 @@ fn not_from_proxy() -> Response {
         .into_response()
 }
 
-fn with_identity(identity: Vec<(HeaderName, HeaderValue)>) -> Response {
+/// A header value for any text: printable ASCII as is, anything else percent-encoded (UTF-8).
+fn header_text(text: &str) -> HeaderValue {
+    let plain = text.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'%');
+    let value = if plain {
+        text.to_owned()
+    } else {
+        text.bytes()
+            .map(|b| {
+                if (0x21..0x7f).contains(&b) && b != b'%' {
+                    char::from(b).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    };
+    HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static(""))
+}
+
+fn with_identity(identity: [(HeaderName, HeaderValue); 2]) -> Response {
     let mut response = (StatusCode::OK, "").into_response();
     let headers = response.headers_mut();
     for (name, value) in identity {
@@ -282,9 +388,11 @@ struct ReturnQuery {
     rd: Option<String>,
 }
 
-/// The login page (and the page it returns to): signed in, back to `rd`; else the widget.
+/// The login page (and the page it returns to): signed in, a forward-auth session and back
+/// to `rd`; else the widget.
 async fn login(
     State(f): State<ForwardAuth>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(q): Query<ReturnQuery>,
     headers: HeaderMap,
 ) -> Response {
@@ -296,11 +404,15 @@ async fn login(
         );
     };
     match f.http.signed_in(&headers).await {
-        Ok(Some(_)) => {
+        Ok(Some(signed_in)) => {
+            let cookie = match f.handover(&signed_in, &headers, peer).await {
+                Ok(cookie) => cookie,
+                Err(e) => return pages::unavailable_page(&e),
+            };
             let mut response = pages::see_other(&rd);
-            if let Some(clear) = f.http.clear_return() {
-                response.headers_mut().append(header::SET_COOKIE, clear);
-            }
+            let set = response.headers_mut();
+            set.extend(cookie.map(|c| (header::SET_COOKIE, c)));
+            set.extend(f.http.clear_return().map(|c| (header::SET_COOKIE, c)));
             return response;
         }
         Ok(None) => {}
@@ -327,8 +439,7 @@ async fn login(
             resume: &resume,
         },
     );
-    let cookie = f.http.cookie(RETURN_COOKIE, &resume, 600);
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
+    if let Some(value) = f.http.set_return(&resume, 600) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
@@ -343,10 +454,7 @@ async fn logout(
 ) -> Response {
     let rd = q.rd.as_deref().and_then(|rd| f.allowed_return(rd));
     let origin = &f.http.sqrl().server().config().origin;
-    let own = headers
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|o| o == origin);
+    let own = same_origin(&headers, origin);
     if method != axum::http::Method::POST || !own {
         let action = match &rd {
             Some(rd) => sqrl_oidc::with_query(&format!("{origin}{LOGOUT_PATH}"), &[("rd", rd)]),
@@ -368,13 +476,29 @@ async fn logout(
     if let Err(e) = f.http.end_session(&headers).await {
         return pages::unavailable_page(&e);
     }
+    match f.session(&headers).await {
+        Ok(Some(session)) => {
+            if let Err(e) = f
+                .http
+                .store()
+                .delete_session(&session.account, &session.id_hash)
+                .await
+            {
+                return pages::unavailable_page(&e);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => return pages::unavailable_page(&e),
+    }
     let mut response = match rd {
         Some(rd) => pages::see_other(&rd),
         None => pages::message(StatusCode::OK, "Logged out", "You are logged out."),
     };
+    let set = response.headers_mut();
     for value in f.http.clear_cookies() {
-        response.headers_mut().append(header::SET_COOKIE, value);
+        set.append(header::SET_COOKIE, value);
     }
+    set.extend(f.cookie("", 0).map(|c| (header::SET_COOKIE, c)));
     response
 }
 

@@ -173,11 +173,6 @@ type UserHook = Arc<dyn Fn(&AccountId) -> Option<String> + Send + Sync>;
 pub struct HttpSettings {
     /// Cookies get `Secure` and the session cookie the `__Host-` prefix (serve over HTTPS).
     pub secure_cookies: bool,
-    /// The session cookie's `Domain`: `None` (the default) keeps it to the site's host (and,
-    /// over HTTPS, names it `__Host-sqrl_session`); a parent domain (`example.com`) shares the
-    /// login with every host under it, for forward-auth in front of apps on sibling hosts
-    /// (the cookie is then `__Secure-sqrl_session` over HTTPS).
-    pub cookie_domain: Option<String>,
     /// Where the browser goes after logging in.
     pub after_login: String,
     /// Where a failed CPS link sends the browser.
@@ -205,7 +200,6 @@ impl Default for HttpSettings {
     fn default() -> Self {
         Self {
             secure_cookies: true,
-            cookie_domain: None,
             after_login: "/account".into(),
             login_page: "/".into(),
             trusted_proxies: 0,
@@ -339,6 +333,8 @@ pub(crate) const FLOW_COOKIE: &str = "sqrl_flow";
 /// path on this site, set by a page that sends the user to log in and wants them back (the
 /// OpenID Connect provider's login page). Read by redeem and CPS, then cleared.
 pub(crate) const RETURN_COOKIE: &str = "sqrl_return";
+/// [`RETURN_COOKIE`] over HTTPS: `__Host-` keeps a sibling host from setting it.
+pub(crate) const SECURE_RETURN_COOKIE: &str = "__Host-sqrl_return";
 
 /// Why a new login code was not given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -459,7 +455,7 @@ impl SqrlHttp {
         forwarded_client_ip(peer, headers, self.inner.settings.trusted_proxies)
     }
 
-    fn cookie(&self, name: &str, value: &str, max_age: u64) -> String {
+    pub(crate) fn cookie(&self, name: &str, value: &str, max_age: u64) -> String {
         let secure = if self.inner.settings.secure_cookies {
             "; Secure"
         } else {
@@ -468,26 +464,18 @@ impl SqrlHttp {
         format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
     }
 
-    /// The session cookie's name: `__Host-sqrl_session` over HTTPS, `__Secure-sqrl_session`
-    /// over HTTPS with a [`HttpSettings::cookie_domain`], `sqrl_session` otherwise.
+    /// The session cookie's name: `__Host-sqrl_session` over HTTPS, `sqrl_session` otherwise.
     pub fn session_cookie_name(&self) -> &'static str {
-        match (
-            self.inner.settings.secure_cookies,
-            &self.inner.settings.cookie_domain,
-        ) {
-            (true, None) => "__Host-sqrl_session",
-            (true, Some(_)) => "__Secure-sqrl_session",
-            (false, _) => "sqrl_session",
+        if self.inner.settings.secure_cookies {
+            "__Host-sqrl_session"
+        } else {
+            "sqrl_session"
         }
     }
 
-    /// A `Set-Cookie` value for the session cookie (with its domain, when configured).
+    /// A `Set-Cookie` value for the session cookie.
     fn session_cookie(&self, value: &str, max_age: u64) -> String {
-        let cookie = self.cookie(self.session_cookie_name(), value, max_age);
-        match &self.inner.settings.cookie_domain {
-            Some(domain) => format!("{cookie}; Domain={domain}"),
-            None => cookie,
-        }
+        self.cookie(self.session_cookie_name(), value, max_age)
     }
 
     /// A new login code for the browser at `ip` (rate-limited per client).
@@ -578,17 +566,36 @@ impl SqrlHttp {
         self.session_cookie(id, 30 * 24 * 3600)
     }
 
+    /// The app's user for an account, from the `map_user` hook.
+    pub(crate) fn user_of(&self, account: &AccountId) -> Option<String> {
+        self.inner.map_user.as_ref().and_then(|f| f(account))
+    }
+
     /// Where the browser goes after this login: the return cookie's path when it holds one of
     /// this site's paths, else [`HttpSettings::after_login`].
     pub(crate) fn after_login(&self, headers: &HeaderMap) -> String {
-        cookie_value(headers, RETURN_COOKIE)
+        cookie_value(headers, self.return_cookie_name())
             .filter(|path| is_local_path(path))
             .unwrap_or_else(|| self.inner.settings.after_login.clone())
     }
 
+    /// The return cookie's name (`__Host-` over HTTPS).
+    pub(crate) fn return_cookie_name(&self) -> &'static str {
+        if self.inner.settings.secure_cookies {
+            SECURE_RETURN_COOKIE
+        } else {
+            RETURN_COOKIE
+        }
+    }
+
+    /// The `Set-Cookie` value that sends the browser to `path` after its next login.
+    pub(crate) fn set_return(&self, path: &str, max_age: u64) -> Option<HeaderValue> {
+        HeaderValue::from_str(&self.cookie(self.return_cookie_name(), path, max_age)).ok()
+    }
+
     /// The `Set-Cookie` value that clears the return cookie.
     pub(crate) fn clear_return(&self) -> Option<HeaderValue> {
-        HeaderValue::from_str(&self.cookie(RETURN_COOKIE, "", 0)).ok()
+        self.set_return("", 0)
     }
 
     /// `Set-Cookie` values that clear the session and flow cookies.

@@ -82,14 +82,17 @@ fn authlib_relying_party_logs_in_with_sqrl_and_its_negative_cases_are_refused() 
         "{listed}"
     );
 
-    let identity = dir.join("phone.sqrl");
-    let made = Command::new(binary("sqrl"))
-        .args(["identity", "new", "--enscrypt-iterations", "1"])
-        .env("SQRL_IDENTITY", &identity)
-        .env("SQRL_NEW_PASSWORD", PASSWORD)
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{made:?}");
+    let [identity, other] = ["phone.sqrl", "other.sqrl"].map(|name| {
+        let identity = dir.join(name);
+        let made = Command::new(binary("sqrl"))
+            .args(["identity", "new", "--enscrypt-iterations", "1"])
+            .env("SQRL_IDENTITY", &identity)
+            .env("SQRL_NEW_PASSWORD", PASSWORD)
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "{made:?}");
+        identity
+    });
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc/rp.py");
     let run = Command::new("python3")
@@ -102,6 +105,7 @@ fn authlib_relying_party_logs_in_with_sqrl_and_its_negative_cases_are_refused() 
         ])
         .arg(binary("sqrl"))
         .arg(&identity)
+        .arg(&other)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&run.stdout);

@@ -115,13 +115,26 @@ pub fn validate(params: &Params, client: Option<&Client>) -> Result<AuthRequest,
         return Err(page(Refusal::UnregisteredRedirectUri));
     }
     // From here on the redirect URI is trusted: refusals go back to the client. `state` is
-    // echoed only when it is itself well formed.
+    // echoed only when it is itself well formed (a repeated or over-long one is refused
+    // without it).
     let state = params
         .one("state")
         .ok()
         .flatten()
         .filter(|s| s.len() <= MAX_PARAM_LEN)
         .map(str::to_owned);
+    if params
+        .one("state")
+        .ok()
+        .flatten()
+        .is_some_and(|s| s.len() > MAX_PARAM_LEN)
+    {
+        return Err(AuthorizeRefusal::Redirect {
+            redirect_uri: redirect_uri.to_owned(),
+            state: None,
+            refusal: Refusal::ParameterTooLong("state".into()),
+        });
+    }
     let back = |refusal| AuthorizeRefusal::Redirect {
         redirect_uri: redirect_uri.to_owned(),
         state: state.clone(),
@@ -208,13 +221,11 @@ fn parse_prompt(value: Option<&str>) -> Result<Prompt, Refusal> {
             "consent" => prompt.consent = true,
             // There is one account per SQRL identity: nothing to select.
             "select_account" => {}
-            other => return Err(Refusal::InvalidPrompt(format!("unknown value {other:?}"))),
+            _ => return Err(Refusal::UnknownPrompt),
         }
     }
     if prompt.none && (prompt.login || prompt.consent) {
-        return Err(Refusal::InvalidPrompt(
-            "none cannot be combined with other values".into(),
-        ));
+        return Err(Refusal::PromptNoneCombined);
     }
     Ok(prompt)
 }

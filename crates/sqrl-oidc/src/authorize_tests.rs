@@ -151,10 +151,7 @@ fn only_the_code_flow_with_openid_is_accepted() {
             Refusal::UnsupportedResponseMode,
         ),
         (&[("request", "eyJ")], Refusal::RequestObjectUnsupported),
-        (
-            &[("prompt", "none login")],
-            Refusal::InvalidPrompt("none cannot be combined with other values".into()),
-        ),
+        (&[("prompt", "none login")], Refusal::PromptNoneCombined),
     ];
     for (extra, want) in cases {
         assert_eq!(refused(&c, extra).refusal(), &want, "{extra:?}");

@@ -69,6 +69,10 @@ pub struct KeyRecord {
     pub pkcs8: Zeroizing<String>,
     /// When it was made (Unix seconds).
     pub created_at: u64,
+    /// When it starts signing: a rotated key is published first, for longer than relying
+    /// parties and caches keep the JWKS ([`PUBLISHED_BEFORE_SIGNING`]).
+    #[serde(default)]
+    pub not_before: u64,
     /// When a newer key replaced it for signing (it stays published until the tokens it signed
     /// have expired).
     pub retired_at: Option<u64>,
@@ -149,6 +153,7 @@ impl SigningKey {
                 alg,
                 pkcs8: Zeroizing::new(b64url(&der)),
                 created_at: now,
+                not_before: now,
                 retired_at: None,
             },
             pair,
@@ -273,6 +278,11 @@ fn thumbprint(jwk: &Value) -> String {
 /// How long a retired key stays published: the longest a token it signed lives, and a margin.
 pub const RETIRED_KEY_PUBLISHED_FOR: u64 = crate::ID_TOKEN_LIFETIME + 3600;
 
+/// How long a rotated key is published before it signs: longer than the JWKS may be cached
+/// (5 minutes) and than instances take to re-read the keys (30 seconds), so no relying party
+/// meets a `kid` it cannot find.
+pub const PUBLISHED_BEFORE_SIGNING: u64 = 900;
+
 /// The provider's keys: one signs per algorithm (the newest not retired), all are published.
 #[derive(Debug, Default)]
 pub struct KeyRing {
@@ -291,19 +301,29 @@ impl KeyRing {
         Ok(Self { keys })
     }
 
-    /// The key that signs with `alg` now.
-    pub fn active(&self, alg: Alg) -> Result<&SigningKey, KeyError> {
+    /// The key that signs with `alg` at `now`: the newest one whose signing has begun and
+    /// has not ended.
+    pub fn active(&self, alg: Alg, now: u64) -> Result<&SigningKey, KeyError> {
         self.keys
             .iter()
-            .find(|k| k.record.alg == alg && k.record.retired_at.is_none())
+            .find(|k| {
+                k.record.alg == alg
+                    && k.record.not_before <= now
+                    && k.record.retired_at.is_none_or(|at| now < at)
+            })
             .ok_or(KeyError::NoKey(alg.as_str()))
     }
 
-    /// The algorithms missing an active key.
+    /// The algorithms with no key that signs, now or later.
     pub fn missing(&self) -> Vec<Alg> {
         Alg::ALL
             .into_iter()
-            .filter(|alg| self.active(*alg).is_err())
+            .filter(|alg| {
+                !self
+                    .keys
+                    .iter()
+                    .any(|k| k.record.alg == *alg && k.record.retired_at.is_none())
+            })
             .collect()
     }
 
@@ -355,10 +375,12 @@ fn header_len(token: &str) -> Option<usize> {
     token.rfind('.')
 }
 
-/// The records after a rotation of `alg`'s key: `fresh` signs from now on, the key it replaces
-/// is marked retired at `now`, and keys retired too long ago to matter are dropped.
+/// The records after a rotation of `alg`'s key: `fresh` is published now and signs from
+/// [`PUBLISHED_BEFORE_SIGNING`] later, when the key it replaces retires (it stays published
+/// for the tokens it signed); keys retired too long ago to matter are dropped.
 pub fn rotate(records: Vec<KeyRecord>, fresh: &SigningKey, now: u64) -> Vec<KeyRecord> {
     let alg = fresh.record.alg;
+    let switch = now.saturating_add(PUBLISHED_BEFORE_SIGNING);
     let mut out: Vec<KeyRecord> = records
         .into_iter()
         .filter(|r| {
@@ -366,13 +388,15 @@ pub fn rotate(records: Vec<KeyRecord>, fresh: &SigningKey, now: u64) -> Vec<KeyR
                 .is_none_or(|at| now < at.saturating_add(RETIRED_KEY_PUBLISHED_FOR))
         })
         .map(|mut r| {
-            if r.alg == alg && r.retired_at.is_none() {
-                r.retired_at = Some(now);
+            if r.alg == alg && r.retired_at.is_none_or(|at| at > switch) {
+                r.retired_at = Some(switch);
             }
             r
         })
         .collect();
-    out.push(fresh.record.clone());
+    let mut fresh = fresh.record.clone();
+    fresh.not_before = switch;
+    out.push(fresh);
     out
 }
 
@@ -386,7 +410,7 @@ mod tests {
             let key = SigningKey::generate(alg, 100).unwrap();
             let ring = KeyRing::from_records(vec![key.record().clone()]).unwrap();
             let token = ring
-                .active(alg)
+                .active(alg, 100)
                 .unwrap()
                 .sign(&json!({"sub": "x"}))
                 .unwrap();
@@ -421,19 +445,30 @@ mod tests {
     }
 
     #[test]
-    fn rotation_keeps_the_old_key_published_until_its_tokens_expire() {
+    fn rotation_publishes_first_then_signs_and_keeps_the_old_key_until_its_tokens_expire() {
         let old = SigningKey::generate(Alg::Es256, 0).unwrap();
         let fresh = SigningKey::generate(Alg::Es256, 10).unwrap();
         let records = rotate(vec![old.record().clone()], &fresh, 10);
         let ring = KeyRing::from_records(records.clone()).unwrap();
+        let switch = 10 + PUBLISHED_BEFORE_SIGNING;
         assert_eq!(
-            ring.active(Alg::Es256).unwrap().record().kid,
+            ring.jwks(11)["keys"].as_array().unwrap().len(),
+            2,
+            "published at once"
+        );
+        assert_eq!(
+            ring.active(Alg::Es256, 11).unwrap().record().kid,
+            old.record().kid,
+            "the old key signs until the switch"
+        );
+        assert_eq!(
+            ring.active(Alg::Es256, switch).unwrap().record().kid,
             fresh.record().kid
         );
+        assert!(!ring.missing().contains(&Alg::Es256));
         let old_token = old.sign(&json!({})).unwrap();
-        assert!(ring.verify(&old_token, 11).is_some());
-        assert_eq!(ring.jwks(11)["keys"].as_array().unwrap().len(), 2);
-        let late = 10 + RETIRED_KEY_PUBLISHED_FOR;
+        assert!(ring.verify(&old_token, switch + 1).is_some());
+        let late = switch + RETIRED_KEY_PUBLISHED_FOR;
         assert_eq!(ring.jwks(late)["keys"].as_array().unwrap().len(), 1);
         assert!(ring.verify(&old_token, late).is_none());
         let fresher = SigningKey::generate(Alg::Es256, late).unwrap();

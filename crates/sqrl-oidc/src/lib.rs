@@ -39,11 +39,16 @@ pub use discovery::{
     USERINFO_PATH,
 };
 pub use grant::{
-    hash, hex, issue_code, AccessGrant, CodeGrant, Secret, Taken, CODE_LIFETIME,
+    hash, hex, issue_code, unhex, AccessGrant, CodeGrant, Secret, Taken, CODE_LIFETIME,
     USED_CODE_REMEMBERED,
 };
-pub use keys::{rotate, Alg, KeyError, KeyRecord, KeyRing, SigningKey, RETIRED_KEY_PUBLISHED_FOR};
-pub use logout::{parse as parse_end_session, redirect as end_session_redirect, EndSession};
+pub use keys::{
+    rotate, Alg, KeyError, KeyRecord, KeyRing, SigningKey, PUBLISHED_BEFORE_SIGNING,
+    RETIRED_KEY_PUBLISHED_FOR,
+};
+pub use logout::{
+    hint_names, parse as parse_end_session, redirect as end_session_redirect, EndSession,
+};
 pub use memory::MemoryOidcStore;
 pub use refusal::{Audience, Refusal};
 pub use store::{Consent, OidcStore, Pending, PENDING_LIFETIME};

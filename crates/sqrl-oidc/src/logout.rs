@@ -16,6 +16,9 @@ pub struct EndSession {
     pub post_logout_redirect_uri: Option<String>,
     /// Echoed to the redirect.
     pub state: Option<String>,
+    /// The `sub` of a valid `id_token_hint`: the logout is done without asking only when it
+    /// names the user who is logged in (see [`hint_names`]).
+    pub hint_sub: Option<String>,
 }
 
 /// Parses an end-session request and checks its `id_token_hint` (signed by this provider,
@@ -27,20 +30,21 @@ pub fn parse(
     now: u64,
 ) -> Result<EndSession, Refusal> {
     let one = |name: &str| params.one(name).map_err(Refusal::DuplicateParameter);
-    let hint_aud = match one("id_token_hint")? {
-        None => None,
+    let (hint_aud, hint_sub) = match one("id_token_hint")? {
+        None => (None, None),
         Some(hint) => {
             let claims = keys.verify(hint, now).ok_or(Refusal::BadIdTokenHint)?;
             if claims.get("iss").and_then(Value::as_str) != Some(issuer) {
                 return Err(Refusal::BadIdTokenHint);
             }
-            Some(
+            let text = |name: &str| {
                 claims
-                    .get("aud")
+                    .get(name)
                     .and_then(Value::as_str)
-                    .ok_or(Refusal::BadIdTokenHint)?
-                    .to_owned(),
-            )
+                    .map(str::to_owned)
+                    .ok_or(Refusal::BadIdTokenHint)
+            };
+            (Some(text("aud")?), Some(text("sub")?))
         }
     };
     let client_id = match (one("client_id")?, hint_aud) {
@@ -56,7 +60,25 @@ pub fn parse(
         client_id,
         post_logout_redirect_uri,
         state: one("state")?.map(str::to_owned),
+        hint_sub,
     })
+}
+
+/// Whether the request's `id_token_hint` names `user` (by the `sub` its client knows them
+/// by): only then may the logout skip asking (RP-Initiated Logout 1.0 §2). Anyone can hold
+/// an ID token of their own, so a hint alone proves nothing about the browser's user.
+pub fn hint_names(
+    request: &EndSession,
+    client: Option<&Client>,
+    user: &str,
+    pairwise_key: &[u8; 32],
+) -> bool {
+    match (&request.hint_sub, client) {
+        (Some(sub), Some(client)) if Some(&client.id) == request.client_id.as_ref() => {
+            crate::token::subject(client, user, pairwise_key) == *sub
+        }
+        _ => false,
+    }
 }
 
 /// Where the browser goes after the logout: the registered post-logout URI with `state`, or

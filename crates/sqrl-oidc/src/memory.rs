@@ -19,6 +19,7 @@ struct State {
     access: HashMap<[u8; 32], AccessGrant>,
     keys: Vec<KeyRecord>,
     consents: HashMap<String, Vec<Consent>>,
+    revoked: std::collections::HashSet<String>,
 }
 
 /// The provider's state in memory.
@@ -101,8 +102,13 @@ impl OidcStore for MemoryOidcStore {
         Ok(self.lock()?.access.get(hash).cloned())
     }
     async fn revoke_grant(&self, grant: &str) -> Result<(), StoreError> {
-        self.lock()?.access.retain(|_, a| a.grant != grant);
+        let mut s = self.lock()?;
+        s.access.retain(|_, a| a.grant != grant);
+        s.revoked.insert(grant.to_owned());
         Ok(())
+    }
+    async fn grant_revoked(&self, grant: &str) -> Result<bool, StoreError> {
+        Ok(self.lock()?.revoked.contains(grant))
     }
     async fn signing_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
         Ok(self.lock()?.keys.clone())
@@ -144,6 +150,9 @@ impl OidcStore for MemoryOidcStore {
         s.pending.retain(|_, p| now < p.expires_at);
         s.codes
             .retain(|_, (g, _)| now < g.expires_at.saturating_add(USED_CODE_REMEMBERED));
+        let codes: std::collections::HashSet<String> =
+            s.codes.values().map(|(g, _)| g.grant.clone()).collect();
+        s.revoked.retain(|g| codes.contains(g));
         s.access.retain(|_, a| now < a.expires_at);
         let after = s.pending.len() + s.codes.len() + s.access.len();
         Ok(before.saturating_sub(after))

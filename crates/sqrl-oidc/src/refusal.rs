@@ -75,9 +75,12 @@ pub enum Refusal {
     /// A `request_uri` (not supported).
     #[error("request_uri is not supported")]
     RequestUriUnsupported,
-    /// A `prompt` value that is unknown, or `none` together with another value.
-    #[error("invalid prompt: {0}")]
-    InvalidPrompt(String),
+    /// A `prompt` value that is unknown.
+    #[error("unknown prompt value")]
+    UnknownPrompt,
+    /// `prompt=none` together with another value.
+    #[error("prompt=none cannot be combined with other values")]
+    PromptNoneCombined,
     /// A `max_age` that is not a non-negative integer.
     #[error("max_age must be a non-negative integer")]
     InvalidMaxAge,
@@ -127,6 +130,9 @@ pub enum Refusal {
     UnexpectedVerifier,
 
     // ---- UserInfo.
+    /// No bearer token at all (RFC 6750 §3.1: the challenge carries no error code).
+    #[error("the request carries no access token")]
+    MissingToken,
     /// No bearer token, or an unknown, expired or revoked one.
     #[error("the access token is invalid, expired or revoked")]
     InvalidToken,
@@ -165,7 +171,8 @@ impl Refusal {
             | UnknownChallengeMethod
             | MalformedCodeChallenge
             | ChallengeMethodWithoutChallenge
-            | InvalidPrompt(_)
+            | UnknownPrompt
+            | PromptNoneCombined
             | InvalidMaxAge
             | PendingExpired
             | InvalidTokenRequest(_)
@@ -185,6 +192,7 @@ impl Refusal {
             CodeInvalid | CodeReplayed | CodeOtherClient | RedirectUriMismatch
             | VerifierMissing | VerifierMismatch | UnexpectedVerifier => "invalid_grant",
             InvalidToken => "invalid_token",
+            MissingToken => "invalid_request",
         }
     }
 
@@ -215,7 +223,8 @@ impl Refusal {
             | ChallengeMethodWithoutChallenge
             | RequestObjectUnsupported
             | RequestUriUnsupported
-            | InvalidPrompt(_)
+            | UnknownPrompt
+            | PromptNoneCombined
             | InvalidMaxAge
             | LoginRequired
             | ConsentRequired
@@ -230,7 +239,8 @@ impl Refusal {
             | VerifierMissing
             | VerifierMismatch
             | UnexpectedVerifier
-            | InvalidToken => Audience::Json,
+            | InvalidToken
+            | MissingToken => Audience::Json,
         }
     }
 
@@ -239,7 +249,7 @@ impl Refusal {
         match self {
             // RFC 6749 §5.2: 401 when the client tried to authenticate; RFC 6750 §3.1 for
             // a bad bearer token.
-            Refusal::ClientAuthFailed | Refusal::InvalidToken => 401,
+            Refusal::ClientAuthFailed | Refusal::InvalidToken | Refusal::MissingToken => 401,
             Refusal::UnknownClient => 404,
             _ => 400,
         }

@@ -65,8 +65,12 @@ pub trait OidcStore: Send + Sync + 'static {
     async fn put_access(&self, hash: &[u8; 32], access: &AccessGrant) -> Result<(), StoreError>;
     /// An access token.
     async fn access(&self, hash: &[u8; 32]) -> Result<Option<AccessGrant>, StoreError>;
-    /// Revokes every token a code grant issued (a replayed code).
+    /// Revokes every token a code grant issued (a replayed code), and marks the grant revoked
+    /// so that a token stored after this call is caught by [`OidcStore::grant_revoked`].
     async fn revoke_grant(&self, grant: &str) -> Result<(), StoreError>;
+    /// Whether [`OidcStore::revoke_grant`] was called for this grant. The token endpoint
+    /// asks after storing a token: a replay that raced its redemption then revokes it too.
+    async fn grant_revoked(&self, grant: &str) -> Result<bool, StoreError>;
 
     /// The signing keys.
     async fn signing_keys(&self) -> Result<Vec<KeyRecord>, StoreError>;

@@ -55,6 +55,7 @@ fn key(kid: &str, retired_at: Option<u64>) -> KeyRecord {
         alg: Alg::Es256,
         pkcs8: zeroize::Zeroizing::new("not-a-key".into()),
         created_at: 1,
+        not_before: 1,
         retired_at,
     }
 }
@@ -138,8 +139,13 @@ pub async fn oidc_store_conforms(store: &dyn OidcStore) {
         store.access(&[5; 32]).await.unwrap(),
         Some(access("a", "g1", "u1", 500))
     );
+    assert!(!store.grant_revoked(&crate::hex(&[2; 32])).await.unwrap());
     store.revoke_grant("g1").await.unwrap();
     assert_eq!(store.access(&[5; 32]).await.unwrap(), None);
+    // A code's grant is the hex of its hash: revoking it is remembered with the code.
+    store.revoke_grant(&crate::hex(&[2; 32])).await.unwrap();
+    assert!(store.grant_revoked(&crate::hex(&[2; 32])).await.unwrap());
+    assert!(!store.grant_revoked(&crate::hex(&[4; 32])).await.unwrap());
     assert!(
         store.access(&[6; 32]).await.unwrap().is_some(),
         "other grants stay"

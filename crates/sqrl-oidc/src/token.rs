@@ -239,14 +239,15 @@ pub fn mint(
     if let (Some(nonce), Value::Object(map)) = (&grant.nonce, &mut claims) {
         map.insert("nonce".into(), json!(nonce));
     }
-    let id_token = keys.active(client.alg)?.sign(&claims)?;
+    let id_token = keys.active(client.alg, now)?.sign(&claims)?;
     let access_token = Secret::generate(rng);
     let access = AccessGrant {
         grant: grant.grant.clone(),
         client_id: client.id.clone(),
         user: grant.user.clone(),
         sub,
-        scope: grant.scope.clone(),
+        // Only `openid` is granted: the provider has no other claims to give.
+        scope: vec!["openid".to_owned()],
         expires_at: now.saturating_add(ACCESS_TOKEN_LIFETIME),
     };
     Ok(Issued {
@@ -258,9 +259,8 @@ pub fn mint(
 
 /// The bearer token of a UserInfo request (`Authorization: Bearer …`).
 pub fn bearer(authorization: Option<&str>) -> Result<&str, Refusal> {
-    let (scheme, token) = authorization
-        .and_then(|h| h.trim().split_once(' '))
-        .ok_or(Refusal::InvalidToken)?;
+    let header = authorization.ok_or(Refusal::MissingToken)?;
+    let (scheme, token) = header.trim().split_once(' ').ok_or(Refusal::InvalidToken)?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
         return Err(Refusal::InvalidToken);
     }

@@ -67,7 +67,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE sqrl_oidc_pending (hash BYTEA PRIMARY KEY, record TEXT NOT NULL,
         expires_at BIGINT NOT NULL);
     CREATE TABLE sqrl_oidc_codes (hash BYTEA PRIMARY KEY, client_id TEXT NOT NULL,
-        record TEXT NOT NULL, used BOOLEAN NOT NULL, forget_at BIGINT NOT NULL);
+        record TEXT NOT NULL, used BOOLEAN NOT NULL, forget_at BIGINT NOT NULL,
+        revoked BOOLEAN NOT NULL DEFAULT FALSE);
     CREATE TABLE sqrl_oidc_tokens (hash BYTEA PRIMARY KEY, grant_id TEXT NOT NULL,
         client_id TEXT NOT NULL, user_id TEXT NOT NULL, record TEXT NOT NULL,
         expires_at BIGINT NOT NULL);

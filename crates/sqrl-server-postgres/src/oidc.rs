@@ -186,15 +186,41 @@ impl OidcStore for PostgresStore {
         one_record(&self.client().await?, sql, &hash.as_slice()).await
     }
     async fn revoke_grant(&self, grant: &str) -> Result<(), StoreError> {
-        self.client()
-            .await?
-            .execute(
-                "DELETE FROM sqrl_oidc_tokens WHERE grant_id = $1",
-                &[&grant],
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        if let Some(hash) = sqrl_oidc::unhex(grant) {
+            tx.execute(
+                "UPDATE sqrl_oidc_codes SET revoked = TRUE WHERE hash = $1",
+                &[&hash.as_slice()],
             )
             .await
-            .map(drop)
-            .map_err(backend)
+            .map_err(backend)?;
+        }
+        tx.execute(
+            "DELETE FROM sqrl_oidc_tokens WHERE grant_id = $1",
+            &[&grant],
+        )
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+    async fn grant_revoked(&self, grant: &str) -> Result<bool, StoreError> {
+        let Some(hash) = sqrl_oidc::unhex(grant) else {
+            return Ok(false);
+        };
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT revoked FROM sqrl_oidc_codes WHERE hash = $1",
+                &[&hash.as_slice()],
+            )
+            .await
+            .map_err(backend)?;
+        match row {
+            Some(row) => row.try_get(0).map_err(backend),
+            None => Ok(false),
+        }
     }
     async fn signing_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
         keys(&self.client().await?).await

@@ -232,9 +232,34 @@ impl OidcStore for SqliteStore {
         let grant = grant.to_owned();
         self.db
             .write(move |c| {
+                if let Some(hash) = sqrl_oidc::unhex(&grant) {
+                    c.execute(
+                        "UPDATE oidc_codes SET revoked = 1 WHERE hash = ?1",
+                        [hash.to_vec()],
+                    )
+                    .map_err(backend)?;
+                }
                 c.execute("DELETE FROM oidc_tokens WHERE grant_id = ?1", [grant])
                     .map(drop)
                     .map_err(backend)
+            })
+            .await
+    }
+    async fn grant_revoked(&self, grant: &str) -> Result<bool, StoreError> {
+        let Some(hash) = sqrl_oidc::unhex(grant) else {
+            return Ok(false);
+        };
+        // On the writer: it sees every revocation answered before this call.
+        self.db
+            .write(move |c| {
+                c.query_row(
+                    "SELECT revoked FROM oidc_codes WHERE hash = ?1",
+                    [hash.to_vec()],
+                    |r| r.get::<_, bool>(0),
+                )
+                .optional()
+                .map(|r| r.unwrap_or(false))
+                .map_err(backend)
             })
             .await
     }

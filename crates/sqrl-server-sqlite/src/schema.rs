@@ -82,7 +82,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE TABLE oidc_pending (hash BLOB PRIMARY KEY, record TEXT NOT NULL,
         expires_at INTEGER NOT NULL);
     CREATE TABLE oidc_codes (hash BLOB PRIMARY KEY, client_id TEXT NOT NULL,
-        record TEXT NOT NULL, used INTEGER NOT NULL, forget_at INTEGER NOT NULL);
+        record TEXT NOT NULL, used INTEGER NOT NULL, forget_at INTEGER NOT NULL,
+        revoked INTEGER NOT NULL DEFAULT 0);
     CREATE TABLE oidc_tokens (hash BLOB PRIMARY KEY, grant_id TEXT NOT NULL,
         client_id TEXT NOT NULL, user TEXT NOT NULL, record TEXT NOT NULL,
         expires_at INTEGER NOT NULL);

@@ -147,8 +147,8 @@ pub(crate) struct Args {
         value_delimiter = ','
     )]
     pub(crate) forward_auth_proxies: Vec<sqrl_axum::forward_auth::Network>,
-    /// Share the login with every host under DOMAIN (the session cookie's Domain), for
-    /// forward-auth in front of apps on sibling hosts
+    /// Forward-auth's cookie for every host under DOMAIN, for apps on sibling hosts of the
+    /// site (the site's own session cookie stays on its host)
     #[arg(long, env = "SQRL_SITE_COOKIE_DOMAIN", value_name = "DOMAIN")]
     pub(crate) cookie_domain: Option<String>,
 }

@@ -16,6 +16,27 @@ use crate::args::{Args, LONGEST_NUT_LIFETIME};
 use crate::serve;
 
 /// `--origin` checked by [`Origin::parse`], refused with the flag's own words.
+/// A domain name as typed (`Example.COM.`, `bücher.example`): lower-case ASCII (IDNA), no
+/// trailing dot; anything that is not a host name is refused (it goes into cookies and is
+/// compared with hosts).
+pub(crate) fn domain_name(text: &str) -> Result<String, String> {
+    let ascii = idna::domain_to_ascii(text.trim().trim_end_matches('.'))
+        .map_err(|_| format!("{text:?} is not a domain name"))?;
+    let valid = !ascii.is_empty()
+        && ascii.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    if valid {
+        Ok(ascii)
+    } else {
+        Err(format!("{text:?} is not a domain name"))
+    }
+}
+
 pub(crate) fn parse_origin(origin: &str, allow_plain_http: bool) -> Result<Origin, String> {
     Origin::parse(origin, allow_plain_http).map_err(|e| match e {
         OriginError::Scheme => format!("--origin must start with https:// or http:// (got {origin})"),
@@ -235,13 +256,20 @@ impl SiteConfig {
             args.trusted_proxies
         };
         let forward_auth = if args.forward_auth_domains.is_empty() {
-            if !args.forward_auth_proxies.is_empty() {
-                return Err("--forward-auth-proxy needs --forward-auth-domain".into());
+            if !args.forward_auth_proxies.is_empty() || args.cookie_domain.is_some() {
+                return Err(
+                    "--forward-auth-proxy and --cookie-domain need --forward-auth-domain".into(),
+                );
             }
             None
         } else {
             let mut settings = ForwardAuthSettings {
-                domains: args.forward_auth_domains.clone(),
+                domains: args
+                    .forward_auth_domains
+                    .iter()
+                    .map(|d| domain_name(d))
+                    .collect::<Result<_, _>>()?,
+                cookie_domain: args.cookie_domain.as_deref().map(domain_name).transpose()?,
                 ..ForwardAuthSettings::default()
             };
             if !args.forward_auth_proxies.is_empty() {
@@ -251,7 +279,6 @@ impl SiteConfig {
         };
         let http = HttpSettings {
             secure_cookies: secure,
-            cookie_domain: args.cookie_domain.clone(),
             after_login: "/account".into(),
             login_page: "/".into(),
             trusted_proxies,

@@ -67,6 +67,12 @@ pub(crate) fn page(status: StatusCode, template: &impl Template) -> Response {
         header::HeaderName::from_static("x-frame-options"),
         HeaderValue::from_static("DENY"),
     );
+    // Same-origin: our forms carry their origin; other sites learn nothing of the request
+    // (its code or pending id).
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"),
@@ -137,6 +143,7 @@ pub(crate) fn json_refusal(refusal: &Refusal) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let challenge = match refusal {
+        Refusal::MissingToken => Some("Bearer"),
         Refusal::InvalidToken => Some("Bearer error=\"invalid_token\""),
         Refusal::ClientAuthFailed => Some("Basic realm=\"token\""),
         _ => None,

@@ -16,7 +16,7 @@ use sqrl_server::StoreError;
 
 use super::pages::{self, AppRow, AppsPage, ConsentPage, Form, LoginPage, MessagePage};
 use super::{OidcProvider, APPS_PATH, CONSENT_PATH, CONTINUE_PATH, REVOKE_PATH};
-use crate::{SignedIn, RETURN_COOKIE};
+use crate::SignedIn;
 
 impl OidcProvider {
     /// The provider's routes (merge them into the app beside [`SqrlHttp::router`](crate::SqrlHttp::router)).
@@ -149,10 +149,7 @@ impl OidcProvider {
                 resume: &resume,
             },
         );
-        let cookie = self
-            .http()
-            .cookie(RETURN_COOKIE, &resume, sqrl_oidc::PENDING_LIFETIME);
-        if let Ok(value) = HeaderValue::from_str(&cookie) {
+        if let Some(value) = self.http().set_return(&resume, sqrl_oidc::PENDING_LIFETIME) {
             response.headers_mut().append(header::SET_COOKIE, value);
         }
         response
@@ -178,21 +175,9 @@ impl OidcProvider {
         ))
     }
 
-    /// Whether a state-changing form post comes from this site: its `Origin` is ours, or it
-    /// has none and its `Referer` is ours (on top of SameSite=Lax cookies).
+    /// Whether a state-changing form post comes from this site's own page.
     fn same_origin(&self, headers: &HeaderMap) -> bool {
-        let text = |name| {
-            headers
-                .get(name)
-                .and_then(|v: &HeaderValue| v.to_str().ok())
-        };
-        match (text(header::ORIGIN), text(header::REFERER)) {
-            (Some(origin), _) => origin == self.issuer(),
-            (None, Some(referer)) => referer
-                .strip_prefix(self.issuer())
-                .is_some_and(|rest| rest.starts_with('/')),
-            (None, None) => false,
-        }
+        crate::forward_auth::same_origin(headers, self.issuer())
     }
 }
 
@@ -294,8 +279,7 @@ async fn resume(
     let mut response = p.proceed(&id, pending, &client, &headers).await;
     if response.status() != StatusCode::OK {
         // Left the login page: the return cookie has done its job.
-        let clear = p.http().cookie(RETURN_COOKIE, "", 0);
-        if let Ok(value) = HeaderValue::from_str(&clear) {
+        if let Some(value) = p.http().clear_return() {
             response.headers_mut().append(header::SET_COOKIE, value);
         }
     }
@@ -406,6 +390,18 @@ async fn token(State(p): State<OidcProvider>, headers: HeaderMap, body: Bytes) -
     {
         return pages::unavailable_json(&e);
     }
+    // A replay of this code that raced this redemption revoked the grant before the token
+    // was stored: revoke it now, and give nothing.
+    match p.store().grant_revoked(&grant.grant).await {
+        Ok(false) => {}
+        Ok(true) => {
+            if let Err(e) = p.store().revoke_grant(&grant.grant).await {
+                return pages::unavailable_json(&e);
+            }
+            return pages::json_refusal(&Refusal::CodeReplayed);
+        }
+        Err(e) => return pages::unavailable_json(&e),
+    }
     let mut response = Json(issued.response()).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -461,11 +457,22 @@ async fn end_session(
         Ok(a) => a,
         Err(refusal) => return pages::refusal_page(&refusal),
     };
-    // Without a valid hint anyone could log the user out with a link: ask first (a form
-    // posted from this site's own page).
-    let hinted = params.one("id_token_hint").ok().flatten().is_some();
+    // Anyone can hold an ID token of their own: the logout is done without asking only when
+    // the hint names the user who is logged in; else a form posted from this site's page.
+    let session = match p.session(&headers).await {
+        Ok(s) => s,
+        Err(e) => return pages::unavailable_page(&e),
+    };
+    let hinted = session.as_ref().is_some_and(|s| {
+        sqrl_oidc::hint_names(
+            &request,
+            client.as_ref(),
+            &s.account.to_hex(),
+            p.pairwise_key(),
+        )
+    });
     let confirmed = method == Method::POST && p.same_origin(&headers);
-    if !hinted && !confirmed {
+    if session.is_some() && !hinted && !confirmed {
         let fields = params.0.clone();
         return pages::page(
             StatusCode::OK,

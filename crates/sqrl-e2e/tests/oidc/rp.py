@@ -2,7 +2,7 @@
 Connect provider: the whole login (the SQRL part by the `sqrl` command), then the protocol's
 negative cases. Run by crates/sqrl-e2e/tests/oidc.rs; exits non-zero on the first failure.
 
-argv: base client_id client_secret public_client_id sqrl_binary identity
+argv: base client_id client_secret public_client_id sqrl_binary identity other_identity
 """
 import base64
 import json
@@ -18,7 +18,7 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.jose import JsonWebKey, jwt
 from authlib.oidc.core import CodeIDToken
 
-BASE, CLIENT_ID, SECRET, PUBLIC_ID, SQRL, IDENTITY = sys.argv[1:7]
+BASE, CLIENT_ID, SECRET, PUBLIC_ID, SQRL, IDENTITY, OTHER_IDENTITY = sys.argv[1:8]
 REDIRECT = "http://127.0.0.1:9/cb"
 LOGOUT_BACK = "http://127.0.0.1:9/bye"
 checks = 0
@@ -45,13 +45,16 @@ def query(location):
     return {k: v[0] for k, v in parse_qs(urlparse(location).query).items()}
 
 
+identity = IDENTITY
+
+
 def sqrl_login():
     """The login page's widget, done by hand: a code, the phone (`sqrl login`), redeem."""
     code = browser.post(f"{BASE}/sqrl/new", headers={"Origin": BASE}).json()
     done = subprocess.run(
         [SQRL, "login", code["url"], "--danger-loopback-http"],
         input="y\n", capture_output=True, text=True,
-        env={"SQRL_IDENTITY": IDENTITY, "SQRL_PASSWORD": "correct horse battery staple"},
+        env={"SQRL_IDENTITY": identity, "SQRL_PASSWORD": "correct horse battery staple"},
     )
     check(done.returncode == 0, f"the sqrl command logs in ({done.stderr.strip()[-200:]})")
     redeemed = browser.post(f"{BASE}/sqrl/redeem", headers={"Origin": BASE})
@@ -185,7 +188,24 @@ evil = browser.get(meta["authorization_endpoint"], params={
     allow_redirects=False)
 check(evil.status_code == 400 and "location" not in evil.headers, "a foreign redirect URI gets a page, no redirect")
 
-# 7. Logout: alg=none and unregistered URIs refused; a valid hint logs out and returns.
+# 7. Logout CSRF: an ID token of another user (anyone can hold their own) does not log this
+# browser out without asking.
+mine = browser
+browser = requests.Session()
+identity = OTHER_IDENTITY
+client = rp()
+uri, state, verifier, nonce = authorize(client)
+location = follow_to_code(uri)
+others = client.fetch_token(meta["token_endpoint"], authorization_response=location, code_verifier=verifier)
+browser, identity = mine, IDENTITY
+r = browser.get(meta["end_session_endpoint"], params={
+    "id_token_hint": others["id_token"], "post_logout_redirect_uri": LOGOUT_BACK}, allow_redirects=False)
+check(r.status_code == 200 and "Log out?" in r.text, "another user's id_token_hint asks before logging out")
+uri, state, verifier, nonce = authorize(rp(), prompt="none")
+r = browser.get(uri, allow_redirects=False)
+check("code=" in r.headers.get("location", ""), "and the user is still logged in")
+
+# 8. Logout: alg=none and unregistered URIs refused; a valid hint logs out and returns.
 none_token = ".".join(base64.urlsafe_b64encode(json.dumps(p).encode()).decode().rstrip("=")
                       for p in ({"alg": "none"}, {"iss": BASE, "aud": CLIENT_ID})) + "."
 r = browser.get(meta["end_session_endpoint"], params={"id_token_hint": none_token}, allow_redirects=False)
