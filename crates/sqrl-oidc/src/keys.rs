@@ -297,7 +297,13 @@ impl KeyRing {
             .into_iter()
             .map(SigningKey::from_record)
             .collect::<Result<Vec<_>, _>>()?;
-        keys.sort_by_key(|k| core::cmp::Reverse(k.record.created_at));
+        // Newest first; the same order on every instance (the JWKS is byte for byte the same).
+        keys.sort_by(|a, b| {
+            b.record
+                .created_at
+                .cmp(&a.record.created_at)
+                .then_with(|| a.record.kid.cmp(&b.record.kid))
+        });
         Ok(Self { keys })
     }
 

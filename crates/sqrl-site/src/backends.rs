@@ -38,8 +38,8 @@ const MEMORY_FLOW_LIMIT: usize = 1_000_000;
 
 pub(crate) struct Backends {
     pub(crate) store: Arc<dyn Store>,
-    /// The OpenID Connect provider's state (SQLite only, for now).
-    pub(crate) oidc: Option<Arc<dyn OidcStore>>,
+    /// The OpenID Connect provider's state, in the database.
+    pub(crate) oidc: Arc<dyn OidcStore>,
     pub(crate) sqlite_path: Option<PathBuf>,
     /// The flows live in this process's memory (forgotten on restart).
     pub(crate) flows_in_memory: bool,
@@ -85,9 +85,9 @@ pub(crate) async fn open(urls: &BackendUrls, lifetimes: Lifetimes) -> Result<Bac
             .map_err(|e| format!("cannot open the database {database}: {e}"))?;
         Database::Sqlite(store, path)
     };
-    let oidc: Option<Arc<dyn OidcStore>> = match &db {
-        Database::Sqlite(store, _) => Some(Arc::new(store.clone())),
-        Database::Postgres(_) => None,
+    let oidc: Arc<dyn OidcStore> = match &db {
+        Database::Sqlite(store, _) => Arc::new(store.clone()),
+        Database::Postgres(store) => Arc::new(store.clone()),
     };
     let (db_name, sqlite_path) = match &db {
         Database::Sqlite(_, path) => (format!("SQLite {}", path.display()), Some(path.clone())),

@@ -1,11 +1,13 @@
 //! `sqrl-site client …` and `sqrl-site keys rotate`: the OpenID Connect provider's relying
-//! parties and signing keys, from the command line, on the site's `--database` (a SQLite
-//! file may be changed while the site runs: it reads clients from the database on every
-//! request, and picks up a rotated key within a minute).
+//! parties and signing keys, from the command line, on the site's `--database` (SQLite or
+//! PostgreSQL; it may be changed while the site runs: every instance reads clients from the
+//! database on each request, and picks up a rotated key within a minute).
 
 use clap::Subcommand;
 use rand_core::OsRng;
-use sqrl_oidc::{Alg, Registration};
+use sqrl_oidc::{Alg, Client, OidcStore, Registration};
+use sqrl_server::StoreError;
+use sqrl_server_postgres::PostgresStore;
 use sqrl_server_sqlite::SqliteClients;
 
 /// The commands besides serving.
@@ -77,17 +79,64 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// What the commands need of a database: SQLite opened beside a running site, or the
+/// PostgreSQL store that every instance shares.
+enum Db {
+    Sqlite(SqliteClients),
+    Postgres(tokio::runtime::Runtime, PostgresStore),
+}
+
+impl Db {
+    fn open(database: &str) -> Result<Self, String> {
+        if database.starts_with("postgres://") || database.starts_with("postgresql://") {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            let store = runtime
+                .block_on(PostgresStore::connect(database))
+                .map_err(|e| format!("cannot use the PostgreSQL database: {e}"))?;
+            return Ok(Db::Postgres(runtime, store));
+        }
+        SqliteClients::open(database)
+            .map(Db::Sqlite)
+            .map_err(|e| format!("cannot open the database {database}: {e}"))
+    }
+
+    fn add(&mut self, client: &Client) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite(db) => db.add(client),
+            Db::Postgres(rt, store) => rt.block_on(store.put_client(client)),
+        }
+    }
+
+    fn list(&self) -> Result<Vec<Client>, StoreError> {
+        match self {
+            Db::Sqlite(db) => db.list(),
+            Db::Postgres(rt, store) => rt.block_on(store.clients()),
+        }
+    }
+
+    fn remove(&mut self, id: &str) -> Result<bool, StoreError> {
+        match self {
+            Db::Sqlite(db) => db.remove(id),
+            Db::Postgres(rt, store) => rt.block_on(store.remove_client(id)),
+        }
+    }
+
+    fn rotate_key(&mut self, alg: Alg, now: u64) -> Result<String, String> {
+        match self {
+            Db::Sqlite(db) => db.rotate_key(alg, now).map_err(|e| e.to_string()),
+            Db::Postgres(rt, store) => rt
+                .block_on(sqrl_axum::oidc::rotate_key(store, alg, now))
+                .map_err(|e| e.to_string()),
+        }
+    }
+}
+
 /// Runs a command on the database; what to print, or why it failed.
 pub(crate) fn run(command: Command, database: &str) -> Result<String, String> {
-    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
-        return Err(
-            "the OpenID Connect provider keeps its clients in SQLite for now; \
-             PostgreSQL support is not implemented yet"
-                .into(),
-        );
-    }
-    let mut db = SqliteClients::open(database)
-        .map_err(|e| format!("cannot open the database {database}: {e}"))?;
+    let mut db = Db::open(database)?;
     match command {
         Command::Client(ClientCommand::Add {
             name,
@@ -149,7 +198,7 @@ pub(crate) fn run(command: Command, database: &str) -> Result<String, String> {
             }
         }
         Command::Keys(KeysCommand::Rotate { alg }) => {
-            let kid = db.rotate_key(alg, now()).map_err(|e| e.to_string())?;
+            let kid = db.rotate_key(alg, now())?;
             Ok(format!("kid={kid}"))
         }
     }

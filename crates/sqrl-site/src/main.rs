@@ -129,13 +129,11 @@ async fn run(config: SiteConfig) -> Result<(), String> {
     sqrl.spawn_housekeeping().map_err(|e| e.to_string())?;
 
     let mut app = pages::router(sqrl.clone(), origin.url.clone()).merge(sqrl.router());
-    if let Some(store) = backends.oidc.clone() {
-        let provider = sqrl_axum::oidc::OidcProvider::new(sqrl.clone(), store)
-            .await
-            .map_err(|e| format!("cannot start the OpenID Connect provider: {e}"))?;
-        provider.spawn_housekeeping().map_err(|e| e.to_string())?;
-        app = app.merge(provider.router());
-    }
+    let provider = sqrl_axum::oidc::OidcProvider::new(sqrl.clone(), backends.oidc.clone())
+        .await
+        .map_err(|e| format!("cannot start the OpenID Connect provider: {e}"))?;
+    provider.spawn_housekeeping().map_err(|e| e.to_string())?;
+    app = app.merge(provider.router());
     if let Some(settings) = config.forward_auth.clone() {
         app = app.merge(sqrl_axum::forward_auth::ForwardAuth::new(sqrl.clone(), settings).router());
     }
