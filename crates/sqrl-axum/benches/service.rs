@@ -4,7 +4,9 @@
 //! store commit) with the in-memory store, with SQLite alone (WAL, synchronous=FULL, on disk) and
 //! with the site's default (flows in memory, accounts in SQLite);
 //! the pure decision alone (`Endpoint::receive` + `decide` on a snapshot: the sans-IO core's
-//! cost); minting a login code; rendering its QR code as SVG and PNG. Client-side signing
+//! cost); minting a login code; rendering its QR code as SVG and PNG; a forward-auth check
+//! (`GET /auth/check` through the router, with a session cookie) on the memory store and on
+//! SQLite. Client-side signing
 //! happens outside the timed sections. Printed as a ratio table after criterion's report.
 //!
 //! `cargo bench -p sqrl-axum --bench service`
@@ -23,11 +25,15 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, Criterion};
 use ed25519_dalek::{Signer, SigningKey};
 use rand_core::OsRng;
+use sha2::{Digest, Sha256};
+use sqrl_axum::forward_auth::{ForwardAuth, ForwardAuthSettings};
+use sqrl_axum::SqrlHttp;
 use sqrl_client::exchange::{Action, Config as ClientConfig, Decision, Exchange, Keys, Step};
 use sqrl_client::keys::{Iuk, Rlk};
 use sqrl_proto::SqrlUrl;
 use sqrl_server::{
-    Config, Endpoint, Incoming, MemoryStore, Snapshot, SplitStore, SqrlServer, UnixTime,
+    AccountId, Config, Endpoint, Incoming, MemoryStore, Session, Snapshot, SplitStore, SqrlServer,
+    Store, UnixTime,
 };
 use sqrl_server_sqlite::SqliteStore;
 use std::sync::Arc;
@@ -94,7 +100,48 @@ struct Fixture {
     first_query: (String, String),
     raw: SigningKey,
     message: Vec<u8>,
+    /// Forward-auth's check route, with a signed-in cookie: on the memory store, on SQLite.
+    checks: Vec<(axum::Router, String)>,
     _dir: std::path::PathBuf,
+}
+
+/// The forward-auth check route over `store`, and the cookie of a session in it.
+fn check_route(rt: &tokio::runtime::Runtime, store: Arc<dyn Store>) -> (axum::Router, String) {
+    let http = SqrlHttp::builder(SqrlServer::new(server(), store.clone())).build();
+    let id = "a-forward-auth-session-id-for-the-benchmark";
+    rt.block_on(store.create_session(&Session {
+        id_hash: Sha256::digest(id.as_bytes()).into(),
+        account: AccountId([9; 16]),
+        created_at: NOW.as_secs(),
+        ip: IP.into(),
+        browser: "Firefox on Linux (forward-auth)".into(),
+    }))
+    .unwrap();
+    let settings = ForwardAuthSettings {
+        domains: vec!["example.com".into()],
+        ..ForwardAuthSettings::default()
+    };
+    let router = ForwardAuth::new(http, settings).router();
+    (router, format!("__Secure-sqrl_forward_auth={id}"))
+}
+
+/// One `GET /auth/check` from the proxy; asserts it is answered 200.
+fn check(rt: &tokio::runtime::Runtime, router: &axum::Router, cookie: &str) {
+    let mut request = axum::http::Request::get("/auth/check")
+        .header("cookie", cookie)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            [127, 0, 0, 1],
+            40000,
+        ))));
+    let mut service = router.clone();
+    let response = rt
+        .block_on(tower_service::Service::call(&mut service, request))
+        .unwrap();
+    assert_eq!(response.status(), 200);
 }
 
 fn fixture() -> Fixture {
@@ -155,7 +202,15 @@ fn fixture() -> Fixture {
         request.url.split_once('?').unwrap().1.to_owned(),
         request.body.clone(),
     );
+    let checks = vec![
+        check_route(&rt, Arc::new(MemoryStore::new())),
+        check_route(
+            &rt,
+            Arc::new(SqliteStore::open(dir.join("sessions.sqlite")).unwrap()),
+        ),
+    ];
     Fixture {
+        checks,
         rt,
         memory,
         sqlite,
@@ -242,6 +297,14 @@ fn operations(f: &Fixture) -> Vec<Operation<'_>> {
             timed(move || {
                 black_box(sqrl_axum::qr::svg(&svg_url).unwrap());
             }),
+        ),
+        (
+            "forward-auth check, memory store",
+            timed(move || check(&f.rt, &f.checks[0].0, &f.checks[0].1)),
+        ),
+        (
+            "forward-auth check, SQLite sessions",
+            timed(move || check(&f.rt, &f.checks[1].0, &f.checks[1].1)),
         ),
         (
             "QR code as PNG",

@@ -12,6 +12,7 @@ mod cache;
 mod db;
 mod oidc;
 mod schema;
+mod session_cache;
 mod sql;
 
 use std::path::Path;
@@ -46,6 +47,7 @@ pub use oidc::SqliteClients;
 pub struct SqliteStore {
     db: Arc<Db>,
     cache: Arc<AccountCache>,
+    sessions: Arc<session_cache::SessionCache>,
 }
 
 impl core::fmt::Debug for SqliteStore {
@@ -72,6 +74,7 @@ impl SqliteStore {
         Self {
             db,
             cache: Arc::new(AccountCache::new(cache::CAPACITY)),
+            sessions: Arc::new(session_cache::SessionCache::default()),
         }
     }
 
@@ -83,8 +86,14 @@ impl SqliteStore {
         work: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (cache, change) = (Arc::clone(&self.cache), change.clone());
+        let sessions = Arc::clone(&self.sessions);
         self.db
-            .write_then(work, move || cache.forget(&change))
+            .write_then(work, move || {
+                cache.forget(&change);
+                if let AccountChange::Remove(id) = &change {
+                    sessions.forget_account(id, true);
+                }
+            })
             .await
     }
 
@@ -294,8 +303,13 @@ impl SessionStore for SqliteStore {
     }
 
     async fn session(&self, id_hash: &[u8; 32]) -> Result<Option<Session>, StoreError> {
+        if let Some(session) = self.sessions.session(id_hash) {
+            return Ok(Some(session));
+        }
         let id_hash = *id_hash;
-        self.db
+        let generation = self.sessions.generation();
+        let found = self
+            .db
             .read(move |c| {
                 c.prepare_cached(
                 "SELECT id_hash, account, created_at, ip, browser FROM sessions WHERE id_hash = ?1",
@@ -303,7 +317,11 @@ impl SessionStore for SqliteStore {
             .and_then(|mut s| s.query_row([id_hash.to_vec()], read_session).optional())
             .map_err(backend)
             })
-            .await
+            .await?;
+        if let Some(session) = &found {
+            self.sessions.keep_session(generation, session.clone());
+        }
+        Ok(found)
     }
 
     async fn sessions_of(&self, account: &AccountId) -> Result<Vec<Session>, StoreError> {
@@ -330,21 +348,30 @@ impl SessionStore for SqliteStore {
         id_hash: &[u8; 32],
     ) -> Result<bool, StoreError> {
         let (account, id_hash) = (*account, *id_hash);
+        let sessions = Arc::clone(&self.sessions);
         self.db
-            .write(move |c| {
-                c.execute(
-                    "DELETE FROM sessions WHERE id_hash = ?1 AND account = ?2",
-                    params![id_hash.to_vec(), account.0.to_vec()],
-                )
-                .map(|n| n > 0)
-                .map_err(backend)
-            })
+            .write_then(
+                move |c| {
+                    c.execute(
+                        "DELETE FROM sessions WHERE id_hash = ?1 AND account = ?2",
+                        params![id_hash.to_vec(), account.0.to_vec()],
+                    )
+                    .map(|n| n > 0)
+                    .map_err(backend)
+                },
+                move || sessions.forget_session(&id_hash),
+            )
             .await
     }
 
     async fn display_name(&self, account: &AccountId) -> Result<String, StoreError> {
+        if let Some(name) = self.sessions.name(account) {
+            return Ok(name);
+        }
         let account = *account;
-        self.db
+        let generation = self.sessions.generation();
+        let name: String = self
+            .db
             .read(move |c| {
                 c.query_row(
                     "SELECT display_name FROM accounts WHERE uid = ?1",
@@ -355,20 +382,26 @@ impl SessionStore for SqliteStore {
                 .map(Option::unwrap_or_default)
                 .map_err(backend)
             })
-            .await
+            .await?;
+        self.sessions.keep_name(generation, account, name.clone());
+        Ok(name)
     }
 
     async fn set_display_name(&self, account: &AccountId, name: &str) -> Result<(), StoreError> {
         let (account, name) = (*account, name.to_owned());
+        let sessions = Arc::clone(&self.sessions);
         self.db
-            .write(move |c| {
-                c.execute(
-                    "UPDATE accounts SET display_name = ?2 WHERE uid = ?1",
-                    params![account.0.to_vec(), name],
-                )
-                .map(|_| ())
-                .map_err(backend)
-            })
+            .write_then(
+                move |c| {
+                    c.execute(
+                        "UPDATE accounts SET display_name = ?2 WHERE uid = ?1",
+                        params![account.0.to_vec(), name],
+                    )
+                    .map(|_| ())
+                    .map_err(backend)
+                },
+                move || sessions.forget_account(&account, false),
+            )
             .await
     }
 }

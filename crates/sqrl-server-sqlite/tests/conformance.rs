@@ -46,7 +46,7 @@ async fn sqlite_survives_a_restart_and_migrates_once() {
     let path = temp_db("restart");
     {
         let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 4);
+        assert_eq!(store.schema_version().unwrap(), 5);
         store
             .commit(&Commit {
                 flow: flow(1, 0),
@@ -59,7 +59,7 @@ async fn sqlite_survives_a_restart_and_migrates_once() {
         assert_eq!(*store.site_key("nut", &[5; 32]).await.unwrap(), [5; 32]);
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 4);
+    assert_eq!(store.schema_version().unwrap(), 5);
     assert_eq!(
         store.account(&account(1).id).await.unwrap(),
         Some(account(1))
