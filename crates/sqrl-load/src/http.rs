@@ -57,6 +57,18 @@ impl Connection {
         cookie: Option<&str>,
         body: &str,
     ) -> Result<Response<Incoming>, Error> {
+        let headers: Vec<(&str, &str)> = cookie.map(|c| ("cookie", c)).into_iter().collect();
+        self.send_with(method, path, &headers, body).await
+    }
+
+    /// [`Connection::send`] with any headers.
+    pub(crate) async fn send_with(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Result<Response<Incoming>, Error> {
         self.sender.ready().await.map_err(|e| e.to_string())?;
         let mut request = Request::builder()
             .method(method)
@@ -66,8 +78,8 @@ impl Connection {
                 "user-agent",
                 "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
             );
-        if let Some(cookie) = cookie {
-            request = request.header("cookie", cookie);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         let request = request
             .body(Full::new(Bytes::from(body.to_owned())))
@@ -104,6 +116,52 @@ impl Connection {
             set_cookie,
             String::from_utf8_lossy(&bytes).into_owned(),
         ))
+    }
+}
+
+/// A whole response: status, every `Set-Cookie` pair, `Location`, body.
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) cookies: Vec<String>,
+    pub(crate) location: Option<String>,
+    pub(crate) body: String,
+}
+
+impl Connection {
+    /// Sends a request with `headers` and reads the whole response.
+    pub(crate) async fn fetch(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Result<Reply, Error> {
+        let response = self.send_with(method, path, headers, body).await?;
+        let status = response.status().as_u16();
+        let cookies = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.split(';').next())
+            .map(str::to_owned)
+            .collect();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = tokio::time::timeout(TIMEOUT, response.into_body().collect())
+            .await
+            .map_err(|_| "body timed out".to_owned())?
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok(Reply {
+            status,
+            cookies,
+            location,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        })
     }
 }
 

@@ -15,6 +15,7 @@
 mod http;
 mod insitu;
 mod plot;
+mod visit;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
@@ -25,11 +26,11 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use ed25519_dalek::{Signer, SigningKey};
 use rand_core::OsRng;
-use sqrl_client::exchange::{Action, Config, Decision, Exchange, Keys, Step};
-use sqrl_client::keys::{Iuk, Rlk};
-use sqrl_proto::{Button, SqrlUrl};
+use sqrl_client::exchange::Keys;
+use sqrl_client::keys::Iuk;
 
 use http::{Connection, Events};
+use visit::{empty_visit, login, new_code, oidc_login, page_view, Checker, OidcClient};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -84,6 +85,19 @@ struct Args {
     /// the server's open descriptors), to see that it holds steady
     #[arg(long, default_value_t = 2)]
     settle: u64,
+    /// Also run an OpenID Connect phase at each concurrency: authorization request, SQRL
+    /// login, code, token, UserInfo. The client must be registered on the site with
+    /// `client add --first-party --redirect-uri http://127.0.0.1:9/cb`
+    #[arg(long, value_name = "CLIENT_ID", requires = "oidc_secret")]
+    oidc_client: Option<String>,
+    /// The secret of --oidc-client
+    #[arg(long, value_name = "SECRET", requires = "oidc_client")]
+    oidc_secret: Option<String>,
+    /// Also run a forward-auth phase at each concurrency: each worker logs in once, then its
+    /// proxy connection checks the session (`GET /auth/check`) as fast as it is answered (the
+    /// site needs --forward-auth-domain 127.0.0.1)
+    #[arg(long)]
+    forward_auth: bool,
     /// Print `verify_strict` calls per second on this thread's core and exit (the load runs
     /// itself under `taskset` with this to measure on the server's core)
     #[arg(long, hide = true)]
@@ -219,105 +233,6 @@ fn process_usage(pid: u32) -> Option<(f64, u64)> {
     Some((ticks as f64 / per_second, rss))
 }
 
-fn json_field<'a>(body: &'a str, name: &str) -> Option<&'a str> {
-    body.split(&format!("\"{name}\":\""))
-        .nth(1)?
-        .split('"')
-        .next()
-}
-
-/// A browser's new code: (sqrl URL, flow cookie).
-async fn new_code(connection: &mut Connection) -> Result<(String, String), String> {
-    let (status, cookie, body) = connection.call("POST", "/sqrl/new", None, "").await?;
-    if status != 200 {
-        return Err(format!("/sqrl/new answered {status}: {body}"));
-    }
-    let url = json_field(&body, "url").ok_or("no url")?.to_owned();
-    Ok((url, cookie.ok_or("no flow cookie")?))
-}
-
-/// What one login measured.
-struct Login {
-    total: Duration,
-    notify: Duration,
-}
-
-/// One whole visit, from `from`.
-async fn login(site: SocketAddr, from: IpAddr, keys: &Keys) -> Result<Login, String> {
-    let start = Instant::now();
-    let mut browser = Connection::open(from, site).await?;
-    let (url, cookie) = new_code(&mut browser).await?;
-    let mut watching = Connection::open(from, site).await?;
-    let mut events = Events::open(&mut watching, &cookie).await?;
-    events.wait_for("new").await?;
-    let mut phone = Connection::open(from, site).await?;
-    let url = SqrlUrl::parse(&url).map_err(|e| e.to_string())?;
-    let (mut exchange, mut request) = Exchange::start(
-        url,
-        Action::Login,
-        keys,
-        Config::default(),
-        Rlk::generate(&mut OsRng),
-    )
-    .map_err(|e| e.to_string())?;
-    let replied = loop {
-        let path = request
-            .url
-            .split_once("/sqrl")
-            .map(|(_, rest)| format!("/sqrl{rest}"))
-            .ok_or("bad request URL")?;
-        let (_, _, reply) = phone.call("POST", &path, None, &request.body).await?;
-        let at = Instant::now();
-        let mut step = exchange.receive(&reply).map_err(|e| e.to_string())?;
-        if let Step::Confirm(_) = step {
-            step = exchange
-                .decide(Decision::Button(Button::First))
-                .map_err(|e| e.to_string())?;
-        }
-        match step {
-            Step::Send(next) => request = next,
-            Step::Done(_) => break at,
-            Step::Confirm(_) => return Err("asked twice".into()),
-        }
-    };
-    events.wait_for("confirmed").await?;
-    let notify = replied.elapsed();
-    let (status, _, body) = browser
-        .call("POST", "/sqrl/redeem", Some(&cookie), "")
-        .await?;
-    if status != 200 {
-        return Err(format!("redeem answered {status}: {body}"));
-    }
-    Ok(Login {
-        total: start.elapsed(),
-        notify,
-    })
-}
-
-/// The floor of a visit: a login's 3 connections and 5 requests, all to `GET /health`.
-async fn empty_visit(site: SocketAddr, from: IpAddr) -> Result<Login, String> {
-    let start = Instant::now();
-    let mut connections = [
-        Connection::open(from, site).await?,
-        Connection::open(from, site).await?,
-        Connection::open(from, site).await?,
-    ];
-    // browser, stream, phone, phone, browser
-    for i in [0, 1, 2, 2, 0] {
-        let Some(connection) = connections.get_mut(i) else {
-            continue;
-        };
-        let (status, _, _) = connection.call("GET", "/health", None, "").await?;
-        if status != 200 {
-            return Err(format!("/health answered {status}"));
-        }
-    }
-    Ok(Login {
-        total: start.elapsed(),
-        notify: Duration::ZERO,
-    })
-}
-
 /// Opens idle waiting pages `first..first + count`; they hold their streams until the
 /// process ends.
 async fn idle_pages(
@@ -382,25 +297,10 @@ enum Visit {
     Floor,
     /// A login page view: a code and its QR image.
     View,
-}
-
-/// A page view: a code and its QR image on one connection, no login.
-async fn page_view(site: SocketAddr, from: IpAddr) -> Result<Login, String> {
-    let start = Instant::now();
-    let mut browser = Connection::open(from, site).await?;
-    let (status, _, body) = browser.call("POST", "/sqrl/new", None, "").await?;
-    if status != 200 {
-        return Err(format!("/sqrl/new answered {status}: {body}"));
-    }
-    let svg = json_field(&body, "svg").ok_or("no svg")?.to_owned();
-    let (status, _, image) = browser.call("GET", &svg, None, "").await?;
-    if status != 200 || !image.starts_with("<svg") {
-        return Err(format!("{svg} answered {status}"));
-    }
-    Ok(Login {
-        total: start.elapsed(),
-        notify: Duration::ZERO,
-    })
+    /// A whole OpenID Connect login.
+    Oidc,
+    /// A forward-auth check.
+    Check,
 }
 
 async fn phase(
@@ -433,22 +333,42 @@ async fn phase(
         let site = args.site;
         let next_source = Arc::clone(&next_source);
         let from = move || source(next_source.fetch_add(1, Ordering::Relaxed) % sources);
+        let client = match (&args.oidc_client, &args.oidc_secret) {
+            (Some(id), Some(secret)) => Some(OidcClient {
+                id: id.clone(),
+                secret: secret.clone(),
+            }),
+            _ => None,
+        };
         workers.push(tokio::spawn(async move {
             let iuk = Iuk::generate(&mut OsRng);
             let keys = Keys::new(iuk.imk(), iuk.ilk(), vec![]);
             let mut done = Vec::new();
             let mut errors = 0usize;
             // The first login creates the account; the measured ones are a known user's.
-            if kind == Visit::Login {
+            if matches!(kind, Visit::Login | Visit::Oidc) {
                 if let Err(e) = login(site, from(), &keys).await {
                     eprintln!("warm-up login failed: {e}");
                 }
             }
+            let mut checker = match kind {
+                Visit::Check => Some(Checker::new(site, from(), &keys).await),
+                _ => None,
+            };
             while Instant::now() < deadline && errors < 100 {
                 let visit = match kind {
                     Visit::Login => login(site, from(), &keys).await,
                     Visit::Floor => empty_visit(site, from()).await,
                     Visit::View => page_view(site, from()).await,
+                    Visit::Oidc => match &client {
+                        Some(client) => oidc_login(site, from(), &keys, client).await,
+                        None => Err("no --oidc-client".into()),
+                    },
+                    Visit::Check => match &mut checker {
+                        Some(Ok(checker)) => checker.check().await,
+                        Some(Err(e)) => Err(e.clone()),
+                        None => Err("no forward-auth session".into()),
+                    },
                 };
                 match visit {
                     Ok(l) => done.push(l),
@@ -543,6 +463,14 @@ async fn phase(
             "{:>6}   (the row above: page views, a code and its QR image on one connection)",
             "views"
         ),
+        Visit::Oidc => println!(
+            "{:>6}   (the row above: OpenID Connect logins: authorize, SQRL login, code, token, UserInfo)",
+            "oidc"
+        ),
+        Visit::Check => println!(
+            "{:>6}   (the row above: forward-auth checks, one GET /auth/check each on a kept-alive connection)",
+            "check"
+        ),
     }
     row
 }
@@ -613,6 +541,12 @@ async fn run(args: Args) -> Result<(), String> {
             }
             if args.views {
                 phase(&args, idle, concurrency, reference, Visit::View).await;
+            }
+            if args.oidc_client.is_some() {
+                phase(&args, idle, concurrency, reference, Visit::Oidc).await;
+            }
+            if args.forward_auth {
+                phase(&args, idle, concurrency, reference, Visit::Check).await;
             }
         }
     }
