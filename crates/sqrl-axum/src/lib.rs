@@ -63,6 +63,14 @@
 //! share the store, build the driver with [`SqrlServer::with_shared_flows`] (the longest code
 //! lifetime any of them uses), so that none forgets a flow another still accepts.
 //!
+//! # Stopping
+//!
+//! Status streams and long-polls do not end by themselves, so a graceful shutdown would wait
+//! for them until its deadline. Call [`SqrlHttp::drain`] when the app stops accepting
+//! connections: streams end with a last event carrying the retry interval (the browser
+//! reconnects, to another instance or to this one restarted), long-polls answer at once,
+//! and requests in flight finish as usual. `sqrl-site` does this on SIGTERM and SIGINT.
+//!
 //! # Limits under plain `axum::serve`
 //!
 //! The layer limits what one client can ask of it, whatever serves it: login codes
@@ -87,6 +95,7 @@
 
 pub mod assets;
 mod client_ip;
+mod drain;
 mod error;
 mod handlers;
 mod origin;
@@ -226,6 +235,8 @@ struct Inner {
     /// This instance's log of refused status streams.
     stream_cap_log: LogGate,
     clock: Clock,
+    /// Set when the app stops: streams and long-polls end.
+    drain: drain::Drain,
 }
 
 /// The SQRL HTTP layer: cheap to clone, shared by all handlers.
@@ -298,6 +309,7 @@ impl Builder {
                 on_login: self.on_login,
                 map_user: self.map_user,
                 clock: self.clock,
+                drain: drain::Drain::new(),
                 settings,
             }),
         }

@@ -158,6 +158,8 @@ pub(crate) struct StatusEvents {
     watcher: Watcher,
     sent: Option<Status>,
     retry: Duration,
+    /// The layer drains: the last event (the retry hint) was sent.
+    drained: bool,
     _permit: StreamPermit,
 }
 
@@ -166,11 +168,20 @@ impl StatusEvents {
     /// flow can no longer be read).
     async fn next_event(&mut self) -> Option<Event> {
         loop {
-            if self.sent.is_some_and(Status::is_final) {
+            if self.drained || self.sent.is_some_and(Status::is_final) {
                 return None;
             }
             if self.sent.is_some() {
-                self.watcher.next().await?;
+                let http = self.watcher.http.clone();
+                tokio::select! {
+                    next = self.watcher.next() => { next?; }
+                    () = http.drained() => {
+                        // The server stops: a last event with only the retry interval ends
+                        // the stream, and the page's EventSource reconnects after it.
+                        self.drained = true;
+                        return Some(Event::default().comment("draining").retry(self.retry));
+                    }
+                }
             }
             let status = self.watcher.status();
             if Some(status) != self.sent {
@@ -206,6 +217,7 @@ pub(crate) async fn events(
         watcher,
         sent: None,
         retry: http.settings().retry,
+        drained: false,
         _permit: permit,
     };
     Ok(Sse::new(events.into_stream())
@@ -243,11 +255,15 @@ pub(crate) async fn poll(
     let mut watcher = Watcher::open(&http, peer, &headers).await?;
     let now = tokio::time::Instant::now();
     let deadline = now.checked_add(LONG_POLL).unwrap_or(now);
-    while q.shows(watcher.status()) && !watcher.status().is_final() {
-        match tokio::time::timeout_at(deadline, watcher.next()).await {
-            Ok(Some(_)) => {}
-            Ok(None) => return Err(ApiError::Unavailable),
-            Err(_) => break,
+    // A draining server answers with what it has: the page polls again (elsewhere).
+    while q.shows(watcher.status()) && !watcher.status().is_final() && !http.draining() {
+        tokio::select! {
+            next = tokio::time::timeout_at(deadline, watcher.next()) => match next {
+                Ok(Some(_)) => {}
+                Ok(None) => return Err(ApiError::Unavailable),
+                Err(_) => break,
+            },
+            () = http.drained() => break,
         }
     }
     let mut body = watcher.json();

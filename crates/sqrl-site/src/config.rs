@@ -152,6 +152,8 @@ pub(crate) struct SiteConfig {
     pub(crate) listener: ListenerFlags,
     /// The backends.
     pub(crate) backends: BackendUrls,
+    /// How long a stop waits for requests in flight.
+    pub(crate) shutdown_timeout: Duration,
 }
 
 fn scheme(secure: bool) -> &'static str {
@@ -268,6 +270,7 @@ impl SiteConfig {
                 database: args.database,
                 redis: args.redis,
             },
+            shutdown_timeout: args.shutdown_timeout,
         })
     }
 }

@@ -12,6 +12,7 @@ mod date;
 mod keys;
 mod pages;
 mod serve;
+mod stop;
 mod tls;
 
 use std::process::ExitCode;
@@ -92,7 +93,7 @@ fn sqrl_layer(
         .build()
 }
 
-/// Binds, opens the backends and serves until Ctrl-C.
+/// Binds, opens the backends and serves until SIGTERM or Ctrl-C, then drains.
 async fn run(config: SiteConfig) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
@@ -159,7 +160,12 @@ async fn run(config: SiteConfig) -> Result<(), String> {
                 tls: None,
                 caps: caps.clone(),
             };
-            Some(tokio::spawn(serve::serve(listener, site, shutdown.clone())))
+            Some(tokio::spawn(serve::serve(
+                listener,
+                site,
+                shutdown.clone(),
+                config.shutdown_timeout,
+            )))
         }
         None => None,
     };
@@ -173,8 +179,17 @@ async fn run(config: SiteConfig) -> Result<(), String> {
         body_timeout_s = limits.body_timeout.as_secs_f64(),
         "serving"
     );
+    let grace = config.shutdown_timeout;
+    let draining = sqrl.clone();
     tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
+        let signal = stop::signal().await;
+        tracing::info!(
+            signal,
+            shutdown_timeout_s = grace.as_secs_f64(),
+            "stopping: no new connections, status streams told to reconnect, \
+             requests in flight finishing"
+        );
+        draining.drain();
         let _ = stop.send(true);
     });
     let site = serve::Site {
@@ -182,9 +197,17 @@ async fn run(config: SiteConfig) -> Result<(), String> {
         tls: tls_config.map(tokio_rustls::TlsAcceptor::from),
         caps,
     };
-    serve::serve(listener, site, shutdown).await;
+    let mut finished = serve::serve(listener, site, shutdown, grace).await;
     if let Some(redirect) = redirect {
-        let _ = redirect.await;
+        finished &= redirect.await.unwrap_or(false);
+    }
+    if finished {
+        tracing::info!("stopped: every request finished");
+    } else {
+        tracing::warn!(
+            shutdown_timeout_s = grace.as_secs_f64(),
+            "stopped with connections still open after --shutdown-timeout"
+        );
     }
     Ok(())
 }

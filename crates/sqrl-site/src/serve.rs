@@ -51,9 +51,6 @@ pub(crate) const LOG_EVERY: Duration = Duration::from_secs(10);
 /// cannot speak for its parent domain's other hosts, so no `includeSubDomains`).
 pub(crate) const HSTS: &str = "max-age=31536000";
 
-/// How long a shutdown waits for open connections (status streams never end by themselves).
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-
 /// The listener's limits.
 #[derive(Debug, Clone)]
 pub(crate) struct Limits {
@@ -296,8 +293,14 @@ async fn stopped(shutdown: &mut Shutdown) {
 }
 
 /// Accepts connections until `shutdown` turns true, then lets open connections finish their
-/// current request (waiting at most a few seconds: status streams never end by themselves).
-pub(crate) async fn serve(listener: TcpListener, site: Site, mut shutdown: Shutdown) {
+/// current request, waiting at most `grace` (the app ends its status streams itself when it
+/// drains); returns whether every connection finished in time.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    site: Site,
+    mut shutdown: Shutdown,
+    grace: Duration,
+) -> bool {
     // Every connection task holds a receiver; when all are gone, all connections are closed.
     let (open_tx, open_rx) = watch::channel(());
     loop {
@@ -326,7 +329,7 @@ pub(crate) async fn serve(listener: TcpListener, site: Site, mut shutdown: Shutd
     }
     drop(listener);
     drop(open_rx);
-    let _ = tokio::time::timeout(SHUTDOWN_GRACE, open_tx.closed()).await;
+    tokio::time::timeout(grace, open_tx.closed()).await.is_ok()
 }
 
 async fn accept_failed(caps: &Caps, error: &std::io::Error) {

@@ -131,6 +131,26 @@ impl SiteProcess {
         let _ = self.child.wait();
     }
 
+    /// Sends it SIGTERM (what systemd, Docker and Kubernetes send to stop a service), with
+    /// the `kill` command.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM failed: {status}");
+    }
+
+    /// Waits up to `limit` for it to exit; its exit status, or `None` if it still runs.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let mut exit = None;
+        wait_until(limit, || {
+            exit = self.child.try_wait().unwrap();
+            exit.is_some()
+        });
+        exit
+    }
+
     /// What it has logged (standard error) so far.
     pub fn log(&self) -> String {
         self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
