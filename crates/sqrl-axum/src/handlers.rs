@@ -18,7 +18,7 @@ use sqrl_server::Nut;
 
 use crate::error::ApiError;
 use crate::watch::{self, FlowCookie};
-use crate::{assets, qr, SqrlHttp};
+use crate::{assets, qr, BeginError, SqrlHttp};
 
 impl SqrlHttp {
     /// The routes, with this layer as their state; merge them into the app's router.
@@ -118,7 +118,10 @@ async fn new_flow(
     let begun = http
         .begin(ip, &user_agent(&headers))
         .await
-        .map_err(|_| ApiError::TooManyCodes)?;
+        .map_err(|e| match e {
+            BeginError::RateLimited => ApiError::TooManyCodes,
+            BeginError::Unavailable => ApiError::Unavailable,
+        })?;
     let nut = &begun.flow.nut;
     let path = http.path();
     let body = json!({

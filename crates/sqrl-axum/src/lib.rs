@@ -121,8 +121,8 @@ use sha2::{Digest, Sha256};
 use sqrl_proto::b64;
 use sqrl_server::useragent::BrowserInfo;
 use sqrl_server::{
-    AccountId, FlowId, Lifetimes, NewFlow, Rule, Session, SessionDraft, SqrlServer, Store,
-    StoreError,
+    AccountId, Admission, FlowId, Lifetimes, NewFlow, Rule, Session, SessionDraft, SqrlServer,
+    Store, StoreError, WhenDown,
 };
 
 use crate::streams::{StreamCap, StreamPermit, Streams};
@@ -193,6 +193,14 @@ pub struct HttpSettings {
     pub mint_rule: Rule,
     /// Status requests per client.
     pub poll_rule: Rule,
+    /// What the code limit does while the limiter is unavailable (Redis down): by default
+    /// it refuses, answering 503 "try again" (never 429): a code's flow lives in the same
+    /// backend, so it could not be used anyway.
+    pub mint_when_down: WhenDown,
+    /// What the status-read limit does while the limiter is unavailable: by default it
+    /// admits, since the read that follows meets the flow store itself and answers 503 when
+    /// that is down too, while a page whose flow is readable keeps its status.
+    pub poll_when_down: WhenDown,
     /// Caps on open status streams: overall, per client, per flow.
     pub streams: streams::StreamLimits,
     /// The reconnect interval the server dictates to `EventSource` and long-poll clients.
@@ -219,6 +227,8 @@ impl Default for HttpSettings {
                 burst: 120,
                 per_second: 4.0,
             },
+            mint_when_down: WhenDown::Refuse,
+            poll_when_down: WhenDown::Admit,
             streams: streams::StreamLimits::default(),
             retry: Duration::from_secs(2),
             reread: Duration::from_secs(15),
@@ -344,6 +354,9 @@ pub(crate) const FLOW_COOKIE: &str = "sqrl_flow";
 pub enum BeginError {
     /// The client asked for too many codes.
     RateLimited,
+    /// The code limit could not be checked (its backend is down) and it fails closed
+    /// ([`HttpSettings::mint_when_down`]): try again.
+    Unavailable,
 }
 
 impl SqrlHttp {
@@ -388,11 +401,24 @@ impl SqrlHttp {
         u64::try_from(self.inner.settings.retry.as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Takes a token of the status-request limit for the client at `ip`.
-    pub(crate) async fn allow_poll(&self, ip: IpAddr) -> bool {
-        self.inner
-            .sqrl
-            .allow(&self.inner.settings.poll_rule, ip, self.now())
+    /// Takes a token of a limit for the client at `ip`: `Ok(true)` allowed, `Ok(false)` over
+    /// the limit, `Err` the limiter is unavailable and `when_down` refuses.
+    async fn admit(&self, rule: &Rule, when_down: WhenDown, ip: IpAddr) -> Result<bool, ApiError> {
+        match self.inner.sqrl.check(rule, ip, self.now()).await {
+            Admission::Allowed => Ok(true),
+            Admission::Limited => Ok(false),
+            Admission::Unavailable => match when_down {
+                WhenDown::Admit => Ok(true),
+                WhenDown::Refuse => Err(ApiError::Unavailable),
+            },
+        }
+    }
+
+    /// Takes a token of the status-request limit for the client at `ip` (see
+    /// [`HttpSettings::poll_when_down`]).
+    pub(crate) async fn allow_poll(&self, ip: IpAddr) -> Result<bool, ApiError> {
+        let settings = &self.inner.settings;
+        self.admit(&settings.poll_rule, settings.poll_when_down, ip)
             .await
     }
 
@@ -476,14 +502,18 @@ impl SqrlHttp {
         }
     }
 
-    /// A new login code for the browser at `ip` (rate-limited per client).
+    /// A new login code for the browser at `ip` (rate-limited per client; while the limiter
+    /// is down, as [`HttpSettings::mint_when_down`] says).
     pub async fn begin(&self, ip: IpAddr, user_agent: &str) -> Result<Begun, BeginError> {
         let sqrl = &self.inner.sqrl;
-        if !sqrl
-            .allow(&self.inner.settings.mint_rule, ip, self.now())
+        let settings = &self.inner.settings;
+        match self
+            .admit(&settings.mint_rule, settings.mint_when_down, ip)
             .await
         {
-            return Err(BeginError::RateLimited);
+            Ok(true) => {}
+            Ok(false) => return Err(BeginError::RateLimited),
+            Err(_) => return Err(BeginError::Unavailable),
         }
         let now = self.now();
         let server = sqrl.server();

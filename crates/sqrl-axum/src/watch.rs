@@ -77,7 +77,7 @@ impl Watcher {
         headers: &HeaderMap,
     ) -> Result<Self, ApiError> {
         let ip = http.client_ip(peer, headers);
-        if !http.allow_poll(ip).await {
+        if !http.allow_poll(ip).await? {
             return Err(ApiError::TooManyRequests);
         }
         let cookie = FlowCookie::of(headers).ok_or(ApiError::NoLoginCode)?;
