@@ -9,6 +9,7 @@ mod args;
 mod backends;
 mod config;
 mod date;
+mod health;
 mod keys;
 mod pages;
 mod serve;
@@ -129,7 +130,9 @@ async fn run(config: SiteConfig) -> Result<(), String> {
     // Housekeeping: forget the flows whose every phase has ended.
     sqrl.spawn_housekeeping().map_err(|e| e.to_string())?;
 
-    let app = pages::router(sqrl.clone(), origin.url.clone()).merge(sqrl.router());
+    let app = pages::router(sqrl.clone(), origin.url.clone())
+        .merge(sqrl.router())
+        .merge(health::router(sqrl.clone()));
     // The descriptor limit is raised to the hard limit whether or not the cap is given.
     let fd_limit = serve::fd_limit();
     let limits = config.listener.limits(fd_limit);

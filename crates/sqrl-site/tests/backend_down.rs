@@ -1,5 +1,6 @@
-//! The site while a backend is down, on a throwaway `redis-server` killed and restarted by
-//! the test: a backend failure is 503 "try again", never a refusal that blames the client.
+//! The site while a backend is down, on a throwaway `redis-server` or PostgreSQL killed (and
+//! restarted) by the test: a backend failure is 503 "try again", never a refusal that blames
+//! the client, and readiness (`/readyz`) says which backend is missing.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -11,7 +12,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use sqrl_testkit::{wait_until, Redis};
+use sqrl_testkit::{wait_until, Postgres, Redis};
 use support::{temp_dir, Browser, SiteProcess};
 
 /// The fault: while Redis was down, every new code got 429 "Too many codes requested, wait
@@ -26,6 +27,7 @@ fn a_new_code_while_redis_is_down_is_503_try_again_never_429() {
     let site = SiteProcess::start(&dir, &["--redis", &redis.url()]);
     let mut browser = Browser::new(&site.base, None);
     browser.new_code();
+    assert_eq!(browser.send("GET", "/readyz").status, 200);
 
     redis.kill();
     for _ in 0..3 {
@@ -56,6 +58,64 @@ fn a_new_code_while_redis_is_down_is_503_try_again_never_429() {
         "no code after Redis came back: {}",
         site.log()
     );
+    assert!(wait_until(Duration::from_secs(5), || browser
+        .send("GET", "/readyz")
+        .status
+        == 200));
+    drop(site);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Readiness follows the backends: 503 naming the flow store while Redis is down, 200 once it
+/// is back; liveness stays 200 throughout (restarting the site would not bring Redis back).
+#[test]
+fn readiness_is_false_while_redis_is_down_and_liveness_stays_true() {
+    let mut redis = Redis::start().unwrap();
+    let dir = temp_dir("ready-redis");
+    let site = SiteProcess::start(&dir, &["--redis", &redis.url()]);
+    let mut probe = Browser::new(&site.base, None);
+    let ready = probe.send("GET", "/readyz");
+    assert_eq!((ready.status, ready.body.as_str()), (200, "ready\n"));
+    redis.kill();
+    // The last answer may be reused for a second.
+    let mut reply = probe.send("GET", "/readyz");
+    wait_until(Duration::from_secs(10), || {
+        reply = probe.send("GET", "/readyz");
+        reply.status == 503
+    });
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert!(reply.body.contains("flow store"), "{}", reply.body);
+    assert_eq!(probe.send("GET", "/healthz").status, 200);
+    redis.restart().unwrap();
+    assert!(
+        wait_until(Duration::from_secs(20), || probe
+            .send("GET", "/readyz")
+            .status
+            == 200),
+        "not ready after Redis came back: {}",
+        site.log()
+    );
+    drop(site);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Readiness names the database while PostgreSQL is down.
+#[test]
+fn readiness_is_false_while_the_database_is_down() {
+    let pg = Postgres::start().unwrap();
+    let dir = temp_dir("ready-pg");
+    let site = SiteProcess::start(&dir, &["--database", &pg.url()]);
+    let mut probe = Browser::new(&site.base, None);
+    assert_eq!(probe.send("GET", "/readyz").status, 200);
+    pg.kill();
+    let mut reply = probe.send("GET", "/readyz");
+    wait_until(Duration::from_secs(10), || {
+        reply = probe.send("GET", "/readyz");
+        reply.status == 503
+    });
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert!(reply.body.contains("database"), "{}", reply.body);
+    assert_eq!(probe.send("GET", "/healthz").status, 200);
     drop(site);
     std::fs::remove_dir_all(&dir).unwrap();
 }
