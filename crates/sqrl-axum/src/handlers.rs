@@ -131,6 +131,7 @@ async fn new_flow(
         "png": format!("{path}/qr.png?nut={nut}"),
         "expires_in": begun.expires_in,
         "retry_ms": http.retry_ms(),
+        "redeem_window_s": http.lifetimes().redeem,
         "after_login": http.settings().after_login,
     });
     let mut response = Json(body).into_response();

@@ -68,6 +68,7 @@ fn new_login_code_is_json_with_a_flow_cookie() {
     assert_eq!(json["png"], format!("/sqrl/qr.png?nut={nut}"));
     assert_eq!(json["expires_in"], 300);
     assert_eq!(json["retry_ms"], 2000);
+    assert_eq!(json["redeem_window_s"], 120);
 
     // The cookie: flow id, issue time on the site's clock, and the browser secret.
     let set = reply.set_cookie("sqrl_flow").unwrap();

@@ -9,7 +9,8 @@
 //! `sqrl` command's own prompt by a new user; disabled on the phone with the page's code; a
 //! login refused for the disabled account (the page says how to re-enable), then enable and
 //! log in. And the widget alone on
-//! a minimal page of a tiny app that embeds `sqrl-axum` (served in this process).
+//! a minimal page of a tiny app that embeds `sqrl-axum` (served in this process), once as is
+//! and once with its first redemptions answered 503 (the widget retries).
 //!
 //! Set `SQRL_UPDATE_SCREENSHOTS=1` to rewrite `docs/screenshots/*.png`.
 #![allow(
@@ -691,11 +692,16 @@ fn the_site_in_a_real_browser() {
 }
 
 /// A tiny app embedding `sqrl-axum`, served on loopback in this process: its login page is
-/// the documented snippet under the documented CSP, with no script of its own.
-fn start_embedding_app() -> String {
+/// the documented snippet under the documented CSP, with no script of its own. Its first
+/// `failing_redeems` redemptions are answered 503 "try again", as during a database blip.
+fn start_embedding_app(failing_redeems: usize) -> String {
     use axum::http::{header, HeaderMap};
-    use axum::response::Html;
+    use axum::response::{Html, IntoResponse};
     use axum::routing::get;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+
+    let failing = Arc::new(AtomicUsize::new(failing_redeems));
 
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -742,7 +748,23 @@ fn start_embedding_app() -> String {
                         }
                     }),
                 )
-                .merge(sqrl.router());
+                .merge(sqrl.router())
+                .layer(axum::middleware::from_fn(
+                    move |request: axum::extract::Request, next: axum::middleware::Next| {
+                        let blip = request.uri().path() == "/sqrl/redeem"
+                            && failing
+                                .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+                                .is_ok();
+                        async move {
+                            if blip {
+                                let body = json!({ "error": "try again" }).to_string();
+                                return (axum::http::StatusCode::SERVICE_UNAVAILABLE, body)
+                                    .into_response();
+                            }
+                            next.run(request).await
+                        }
+                    },
+                ));
             tx.send(format!("http://{address}")).unwrap();
             axum::serve(
                 listener,
@@ -766,7 +788,7 @@ fn the_widget_logs_in_on_a_minimal_page_of_another_app() {
     let dir = std::env::temp_dir().join(format!("sqrl-e2e-embed-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let base = start_embedding_app();
+    let base = start_embedding_app(0);
     let phone = Phone::create(&dir);
     let browser = driver.session(&dir.join("profile"));
 
@@ -793,6 +815,33 @@ fn the_widget_logs_in_on_a_minimal_page_of_another_app() {
         "sqrl login succeeds"
     );
     browser.wait("the app's account page", Duration::from_secs(10), |b| {
+        b.url().ends_with("/account") && b.text("body").starts_with("signed in as ")
+    });
+    drop((browser, driver));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The fault: the widget did not retry a redemption answered 503 ("try again"), so a database
+/// blip turned a login the phone had confirmed into a lost one. Two redemptions are answered
+/// 503; the widget retries with backoff and the browser is logged in.
+#[test]
+#[cfg_attr(
+    not(sqrl_browser),
+    ignore = "skipped: no chromium and chromedriver here (Debian's chromium, chromium-driver)"
+)]
+fn a_redeem_answered_503_is_retried_and_the_login_is_kept() {
+    let driver = start_driver();
+    let dir = std::env::temp_dir().join(format!("sqrl-e2e-retry-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = start_embedding_app(2);
+    let phone = Phone::create(&dir);
+    let browser = driver.session(&dir.join("profile"));
+    let url = browser.login_page(&base);
+    let (process, stdin) = phone.login(&url);
+    browser.wait_status("scanned");
+    assert_eq!(finish(process, stdin, "y\n"), Some(0));
+    browser.wait("the app's account page", Duration::from_secs(15), |b| {
         b.url().ends_with("/account") && b.text("body").starts_with("signed in as ")
     });
     drop((browser, driver));
