@@ -37,6 +37,9 @@ pub enum ApiError {
         /// Where to log in again.
         login_page: String,
     },
+    /// `403`: a state-changing request from another origin (see
+    /// [`is_same_origin`](crate::is_same_origin)); nothing changed.
+    CrossOrigin,
     /// `503`: logging out failed in the store.
     LogoutFailed,
     /// `503`: the store or another backend failed, or the flow could not be read any more.
@@ -69,7 +72,9 @@ impl ApiError {
         match self {
             ApiError::TooManyCodes | ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NoLoginCode | ApiError::UnknownLoginCode => StatusCode::UNAUTHORIZED,
-            ApiError::NotThisBrowser | ApiError::CpsLinkUsed { .. } => StatusCode::FORBIDDEN,
+            ApiError::NotThisBrowser | ApiError::CpsLinkUsed { .. } | ApiError::CrossOrigin => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::NotRedeemable(_) => StatusCode::CONFLICT,
             ApiError::Streams(StreamCap::Total) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Streams(StreamCap::Client | StreamCap::Flow) => StatusCode::TOO_MANY_REQUESTS,
@@ -92,6 +97,7 @@ impl ApiError {
                 "too many open status streams from this address".into()
             }
             ApiError::Streams(StreamCap::Flow) => "this login is watched too often".into(),
+            ApiError::CrossOrigin => "refused: the request came from another site".into(),
             ApiError::LogoutFailed => "could not log out; try again".into(),
             ApiError::Unavailable => "try again".into(),
             ApiError::NotFound | ApiError::CpsLinkUsed { .. } => String::new(),

@@ -114,6 +114,9 @@ async fn new_flow(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    if !http.same_origin(&headers) {
+        return Err(ApiError::CrossOrigin);
+    }
     let ip = http.client_ip(peer, &headers);
     let begun = http
         .begin(ip, &user_agent(&headers))
@@ -184,6 +187,9 @@ async fn redeem(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    if !http.same_origin(&headers) {
+        return Err(ApiError::CrossOrigin);
+    }
     let cookie = FlowCookie::of(&headers).ok_or(ApiError::NoLoginCode)?;
     let ip = http.client_ip(peer, &headers);
     let (id, draft) = http.new_session(ip, &user_agent(&headers));
@@ -236,8 +242,13 @@ async fn cps(
     Ok(response)
 }
 
-/// `POST /sqrl/logout`: ends the session; a store failure is reported, not hidden.
+/// `POST /sqrl/logout`: ends the session (from this site's pages only); a store failure is
+/// reported, not hidden.
 async fn logout(State(http): State<SqrlHttp>, headers: HeaderMap) -> Result<Response, ApiError> {
+    // A foreign page cannot end the session (login CSRF's twin).
+    if !http.same_origin(&headers) {
+        return Err(ApiError::CrossOrigin);
+    }
     http.end_session(&headers).await.map_err(|e| {
         tracing::error!(error = %e, "logout failed");
         ApiError::LogoutFailed

@@ -100,6 +100,7 @@ mod error;
 mod handlers;
 mod origin;
 pub mod qr;
+mod same_origin;
 mod setup;
 pub mod streams;
 mod watch;
@@ -108,6 +109,7 @@ pub mod widget;
 pub use client_ip::forwarded_client_ip;
 pub use error::ApiError;
 pub use origin::{Origin, OriginError};
+pub use same_origin::is_same_origin;
 pub use setup::SetupError;
 pub use sqrl_server::{LogGate, UnixTime};
 

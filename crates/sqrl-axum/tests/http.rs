@@ -280,6 +280,52 @@ fn long_poll_answers_at_once_when_the_status_differs_and_waits_for_a_change() {
     assert_eq!(reply.json()["expires_in"], 200);
 }
 
+/// The fault: a logout posted from a foreign page (login CSRF's twin) ended the session. Every
+/// state-changing route now applies one same-origin rule: a foreign `Origin`, a cross-site
+/// `Sec-Fetch-Site` or (with neither) a foreign `Referer` is 403 and changes nothing.
+#[test]
+fn logout_from_a_foreign_origin_keeps_the_session() {
+    let t = site();
+    let page = t.start();
+    phone_logs_in(&t, &page);
+    let post = |path: &str, cookie: &str, header: (&'static str, &str)| {
+        let mut request = OverHttp::request("POST", path, Some(cookie), Vec::new());
+        request
+            .headers_mut()
+            .insert(header.0, header.1.parse().unwrap());
+        t.call(request, browser_ip())
+    };
+    let foreign = ("origin", "https://evil.example");
+    let refused = post("/sqrl/redeem", &flow_cookie(&page), foreign);
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    assert!(refused.set_cookies().is_empty());
+    assert_eq!(post("/sqrl/new", "", foreign).status, 403);
+    let reply = post(
+        "/sqrl/redeem",
+        &flow_cookie(&page),
+        ("origin", "https://example.com"),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let session = format!(
+        "sqrl_session={}",
+        reply.cookie_value("sqrl_session").unwrap()
+    );
+    for header in [
+        foreign,
+        ("origin", "null"),
+        ("sec-fetch-site", "cross-site"),
+        ("referer", "https://evil.example/logout.html"),
+    ] {
+        let reply = post("/sqrl/logout", &session, header);
+        assert_eq!(reply.status, 403, "{header:?}");
+        assert!(reply.set_cookies().is_empty(), "{header:?}");
+        assert!(t.signed_in(&session).is_some(), "{header:?} ended it");
+    }
+    let reply = post("/sqrl/logout", &session, ("sec-fetch-site", "same-origin"));
+    assert_eq!(reply.status, 303);
+    assert!(t.signed_in(&session).is_none());
+}
+
 #[test]
 fn redeem_gives_a_fresh_session_cookie_then_logout_ends_it() {
     let t = site();

@@ -130,7 +130,7 @@ async fn run(config: SiteConfig) -> Result<(), String> {
     // Housekeeping: forget the flows whose every phase has ended.
     sqrl.spawn_housekeeping().map_err(|e| e.to_string())?;
 
-    let app = pages::router(sqrl.clone(), origin.url.clone())
+    let app = pages::router(sqrl.clone())
         .merge(sqrl.router())
         .merge(health::router(sqrl.clone()));
     // The descriptor limit is raised to the hard limit whether or not the cap is given.
