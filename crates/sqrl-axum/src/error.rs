@@ -83,6 +83,27 @@ impl ApiError {
         }
     }
 
+    /// A stable code for logs and metrics (`sqrl_refusals_total{code=…}`): kebab-case, never
+    /// reworded once published.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::TooManyCodes => "too-many-codes",
+            ApiError::TooManyRequests => "too-many-requests",
+            ApiError::NoLoginCode => "no-login-code",
+            ApiError::UnknownLoginCode => "unknown-login-code",
+            ApiError::NotThisBrowser => "not-this-browser",
+            ApiError::NotRedeemable(_) => "not-redeemable",
+            ApiError::Streams(StreamCap::Total) => "streams-total",
+            ApiError::Streams(StreamCap::Client) => "streams-client",
+            ApiError::Streams(StreamCap::Flow) => "streams-flow",
+            ApiError::NotFound => "not-found",
+            ApiError::CpsLinkUsed { .. } => "cps-link-used",
+            ApiError::CrossOrigin => "cross-origin",
+            ApiError::LogoutFailed => "logout-failed",
+            ApiError::Unavailable => "unavailable",
+        }
+    }
+
     /// The sentence for people in the JSON body.
     fn message(&self) -> String {
         match self {
@@ -117,8 +138,18 @@ impl From<BrowserError> for ApiError {
     }
 }
 
+/// The response carries the refusal as an extension, so that the routes' layer counts it.
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let counted = self.clone();
+        let mut response = self.response();
+        response.extensions_mut().insert(counted);
+        response
+    }
+}
+
+impl ApiError {
+    fn response(self) -> Response {
         let status = self.status();
         match self {
             ApiError::NotFound => status.into_response(),

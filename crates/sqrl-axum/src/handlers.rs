@@ -49,15 +49,21 @@ impl SqrlHttp {
             .route(&format!("{path}/cps"), get(cps))
             .route(&format!("{path}/logout"), post(logout))
             .route(&format!("{path}/widget.js"), get(widget_js))
-            .layer(axum::middleware::map_response(api_headers))
+            .layer(axum::middleware::map_response_with_state(
+                http.clone(),
+                api_headers,
+            ))
             .with_state(http)
     }
 }
 
 /// Headers every reply of these routes carries: no content sniffing, no referrer to other
 /// sites, and (unless a route says otherwise, as the QR images and the script do) no caching
-/// of what is per-browser and short-lived.
-async fn api_headers(mut response: Response) -> Response {
+/// of what is per-browser and short-lived. A refusal is counted here, once.
+async fn api_headers(State(http): State<SqrlHttp>, mut response: Response) -> Response {
+    if let Some(refused) = response.extensions_mut().remove::<ApiError>() {
+        http.inner.metrics.refusal(&refused);
+    }
     let headers = response.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -100,6 +106,7 @@ async fn sqrl_endpoint(
         now: http.now(),
     };
     let response = http.sqrl().handle(&incoming, &mut OsRng).await;
+    http.inner.metrics.phone(response.refusal);
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],

@@ -98,6 +98,7 @@ mod client_ip;
 mod drain;
 mod error;
 mod handlers;
+pub mod metrics;
 mod origin;
 pub mod qr;
 mod same_origin;
@@ -249,6 +250,8 @@ struct Inner {
     clock: Clock,
     /// Set when the app stops: streams and long-polls end.
     drain: drain::Drain,
+    /// What operators watch.
+    metrics: metrics::Metrics,
 }
 
 /// The SQRL HTTP layer: cheap to clone, shared by all handlers.
@@ -322,6 +325,7 @@ impl Builder {
                 map_user: self.map_user,
                 clock: self.clock,
                 drain: drain::Drain::new(),
+                metrics: metrics::Metrics::new(),
                 settings,
             }),
         }
@@ -409,10 +413,13 @@ impl SqrlHttp {
         match self.inner.sqrl.check(rule, ip, self.now()).await {
             Admission::Allowed => Ok(true),
             Admission::Limited => Ok(false),
-            Admission::Unavailable => match when_down {
-                WhenDown::Admit => Ok(true),
-                WhenDown::Refuse => Err(ApiError::Unavailable),
-            },
+            Admission::Unavailable => {
+                self.inner.metrics.backend("limiter");
+                match when_down {
+                    WhenDown::Admit => Ok(true),
+                    WhenDown::Refuse => Err(ApiError::Unavailable),
+                }
+            }
         }
     }
 
@@ -584,6 +591,7 @@ impl SqrlHttp {
         ip: IpAddr,
         via_cps: bool,
     ) -> String {
+        self.inner.metrics.login(via_cps);
         if let Some(hook) = &self.inner.on_login {
             hook(&LoginEvent {
                 account,

@@ -154,6 +154,8 @@ pub(crate) struct SiteConfig {
     pub(crate) backends: BackendUrls,
     /// How long a stop waits for requests in flight.
     pub(crate) shutdown_timeout: Duration,
+    /// Where the metrics listener binds, if anywhere.
+    pub(crate) metrics_bind: Option<SocketAddr>,
 }
 
 fn scheme(secure: bool) -> &'static str {
@@ -271,6 +273,7 @@ impl SiteConfig {
                 redis: args.redis,
             },
             shutdown_timeout: args.shutdown_timeout,
+            metrics_bind: args.metrics_bind,
         })
     }
 }

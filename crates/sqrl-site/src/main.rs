@@ -11,6 +11,7 @@ mod config;
 mod date;
 mod health;
 mod keys;
+mod metrics;
 mod pages;
 mod serve;
 mod stop;
@@ -119,6 +120,10 @@ async fn run(config: SiteConfig) -> Result<(), String> {
         ),
         None => None,
     };
+    let metrics_listener = match config.metrics_bind {
+        Some(bind) => Some(metrics::bind(bind).await?),
+        None => None,
+    };
     let backends = backends::open(&config.backends, config.lifetimes).await?;
     let keys = keys::load_or_create(&*backends.store, backends.sqlite_path.as_deref()).await?;
     let codes_not_before = if backends.flows_in_memory {
@@ -172,6 +177,11 @@ async fn run(config: SiteConfig) -> Result<(), String> {
         }
         None => None,
     };
+    if let Some(listener) = metrics_listener {
+        let bound = listener.local_addr().map_err(|e| e.to_string())?;
+        say(&format!("sqrl-site metrics on http://{bound}/metrics"));
+        tokio::spawn(metrics::serve(listener, sqrl.clone(), shutdown.clone()));
+    }
     for note in notes {
         say(&note);
     }

@@ -24,7 +24,10 @@ use support::{temp_dir, Browser, SiteProcess};
 fn a_new_code_while_redis_is_down_is_503_try_again_never_429() {
     let mut redis = Redis::start().unwrap();
     let dir = temp_dir("redis-down");
-    let site = SiteProcess::start(&dir, &["--redis", &redis.url()]);
+    let site = SiteProcess::start(
+        &dir,
+        &["--redis", &redis.url(), "--metrics-bind", "127.0.0.1:0"],
+    );
     let mut browser = Browser::new(&site.base, None);
     browser.new_code();
     assert_eq!(browser.send("GET", "/readyz").status, 200);
@@ -48,6 +51,21 @@ fn a_new_code_while_redis_is_down_is_503_try_again_never_429() {
         "{}",
         site.log()
     );
+    // Operators see it as backend errors, not as limit hits: three codes and a status read
+    // (let through by the limit, then 503 from the flow store).
+    let metrics = ureq::get(site.metrics.as_deref().unwrap())
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    for line in [
+        "sqrl_backend_errors_total{source=\"limiter\"} 4",
+        "sqrl_backend_errors_total{source=\"browser\"} 4",
+        "sqrl_refusals_total{code=\"unavailable\"} 4",
+    ] {
+        assert!(metrics.contains(line), "{line}\n{metrics}");
+    }
+    assert!(!metrics.contains("sqrl_limit_hits_total{"), "{metrics}");
 
     redis.restart().unwrap();
     assert!(
