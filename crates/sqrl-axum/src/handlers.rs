@@ -107,6 +107,16 @@ async fn sqrl_endpoint(
     };
     let response = http.sqrl().handle(&incoming, &mut OsRng).await;
     http.inner.metrics.phone(response.refusal);
+    if response.refusal == Some(sqrl_server::Refusal::Expired) {
+        // A code refused as expired may come from an instance whose clock is ahead.
+        let nut = query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("nut="))
+            .and_then(|nut| http.sqrl().server().open_nut(nut));
+        if let Some(Nut::Qr(qr)) = nut {
+            http.observe_issue_time(qr.issued_at);
+        }
+    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],

@@ -103,6 +103,7 @@ mod origin;
 pub mod qr;
 mod same_origin;
 mod setup;
+mod skew;
 pub mod streams;
 mod watch;
 pub mod widget;
@@ -252,6 +253,8 @@ struct Inner {
     drain: drain::Drain,
     /// What operators watch.
     metrics: metrics::Metrics,
+    /// The log of clock skew between instances.
+    skew_log: skew::SkewLog,
 }
 
 /// The SQRL HTTP layer: cheap to clone, shared by all handlers.
@@ -326,6 +329,7 @@ impl Builder {
                 clock: self.clock,
                 drain: drain::Drain::new(),
                 metrics: metrics::Metrics::new(),
+                skew_log: skew::SkewLog::new(),
                 settings,
             }),
         }

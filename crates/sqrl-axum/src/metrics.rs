@@ -12,6 +12,7 @@
 //! | `sqrl_limit_hits_total` | `limit` = `codes`, `polls`, `scans`, `streams-total`, `streams-client`, `streams-flow` | requests refused by a limit |
 //! | `sqrl_backend_errors_total` | `source` = `browser` (a browser route answered 503), `phone` (the SQRL endpoint answered refusal `backend`), `limiter` (the rate limiter failed, whatever its limit then did) | backend failures |
 //! | `sqrl_status_streams_open` | | status streams open now |
+//! | `sqrl_clock_skew_seconds` | | how far ahead of this instance's clock the last code a page showed it was issued (0 when not ahead; logins fail past 60) |
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -61,6 +62,7 @@ pub(crate) struct Metrics {
     limits: Family<Limit, Counter>,
     backend_errors: Family<Source, Counter>,
     streams_open: Gauge,
+    clock_skew: Gauge,
 }
 
 impl Metrics {
@@ -73,6 +75,7 @@ impl Metrics {
         let limits = Family::<Limit, Counter>::default();
         let backend_errors = Family::<Source, Counter>::default();
         let streams_open = Gauge::default();
+        let clock_skew = Gauge::default();
         registry.register(
             "sqrl_logins",
             "Logins turned into a session, by way",
@@ -103,6 +106,11 @@ impl Metrics {
             "Status streams open now",
             streams_open.clone(),
         );
+        registry.register(
+            "sqrl_clock_skew_seconds",
+            "How far ahead of this instance's clock the last code a page showed it was issued",
+            clock_skew.clone(),
+        );
         Self {
             registry,
             logins,
@@ -111,7 +119,14 @@ impl Metrics {
             limits,
             backend_errors,
             streams_open,
+            clock_skew,
         }
+    }
+
+    /// The last measured skew: seconds a code's issue time was ahead of this clock.
+    pub(crate) fn clock_skew(&self, ahead: u64) {
+        self.clock_skew
+            .set(i64::try_from(ahead).unwrap_or(i64::MAX));
     }
 
     pub(crate) fn login(&self, via_cps: bool) {

@@ -86,6 +86,8 @@ impl Watcher {
         let status = read(http, &cookie)
             .await
             .map_err(ApiError::reading_status)?;
+        // The cookie's secret checked out: its issue time is the issuing instance's clock.
+        http.observe_issue_time(cookie.issued_at);
         Ok(Self {
             http: http.clone(),
             cookie,

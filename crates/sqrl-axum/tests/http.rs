@@ -773,3 +773,37 @@ fn housekeeping_forgets_an_embedders_finished_flows() {
     );
     running.abort();
 }
+
+/// The fault: with one instance's clock more than 60 s ahead, every login whose code it
+/// issued failed on the others as "expired", and nothing was logged or measured. Now each
+/// page that shows this instance a code measures the skew (logged, rate-limited) and the
+/// last measurement is the metric `sqrl_clock_skew_seconds`.
+#[test]
+fn clock_skew_from_another_instance_is_measured_and_exposed() {
+    let t = site();
+    let page = t.start();
+    let gauge = || {
+        t.http
+            .metrics_text()
+            .lines()
+            .find_map(|l| l.strip_prefix("sqrl_clock_skew_seconds "))
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(gauge(), "0");
+    // This instance's clock is 90 s behind the one that issued the code.
+    t.set_now(at(T0 - 90));
+    let reply = t.browse("GET", "/sqrl/poll?last=", Some(&flow_cookie(&page)));
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(gauge(), "90");
+    // A forged cookie (a wrong secret) measures nothing.
+    let mut forged = page.clone();
+    forged.issued_at = T0 + 1000;
+    let reply = t.browse("GET", "/sqrl/poll?last=", Some(&flow_cookie(&forged)));
+    assert_eq!(reply.status, 401);
+    assert_eq!(gauge(), "90");
+    // In step again.
+    t.set_now(at(T0 + 1));
+    t.browse("GET", "/sqrl/poll?last=", Some(&flow_cookie(&page)));
+    assert_eq!(gauge(), "0");
+}
