@@ -78,8 +78,13 @@ pub(crate) async fn open(urls: &BackendUrls, lifetimes: Lifetimes) -> Result<Bac
         Database::Postgres(store)
     } else {
         let path = PathBuf::from(database);
-        let store = SqliteStore::open(&path)
-            .map_err(|e| format!("cannot open the database {database}: {e}"))?;
+        // A database it cannot write (a read-only file system, say) stops the site at start:
+        // every login writes a session, so it would serve a page on which no one can log in.
+        let store = SqliteStore::open(&path).map_err(|e| {
+            format!(
+                "cannot open the database {database}: {e} (the site must be able to write it:                  every login writes a session)"
+            )
+        })?;
         Database::Sqlite(store, path)
     };
     let (db_name, sqlite_path) = match &db {
