@@ -116,6 +116,9 @@
     function setStatus(status, nextDetail, final) {
       nextDetail = typeof nextDetail === "string" ? nextDetail : "";
       if ((status === state && nextDetail === detail) || done || state === "local") return;
+      // Back to `new` after a phone had the code: the site lost the login (its flow store
+      // restarted empty). It cannot complete: say so and offer a new code.
+      if (status === "new" && (state === "scanned" || state === "confirmed")) { status = "failed"; final = true; }
       done = final === true || status === "confirmed" || !Object.prototype.hasOwnProperty.call(TEXT, status);
       render(status, null, nextDetail, final);
       if (status === "confirmed") { stopWatching(); redeem(); }

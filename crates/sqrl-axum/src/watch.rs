@@ -60,6 +60,27 @@ pub(crate) fn status_json(status: Status, expires_in: u64) -> serde_json::Value 
     json
 }
 
+/// A flow read as `new` after a phone had it (`scanned`, `confirmed`) was lost by the flow
+/// store (Redis restarted empty): its login can no longer complete, so the page is told it
+/// `failed` (final: it offers a new code) rather than shown a fresh code that its phone has
+/// moved past. A flow never goes back to `new` otherwise.
+pub(crate) fn unless_lost(before: Status, now: Status) -> Status {
+    let had_phone = matches!(
+        before,
+        Status::Scanned | Status::ScannedDisabled | Status::Confirmed
+    );
+    if had_phone && now == Status::New {
+        tracing::warn!(
+            before = before.as_str(),
+            "a login's flow was lost by the flow store (restarted without persistence?); \
+             its page is told the login failed"
+        );
+        Status::Failed
+    } else {
+        now
+    }
+}
+
 /// One page watching its login: the flow it reads, the subscription to its events, and the
 /// status it last read.
 pub(crate) struct Watcher {
@@ -141,6 +162,7 @@ impl Watcher {
             Some(status) => status,
             None => read(&self.http, &self.cookie).await.ok()?,
         };
+        let status = unless_lost(self.status, status);
         self.status = status;
         Some(status)
     }
@@ -255,6 +277,13 @@ pub(crate) async fn poll(
     Query(q): Query<PollQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let mut watcher = Watcher::open(&http, peer, &headers).await?;
+    let shown = q
+        .last
+        .as_deref()
+        .and_then(|last| Status::from_parts(last, q.detail.as_deref().filter(|d| !d.is_empty())));
+    if let Some(shown) = shown {
+        watcher.status = unless_lost(shown, watcher.status);
+    }
     let now = tokio::time::Instant::now();
     let deadline = now.checked_add(LONG_POLL).unwrap_or(now);
     // A draining server answers with what it has: the page polls again (elsewhere).

@@ -12,8 +12,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use sqrl_client::transport::HttpTransport;
 use sqrl_testkit::{wait_until, Postgres, Redis};
-use support::{temp_dir, Browser, SiteProcess};
+use support::{answer, new_keys, temp_dir, Browser, SiteProcess};
 
 /// The fault: while Redis was down, every new code got 429 "Too many codes requested, wait
 /// a minute" (the limiter failed closed and called it rate limiting), so the login page
@@ -134,6 +135,51 @@ fn readiness_is_false_while_the_database_is_down() {
     assert_eq!(reply.status, 503, "{}", reply.body);
     assert!(reply.body.contains("database"), "{}", reply.body);
     assert_eq!(probe.send("GET", "/healthz").status, 200);
+    drop(site);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The fault: Redis restarted empty lost every login confirmed but not yet redeemed, and the
+/// page went back to `new` (a fresh code, as if nothing had happened) while its redemption
+/// got 403. Without Redis persistence the login still cannot survive, but it now fails
+/// visibly: the page is told `failed` (final, so it offers a new code), and nobody is logged
+/// in.
+#[test]
+fn a_login_lost_by_a_redis_restart_is_reported_failed_not_new() {
+    let mut redis = Redis::start().unwrap();
+    let dir = temp_dir("redis-lost");
+    let site = SiteProcess::start(&dir, &["--redis", &redis.url()]);
+    let mut browser = Browser::new(&site.base, None);
+    let url = browser.new_code();
+    let transport = HttpTransport::default().danger_allow_loopback_http();
+    answer(&url, &new_keys(), &transport).unwrap();
+    let confirmed = browser.send("GET", "/sqrl/poll?last=new&detail=");
+    assert!(
+        confirmed.body.contains("\"status\":\"confirmed\""),
+        "{}",
+        confirmed.body
+    );
+
+    redis.restart().unwrap();
+    let mut reply = browser.send("GET", "/sqrl/poll?last=confirmed&detail=");
+    wait_until(Duration::from_secs(20), || {
+        reply = browser.send("GET", "/sqrl/poll?last=confirmed&detail=");
+        reply.status == 200
+    });
+    assert!(
+        reply.body.contains("\"status\":\"failed\""),
+        "{}",
+        reply.body
+    );
+    assert!(reply.body.contains("\"final\":true"), "{}", reply.body);
+    // A page that never had a phone is unaffected.
+    let mut other = Browser::new(&site.base, None);
+    other.new_code();
+    let fresh = other.send("GET", "/sqrl/poll?last=&detail=");
+    assert!(fresh.body.contains("\"status\":\"new\""), "{}", fresh.body);
+    // Never a login.
+    let redeem = browser.send("POST", "/sqrl/redeem");
+    assert_ne!(redeem.status, 200, "{}", redeem.body);
     drop(site);
     std::fs::remove_dir_all(&dir).unwrap();
 }
