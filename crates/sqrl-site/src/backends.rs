@@ -32,7 +32,9 @@ use crate::config::BackendUrls;
 /// once its code's lifetime, the redemption window and the clock skew have passed (8 minutes
 /// by default, checked every 30 s), so this holds what one core can log in over that time
 /// (about 1500 a second here) with room to spare, and it bounds memory (a few hundred MB)
-/// if the scan limits are lifted.
+/// if the scan limits are lifted. At the limit the oldest scan not yet confirmed is evicted
+/// (`MemoryStore::with_flow_limit`), so a flood of scans from many addresses cannot lock
+/// honest users out.
 const MEMORY_FLOW_LIMIT: usize = 1_000_000;
 
 pub(crate) struct Backends {
