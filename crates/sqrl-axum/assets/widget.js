@@ -14,7 +14,8 @@
 // `removed`, or any status a newer server sends), `local` (handed over to the SQRL app on this device),
 // `no-local` (none answered) or `error`. Its `data-detail` holds the server's detail of a
 // status when it sent one (`disabled` with `scanned`: SQRL login is disabled for the phone's
-// identity here) and is absent otherwise.
+// identity here) and is absent otherwise. Its `data-redeem-retries` counts the redemptions
+// tried again after a `503` or a lost connection (absent when there were none).
 (function () {
   "use strict";
   const script = document.currentScript;
@@ -92,7 +93,7 @@
     // (URL parsers drop tabs and read `\` as `/`, which could make `//host` of it).
     const own = root.dataset.sqrlAfterLogin;
     const pinned = own && /^\/(?!\/)/.test(own) && !/[\\\u0000-\u001f\u007f]/.test(own) ? own : null;
-    let afterLogin = pinned || "/", code = null;
+    let afterLogin = pinned || "/", code = null, redeemWindowMs = 60000;
 
     function show(name, visible) { const e = part(name); if (e) e.hidden = !visible; }
     function stopWatching() {
@@ -121,19 +122,36 @@
     function setStatus(status, nextDetail, final) {
       nextDetail = typeof nextDetail === "string" ? nextDetail : "";
       if ((status === state && nextDetail === detail) || done || state === "local") return;
+      // Back to `new` after a phone had the code: the site lost the login (its flow store
+      // restarted empty). It cannot complete: say so and offer a new code.
+      if (status === "new" && (state === "scanned" || state === "confirmed")) { status = "failed"; final = true; }
       done = final === true || status === "confirmed" || !Object.prototype.hasOwnProperty.call(TEXT, status);
       render(status, null, nextDetail, final);
       if (status === "confirmed") { stopWatching(); redeem(); }
       else if (status === "redeemed" || status === "confirmed-elsewhere") { stopWatching(); location.assign(afterLogin); }
     }
+    // A redemption answered 503 ("try again": a backend blip) or lost on the way (an instance
+    // restarting) changed nothing: try again with backoff while the login can be redeemed,
+    // so that a confirmed login is not lost. Any other answer is final.
     async function redeem() {
-      try {
-        const r = await fetch(path + "/redeem", { method: "POST", credentials: "same-origin" });
-        const j = await r.json().catch(() => ({}));
-        if (r.ok && j.redirect) { location.assign(pinned || j.redirect); return; }
-        render("error", "Could not log in: " + (j.error || "error " + r.status) + ". Get a new code to try again.");
-      } catch (e) {
-        render("error", "Could not reach the site. Get a new code to try again.");
+      const until = Date.now() + redeemWindowMs - 1000;
+      let wait = 500;
+      for (;;) {
+        let r = null, j = {};
+        try {
+          r = await fetch(path + "/redeem", { method: "POST", credentials: "same-origin" });
+          j = await r.json().catch(() => ({}));
+          if (r.ok && j.redirect) { location.assign(pinned || j.redirect); return; }
+        } catch (e) { r = null; }
+        if ((r !== null && r.status !== 503) || Date.now() + wait > until) {
+          if (r === null) render("error", "Could not reach the site. Get a new code to try again.");
+          else render("error", "Could not log in: " + (j.error || "error " + r.status) + ". Get a new code to try again.");
+          return;
+        }
+        root.dataset.redeemRetries = String(Number(root.dataset.redeemRetries || 0) + 1);
+        part("status").textContent = "Confirmed. The site is busy; logging you in…";
+        await new Promise((resolve) => setTimeout(resolve, wait));
+        wait = Math.min(wait * 2, 8000);
       }
     }
     async function poll() {
@@ -190,6 +208,7 @@
       if (!r.ok) { render("error", "Could not get a login code (error " + r.status + "). Try again."); return; }
       code = await r.json();
       afterLogin = pinned || code.after_login || afterLogin;
+      if (typeof code.redeem_window_s === "number") redeemWindowMs = code.redeem_window_s * 1000;
       part("qr").src = code.svg;
       part("link").href = code.link;
       part("url").textContent = code.url;

@@ -37,6 +37,9 @@ pub enum ApiError {
         /// Where to log in again.
         login_page: String,
     },
+    /// `403`: a state-changing request from another origin (see
+    /// [`is_same_origin`](crate::is_same_origin)); nothing changed.
+    CrossOrigin,
     /// `503`: logging out failed in the store.
     LogoutFailed,
     /// `503`: the store or another backend failed, or the flow could not be read any more.
@@ -69,12 +72,35 @@ impl ApiError {
         match self {
             ApiError::TooManyCodes | ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NoLoginCode | ApiError::UnknownLoginCode => StatusCode::UNAUTHORIZED,
-            ApiError::NotThisBrowser | ApiError::CpsLinkUsed { .. } => StatusCode::FORBIDDEN,
+            ApiError::NotThisBrowser | ApiError::CpsLinkUsed { .. } | ApiError::CrossOrigin => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::NotRedeemable(_) => StatusCode::CONFLICT,
             ApiError::Streams(StreamCap::Total) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Streams(StreamCap::Client | StreamCap::Flow) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::LogoutFailed | ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// A stable code for logs and metrics (`sqrl_refusals_total{code=…}`): kebab-case, never
+    /// reworded once published.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::TooManyCodes => "too-many-codes",
+            ApiError::TooManyRequests => "too-many-requests",
+            ApiError::NoLoginCode => "no-login-code",
+            ApiError::UnknownLoginCode => "unknown-login-code",
+            ApiError::NotThisBrowser => "not-this-browser",
+            ApiError::NotRedeemable(_) => "not-redeemable",
+            ApiError::Streams(StreamCap::Total) => "streams-total",
+            ApiError::Streams(StreamCap::Client) => "streams-client",
+            ApiError::Streams(StreamCap::Flow) => "streams-flow",
+            ApiError::NotFound => "not-found",
+            ApiError::CpsLinkUsed { .. } => "cps-link-used",
+            ApiError::CrossOrigin => "cross-origin",
+            ApiError::LogoutFailed => "logout-failed",
+            ApiError::Unavailable => "unavailable",
         }
     }
 
@@ -92,6 +118,7 @@ impl ApiError {
                 "too many open status streams from this address".into()
             }
             ApiError::Streams(StreamCap::Flow) => "this login is watched too often".into(),
+            ApiError::CrossOrigin => "refused: the request came from another site".into(),
             ApiError::LogoutFailed => "could not log out; try again".into(),
             ApiError::Unavailable => "try again".into(),
             ApiError::NotFound | ApiError::CpsLinkUsed { .. } => String::new(),
@@ -111,8 +138,18 @@ impl From<BrowserError> for ApiError {
     }
 }
 
+/// The response carries the refusal as an extension, so that the routes' layer counts it.
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let counted = self.clone();
+        let mut response = self.response();
+        response.extensions_mut().insert(counted);
+        response
+    }
+}
+
+impl ApiError {
+    fn response(self) -> Response {
         let status = self.status();
         match self {
             ApiError::NotFound => status.into_response(),

@@ -272,24 +272,6 @@ impl ForwardAuth {
     }
 }
 
-/// Whether a state-changing request comes from a page of `origin` (on top of SameSite=Lax
-/// cookies): its `Origin` is ours; or the browser says `Sec-Fetch-Site: same-origin` (a
-/// header pages cannot set, which a browser sends beside `Origin: null` under some referrer
-/// policies); or, with neither, its `Referer` is one of our pages.
-pub(crate) fn same_origin(headers: &HeaderMap, origin: &str) -> bool {
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if text("sec-fetch-site") == Some("same-origin") {
-        return true;
-    }
-    match (text("origin"), text("referer")) {
-        (Some(given), _) => given == origin,
-        (None, Some(referer)) => referer
-            .strip_prefix(origin)
-            .is_some_and(|rest| rest.starts_with('/')),
-        (None, None) => false,
-    }
-}
-
 fn not_from_proxy() -> Response {
     (
         StatusCode::FORBIDDEN,
@@ -454,7 +436,7 @@ async fn logout(
 ) -> Response {
     let rd = q.rd.as_deref().and_then(|rd| f.allowed_return(rd));
     let origin = &f.http.sqrl().server().config().origin;
-    let own = same_origin(&headers, origin);
+    let own = f.http.same_origin(&headers);
     if method != axum::http::Method::POST || !own {
         let action = match &rd {
             Some(rd) => sqrl_oidc::with_query(&format!("{origin}{LOGOUT_PATH}"), &[("rd", rd)]),

@@ -18,7 +18,7 @@ use sqrl_server::Nut;
 
 use crate::error::ApiError;
 use crate::watch::{self, FlowCookie};
-use crate::{assets, qr, SqrlHttp};
+use crate::{assets, qr, BeginError, SqrlHttp};
 
 impl SqrlHttp {
     /// The routes, with this layer as their state; merge them into the app's router.
@@ -49,15 +49,21 @@ impl SqrlHttp {
             .route(&format!("{path}/cps"), get(cps))
             .route(&format!("{path}/logout"), post(logout))
             .route(&format!("{path}/widget.js"), get(widget_js))
-            .layer(axum::middleware::map_response(api_headers))
+            .layer(axum::middleware::map_response_with_state(
+                http.clone(),
+                api_headers,
+            ))
             .with_state(http)
     }
 }
 
 /// Headers every reply of these routes carries: no content sniffing, no referrer to other
 /// sites, and (unless a route says otherwise, as the QR images and the script do) no caching
-/// of what is per-browser and short-lived.
-async fn api_headers(mut response: Response) -> Response {
+/// of what is per-browser and short-lived. A refusal is counted here, once.
+async fn api_headers(State(http): State<SqrlHttp>, mut response: Response) -> Response {
+    if let Some(refused) = response.extensions_mut().remove::<ApiError>() {
+        http.inner.metrics.refusal(&refused);
+    }
     let headers = response.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -100,6 +106,17 @@ async fn sqrl_endpoint(
         now: http.now(),
     };
     let response = http.sqrl().handle(&incoming, &mut OsRng).await;
+    http.inner.metrics.phone(response.refusal);
+    if response.refusal == Some(sqrl_server::Refusal::Expired) {
+        // A code refused as expired may come from an instance whose clock is ahead.
+        let nut = query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("nut="))
+            .and_then(|nut| http.sqrl().server().open_nut(nut));
+        if let Some(Nut::Qr(qr)) = nut {
+            http.observe_issue_time(qr.issued_at);
+        }
+    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -114,11 +131,17 @@ async fn new_flow(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    if !http.same_origin(&headers) {
+        return Err(ApiError::CrossOrigin);
+    }
     let ip = http.client_ip(peer, &headers);
     let begun = http
         .begin(ip, &user_agent(&headers))
         .await
-        .map_err(|_| ApiError::TooManyCodes)?;
+        .map_err(|e| match e {
+            BeginError::RateLimited => ApiError::TooManyCodes,
+            BeginError::Unavailable => ApiError::Unavailable,
+        })?;
     let nut = &begun.flow.nut;
     let path = http.path();
     let body = json!({
@@ -128,6 +151,7 @@ async fn new_flow(
         "png": format!("{path}/qr.png?nut={nut}"),
         "expires_in": begun.expires_in,
         "retry_ms": http.retry_ms(),
+        "redeem_window_s": http.lifetimes().redeem,
         "after_login": http.settings().after_login,
     });
     let mut response = Json(body).into_response();
@@ -180,6 +204,9 @@ async fn redeem(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    if !http.same_origin(&headers) {
+        return Err(ApiError::CrossOrigin);
+    }
     let cookie = FlowCookie::of(&headers).ok_or(ApiError::NoLoginCode)?;
     let ip = http.client_ip(peer, &headers);
     let (id, draft) = http.new_session(ip, &user_agent(&headers));
@@ -239,8 +266,13 @@ async fn cps(
     Ok(response)
 }
 
-/// `POST /sqrl/logout`: ends the session; a store failure is reported, not hidden.
+/// `POST /sqrl/logout`: ends the session (from this site's pages only); a store failure is
+/// reported, not hidden.
 async fn logout(State(http): State<SqrlHttp>, headers: HeaderMap) -> Result<Response, ApiError> {
+    // A foreign page cannot end the session (login CSRF's twin).
+    if !http.same_origin(&headers) {
+        return Err(ApiError::CrossOrigin);
+    }
     http.end_session(&headers).await.map_err(|e| {
         tracing::error!(error = %e, "logout failed");
         ApiError::LogoutFailed

@@ -63,6 +63,11 @@
 //! share the store, build the driver with [`SqrlServer::with_shared_flows`] (the longest code
 //! lifetime any of them uses), so that none forgets a flow another still accepts.
 //!
+//! # Stopping
+//!
+//! Call [`SqrlHttp::drain`] when the app stops accepting connections: status streams and
+//! long-polls end (see its docs), requests in flight finish. `sqrl-site` does so on SIGTERM.
+//!
 //! # Limits under plain `axum::serve`
 //!
 //! The layer limits what one client can ask of it, whatever serves it: login codes
@@ -85,16 +90,21 @@
 //! once: `429` for limits, `401`/`403` for a missing or foreign login code, `409` for a login
 //! that cannot be redeemed, `503` when a backend fails; never `500`.
 
+mod admission;
 pub mod assets;
 mod client_ip;
 pub mod date;
+mod drain;
 mod error;
 pub mod forward_auth;
 mod handlers;
+pub mod metrics;
 pub mod oidc;
 mod origin;
 pub mod qr;
+mod same_origin;
 mod setup;
+mod skew;
 pub mod streams;
 mod watch;
 pub mod widget;
@@ -102,6 +112,7 @@ pub mod widget;
 pub use client_ip::forwarded_client_ip;
 pub use error::ApiError;
 pub use origin::{Origin, OriginError};
+pub use same_origin::is_same_origin;
 pub use setup::SetupError;
 pub use sqrl_server::{LogGate, UnixTime};
 
@@ -116,7 +127,7 @@ use sqrl_proto::b64;
 use sqrl_server::useragent::BrowserInfo;
 use sqrl_server::{
     AccountId, FlowId, Lifetimes, NewFlow, Rule, Session, SessionDraft, SqrlServer, Store,
-    StoreError,
+    StoreError, WhenDown,
 };
 
 use crate::streams::{StreamCap, StreamPermit, Streams};
@@ -187,6 +198,14 @@ pub struct HttpSettings {
     pub mint_rule: Rule,
     /// Status requests per client.
     pub poll_rule: Rule,
+    /// What the code limit does while the limiter is unavailable (Redis down): by default
+    /// it refuses, answering 503 "try again" (never 429): a code's flow lives in the same
+    /// backend, so it could not be used anyway.
+    pub mint_when_down: WhenDown,
+    /// What the status-read limit does while the limiter is unavailable: by default it
+    /// admits, since the read that follows meets the flow store itself and answers 503 when
+    /// that is down too, while a page whose flow is readable keeps its status.
+    pub poll_when_down: WhenDown,
     /// Caps on open status streams: overall, per client, per flow.
     pub streams: streams::StreamLimits,
     /// The reconnect interval the server dictates to `EventSource` and long-poll clients.
@@ -213,6 +232,8 @@ impl Default for HttpSettings {
                 burst: 120,
                 per_second: 4.0,
             },
+            mint_when_down: WhenDown::Refuse,
+            poll_when_down: WhenDown::Admit,
             streams: streams::StreamLimits::default(),
             retry: Duration::from_secs(2),
             reread: Duration::from_secs(15),
@@ -229,6 +250,12 @@ struct Inner {
     /// This instance's log of refused status streams.
     stream_cap_log: LogGate,
     clock: Clock,
+    /// Set when the app stops: streams and long-polls end.
+    drain: drain::Drain,
+    /// What operators watch.
+    metrics: metrics::Metrics,
+    /// The log of clock skew between instances.
+    skew_log: skew::SkewLog,
 }
 
 /// The SQRL HTTP layer: cheap to clone, shared by all handlers.
@@ -301,6 +328,9 @@ impl Builder {
                 on_login: self.on_login,
                 map_user: self.map_user,
                 clock: self.clock,
+                drain: drain::Drain::new(),
+                metrics: metrics::Metrics::new(),
+                skew_log: skew::SkewLog::new(),
                 settings,
             }),
         }
@@ -341,6 +371,9 @@ pub(crate) const SECURE_RETURN_COOKIE: &str = "__Host-sqrl_return";
 pub enum BeginError {
     /// The client asked for too many codes.
     RateLimited,
+    /// The code limit could not be checked (its backend is down) and it fails closed
+    /// ([`HttpSettings::mint_when_down`]): try again.
+    Unavailable,
 }
 
 impl SqrlHttp {
@@ -383,14 +416,6 @@ impl SqrlHttp {
     /// [`HttpSettings::retry`] in milliseconds, as the JSON of the routes gives it.
     pub(crate) fn retry_ms(&self) -> u64 {
         u64::try_from(self.inner.settings.retry.as_millis()).unwrap_or(u64::MAX)
-    }
-
-    /// Takes a token of the status-request limit for the client at `ip`.
-    pub(crate) async fn allow_poll(&self, ip: IpAddr) -> bool {
-        self.inner
-            .sqrl
-            .allow(&self.inner.settings.poll_rule, ip, self.now())
-            .await
     }
 
     /// A place for one more status stream of the client at `ip` watching `flow`, under the
@@ -478,14 +503,18 @@ impl SqrlHttp {
         self.cookie(self.session_cookie_name(), value, max_age)
     }
 
-    /// A new login code for the browser at `ip` (rate-limited per client).
+    /// A new login code for the browser at `ip` (rate-limited per client; while the limiter
+    /// is down, as [`HttpSettings::mint_when_down`] says).
     pub async fn begin(&self, ip: IpAddr, user_agent: &str) -> Result<Begun, BeginError> {
         let sqrl = &self.inner.sqrl;
-        if !sqrl
-            .allow(&self.inner.settings.mint_rule, ip, self.now())
+        let settings = &self.inner.settings;
+        match self
+            .admit(&settings.mint_rule, settings.mint_when_down, ip)
             .await
         {
-            return Err(BeginError::RateLimited);
+            Ok(true) => {}
+            Ok(false) => return Err(BeginError::RateLimited),
+            Err(_) => return Err(BeginError::Unavailable),
         }
         let now = self.now();
         let server = sqrl.server();
@@ -554,6 +583,7 @@ impl SqrlHttp {
         ip: IpAddr,
         via_cps: bool,
     ) -> String {
+        self.inner.metrics.login(via_cps);
         if let Some(hook) = &self.inner.on_login {
             hook(&LoginEvent {
                 account,

@@ -60,6 +60,27 @@ pub(crate) fn status_json(status: Status, expires_in: u64) -> serde_json::Value 
     json
 }
 
+/// A flow read as `new` after a phone had it (`scanned`, `confirmed`) was lost by the flow
+/// store (Redis restarted empty): its login can no longer complete, so the page is told it
+/// `failed` (final: it offers a new code) rather than shown a fresh code that its phone has
+/// moved past. A flow never goes back to `new` otherwise.
+pub(crate) fn unless_lost(before: Status, now: Status) -> Status {
+    let had_phone = matches!(
+        before,
+        Status::Scanned | Status::ScannedDisabled | Status::Confirmed
+    );
+    if had_phone && now == Status::New {
+        tracing::warn!(
+            before = before.as_str(),
+            "a login's flow was lost by the flow store (restarted without persistence?); \
+             its page is told the login failed"
+        );
+        Status::Failed
+    } else {
+        now
+    }
+}
+
 /// One page watching its login: the flow it reads, the subscription to its events, and the
 /// status it last read.
 pub(crate) struct Watcher {
@@ -77,7 +98,7 @@ impl Watcher {
         headers: &HeaderMap,
     ) -> Result<Self, ApiError> {
         let ip = http.client_ip(peer, headers);
-        if !http.allow_poll(ip).await {
+        if !http.allow_poll(ip).await? {
             return Err(ApiError::TooManyRequests);
         }
         let cookie = FlowCookie::of(headers).ok_or(ApiError::NoLoginCode)?;
@@ -86,6 +107,8 @@ impl Watcher {
         let status = read(http, &cookie)
             .await
             .map_err(ApiError::reading_status)?;
+        // The cookie's secret checked out: its issue time is the issuing instance's clock.
+        http.observe_issue_time(cookie.issued_at);
         Ok(Self {
             http: http.clone(),
             cookie,
@@ -139,6 +162,7 @@ impl Watcher {
             Some(status) => status,
             None => read(&self.http, &self.cookie).await.ok()?,
         };
+        let status = unless_lost(self.status, status);
         self.status = status;
         Some(status)
     }
@@ -158,7 +182,10 @@ pub(crate) struct StatusEvents {
     watcher: Watcher,
     sent: Option<Status>,
     retry: Duration,
-    _permit: StreamPermit,
+    /// The layer drains, or the stream's place was given away: the last event (the retry
+    /// hint) was sent.
+    drained: bool,
+    permit: StreamPermit,
 }
 
 impl StatusEvents {
@@ -166,11 +193,26 @@ impl StatusEvents {
     /// flow can no longer be read).
     async fn next_event(&mut self) -> Option<Event> {
         loop {
-            if self.sent.is_some_and(Status::is_final) {
+            if self.drained || self.sent.is_some_and(Status::is_final) {
                 return None;
             }
             if self.sent.is_some() {
-                self.watcher.next().await?;
+                let http = self.watcher.http.clone();
+                tokio::select! {
+                    next = self.watcher.next() => { next?; }
+                    () = http.drained() => {
+                        // The server stops: a last event with only the retry interval ends
+                        // the stream, and the page's EventSource reconnects after it.
+                        self.drained = true;
+                        return Some(Event::default().comment("draining").retry(self.retry));
+                    }
+                    () = self.permit.evicted() => {
+                        // The site is full and this client held the most: its oldest stream
+                        // makes room; the page reconnects, or polls if refused.
+                        self.drained = true;
+                        return Some(Event::default().comment("make room").retry(self.retry));
+                    }
+                }
             }
             let status = self.watcher.status();
             if Some(status) != self.sent {
@@ -206,7 +248,8 @@ pub(crate) async fn events(
         watcher,
         sent: None,
         retry: http.settings().retry,
-        _permit: permit,
+        drained: false,
+        permit,
     };
     Ok(Sse::new(events.into_stream())
         .keep_alive(KeepAlive::default())
@@ -241,13 +284,24 @@ pub(crate) async fn poll(
     Query(q): Query<PollQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let mut watcher = Watcher::open(&http, peer, &headers).await?;
+    let shown = q
+        .last
+        .as_deref()
+        .and_then(|last| Status::from_parts(last, q.detail.as_deref().filter(|d| !d.is_empty())));
+    if let Some(shown) = shown {
+        watcher.status = unless_lost(shown, watcher.status);
+    }
     let now = tokio::time::Instant::now();
     let deadline = now.checked_add(LONG_POLL).unwrap_or(now);
-    while q.shows(watcher.status()) && !watcher.status().is_final() {
-        match tokio::time::timeout_at(deadline, watcher.next()).await {
-            Ok(Some(_)) => {}
-            Ok(None) => return Err(ApiError::Unavailable),
-            Err(_) => break,
+    // A draining server answers with what it has: the page polls again (elsewhere).
+    while q.shows(watcher.status()) && !watcher.status().is_final() && !http.draining() {
+        tokio::select! {
+            next = tokio::time::timeout_at(deadline, watcher.next()) => match next {
+                Ok(Some(_)) => {}
+                Ok(None) => return Err(ApiError::Unavailable),
+                Err(_) => break,
+            },
+            () = http.drained() => break,
         }
     }
     let mut body = watcher.json();

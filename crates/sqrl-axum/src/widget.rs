@@ -46,9 +46,11 @@
 //! | `png` | string | the same as PNG, `/sqrl/qr.png?nut=…` |
 //! | `expires_in` | number | seconds until the code expires |
 //! | `retry_ms` | number | how long to wait before reconnecting or re-polling |
+//! | `redeem_window_s` | number | seconds a confirmed login may be redeemed (a page retries a redemption answered `503` within it) |
 //! | `after_login` | string | where to send the browser once it is logged in ([`HttpSettings::after_login`](crate::HttpSettings::after_login)) |
 //!
-//! `429` when this client asked for too many codes.
+//! `429` when this client asked for too many codes; `503` ("try again") when a backend is
+//! down, the code limit's included.
 //!
 //! **Statuses** of a login, as strings: `new` (waiting for a scan), `scanned` (an app has the
 //! code), `confirmed` (the user approved: redeem now), `confirmed-elsewhere` (approved with a
@@ -92,7 +94,10 @@
 //! session: `200 {"redirect": "<after_login>"}` with the session cookie set and the flow
 //! cookie cleared. `401` without a flow cookie, `403` when this browser did not start that
 //! login, `409` when the login is not (or no longer) redeemable (the body says why), `503`
-//! when the store is down.
+//! when the store is down: nothing changed, so the page retries with backoff (the widget
+//! waits 0.5 s, doubling up to 8 s, within `redeem_window_s` of the confirmation; it retries a
+//! lost connection the same way), and a confirmed login survives a backend blip or an
+//! instance restart.
 //!
 //! **`GET /sqrl/qr.svg?nut=…`**, **`GET /sqrl/qr.png?nut=…`**: the QR code of a nut this
 //! server minted (`404` otherwise).

@@ -68,6 +68,7 @@ fn new_login_code_is_json_with_a_flow_cookie() {
     assert_eq!(json["png"], format!("/sqrl/qr.png?nut={nut}"));
     assert_eq!(json["expires_in"], 300);
     assert_eq!(json["retry_ms"], 2000);
+    assert_eq!(json["redeem_window_s"], 120);
 
     // The cookie: flow id, issue time on the site's clock, and the browser secret.
     let set = reply.set_cookie("sqrl_flow").unwrap();
@@ -277,6 +278,52 @@ fn long_poll_answers_at_once_when_the_status_differs_and_waits_for_a_change() {
     t.set_now(at(T0 + 100));
     let reply = t.browse("GET", "/sqrl/poll?last=", Some(&cookie));
     assert_eq!(reply.json()["expires_in"], 200);
+}
+
+/// The fault: a logout posted from a foreign page (login CSRF's twin) ended the session. Every
+/// state-changing route now applies one same-origin rule: a foreign `Origin`, a cross-site
+/// `Sec-Fetch-Site` or (with neither) a foreign `Referer` is 403 and changes nothing.
+#[test]
+fn logout_from_a_foreign_origin_keeps_the_session() {
+    let t = site();
+    let page = t.start();
+    phone_logs_in(&t, &page);
+    let post = |path: &str, cookie: &str, header: (&'static str, &str)| {
+        let mut request = OverHttp::request("POST", path, Some(cookie), Vec::new());
+        request
+            .headers_mut()
+            .insert(header.0, header.1.parse().unwrap());
+        t.call(request, browser_ip())
+    };
+    let foreign = ("origin", "https://evil.example");
+    let refused = post("/sqrl/redeem", &flow_cookie(&page), foreign);
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    assert!(refused.set_cookies().is_empty());
+    assert_eq!(post("/sqrl/new", "", foreign).status, 403);
+    let reply = post(
+        "/sqrl/redeem",
+        &flow_cookie(&page),
+        ("origin", "https://example.com"),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let session = format!(
+        "sqrl_session={}",
+        reply.cookie_value("sqrl_session").unwrap()
+    );
+    for header in [
+        foreign,
+        ("origin", "null"),
+        ("sec-fetch-site", "cross-site"),
+        ("referer", "https://evil.example/logout.html"),
+    ] {
+        let reply = post("/sqrl/logout", &session, header);
+        assert_eq!(reply.status, 403, "{header:?}");
+        assert!(reply.set_cookies().is_empty(), "{header:?}");
+        assert!(t.signed_in(&session).is_some(), "{header:?} ended it");
+    }
+    let reply = post("/sqrl/logout", &session, ("sec-fetch-site", "same-origin"));
+    assert_eq!(reply.status, 303);
+    assert!(t.signed_in(&session).is_none());
 }
 
 #[test]
@@ -520,6 +567,48 @@ fn status_streams_are_capped() {
     assert_eq!(open().status(), 200, "a closed stream frees its place");
 }
 
+/// The fault: a few clients holding every status stream shut out each new page (503) for as
+/// long as they stayed open. At the cap, an honest page now takes the place of the oldest
+/// stream of the client holding the most, which ends with its retry interval.
+#[test]
+fn a_full_stream_table_makes_room_for_an_honest_page() {
+    let t = with_settings(|s| {
+        s.streams.total = 4;
+        s.streams.crowded_per_client = 4;
+    });
+    let open = |page: &Page, from: &str| {
+        t.block_on(t.send(
+            OverHttp::request("GET", "/sqrl/events", Some(&flow_cookie(page)), Vec::new()),
+            ip(from),
+        ))
+    };
+    let pages: Vec<Page> = (0..4).map(|_| t.start()).collect();
+    let mut greedy: Vec<_> = pages[..3]
+        .iter()
+        .map(|page| open(page, "198.51.100.1"))
+        .collect();
+    let _other = open(&pages[3], "198.51.100.2");
+    assert!(greedy.iter().all(|r| r.status() == 200));
+
+    let honest_page = t.start();
+    let honest = open(&honest_page, BROWSER_IP);
+    assert_eq!(honest.status(), 200, "the honest page found room");
+    let mut oldest = greedy.remove(0).into_body().into_data_stream();
+    let first = next_event(&t, &mut oldest, 2).unwrap();
+    assert!(first.contains("\"status\":\"new\""), "{first}");
+    let last = next_event(&t, &mut oldest, 2).unwrap();
+    assert!(last.contains(": make room"), "{last}");
+    assert!(last.contains("retry: 2000"), "{last}");
+    assert_eq!(next_event(&t, &mut oldest, 2), None, "and the stream ends");
+    // Shares 2, 1, 1: a fifth client still takes the greedy one's place; then, with every
+    // client at one, a sixth is refused.
+    let late = t.start();
+    let late_stream = open(&late, "203.0.113.9");
+    assert_eq!(late_stream.status(), 200);
+    let last = t.start();
+    assert_eq!(open(&last, "203.0.113.10").status(), 503);
+}
+
 #[test]
 fn bad_requests_get_a_tif_or_a_4xx_never_a_500() {
     let t = site();
@@ -725,4 +814,38 @@ fn housekeeping_forgets_an_embedders_finished_flows() {
         "housekeeping forgot the finished flow"
     );
     running.abort();
+}
+
+/// The fault: with one instance's clock more than 60 s ahead, every login whose code it
+/// issued failed on the others as "expired", and nothing was logged or measured. Now each
+/// page that shows this instance a code measures the skew (logged, rate-limited) and the
+/// last measurement is the metric `sqrl_clock_skew_seconds`.
+#[test]
+fn clock_skew_from_another_instance_is_measured_and_exposed() {
+    let t = site();
+    let page = t.start();
+    let gauge = || {
+        t.http
+            .metrics_text()
+            .lines()
+            .find_map(|l| l.strip_prefix("sqrl_clock_skew_seconds "))
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(gauge(), "0");
+    // This instance's clock is 90 s behind the one that issued the code.
+    t.set_now(at(T0 - 90));
+    let reply = t.browse("GET", "/sqrl/poll?last=", Some(&flow_cookie(&page)));
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(gauge(), "90");
+    // A forged cookie (a wrong secret) measures nothing.
+    let mut forged = page.clone();
+    forged.issued_at = T0 + 1000;
+    let reply = t.browse("GET", "/sqrl/poll?last=", Some(&flow_cookie(&forged)));
+    assert_eq!(reply.status, 401);
+    assert_eq!(gauge(), "90");
+    // In step again.
+    t.set_now(at(T0 + 1));
+    t.browse("GET", "/sqrl/poll?last=", Some(&flow_cookie(&page)));
+    assert_eq!(gauge(), "0");
 }

@@ -9,7 +9,9 @@
 //! `sqrl` command's own prompt by a new user; disabled on the phone with the page's code; a
 //! login refused for the disabled account (the page says how to re-enable), then enable and
 //! log in. And the widget alone on
-//! a minimal page of a tiny app that embeds `sqrl-axum` (served in this process).
+//! a minimal page of a tiny app that embeds `sqrl-axum` (served in this process), once as is
+//! and once with its first redemptions answered 503 (the widget retries). And the site over
+//! HTTPS, which Chromium speaks HTTP/2 to.
 //!
 //! Set `SQRL_UPDATE_SCREENSHOTS=1` to rewrite `docs/screenshots/*.png`.
 #![allow(
@@ -161,12 +163,19 @@ impl Driver {
     }
 
     fn session(&self, profile: &Path) -> Browser {
+        self.session_with(profile, false)
+    }
+
+    /// A session; with `accept_insecure_certs`, one that accepts the site's local CA (the
+    /// WebDriver capability, as if the user had trusted it).
+    fn session_with(&self, profile: &Path, accept_insecure_certs: bool) -> Browser {
         let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
             .into_iter()
             .find(|p| Path::new(p).exists())
             .unwrap();
         let capabilities = json!({ "capabilities": { "alwaysMatch": {
             "browserName": "chrome",
+            "acceptInsecureCerts": accept_insecure_certs,
             "goog:chromeOptions": {
                 "binary": chromium,
                 "args": [
@@ -691,11 +700,16 @@ fn the_site_in_a_real_browser() {
 }
 
 /// A tiny app embedding `sqrl-axum`, served on loopback in this process: its login page is
-/// the documented snippet under the documented CSP, with no script of its own.
-fn start_embedding_app() -> String {
+/// the documented snippet under the documented CSP, with no script of its own. Its first
+/// `failing_redeems` redemptions are answered 503 "try again", as during a database blip.
+fn start_embedding_app(failing_redeems: usize) -> String {
     use axum::http::{header, HeaderMap};
-    use axum::response::Html;
+    use axum::response::{Html, IntoResponse};
     use axum::routing::get;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+
+    let failing = Arc::new(AtomicUsize::new(failing_redeems));
 
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -742,7 +756,23 @@ fn start_embedding_app() -> String {
                         }
                     }),
                 )
-                .merge(sqrl.router());
+                .merge(sqrl.router())
+                .layer(axum::middleware::from_fn(
+                    move |request: axum::extract::Request, next: axum::middleware::Next| {
+                        let blip = request.uri().path() == "/sqrl/redeem"
+                            && failing
+                                .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+                                .is_ok();
+                        async move {
+                            if blip {
+                                let body = json!({ "error": "try again" }).to_string();
+                                return (axum::http::StatusCode::SERVICE_UNAVAILABLE, body)
+                                    .into_response();
+                            }
+                            next.run(request).await
+                        }
+                    },
+                ));
             tx.send(format!("http://{address}")).unwrap();
             axum::serve(
                 listener,
@@ -766,7 +796,7 @@ fn the_widget_logs_in_on_a_minimal_page_of_another_app() {
     let dir = std::env::temp_dir().join(format!("sqrl-e2e-embed-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let base = start_embedding_app();
+    let base = start_embedding_app(0);
     let phone = Phone::create(&dir);
     let browser = driver.session(&dir.join("profile"));
 
@@ -796,5 +826,84 @@ fn the_widget_logs_in_on_a_minimal_page_of_another_app() {
         b.url().ends_with("/account") && b.text("body").starts_with("signed in as ")
     });
     drop((browser, driver));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The fault: the widget did not retry a redemption answered 503 ("try again"), so a database
+/// blip turned a login the phone had confirmed into a lost one. Two redemptions are answered
+/// 503; the widget retries with backoff and the browser is logged in.
+#[test]
+#[cfg_attr(
+    not(sqrl_browser),
+    ignore = "skipped: no chromium and chromedriver here (Debian's chromium, chromium-driver)"
+)]
+fn a_redeem_answered_503_is_retried_and_the_login_is_kept() {
+    let driver = start_driver();
+    let dir = std::env::temp_dir().join(format!("sqrl-e2e-retry-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = start_embedding_app(2);
+    let phone = Phone::create(&dir);
+    let browser = driver.session(&dir.join("profile"));
+    let url = browser.login_page(&base);
+    let (process, stdin) = phone.login(&url);
+    browser.wait_status("scanned");
+    assert_eq!(finish(process, stdin, "y\n"), Some(0));
+    browser.wait("the app's account page", Duration::from_secs(15), |b| {
+        b.url().ends_with("/account") && b.text("body").starts_with("signed in as ")
+    });
+    drop((browser, driver));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// HTTPS in Chromium goes over HTTP/2 (ALPN `h2`): the page, its code and its status stream
+/// share one connection, and a whole login works on it.
+#[test]
+#[cfg_attr(
+    not(sqrl_browser),
+    ignore = "skipped: no chromium and chromedriver here (Debian's chromium, chromium-driver)"
+)]
+fn the_site_over_https_speaks_http2_in_chromium() {
+    let driver = start_driver();
+    let dir = std::env::temp_dir().join(format!("sqrl-e2e-h2-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let tls = dir.join("tls");
+    let site = start_site(&dir, "h2", &["--tls-self-signed", tls.to_str().unwrap()]);
+    assert!(site.base.starts_with("https://"), "{}", site.base);
+    let phone = Phone::create(&dir);
+    let browser = driver.session_with(&dir.join("profile"), true);
+    let url = browser.login_page(&site.base);
+    let page = browser.run("return performance.getEntriesByType('navigation')[0].nextHopProtocol;");
+    assert_eq!(page, json!("h2"));
+    let code = browser.run(
+        "return performance.getEntriesByType('resource')\
+           .filter(e => e.name.includes('/sqrl/new')).map(e => e.nextHopProtocol);",
+    );
+    assert_eq!(code, json!(["h2"]));
+
+    // Over HTTPS, trusting the site's CA (not `--danger-loopback-http`, which would send the
+    // phone's requests as plain HTTP to this TLS port).
+    let mut child = Command::new(binary("sqrl"))
+        .args(["login", &url])
+        .env("SQRL_IDENTITY", &phone.identity)
+        .env("SQRL_PASSWORD", PASSWORD)
+        .env("SQRL_CA_CERT", tls.join("ca.pem"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    browser.wait_status("scanned");
+    assert_eq!(
+        finish(Process(child), stdin, "y\n"),
+        Some(0),
+        "sqrl login succeeds"
+    );
+    browser.wait("the account page", Duration::from_secs(10), |b| {
+        b.url().ends_with("/account")
+    });
+    drop((browser, driver, site));
     let _ = std::fs::remove_dir_all(&dir);
 }

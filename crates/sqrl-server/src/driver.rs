@@ -19,7 +19,7 @@ use crate::browser::{BrowserError, RedeemSnapshot, SessionDraft, Via};
 use crate::endpoint::Endpoint;
 use crate::events::{Events, MemoryEvents, Subscription};
 use crate::flow::{Flow, Status};
-use crate::limit::{Limiter, MemoryLimiter, Prefixes, Rule};
+use crate::limit::{Admission, Limiter, MemoryLimiter, Prefixes, Rule};
 use crate::log_gate::LogGate;
 use crate::memory::MemoryStore;
 use crate::nut::FlowId;
@@ -172,16 +172,23 @@ impl SqrlServer {
     }
 
     /// Takes a token of `rule` for the client at `ip`; logs (at most once a second) when the
-    /// limit bites. A failed limiter refuses.
+    /// limit bites. A failed limiter refuses (see [`check`](Self::check) to tell the two
+    /// apart).
     pub async fn allow(&self, rule: &Rule, ip: std::net::IpAddr, now: UnixTime) -> bool {
+        self.check(rule, ip, now).await == Admission::Allowed
+    }
+
+    /// Takes a token of `rule` for the client at `ip`: allowed, over the limit (logged at most
+    /// once a second), or unavailable (the limiter's backend failed; logged): the caller
+    /// applies the limit's [`WhenDown`](crate::WhenDown) policy.
+    pub async fn check(&self, rule: &Rule, ip: std::net::IpAddr, now: UnixTime) -> Admission {
         self.take(rule, &self.prefixes.key(ip), now).await
     }
 
     /// Takes a token of `rule` for `key`; logs (at most once a second) when the limit bites.
-    /// A failed limiter refuses.
-    async fn take(&self, rule: &Rule, key: &str, now: UnixTime) -> bool {
+    async fn take(&self, rule: &Rule, key: &str, now: UnixTime) -> Admission {
         match self.limiter.allow(rule, key, now).await {
-            Ok(true) => true,
+            Ok(true) => Admission::Allowed,
             Ok(false) => {
                 if let Some(skipped) = self.limit_logged.open(now) {
                     tracing::warn!(
@@ -191,20 +198,23 @@ impl SqrlServer {
                         "rate limit reached"
                     );
                 }
-                false
+                Admission::Limited
             }
             Err(e) => {
                 tracing::error!(error = %e, limit = rule.name, "rate limiter unavailable");
-                false
+                Admission::Unavailable
             }
         }
     }
 
     /// The scan limit: per client prefix, and ten times that per wider network (an IPv4 /24,
     /// an IPv6 /48), so that many addresses of one network cannot open flows without end.
-    async fn allow_scan(&self, ip: std::net::IpAddr, now: UnixTime) -> bool {
-        if !self.allow(&self.scan_rule, ip, now).await {
-            return false;
+    /// It fails closed: while the limiter is unavailable no flow is opened (the flows live
+    /// in the same backend in every shared deployment), and the phone is told to retry.
+    async fn admit_scan(&self, ip: std::net::IpAddr, now: UnixTime) -> Admission {
+        let narrow = self.check(&self.scan_rule, ip, now).await;
+        if narrow != Admission::Allowed {
+            return narrow;
         }
         let wide_rule = Rule {
             name: "scans-network",
@@ -225,13 +235,20 @@ impl SqrlServer {
             Ok(pending) => pending,
             Err(refused) => return self.server.refuse(refused, rng),
         };
-        if pending.opens_flow() && !self.allow_scan(pending.client_ip(), incoming.now).await {
-            let refused = Refused {
-                refusal: Refusal::RateLimited,
-                cps: pending.cps(),
-                cause: None,
+        if pending.opens_flow() {
+            let refusal = match self.admit_scan(pending.client_ip(), incoming.now).await {
+                Admission::Allowed => None,
+                Admission::Limited => Some(Refusal::RateLimited),
+                Admission::Unavailable => Some(Refusal::Backend),
             };
-            return self.server.refuse(refused, rng);
+            if let Some(refusal) = refusal {
+                let refused = Refused {
+                    refusal,
+                    cps: pending.cps(),
+                    cause: None,
+                };
+                return self.server.refuse(refused, rng);
+            }
         }
         let cps = pending.cps();
         let snapshot = match self.store.load(&pending.needs()).await {

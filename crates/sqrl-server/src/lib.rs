@@ -48,7 +48,7 @@ pub use flow::{
     End, Flow, FlowError, FlowRecord, Lifetimes, Phase, Status, UnknownStatus, CLOCK_SKEW,
 };
 pub use flow_record::PhaseData;
-pub use limit::{Limiter, MemoryLimiter, Prefixes, Rule};
+pub use limit::{Admission, Limiter, MemoryLimiter, Prefixes, Rule, WhenDown};
 pub use log_gate::LogGate;
 pub use memory::MemoryStore;
 pub use nut::{FlowId, Nut, NutCodec, QrNut};

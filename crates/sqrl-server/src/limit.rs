@@ -73,6 +73,28 @@ impl Prefixes {
     }
 }
 
+/// A limit's answer to one request ([`SqrlServer::check`](crate::SqrlServer::check)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Under the limit: a token was taken.
+    Allowed,
+    /// Over the limit: refuse with "too many" (HTTP 429, TIF `0x60` for a phone).
+    Limited,
+    /// The limiter could not be asked (its backend, e.g. Redis, is down). Not a client's
+    /// fault: each limit says what it does then ([`WhenDown`]), and a refusal for this reason
+    /// is "try again" (HTTP 503), never "too many".
+    Unavailable,
+}
+
+/// What a limit does while its limiter is unavailable: its failure policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenDown {
+    /// Fail open: let the request through unlimited.
+    Admit,
+    /// Fail closed: refuse it as a backend failure ("try again"), not as rate limiting.
+    Refuse,
+}
+
 /// Decides whether one more request under a rule and key is allowed now.
 #[async_trait]
 pub trait Limiter: Send + Sync + 'static {

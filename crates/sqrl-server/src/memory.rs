@@ -7,7 +7,8 @@
 //! progress; set [`Config::codes_not_before`](crate::Config::codes_not_before) to the start
 //! time so that codes issued before it are refused rather than opening new flows.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -15,7 +16,7 @@ use sqrl_proto::Bytes32;
 use zeroize::Zeroizing;
 
 use crate::account::{Account, AccountChange, AccountGuard, AccountId, Accounts, Session};
-use crate::flow::Flow;
+use crate::flow::{Flow, Phase};
 use crate::nut::FlowId;
 use crate::store::{
     AccountStore, Commit, FlowStore, RedeemCommit, SessionStore, Store, StoreError,
@@ -27,6 +28,9 @@ struct Memory {
     by_idk: HashMap<Bytes32, AccountId>,
     superseded: HashSet<Bytes32>,
     flows: HashMap<FlowId, Flow>,
+    /// New flows in the order they arrived (ids of flows since purged or past `scanned` are
+    /// skipped when met): who is evicted first when the store is full.
+    arrivals: VecDeque<FlowId>,
     sessions: Vec<Session>,
     names: HashMap<AccountId, String>,
     keys: HashMap<String, [u8; 32]>,
@@ -39,6 +43,25 @@ impl Memory {
         } else {
             Err(StoreError::Conflict)
         }
+    }
+
+    /// Forgets the flow that arrived first of those a phone has scanned but not confirmed
+    /// (nor declined); `false` when there is none. Such a flow only binds its code to the
+    /// phone that scanned it: forgetting it costs that phone a retry with a new code, and
+    /// its code opens a fresh flow if scanned again, as an unscanned one would. Confirmed and
+    /// ended flows are never evicted: they keep logins and used codes as they are.
+    fn evict_oldest_unconfirmed(&mut self) -> bool {
+        while let Some(id) = self.arrivals.pop_front() {
+            let unconfirmed = self
+                .flows
+                .get(&id)
+                .is_some_and(|f| matches!(f.phase(), Phase::Scanned | Phase::ScannedDisabled));
+            if unconfirmed {
+                self.flows.remove(&id);
+                return true;
+            }
+        }
+        false
     }
 
     fn check(&self, guards: &[AccountGuard]) -> Result<(), StoreError> {
@@ -92,6 +115,8 @@ impl Memory {
 pub struct MemoryStore {
     inner: Mutex<Memory>,
     flow_limit: usize,
+    /// Flows evicted to make room (see [`MemoryStore::with_flow_limit`]).
+    evicted: AtomicU64,
 }
 
 impl Default for MemoryStore {
@@ -99,6 +124,7 @@ impl Default for MemoryStore {
         Self {
             inner: Mutex::default(),
             flow_limit: usize::MAX,
+            evicted: AtomicU64::new(0),
         }
     }
 }
@@ -109,8 +135,12 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// An empty store that holds at most `limit` flows: a new flow beyond it is a backend
-    /// error (the phone is told to retry) until housekeeping purges expired ones.
+    /// An empty store that holds at most `limit` flows. A new flow beyond it evicts the
+    /// oldest flow that is scanned but not confirmed (a flood of scans from many addresses
+    /// then only shortens how long an unconfirmed scan is kept, and an honest login, which
+    /// confirms within seconds, still goes through); only when every flow is confirmed or
+    /// ended is a new one a backend error (the phone is told to retry) until housekeeping
+    /// purges expired ones.
     pub fn with_flow_limit(limit: usize) -> Self {
         Self {
             flow_limit: limit,
@@ -133,6 +163,11 @@ impl MemoryStore {
     pub fn flow_count(&self) -> usize {
         self.lock().map_or(0, |m| m.flows.len())
     }
+
+    /// Flows evicted so far to make room for new ones.
+    pub fn evicted_flows(&self) -> u64 {
+        self.evicted.load(Ordering::Relaxed)
+    }
 }
 
 #[async_trait]
@@ -144,11 +179,25 @@ impl FlowStore for MemoryStore {
     async fn put_flow(&self, flow: &Flow, expected: Option<u64>) -> Result<(), StoreError> {
         let mut memory = self.lock()?;
         memory.check_flow(flow, expected)?;
-        if expected.is_none() && memory.flows.len() >= self.flow_limit {
-            return Err(StoreError::backend(format!(
-                "{} login flows in memory, the limit",
-                memory.flows.len()
-            )));
+        if expected.is_none() {
+            if memory.flows.len() >= self.flow_limit {
+                if !memory.evict_oldest_unconfirmed() {
+                    return Err(StoreError::backend(format!(
+                        "{} login flows in memory, the limit, all confirmed or ended",
+                        memory.flows.len()
+                    )));
+                }
+                let evicted = self.evicted.fetch_add(1, Ordering::Relaxed);
+                if evicted.is_multiple_of(10_000) {
+                    tracing::warn!(
+                        limit = self.flow_limit,
+                        evicted_so_far = evicted.saturating_add(1),
+                        "login flows in memory at the limit: evicting the oldest unconfirmed \
+                         scans (a flood of scans?)"
+                    );
+                }
+            }
+            memory.arrivals.push_back(flow.id());
         }
         memory.flows.insert(flow.id(), flow.clone());
         Ok(())
@@ -158,6 +207,10 @@ impl FlowStore for MemoryStore {
         let mut memory = self.lock()?;
         let count = memory.flows.len();
         memory.flows.retain(|_, f| f.issued_at() >= before);
+        let Memory {
+            flows, arrivals, ..
+        } = &mut *memory;
+        arrivals.retain(|id| flows.contains_key(id));
         Ok(count.saturating_sub(memory.flows.len()))
     }
 }

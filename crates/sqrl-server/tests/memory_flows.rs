@@ -187,3 +187,85 @@ fn a_full_memory_flow_store_takes_new_flows_once_finished_ones_are_forgotten() {
         Some(Refusal::Expired)
     );
 }
+
+/// A phone's first query only (a scan never confirmed), from `ip`: the refusal, if any.
+fn scan_only(
+    site: &SqrlServer,
+    url: &str,
+    keys: &Keys,
+    ip: IpAddr,
+    now: UnixTime,
+) -> Option<Refusal> {
+    let (_, request) = Exchange::start(
+        SqrlUrl::parse(url).unwrap(),
+        Action::Login,
+        keys,
+        ClientConfig::default(),
+        Rlk::generate(&mut OsRng),
+    )
+    .unwrap();
+    let query = request.url.split_once('?').unwrap().1.to_owned();
+    block_on(site.handle(
+        &Incoming {
+            query: &query,
+            body: request.body.as_bytes(),
+            client_ip: ip,
+            now,
+        },
+        &mut OsRng,
+    ))
+    .refusal
+}
+
+/// The fault: about 100 000 addresses filled the 1 000 000-flow cap with scans they never
+/// confirmed, and every user was locked out until housekeeping forgot them (8.6 minutes). A
+/// full store now evicts the oldest unconfirmed scan, never a confirmed login: scans from
+/// many addresses, four times the cap, and an honest user still logs in; a confirmed login
+/// from before the flood is still there.
+#[test]
+fn a_flood_of_scans_from_many_addresses_cannot_lock_out_an_honest_login() {
+    const CAP: usize = 50;
+    let site = SqrlServer::new(
+        Endpoint::new(Config::new("example.com"), &[1; 32], &[2; 32]),
+        Arc::new(SplitStore {
+            flows: MemoryStore::with_flow_limit(CAP),
+            accounts: MemoryStore::new(),
+        }),
+    );
+    let honest = {
+        let iuk = Iuk::generate(&mut OsRng);
+        Keys::new(iuk.imk(), iuk.ilk(), vec![])
+    };
+    let earlier = site.server().start_flow(BROWSER, "", at(T0), &mut OsRng);
+    assert_eq!(log_in(&site, &earlier.url, &honest, at(T0 + 1)), None);
+
+    let attacker = {
+        let iuk = Iuk::generate(&mut OsRng);
+        Keys::new(iuk.imk(), iuk.ilk(), vec![])
+    };
+    for n in 0..4 * CAP {
+        let n = u8::try_from(n).unwrap();
+        // One address in each of many networks: no per-client or per-network limit bites.
+        let ip = IpAddr::V4(Ipv4Addr::new(10, n, 0, 1));
+        let code = site.server().start_flow(ip, "", at(T0 + 2), &mut OsRng);
+        assert_eq!(scan_only(&site, &code.url, &attacker, ip, at(T0 + 2)), None);
+    }
+
+    // Another honest user (a new one: not asked to confirm, as the helper cannot answer).
+    let newcomer = {
+        let iuk = Iuk::generate(&mut OsRng);
+        Keys::new(iuk.imk(), iuk.ilk(), vec![])
+    };
+    let page = site
+        .server()
+        .start_flow(BROWSER, "", at(T0 + 3), &mut OsRng);
+    assert_eq!(log_in(&site, &page.url, &newcomer, at(T0 + 4)), None);
+    let status = block_on(site.status(&page.flow, &page.browser_secret, T0 + 3, at(T0 + 5)));
+    assert_eq!(status.unwrap(), Status::Confirmed);
+    let status = block_on(site.status(&earlier.flow, &earlier.browser_secret, T0, at(T0 + 5)));
+    assert_eq!(
+        status.unwrap(),
+        Status::Confirmed,
+        "a confirmed login is never evicted"
+    );
+}

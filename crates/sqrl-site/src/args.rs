@@ -115,6 +115,14 @@ pub(crate) struct Args {
     /// responses) before the connection is closed
     #[arg(long, env = "SQRL_SITE_WRITE_TIMEOUT", value_name = "SECS", default_value = "30", value_parser = seconds)]
     pub(crate) write_timeout: Duration,
+    /// Serve Prometheus metrics at http://<ADDR>/metrics on a listener of their own (bind
+    /// it to a private interface or loopback: the public listener never serves them)
+    #[arg(long, env = "SQRL_SITE_METRICS_BIND", value_name = "ADDR")]
+    pub(crate) metrics_bind: Option<SocketAddr>,
+    /// Seconds a stop (SIGTERM or Ctrl-C) waits for requests in flight to finish, after it
+    /// stopped accepting connections and ended the status streams (their pages reconnect)
+    #[arg(long, env = "SQRL_SITE_SHUTDOWN_TIMEOUT", value_name = "SECS", default_value = "10", value_parser = seconds)]
+    pub(crate) shutdown_timeout: Duration,
     /// Seconds a TLS handshake may take
     #[arg(long, env = "SQRL_SITE_HANDSHAKE_TIMEOUT", value_name = "SECS", default_value = "10", value_parser = seconds)]
     pub(crate) handshake_timeout: Duration,

@@ -33,7 +33,9 @@ use crate::config::BackendUrls;
 /// once its code's lifetime, the redemption window and the clock skew have passed (8 minutes
 /// by default, checked every 30 s), so this holds what one core can log in over that time
 /// (about 1500 a second here) with room to spare, and it bounds memory (a few hundred MB)
-/// if the scan limits are lifted.
+/// if the scan limits are lifted. At the limit the oldest scan not yet confirmed is evicted
+/// (`MemoryStore::with_flow_limit`), so a flood of scans from many addresses cannot lock
+/// honest users out.
 const MEMORY_FLOW_LIMIT: usize = 1_000_000;
 
 pub(crate) struct Backends {
@@ -81,8 +83,13 @@ pub(crate) async fn open(urls: &BackendUrls, lifetimes: Lifetimes) -> Result<Bac
         Database::Postgres(store)
     } else {
         let path = PathBuf::from(database);
-        let store = SqliteStore::open(&path)
-            .map_err(|e| format!("cannot open the database {database}: {e}"))?;
+        // A database it cannot write (a read-only file system, say) stops the site at start:
+        // every login writes a session, so it would serve a page on which no one can log in.
+        let store = SqliteStore::open(&path).map_err(|e| {
+            format!(
+                "cannot open the database {database}: {e} (the site must be able to write it:                  every login writes a session)"
+            )
+        })?;
         Database::Sqlite(store, path)
     };
     let oidc: Arc<dyn OidcStore> = match &db {

@@ -176,6 +176,10 @@ pub(crate) struct SiteConfig {
     pub(crate) listener: ListenerFlags,
     /// The backends.
     pub(crate) backends: BackendUrls,
+    /// How long a stop waits for requests in flight.
+    pub(crate) shutdown_timeout: Duration,
+    /// Where the metrics listener binds, if anywhere.
+    pub(crate) metrics_bind: Option<SocketAddr>,
 }
 
 fn scheme(secure: bool) -> &'static str {
@@ -315,6 +319,8 @@ impl SiteConfig {
                 database: args.database,
                 redis: args.redis,
             },
+            shutdown_timeout: args.shutdown_timeout,
+            metrics_bind: args.metrics_bind,
         })
     }
 }

@@ -9,9 +9,13 @@ mod args;
 mod backends;
 mod clients;
 mod config;
+mod h2;
+mod health;
 mod keys;
+mod metrics;
 mod pages;
 mod serve;
+mod stop;
 mod tls;
 
 use std::process::ExitCode;
@@ -92,7 +96,7 @@ fn sqrl_layer(
         .build()
 }
 
-/// Binds, opens the backends and serves until Ctrl-C.
+/// Binds, opens the backends and serves until SIGTERM or Ctrl-C, then drains.
 async fn run(config: SiteConfig) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
@@ -117,6 +121,10 @@ async fn run(config: SiteConfig) -> Result<(), String> {
         ),
         None => None,
     };
+    let metrics_listener = match config.metrics_bind {
+        Some(bind) => Some(metrics::bind(bind).await?),
+        None => None,
+    };
     let backends = backends::open(&config.backends, config.lifetimes).await?;
     let keys = keys::load_or_create(&*backends.store, backends.sqlite_path.as_deref()).await?;
     let codes_not_before = if backends.flows_in_memory {
@@ -128,7 +136,9 @@ async fn run(config: SiteConfig) -> Result<(), String> {
     // Housekeeping: forget the flows whose every phase has ended.
     sqrl.spawn_housekeeping().map_err(|e| e.to_string())?;
 
-    let mut app = pages::router(sqrl.clone(), origin.url.clone()).merge(sqrl.router());
+    let mut app = pages::router(sqrl.clone())
+        .merge(sqrl.router())
+        .merge(health::router(sqrl.clone()));
     let provider = sqrl_axum::oidc::OidcProvider::new(sqrl.clone(), backends.oidc.clone())
         .await
         .map_err(|e| format!("cannot start the OpenID Connect provider: {e}"))?;
@@ -167,10 +177,20 @@ async fn run(config: SiteConfig) -> Result<(), String> {
                 tls: None,
                 caps: caps.clone(),
             };
-            Some(tokio::spawn(serve::serve(listener, site, shutdown.clone())))
+            Some(tokio::spawn(serve::serve(
+                listener,
+                site,
+                shutdown.clone(),
+                config.shutdown_timeout,
+            )))
         }
         None => None,
     };
+    if let Some(listener) = metrics_listener {
+        let bound = listener.local_addr().map_err(|e| e.to_string())?;
+        say(&format!("sqrl-site metrics on http://{bound}/metrics"));
+        tokio::spawn(metrics::serve(listener, sqrl.clone(), shutdown.clone()));
+    }
     for note in notes {
         say(&note);
     }
@@ -181,8 +201,17 @@ async fn run(config: SiteConfig) -> Result<(), String> {
         body_timeout_s = limits.body_timeout.as_secs_f64(),
         "serving"
     );
+    let grace = config.shutdown_timeout;
+    let draining = sqrl.clone();
     tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
+        let signal = stop::signal().await;
+        tracing::info!(
+            signal,
+            shutdown_timeout_s = grace.as_secs_f64(),
+            "stopping: no new connections, status streams told to reconnect, \
+             requests in flight finishing"
+        );
+        draining.drain();
         let _ = stop.send(true);
     });
     let site = serve::Site {
@@ -190,9 +219,17 @@ async fn run(config: SiteConfig) -> Result<(), String> {
         tls: tls_config.map(tokio_rustls::TlsAcceptor::from),
         caps,
     };
-    serve::serve(listener, site, shutdown).await;
+    let mut finished = serve::serve(listener, site, shutdown, grace).await;
     if let Some(redirect) = redirect {
-        let _ = redirect.await;
+        finished &= redirect.await.unwrap_or(false);
+    }
+    if finished {
+        tracing::info!("stopped: every request finished");
+    } else {
+        tracing::warn!(
+            shutdown_timeout_s = grace.as_secs_f64(),
+            "stopped with connections still open after --shutdown-timeout"
+        );
     }
     Ok(())
 }

@@ -19,7 +19,6 @@ use sqrl_axum::date::utc;
 #[derive(Clone)]
 struct Site {
     sqrl: SqrlHttp,
-    origin: String,
 }
 
 /// The site's stylesheet, compiled in and served under a versioned URL.
@@ -29,7 +28,7 @@ static SITE_CSS: Asset = Asset::new(
 );
 const CSS_ROUTE: &str = "/assets/site.css";
 
-pub(crate) fn router(sqrl: SqrlHttp, origin: String) -> Router {
+pub(crate) fn router(sqrl: SqrlHttp) -> Router {
     Router::new()
         .route("/", get(login_page))
         .route("/account", get(account_page))
@@ -38,7 +37,7 @@ pub(crate) fn router(sqrl: SqrlHttp, origin: String) -> Router {
         .route(CSS_ROUTE, get(stylesheet))
         .route("/health", get(|| async { "ok" }))
         .layer(middleware::map_response(security_headers))
-        .with_state(Site { sqrl, origin })
+        .with_state(Site { sqrl })
 }
 
 /// Headers on every page: a strict Content Security Policy (no inline script or style; the
@@ -154,11 +153,11 @@ async fn require(site: &Site, headers: &HeaderMap) -> Result<SignedIn, Refused> 
     }
 }
 
-/// The session behind a form post, which must come from this site (an `Origin` header, when
-/// present, must be ours: on top of SameSite=Lax cookies).
+/// The session behind a form post, which must come from this site: the one same-origin rule
+/// of every state-changing route ([`SqrlHttp::same_origin`]: `Origin`, else `Sec-Fetch-Site`,
+/// else `Referer`), on top of SameSite=Lax cookies.
 async fn form_session(site: &Site, headers: &HeaderMap) -> Result<SignedIn, Refused> {
-    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-    if origin.is_some_and(|o| o != site.origin) {
+    if !site.sqrl.same_origin(headers) {
         return Err(Refused::Forbidden);
     }
     require(site, headers).await

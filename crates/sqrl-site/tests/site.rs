@@ -240,6 +240,47 @@ fn a_visit_from_login_to_logout() {
         )
         .send_form(&[("name", "pwned")]);
     assert!(matches!(forged, Err(ureq::Error::Status(403, _))));
+    let cookie = first
+        .cookies
+        .iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let agent = first.agent.clone();
+    let post = |path: &str, header: (&str, &str)| match agent
+        .post(&format!("{}{path}", site.base))
+        .set(header.0, header.1)
+        .set("Cookie", &cookie)
+        .send_form(&[("name", "pwned")])
+    {
+        Ok(r) => r.status(),
+        Err(ureq::Error::Status(status, _)) => status,
+        Err(e) => panic!("{e}"),
+    };
+    // The fault: a form with no Origin and only a foreign Referer was accepted, and a logout
+    // from a foreign Origin ended the session. One same-origin rule now refuses both.
+    assert_eq!(
+        post("/account/name", ("Referer", "https://evil.example/page")),
+        403
+    );
+    assert_eq!(post("/account/name", ("Sec-Fetch-Site", "cross-site")), 403);
+    assert_eq!(
+        post("/sqrl/logout", ("Origin", "https://evil.example")),
+        403
+    );
+    assert_eq!(
+        post("/sqrl/logout", ("Referer", "https://evil.example/")),
+        403
+    );
+    let (status, account, _) = first.send("GET", "/account", None);
+    assert_eq!(status, 200, "a foreign logout left the session");
+    assert!(!account.contains("pwned"), "{account}");
+    let ours = site.base.clone();
+    assert_eq!(
+        post("/account/name", ("Referer", &format!("{ours}/account"))),
+        303,
+        "our own Referer is enough"
+    );
 
     // Logout ends the session.
     first.send("POST", "/sqrl/logout", None);

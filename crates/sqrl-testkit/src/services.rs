@@ -198,19 +198,34 @@ impl Redis {
     pub fn start() -> Result<Self, String> {
         let dir = temp_dir("redis")?;
         let port = free_port()?;
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--dir"])
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| {
-                format!("redis-server: {e}: install Redis (apt-get install redis-server)")
-            })?;
+        let child = Self::spawn(port, &dir)?;
         let redis = Self { child, dir, port };
         wait_for_port(port, "redis-server", Duration::from_secs(20))?;
         Ok(redis)
+    }
+
+    /// Kills it (SIGKILL: a crash, or a lost host); its port then refuses connections.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again, empty, on the same port (after [`kill`](Self::kill)).
+    pub fn restart(&mut self) -> Result<(), String> {
+        self.kill();
+        self.child = Self::spawn(self.port, &self.dir)?;
+        wait_for_port(self.port, "redis-server", Duration::from_secs(20))
+    }
+
+    fn spawn(port: u16, dir: &Path) -> Result<Child, String> {
+        Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--dir"])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("redis-server: {e}: install Redis (apt-get install redis-server)"))
     }
 
     /// The connection URL.

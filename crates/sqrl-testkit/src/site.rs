@@ -19,6 +19,8 @@ pub struct SiteProcess {
     pub base: String,
     /// Its plain-HTTP redirect listener, with `--http-redirect-bind`.
     pub redirect: Option<String>,
+    /// Its metrics URL (`http://…/metrics`), with `--metrics-bind`.
+    pub metrics: Option<String>,
     /// What it printed on standard output until it was ready.
     pub printed: String,
     /// Its directory (database, TLS files).
@@ -79,11 +81,14 @@ impl SiteProcess {
         });
         let wants_redirect = args.contains(&"--http-redirect-bind");
         let wants_notes = args.contains(&"--tls-self-signed");
+        let wants_metrics = args.contains(&"--metrics-bind");
         let mut base = None;
         let mut redirect = None;
+        let mut metrics = None;
         let mut printed = String::new();
         while base.is_none()
             || (wants_redirect && redirect.is_none())
+            || (wants_metrics && metrics.is_none())
             || (wants_notes && !printed.contains("a browser:"))
         {
             let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) else {
@@ -99,6 +104,8 @@ impl SiteProcess {
                 base = url("http");
             } else if line.starts_with("sqrl-site redirecting ") {
                 redirect = url("http://");
+            } else if line.starts_with("sqrl-site metrics on ") {
+                metrics = url("http://");
             }
             printed.push_str(&line);
             printed.push('\n');
@@ -109,6 +116,7 @@ impl SiteProcess {
             child,
             base: base.unwrap(),
             redirect,
+            metrics,
             printed,
             dir: dir.to_owned(),
             stderr,
@@ -129,6 +137,26 @@ impl SiteProcess {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Sends it SIGTERM (what systemd, Docker and Kubernetes send to stop a service), with
+    /// the `kill` command.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM failed: {status}");
+    }
+
+    /// Waits up to `limit` for it to exit; its exit status, or `None` if it still runs.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let mut exit = None;
+        wait_until(limit, || {
+            exit = self.child.try_wait().unwrap();
+            exit.is_some()
+        });
+        exit
     }
 
     /// What it has logged (standard error) so far.

@@ -177,7 +177,7 @@ impl OidcProvider {
 
     /// Whether a state-changing form post comes from this site's own page.
     fn same_origin(&self, headers: &HeaderMap) -> bool {
-        crate::forward_auth::same_origin(headers, self.issuer())
+        self.http().same_origin(headers)
     }
 }
 
