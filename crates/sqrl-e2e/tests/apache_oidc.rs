@@ -10,13 +10,15 @@
     clippy::indexing_slicing
 )]
 
+mod chrome;
 mod support;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use sqrl_testkit::{binary, free_port, temp_dir, Process, SiteProcess};
-use support::{new_identity, sqrl_login, wait_for_port, Browser};
+use support::{new_identity, phone_answers, sqrl_login, wait_for_port, Browser};
 
 const MODULES: &str = "/usr/lib/apache2/modules";
 
@@ -110,13 +112,9 @@ fn follow(browser: &mut Browser, mut url: String, limit: usize) -> (support::Ans
     panic!("more than {limit} redirects from {url}");
 }
 
-#[test]
-#[cfg_attr(
-    not(sqrl_apache_oidc),
-    ignore = "skipped: apache2 and libapache2-mod-auth-openidc are not installed"
-)]
-fn apache_mod_auth_openidc_logs_in_with_sqrl_and_logs_out_of_both() {
-    let dir = temp_dir("e2e-apache");
+/// The site, a client for Apache on a free port, and Apache itself.
+fn setup(name: &str) -> (std::path::PathBuf, SiteProcess, u16, Process) {
+    let dir = temp_dir(name);
     let site = SiteProcess::start(&dir, &["--ask", "off"]);
     let port = free_port();
     let registered = Command::new(binary("sqrl-site"))
@@ -139,13 +137,23 @@ fn apache_mod_auth_openidc_logs_in_with_sqrl_and_logs_out_of_both() {
             .to_owned()
     };
     let apache_dir = dir.join("apache");
-    let _apache = apache(
+    let apache = apache(
         &apache_dir,
         port,
         &site.base,
         &field("client_id"),
         &field("client_secret"),
     );
+    (dir, site, port, apache)
+}
+
+#[test]
+#[cfg_attr(
+    not(sqrl_apache_oidc),
+    ignore = "skipped: apache2 and libapache2-mod-auth-openidc are not installed"
+)]
+fn apache_mod_auth_openidc_logs_in_with_sqrl_and_logs_out_of_both() {
+    let (dir, site, port, _apache) = setup("e2e-apache");
     let identity = new_identity(&dir);
     let mut browser = Browser::new();
 
@@ -156,7 +164,7 @@ fn apache_mod_auth_openidc_logs_in_with_sqrl_and_logs_out_of_both() {
         200,
         "{at}: {}\n{}",
         page.body,
-        apache_log(&apache_dir)
+        apache_log(&dir.join("apache"))
     );
     assert!(
         at.starts_with(&format!("{}/oidc/authorize?", site.base)),
@@ -198,7 +206,7 @@ fn apache_mod_auth_openidc_logs_in_with_sqrl_and_logs_out_of_both() {
         200,
         "{at}: {}\n{}",
         protected.body,
-        apache_log(&apache_dir)
+        apache_log(&dir.join("apache"))
     );
     let user = protected
         .body
@@ -223,7 +231,7 @@ fn apache_mod_auth_openidc_logs_in_with_sqrl_and_logs_out_of_both() {
         at,
         format!("http://127.0.0.1:{port}/loggedout"),
         "{}",
-        apache_log(&apache_dir)
+        apache_log(&dir.join("apache"))
     );
     let (again, at) = follow(&mut browser, format!("http://127.0.0.1:{port}/private/"), 5);
     assert!(
@@ -234,6 +242,73 @@ fn apache_mod_auth_openidc_logs_in_with_sqrl_and_logs_out_of_both() {
         again.body.contains("data-sqrl-login"),
         "logged out of the provider too"
     );
+    drop(site);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The same in headless Chromium, as a person does it: the widget on the provider's login
+/// page, the consent button, the page behind Apache, Apache's logout.
+#[test]
+#[cfg_attr(
+    not(all(sqrl_apache_oidc, sqrl_browser)),
+    ignore = "skipped: apache2 with mod_auth_openidc, or chromium and chromedriver, are not installed"
+)]
+fn apache_mod_auth_openidc_in_chromium_logs_in_with_sqrl_and_logs_out() {
+    let (dir, site, port, _apache) = setup("e2e-apache-chromium");
+    let identity = new_identity(&dir);
+    let driver = chrome::start_driver();
+    let profile = dir.join("profile");
+    std::fs::create_dir_all(&profile).unwrap();
+    let browser = driver.session(&profile);
+    let private = format!("http://127.0.0.1:{port}/private/");
+
+    // Apache sends the browser to the provider; its page names the app and shows a code.
+    browser.goto(&private);
+    browser.wait_status("new");
+    assert!(browser
+        .url()
+        .starts_with(&format!("{}/oidc/authorize?", site.base)));
+    assert!(
+        browser.text("h1").contains("Team wiki"),
+        "{}",
+        browser.text("h1")
+    );
+
+    // The phone logs in; the widget redeems and comes back to the provider: consent.
+    phone_answers(&browser.text(".sqrl-url"), &identity);
+    browser.wait("the consent page", Duration::from_secs(20), |b| {
+        b.shown("button[value=allow]")
+    });
+    browser.click("button[value=allow]");
+
+    // The code goes back through Apache, which serves the page to the SQRL user.
+    browser.wait("the page behind Apache", Duration::from_secs(20), |b| {
+        b.text("body").contains("user=")
+    });
+    assert_eq!(browser.url(), private);
+    let body = browser.text("body");
+    let user = body
+        .split("user=")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .unwrap();
+    assert_eq!(user.len(), 43, "REMOTE_USER is the pairwise sub: {body}");
+
+    // Apache's logout ends the provider's session too: the next visit meets the login page.
+    browser.goto(&format!(
+        "http://127.0.0.1:{port}/private/redirect_uri?logout=http%3A%2F%2F127.0.0.1%3A{port}%2Floggedout"
+    ));
+    browser.wait(
+        "back at Apache after logout",
+        Duration::from_secs(20),
+        |b| b.url().ends_with("/loggedout"),
+    );
+    browser.goto(&private);
+    browser.wait_status("new");
+    assert!(browser
+        .url()
+        .starts_with(&format!("{}/oidc/authorize?", site.base)));
+    drop(browser);
     drop(site);
     let _ = std::fs::remove_dir_all(&dir);
 }

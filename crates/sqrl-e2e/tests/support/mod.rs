@@ -109,12 +109,17 @@ pub(crate) fn sqrl_login(browser: &mut Browser, base: &str, identity: &Path) -> 
     let code = browser.call("POST", &format!("{base}/sqrl/new"), &[("Origin", base)]);
     assert_eq!(code.status, 200, "{}", code.body);
     let json: serde_json::Value = serde_json::from_str(&code.body).unwrap();
+    phone_answers(json["url"].as_str().unwrap(), identity);
+    let redeemed = browser.call("POST", &format!("{base}/sqrl/redeem"), &[("Origin", base)]);
+    assert_eq!(redeemed.status, 200, "{}", redeemed.body);
+    let json: serde_json::Value = serde_json::from_str(&redeemed.body).unwrap();
+    json["redirect"].as_str().unwrap().to_owned()
+}
+
+/// The phone: `sqrl login URL` with the test identity, saying yes to a new account.
+pub(crate) fn phone_answers(url: &str, identity: &Path) {
     let mut child = Command::new(binary("sqrl"))
-        .args([
-            "login",
-            json["url"].as_str().unwrap(),
-            "--danger-loopback-http",
-        ])
+        .args(["login", url, "--danger-loopback-http"])
         .env("SQRL_IDENTITY", identity)
         .env("SQRL_PASSWORD", PASSWORD)
         .stdin(Stdio::piped())
@@ -125,10 +130,6 @@ pub(crate) fn sqrl_login(browser: &mut Browser, base: &str, identity: &Path) -> 
     let _ = child.stdin.take().unwrap().write_all(b"y\n");
     let done = child.wait_with_output().unwrap();
     assert!(done.status.success(), "{done:?}");
-    let redeemed = browser.call("POST", &format!("{base}/sqrl/redeem"), &[("Origin", base)]);
-    assert_eq!(redeemed.status, 200, "{}", redeemed.body);
-    let json: serde_json::Value = serde_json::from_str(&redeemed.body).unwrap();
-    json["redirect"].as_str().unwrap().to_owned()
 }
 
 pub(crate) fn new_identity(dir: &Path) -> PathBuf {
