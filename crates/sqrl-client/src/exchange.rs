@@ -101,6 +101,11 @@ impl Keys {
         )
     }
 
+    /// The identity's public key (`idk`) at a site: its auth domain and alternate id.
+    pub fn site_public_key(&self, auth_domain: &str, alt_id: &str) -> sqrl_proto::Bytes32 {
+        self.imk.site_key(auth_domain, alt_id).public_key()
+    }
+
     /// Adds the current IUK (recovered with the rescue code), needed by `enable`/`remove`.
     pub fn with_unlock_key(mut self, iuk: Iuk) -> Self {
         self.unlock = Some(iuk);
@@ -689,6 +694,10 @@ mod tests {
             (first, second)
         };
         assert_eq!(start(true), start(false));
+        assert_eq!(
+            keys.site_public_key("example.com", "work"),
+            iuk.imk().site_key("example.com", "work").public_key()
+        );
         // The shared exchange owns its keys: it outlives every borrow the caller held.
         let (exchange, _) = Exchange::start_shared(
             url(),
