@@ -296,7 +296,7 @@ pub struct UnlockedIdentity {
 }
 
 impl UnlockedIdentity {
-    fn wrap(keys: Keys) -> Arc<Self> {
+    pub(crate) fn wrap(keys: Keys) -> Arc<Self> {
         Arc::new(Self {
             keys: Arc::new(keys),
         })

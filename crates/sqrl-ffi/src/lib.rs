@@ -20,6 +20,8 @@ uniffi::setup_scaffolding!();
 mod error;
 mod exchange;
 mod identity;
+#[cfg(feature = "vectors")]
+mod vectors;
 
 pub use error::SqrlError;
 pub use exchange::{
@@ -29,4 +31,9 @@ pub use exchange::{
 pub use identity::{
     create_identity, normalize_rescue_code, Identity, NewIdentity, ProgressListener, RescueCode,
     Stretch, StretchStage, UnlockedIdentity,
+};
+#[cfg(feature = "vectors")]
+pub use vectors::{
+    vector_base56_decode, vector_base56_line, vector_base56_textual, vector_enscrypt,
+    vector_identity, vector_identity_lock, vector_ins, VectorKeys, VectorLock,
 };
