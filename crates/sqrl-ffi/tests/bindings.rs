@@ -163,6 +163,17 @@ fn python_logs_in_to_sqrl_site_with_urllib() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The Kotlin login of the README's "Build a phone app", which the Kotlin test compiles and
+/// runs so that it cannot drift from the bindings.
+fn readme_kotlin() -> String {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap();
+    let section = readme.split("## Build a phone app").nth(1).unwrap();
+    let block = section.split("```kotlin\n").nth(1).unwrap();
+    block.split("```").next().unwrap().to_owned()
+}
+
 #[test]
 #[cfg_attr(
     not(sqrl_kotlin),
@@ -174,10 +185,13 @@ fn kotlin_logs_in_over_https_with_java_net_http() {
     generate(&bindings, "kotlin");
     let jna = env!("SQRL_JNA");
     let jar = dir.join("login.jar");
+    let readme = dir.join("ReadmeLogin.kt");
+    std::fs::write(&readme, readme_kotlin()).unwrap();
     // One compiler run for the bindings and the program.
     let compiled = Command::new(env!("SQRL_KOTLINC"))
         .arg(bindings.join("uniffi/sqrl_ffi/sqrl_ffi.kt"))
         .arg(source("kotlin/Login.kt"))
+        .arg(&readme)
         .args(["-nowarn", "-include-runtime", "-classpath", jna, "-d"])
         .arg(&jar)
         .output()

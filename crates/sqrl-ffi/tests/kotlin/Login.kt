@@ -2,7 +2,8 @@
 // an identity is made, stored, restored and unlocked, then logs in to sqrl-site over HTTPS
 // with java.net.http trusting the site's own CA: new account, known login with the site's
 // question answered and declined, cancelled, CPS, disable, enable with the rescue code,
-// re-key. Arguments: the site's https:// address and its CA's PEM file.
+// re-key. The first login is the README's example (ReadmeLogin.kt, cut from README.md by
+// the test). Arguments: the site's https:// address and its CA's PEM file.
 
 import java.io.File
 import java.net.URI
@@ -147,9 +148,10 @@ fun main(args: Array<String>) {
         "the restored identity has another key"
     }
 
-    // New account.
+    // New account, with the README's login (its default HttpClient trusts the site's CA).
+    SSLContext.setDefault(http.tls)
     var browser = Browser(base, http.client())
-    var outcome = run(app, SqrlExchange.start(keys, browser.newCode(), SqrlAction.LOGIN, ExchangeOptions())) { prompt ->
+    var outcome = login(stored, PASSWORD, browser.newCode()) { prompt ->
         check(!prompt.known && prompt.ipsMatched) { "prompt: $prompt" }
         Decision.Approve
     }
