@@ -410,3 +410,100 @@ impl SqrlExchange {
 pub fn tif_sqrl_disabled(tif: u32) -> bool {
     Tif::from_bits(tif).contains(Tif::SQRL_DISABLED)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqrl_client::exchange::Keys;
+    use sqrl_client::keys::Iuk;
+    use sqrl_proto::ServerParams;
+
+    fn keys() -> Arc<UnlockedIdentity> {
+        let iuk = Iuk::from_bytes([7; 32]);
+        UnlockedIdentity::wrap(Keys::new(iuk.imk(), iuk.ilk(), Vec::new()))
+    }
+
+    fn started() -> Arc<SqrlExchange> {
+        let link = "sqrl://example.com/sqrl?nut=n1".to_owned();
+        SqrlExchange::start(keys(), link, SqrlAction::Login, ExchangeOptions::default()).unwrap()
+    }
+
+    fn reply(tif: Tif) -> String {
+        ServerParams::new("n2", tif, "/sqrl?nut=n2")
+            .encode()
+            .unwrap()
+    }
+
+    #[test]
+    fn an_http_error_without_a_sqrl_body_is_its_status_and_ends_the_exchange() {
+        let exchange = started();
+        assert_eq!(
+            exchange.receive(502, "<html>bad gateway</html>".to_owned()),
+            Err(SqrlError::HttpStatus(502))
+        );
+        assert!(matches!(
+            exchange.receive(200, reply(Tif::IPS_MATCHED)),
+            Err(SqrlError::OutOfOrder(_))
+        ));
+    }
+
+    #[test]
+    fn an_http_error_with_a_sqrl_body_is_read_as_the_sites_answer() {
+        let exchange = started();
+        let refused = reply(Tif::COMMAND_FAILED | Tif::CLIENT_FAILURE);
+        assert!(matches!(
+            exchange.receive(400, refused),
+            Err(SqrlError::Refused(_))
+        ));
+    }
+
+    #[test]
+    fn a_button_other_than_1_or_2_is_refused_and_the_prompt_stands() {
+        let exchange = started();
+        let step = exchange.receive(200, reply(Tif::IPS_MATCHED)).unwrap();
+        assert!(matches!(step, ExchangeStep::Confirm { ref prompt } if !prompt.known));
+        assert!(matches!(
+            exchange.decide(Decision::Button { number: 3 }),
+            Err(SqrlError::OutOfOrder(_))
+        ));
+        assert!(matches!(
+            exchange.decide(Decision::Approve),
+            Ok(ExchangeStep::Send { .. })
+        ));
+    }
+
+    #[test]
+    fn a_failed_post_after_cancel_still_ends_declined() {
+        let exchange = started();
+        exchange.receive(200, reply(Tif::IPS_MATCHED)).unwrap();
+        assert!(matches!(
+            exchange.decide(Decision::Cancel),
+            Ok(ExchangeStep::Send { .. })
+        ));
+        assert_eq!(
+            exchange.send_failed("connection reset".to_owned()),
+            Err(SqrlError::Declined)
+        );
+        let other = started();
+        assert_eq!(
+            other.send_failed("connection reset".to_owned()),
+            Err(SqrlError::Unreachable("connection reset".to_owned()))
+        );
+    }
+
+    #[test]
+    fn a_bare_host_gives_the_same_site_key_as_its_link() {
+        let identity = keys();
+        let bare = identity
+            .public_key("example.com".to_owned(), String::new())
+            .unwrap();
+        let link = identity
+            .public_key("sqrl://example.com/sqrl?nut=abc".to_owned(), String::new())
+            .unwrap();
+        assert_eq!(bare, link);
+        assert!(matches!(
+            identity.public_key("sqrl://".to_owned(), String::new()),
+            Err(SqrlError::InvalidLink(_))
+        ));
+    }
+}

@@ -17,12 +17,16 @@
 
 uniffi::setup_scaffolding!();
 
+#[cfg(feature = "vectors")]
+mod bench;
 mod error;
 mod exchange;
 mod identity;
 #[cfg(feature = "vectors")]
 mod vectors;
 
+#[cfg(feature = "vectors")]
+pub use bench::{bench_replies, bench_rust_logins, BENCH_LINK};
 pub use error::SqrlError;
 pub use exchange::{
     tif_sqrl_disabled, Decision, ExchangeOptions, ExchangeStep, HttpRequest, Outcome, OutcomeKind,
