@@ -7,10 +7,11 @@ use std::sync::{Arc, Mutex};
 use rand_core::OsRng;
 use sqrl_client::exchange::{self, Config, Step};
 use sqrl_client::keys::Rlk;
-use sqrl_proto::{Button, SqrlUrl, Tif};
+use sqrl_proto::{Button, Tif};
 
 use crate::error::SqrlError;
 use crate::identity::UnlockedIdentity;
+use crate::link::site_url;
 
 /// What the user wants to do at the site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -181,17 +182,6 @@ pub enum ExchangeStep {
         /// How it ended.
         outcome: Outcome,
     },
-}
-
-/// A link from the app: a `sqrl://` link as scanned, or (for `public_key`) a bare host.
-pub(crate) fn site_url(text: &str) -> Result<SqrlUrl, SqrlError> {
-    let text = text.trim();
-    let parsed = if text.contains("://") {
-        SqrlUrl::parse(text)
-    } else {
-        SqrlUrl::parse(&format!("sqrl://{text}?nut=x"))
-    };
-    parsed.map_err(|e| SqrlError::InvalidLink(e.to_string()))
 }
 
 fn request(request: exchange::Request) -> HttpRequest {

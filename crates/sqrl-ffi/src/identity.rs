@@ -309,7 +309,7 @@ impl UnlockedIdentity {
     /// `sqrl://` link, or a bare host such as `example.com`. `alt_id` picks an alternate
     /// identity ("" for none).
     pub fn public_key(&self, site: String, alt_id: String) -> Result<String, SqrlError> {
-        let url = crate::exchange::site_url(&site)?;
+        let url = crate::link::site_url(&site)?;
         let key = self.keys.site_public_key(url.auth_domain(), &alt_id);
         Ok(key.encode())
     }

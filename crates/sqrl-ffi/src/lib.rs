@@ -22,6 +22,7 @@ mod bench;
 mod error;
 mod exchange;
 mod identity;
+mod link;
 #[cfg(feature = "vectors")]
 mod vectors;
 

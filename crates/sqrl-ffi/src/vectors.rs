@@ -73,7 +73,7 @@ pub fn vector_identity_lock(iuk: Vec<u8>, rlk: Vec<u8>) -> Result<VectorLock, Sq
 #[uniffi::export]
 pub fn vector_ins(imk: Vec<u8>, site: String, sin: String) -> Result<Vec<u8>, SqrlError> {
     let imk = Imk::from_bytes(bytes32(&imk)?);
-    let url = crate::exchange::site_url(&site)?;
+    let url = crate::link::site_url(&site)?;
     Ok(imk
         .site_key(url.auth_domain(), "")
         .indexed_secret(&sin)
