@@ -55,6 +55,9 @@ pub enum IdentityError {
     /// The rescue code does not open the identity.
     #[error("wrong rescue code")]
     WrongRescueCode,
+    /// The caller stopped EnScrypt through its progress callback.
+    #[error("cancelled")]
+    Cancelled,
     /// Not 24 digits (dashes and spaces aside).
     #[error("a rescue code is 24 digits")]
     InvalidRescueCode,

@@ -34,6 +34,8 @@
 //! # Ok::<(), sqrl_client::Error>(())
 //! ```
 
+use std::sync::Arc;
+
 use sqrl_proto::{
     b64, signing_input, Ask, Button, ClientParams, Command, RequestBody, ServerParams, SqrlUrl, Tif,
 };
@@ -97,6 +99,11 @@ impl Keys {
             unlocked.ilk.clone(),
             unlocked.previous.clone(),
         )
+    }
+
+    /// The identity's public key (`idk`) at a site: its auth domain and alternate id.
+    pub fn site_public_key(&self, auth_domain: &str, alt_id: &str) -> sqrl_proto::Bytes32 {
+        self.imk.site_key(auth_domain, alt_id).public_key()
     }
 
     /// Adds the current IUK (recovered with the rescue code), needed by `enable`/`remove`.
@@ -191,7 +198,7 @@ pub struct Exchange<'k> {
     url: SqrlUrl,
     action: Action,
     config: Config,
-    keys: &'k Keys,
+    keys: KeysRef<'k>,
     site: SiteKey,
     previous_sites: Vec<SiteKey>,
     /// The identity lock for a new association: made from `rlk` only when an `ident` needs
@@ -208,6 +215,23 @@ pub struct Exchange<'k> {
     transient_in_a_row: bool,
     button: Option<Button>,
     prompt: Option<Prompt>,
+}
+
+/// Where an exchange holds its keys: borrowed for one call stack, or shared by an exchange
+/// that has to own everything it uses (one kept by a phone app across calls through FFI).
+#[derive(Debug)]
+enum KeysRef<'k> {
+    Borrowed(&'k Keys),
+    Shared(Arc<Keys>),
+}
+
+impl KeysRef<'_> {
+    fn get(&self) -> &Keys {
+        match self {
+            KeysRef::Borrowed(keys) => keys,
+            KeysRef::Shared(keys) => keys,
+        }
+    }
 }
 
 /// The identity lock of an exchange, made on first use.
@@ -258,6 +282,20 @@ fn tif_error(tif: Tif) -> ExchangeError {
     }
 }
 
+impl Exchange<'static> {
+    /// [`start`](Exchange::start) for an exchange that owns a share of its keys, so that it
+    /// can be kept between calls (by an app, through FFI) without borrowing from the caller.
+    pub fn start_shared(
+        url: SqrlUrl,
+        action: Action,
+        keys: Arc<Keys>,
+        config: Config,
+        rlk: Rlk,
+    ) -> Result<(Self, Request), Error> {
+        Self::start_with(url, action, KeysRef::Shared(keys), config, rlk)
+    }
+}
+
 impl<'k> Exchange<'k> {
     /// Starts an exchange for a scanned SQRL URL; returns it with the first `query`.
     /// `rlk` is a fresh random lock key, used only if the site turns out not to know the
@@ -269,6 +307,18 @@ impl<'k> Exchange<'k> {
         config: Config,
         rlk: Rlk,
     ) -> Result<(Self, Request), Error> {
+        Self::start_with(url, action, KeysRef::Borrowed(keys), config, rlk)
+    }
+
+    fn start_with(
+        url: SqrlUrl,
+        action: Action,
+        keys: KeysRef<'k>,
+        config: Config,
+        rlk: Rlk,
+    ) -> Result<(Self, Request), Error> {
+        let shared = keys;
+        let keys = shared.get();
         if matches!(action, Action::Enable | Action::Remove) && keys.unlock.is_none() {
             return Err(ExchangeError::NeedRescueCode.into());
         }
@@ -291,7 +341,7 @@ impl<'k> Exchange<'k> {
             url,
             action,
             config,
-            keys,
+            keys: shared,
             site,
             previous_sites,
             state: State::Querying,
@@ -343,7 +393,7 @@ impl<'k> Exchange<'k> {
 
     /// Builds and signs the request for `command` against the latest server text.
     fn request(&mut self, command: Command) -> Result<Request, Error> {
-        let keys = self.keys;
+        let keys = self.keys.get();
         let mut params = ClientParams::new(command.clone(), self.site.public_key());
         let previous = self.presented.and_then(|i| self.previous_sites.get(i));
         params.pidk = previous.map(SiteKey::public_key);
@@ -612,5 +662,52 @@ mod tests {
         assert!(matches!(lock, Lock::Made(made) if made == expected));
         // A second use (an ident sent again) carries the same suk and vuk.
         assert_eq!(lock.made(&Iuk::from_bytes([8; 32]).ilk()), expected);
+    }
+
+    #[test]
+    fn an_exchange_sharing_its_keys_signs_as_one_borrowing_them() {
+        let iuk = Iuk::from_bytes([3; 32]);
+        let keys = Arc::new(Keys::new(
+            iuk.imk(),
+            iuk.ilk(),
+            vec![Iuk::from_bytes([4; 32])],
+        ));
+        let url = || SqrlUrl::parse("sqrl://example.com/sqrl?nut=n1").unwrap();
+        let start = |shared: bool| {
+            let rlk = Rlk::from_bytes([5; 32]);
+            let (mut exchange, first) = if shared {
+                Exchange::start_shared(
+                    url(),
+                    Action::Login,
+                    Arc::clone(&keys),
+                    Config::default(),
+                    rlk,
+                )
+            } else {
+                Exchange::start(url(), Action::Login, &keys, Config::default(), rlk)
+            }
+            .unwrap();
+            let reply = ServerParams::new("n2", Tif::IPS_MATCHED, "/sqrl?nut=n2")
+                .encode()
+                .unwrap();
+            let second = exchange.receive(&reply).unwrap();
+            (first, second)
+        };
+        assert_eq!(start(true), start(false));
+        assert_eq!(
+            keys.site_public_key("example.com", "work"),
+            iuk.imk().site_key("example.com", "work").public_key()
+        );
+        // The shared exchange owns its keys: it outlives every borrow the caller held.
+        let (exchange, _) = Exchange::start_shared(
+            url(),
+            Action::Login,
+            Arc::clone(&keys),
+            Config::default(),
+            Rlk::from_bytes([5; 32]),
+        )
+        .unwrap();
+        drop(keys);
+        assert_eq!(exchange.auth_domain(), "example.com");
     }
 }

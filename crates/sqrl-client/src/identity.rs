@@ -8,7 +8,7 @@ use unicode_normalization::UnicodeNormalization;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::IdentityError;
-use crate::keys::{enscrypt, enscrypt_while, EnScryptKey, Ilk, Imk, Iuk, LOG2_N};
+use crate::keys::{enscrypt_cancellable, enscrypt_while, EnScryptKey, Ilk, Imk, Iuk, LOG2_N};
 use crate::storage::base56;
 use crate::storage::s4::{
     PasswordBlock, PreviousBlock, RescueBlock, Settings, StretchParams, RESCUE_BLOCK_LEN, S4,
@@ -131,18 +131,29 @@ pub struct Progress {
     pub total: u64,
 }
 
+/// A progress callback that may stop the work: it returns `false` to cancel.
+type Watch<'a> = &'a mut dyn FnMut(Progress) -> bool;
+
+/// Adapts a plain progress callback to one that never cancels.
+fn never_cancel(progress: &mut dyn FnMut(Progress)) -> impl FnMut(Progress) -> bool + '_ {
+    move |p| {
+        progress(p);
+        true
+    }
+}
+
 fn stretch_new(
     secret: &[u8],
     stretch: Stretch,
     stage: Stage,
     rng: &mut impl CryptoRngCore,
-    progress: &mut dyn FnMut(Progress),
+    progress: Watch<'_>,
 ) -> Result<(EnScryptKey, StretchParams), IdentityError> {
     let mut salt = [0u8; 16];
     rng.fill_bytes(&mut salt);
     let (key, iterations) = match stretch {
         Stretch::Iterations(n) => {
-            let key = enscrypt(secret, &salt, n, |done, total| {
+            let key = enscrypt_cancellable(secret, &salt, n, |done, total| {
                 progress(Progress {
                     stage,
                     done: done.into(),
@@ -154,15 +165,20 @@ fn stretch_new(
         Stretch::For(budget) => {
             let start = std::time::Instant::now();
             let total = budget.as_millis() as u64;
-            enscrypt_while(secret, &salt, |_| {
+            let mut cancelled = false;
+            let made = enscrypt_while(secret, &salt, |_| {
                 let elapsed = start.elapsed();
-                progress(Progress {
+                cancelled = !progress(Progress {
                     stage,
                     done: (elapsed.as_millis() as u64).min(total),
                     total,
                 });
-                elapsed < budget
-            })?
+                !cancelled && elapsed < budget
+            })?;
+            if cancelled {
+                return Err(IdentityError::Cancelled);
+            }
+            made
         }
     };
     let params = StretchParams {
@@ -177,9 +193,9 @@ fn stretch_again(
     secret: &[u8],
     params: &StretchParams,
     stage: Stage,
-    progress: &mut dyn FnMut(Progress),
+    progress: Watch<'_>,
 ) -> Result<EnScryptKey, IdentityError> {
-    enscrypt(secret, &params.salt, params.iterations, |done, total| {
+    enscrypt_cancellable(secret, &params.salt, params.iterations, |done, total| {
         progress(Progress {
             stage,
             done: done.into(),
@@ -216,6 +232,17 @@ impl Identity {
         rng: &mut impl CryptoRngCore,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<(Self, RescueCode), IdentityError> {
+        Self::create_cancellable(password, stretch, rng, &mut never_cancel(progress))
+    }
+
+    /// [`Identity::create`], stopped when `progress` returns `false`
+    /// (with [`IdentityError::Cancelled`]).
+    pub fn create_cancellable(
+        password: &Password,
+        stretch: Stretch,
+        rng: &mut impl CryptoRngCore,
+        progress: &mut dyn FnMut(Progress) -> bool,
+    ) -> Result<(Self, RescueCode), IdentityError> {
         let iuk = Iuk::generate(rng);
         let code = RescueCode::generate(rng);
         let identity = Self::build(
@@ -240,7 +267,7 @@ impl Identity {
         stretch: Stretch,
         settings: Settings,
         rng: &mut impl CryptoRngCore,
-        progress: &mut dyn FnMut(Progress),
+        progress: Watch<'_>,
     ) -> Result<Self, IdentityError> {
         let (rescue_key, rescue_params) = stretch_new(
             code.digits().as_bytes(),
@@ -274,7 +301,7 @@ impl Identity {
         stretch: Stretch,
         settings: Settings,
         rng: &mut impl CryptoRngCore,
-        progress: &mut dyn FnMut(Progress),
+        progress: Watch<'_>,
     ) -> Result<PasswordBlock, IdentityError> {
         let (key, params) = stretch_new(password.bytes(), stretch, Stage::Password, rng, progress)?;
         let mut iv = [0u8; 12];
@@ -287,6 +314,16 @@ impl Identity {
         &self,
         password: &Password,
         progress: &mut dyn FnMut(Progress),
+    ) -> Result<Unlocked, IdentityError> {
+        self.unlock_cancellable(password, &mut never_cancel(progress))
+    }
+
+    /// [`Identity::unlock`], stopped when `progress` returns `false`
+    /// (with [`IdentityError::Cancelled`]).
+    pub fn unlock_cancellable(
+        &self,
+        password: &Password,
+        progress: &mut dyn FnMut(Progress) -> bool,
     ) -> Result<Unlocked, IdentityError> {
         let block = self
             .s4
@@ -321,6 +358,16 @@ impl Identity {
         code: &RescueCode,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Iuk, IdentityError> {
+        self.recover_cancellable(code, &mut never_cancel(progress))
+    }
+
+    /// [`Identity::recover`], stopped when `progress` returns `false`
+    /// (with [`IdentityError::Cancelled`]).
+    pub fn recover_cancellable(
+        &self,
+        code: &RescueCode,
+        progress: &mut dyn FnMut(Progress) -> bool,
+    ) -> Result<Iuk, IdentityError> {
         let block = self
             .s4
             .rescue
@@ -344,7 +391,20 @@ impl Identity {
         rng: &mut impl CryptoRngCore,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Self, IdentityError> {
-        let unlocked = self.unlock(current, progress)?;
+        self.change_password_cancellable(current, new, stretch, rng, &mut never_cancel(progress))
+    }
+
+    /// [`Identity::change_password`], stopped when `progress` returns `false`
+    /// (with [`IdentityError::Cancelled`]).
+    pub fn change_password_cancellable(
+        &self,
+        current: &Password,
+        new: &Password,
+        stretch: Stretch,
+        rng: &mut impl CryptoRngCore,
+        progress: &mut dyn FnMut(Progress) -> bool,
+    ) -> Result<Self, IdentityError> {
+        let unlocked = self.unlock_cancellable(current, progress)?;
         let mut next = self.clone();
         next.s4.password = Some(Self::password_block(
             unlocked.imk,
@@ -368,7 +428,26 @@ impl Identity {
         rng: &mut impl CryptoRngCore,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Self, IdentityError> {
-        let iuk = self.recover(code, progress)?;
+        self.set_password_with_rescue_code_cancellable(
+            code,
+            new,
+            stretch,
+            rng,
+            &mut never_cancel(progress),
+        )
+    }
+
+    /// [`Identity::set_password_with_rescue_code`], stopped when `progress` returns `false`
+    /// (with [`IdentityError::Cancelled`]).
+    pub fn set_password_with_rescue_code_cancellable(
+        &self,
+        code: &RescueCode,
+        new: &Password,
+        stretch: Stretch,
+        rng: &mut impl CryptoRngCore,
+        progress: &mut dyn FnMut(Progress) -> bool,
+    ) -> Result<Self, IdentityError> {
+        let iuk = self.recover_cancellable(code, progress)?;
         let settings = self
             .s4
             .password
@@ -398,7 +477,26 @@ impl Identity {
         rng: &mut impl CryptoRngCore,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<(Self, RescueCode), IdentityError> {
-        let old_iuk = self.recover(code, progress)?;
+        self.rekey_cancellable(
+            code,
+            new_password,
+            stretch,
+            rng,
+            &mut never_cancel(progress),
+        )
+    }
+
+    /// [`Identity::rekey`], stopped when `progress` returns `false`
+    /// (with [`IdentityError::Cancelled`]).
+    pub fn rekey_cancellable(
+        &self,
+        code: &RescueCode,
+        new_password: &Password,
+        stretch: Stretch,
+        rng: &mut impl CryptoRngCore,
+        progress: &mut dyn FnMut(Progress) -> bool,
+    ) -> Result<(Self, RescueCode), IdentityError> {
+        let old_iuk = self.recover_cancellable(code, progress)?;
         let old_imk = old_iuk.imk();
         let mut previous = vec![old_iuk];
         previous.extend(self.previous_iuks(&old_imk)?);

@@ -258,6 +258,40 @@ fn progress_reports_each_stage() {
 }
 
 #[test]
+fn cancelling_from_the_progress_callback_stops_enscrypt_with_cancelled() {
+    let (identity, _) = Identity::create(
+        &Password::new("pw"),
+        Stretch::Iterations(50),
+        &mut OsRng,
+        &mut quiet,
+    )
+    .unwrap();
+    // Unlocking: the callback says stop after the second of 50 iterations.
+    let mut calls = 0;
+    let result = identity.unlock_cancellable(&Password::new("pw"), &mut |p| {
+        calls += 1;
+        p.done < 2
+    });
+    assert_eq!(result.unwrap_err(), IdentityError::Cancelled);
+    assert_eq!(calls, 2);
+    // Creating, in both stretch modes.
+    for stretch in [
+        Stretch::Iterations(50),
+        Stretch::For(std::time::Duration::from_secs(60)),
+    ] {
+        let started = std::time::Instant::now();
+        let result =
+            Identity::create_cancellable(&Password::new("pw"), stretch, &mut OsRng, &mut |_| false);
+        assert_eq!(result.unwrap_err(), IdentityError::Cancelled);
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    }
+    // A callback that lets it finish changes nothing.
+    assert!(identity
+        .unlock_cancellable(&Password::new("pw"), &mut |_| true)
+        .is_ok());
+}
+
+#[test]
 fn secrets_do_not_print() {
     let (_, code) = new_identity("hunter2");
     let shown = format!("{:?} {:?}", Password::new("hunter2"), code);

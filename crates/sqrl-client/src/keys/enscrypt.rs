@@ -73,6 +73,21 @@ pub fn enscrypt(
     iterations: u32,
     mut progress: impl FnMut(u32, u32),
 ) -> Result<EnScryptKey, IdentityError> {
+    enscrypt_cancellable(password, salt, iterations, |done, total| {
+        progress(done, total);
+        true
+    })
+}
+
+/// [`enscrypt`] that the caller can stop: `progress(done, total)` returns `false` to cancel,
+/// and the call then fails with [`IdentityError::Cancelled`] (a phone app's Cancel button
+/// during seconds of stretching).
+pub fn enscrypt_cancellable(
+    password: &[u8],
+    salt: &[u8],
+    iterations: u32,
+    mut progress: impl FnMut(u32, u32) -> bool,
+) -> Result<EnScryptKey, IdentityError> {
     if iterations == 0 {
         return Err(IdentityError::ZeroIterations);
     }
@@ -82,10 +97,17 @@ pub fn enscrypt(
             limit: MAX_ITERATIONS,
         });
     }
+    let mut cancelled = false;
     let (key, _) = enscrypt_while(password, salt, |done| {
-        progress(done, iterations);
+        if !progress(done, iterations) {
+            cancelled = true;
+            return false;
+        }
         done < iterations
     })?;
+    if cancelled {
+        return Err(IdentityError::Cancelled);
+    }
     Ok(key)
 }
 

@@ -15,7 +15,8 @@ mod site;
 
 pub use enhash::enhash;
 pub use enscrypt::{
-    enscrypt, enscrypt_for, enscrypt_while, EnScryptKey, LOG2_N, MAX_ITERATIONS, P, R,
+    enscrypt, enscrypt_cancellable, enscrypt_for, enscrypt_while, EnScryptKey, LOG2_N,
+    MAX_ITERATIONS, P, R,
 };
 pub use lock::{Dhka, IdentityLock, Ilk, Iuk, Rlk, UnlockKey};
 pub use site::{Imk, SiteKey, SiteSeed};
