@@ -1,5 +1,10 @@
 //! The OpenID Connect provider's state ([`OidcStore`]) in the same database, and
 //! [`SqliteClients`]: client registration from the command line while the site runs.
+//!
+//! Durability: taking a code (its single use), consents, clients and keys are durable
+//! writes; new codes, access tokens and pending requests are written lazily (like new
+//! sessions): a crash of the process loses none of them, a power failure in the moment after
+//! may lose one, which costs its user a new login, never a wrong one.
 
 use std::path::Path;
 
@@ -150,7 +155,7 @@ impl OidcStore for SqliteStore {
         let client = grant.client_id.clone();
         let forget = to_i64(grant.expires_at.saturating_add(USED_CODE_REMEMBERED));
         self.db
-            .write(move |c| {
+            .write_lazy(move |c| {
                 c.execute(
                     "INSERT INTO oidc_codes (hash, client_id, record, used, forget_at)
                      VALUES (?1, ?2, ?3, 0, ?4)",
@@ -194,7 +199,7 @@ impl OidcStore for SqliteStore {
     async fn put_access(&self, hash: &[u8; 32], access: &AccessGrant) -> Result<(), StoreError> {
         let (hash, record, a) = (*hash, to_json(access)?, access.clone());
         self.db
-            .write(move |c| {
+            .write_lazy(move |c| {
                 c.execute(
                     "INSERT INTO oidc_tokens (hash, grant_id, client_id, user, record, expires_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -249,9 +254,10 @@ impl OidcStore for SqliteStore {
         let Some(hash) = sqrl_oidc::unhex(grant) else {
             return Ok(false);
         };
-        // On the writer: it sees every revocation answered before this call.
+        // A reader sees every revocation committed before it began; one that commits later
+        // deletes the token this check follows (it was committed first, on the one writer).
         self.db
-            .write(move |c| {
+            .read(move |c| {
                 c.query_row(
                     "SELECT revoked FROM oidc_codes WHERE hash = ?1",
                     [hash.to_vec()],
