@@ -182,9 +182,10 @@ pub(crate) struct StatusEvents {
     watcher: Watcher,
     sent: Option<Status>,
     retry: Duration,
-    /// The layer drains: the last event (the retry hint) was sent.
+    /// The layer drains, or the stream's place was given away: the last event (the retry
+    /// hint) was sent.
     drained: bool,
-    _permit: StreamPermit,
+    permit: StreamPermit,
 }
 
 impl StatusEvents {
@@ -204,6 +205,12 @@ impl StatusEvents {
                         // the stream, and the page's EventSource reconnects after it.
                         self.drained = true;
                         return Some(Event::default().comment("draining").retry(self.retry));
+                    }
+                    () = self.permit.evicted() => {
+                        // The site is full and this client held the most: its oldest stream
+                        // makes room; the page reconnects, or polls if refused.
+                        self.drained = true;
+                        return Some(Event::default().comment("make room").retry(self.retry));
                     }
                 }
             }
@@ -242,7 +249,7 @@ pub(crate) async fn events(
         sent: None,
         retry: http.settings().retry,
         drained: false,
-        _permit: permit,
+        permit,
     };
     Ok(Sse::new(events.into_stream())
         .keep_alive(KeepAlive::default())

@@ -567,6 +567,48 @@ fn status_streams_are_capped() {
     assert_eq!(open().status(), 200, "a closed stream frees its place");
 }
 
+/// The fault: a few clients holding every status stream shut out each new page (503) for as
+/// long as they stayed open. At the cap, an honest page now takes the place of the oldest
+/// stream of the client holding the most, which ends with its retry interval.
+#[test]
+fn a_full_stream_table_makes_room_for_an_honest_page() {
+    let t = with_settings(|s| {
+        s.streams.total = 4;
+        s.streams.crowded_per_client = 4;
+    });
+    let open = |page: &Page, from: &str| {
+        t.block_on(t.send(
+            OverHttp::request("GET", "/sqrl/events", Some(&flow_cookie(page)), Vec::new()),
+            ip(from),
+        ))
+    };
+    let pages: Vec<Page> = (0..4).map(|_| t.start()).collect();
+    let mut greedy: Vec<_> = pages[..3]
+        .iter()
+        .map(|page| open(page, "198.51.100.1"))
+        .collect();
+    let _other = open(&pages[3], "198.51.100.2");
+    assert!(greedy.iter().all(|r| r.status() == 200));
+
+    let honest_page = t.start();
+    let honest = open(&honest_page, BROWSER_IP);
+    assert_eq!(honest.status(), 200, "the honest page found room");
+    let mut oldest = greedy.remove(0).into_body().into_data_stream();
+    let first = next_event(&t, &mut oldest, 2).unwrap();
+    assert!(first.contains("\"status\":\"new\""), "{first}");
+    let last = next_event(&t, &mut oldest, 2).unwrap();
+    assert!(last.contains(": make room"), "{last}");
+    assert!(last.contains("retry: 2000"), "{last}");
+    assert_eq!(next_event(&t, &mut oldest, 2), None, "and the stream ends");
+    // Shares 2, 1, 1: a fifth client still takes the greedy one's place; then, with every
+    // client at one, a sixth is refused.
+    let late = t.start();
+    let late_stream = open(&late, "203.0.113.9");
+    assert_eq!(late_stream.status(), 200);
+    let last = t.start();
+    assert_eq!(open(&last, "203.0.113.10").status(), 503);
+}
+
 #[test]
 fn bad_requests_get_a_tif_or_a_4xx_never_a_500() {
     let t = site();
