@@ -9,6 +9,7 @@ mod args;
 mod backends;
 mod config;
 mod date;
+mod h2;
 mod health;
 mod keys;
 mod metrics;

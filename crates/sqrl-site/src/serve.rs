@@ -217,6 +217,19 @@ impl Caps {
         &self.inner.limits
     }
 
+    /// Logs (rate-limited) a connection closed for sending no request in time.
+    pub(crate) fn header_timed_out(&self, peer: SocketAddr) {
+        let logs = &self.inner.logs;
+        if let Some(skipped) = logs.open(&logs.header_timeout) {
+            tracing::info!(
+                client = %peer.ip(),
+                timeout_s = self.limits().header_timeout.as_secs_f64(),
+                closed_since_last_line = skipped,
+                "closed a connection that sent no complete request in time"
+            );
+        }
+    }
+
     /// A place for a new connection from `ip`, or `None` (and a log line) when a cap is full.
     fn admit(&self, ip: IpAddr) -> Option<Admitted> {
         let inner = &self.inner;
@@ -288,7 +301,7 @@ impl core::fmt::Debug for Site {
 pub(crate) type Shutdown = watch::Receiver<bool>;
 
 /// Waits until the site shuts down.
-async fn stopped(shutdown: &mut Shutdown) {
+pub(crate) async fn stopped(shutdown: &mut Shutdown) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
@@ -354,6 +367,9 @@ async fn connection(tcp: TcpStream, peer: SocketAddr, site: Site, shutdown: Shut
         Some(acceptor) => {
             let handshake = Box::pin(acceptor.accept(tcp));
             match tokio::time::timeout(caps.limits().handshake_timeout, handshake).await {
+                Ok(Ok(tls)) if tls.get_ref().1.alpn_protocol() == Some(b"h2") => {
+                    Box::pin(crate::h2::serve(tls, peer, &site, shutdown)).await;
+                }
                 Ok(Ok(tls)) => Box::pin(http(tls, peer, &site, shutdown, true)).await,
                 Ok(Err(error)) => {
                     tracing::debug!(%peer, %error, "TLS handshake failed");
@@ -373,32 +389,41 @@ async fn connection(tcp: TcpStream, peer: SocketAddr, site: Site, shutdown: Shut
     }
 }
 
+/// One request of a connection from `peer`, on HTTP/1.1 or HTTP/2: the body deadline, the
+/// client's address for the handlers, the app, and HSTS over HTTPS.
+pub(crate) fn respond(
+    mut request: Request<Incoming>,
+    peer: SocketAddr,
+    site: &Site,
+    https: bool,
+) -> impl Future<Output = Result<Response<Body>, Infallible>> + Send + 'static {
+    request.extensions_mut().insert(ConnectInfo(peer));
+    let caps = site.caps.clone();
+    let request = request.map(|body| Body::new(DeadlineBody::new(body, caps)));
+    let mut app = site.app.clone();
+    async move {
+        let mut response: Response<Body> =
+            match tower_service::Service::call(&mut app, request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+        if https {
+            response.headers_mut().insert(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static(HSTS),
+            );
+        }
+        Ok(response)
+    }
+}
+
 async fn http<I>(io: I, peer: SocketAddr, site: &Site, mut shutdown: Shutdown, https: bool)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let caps = site.caps.clone();
-    let app = site.app.clone();
-    let service = service_fn(move |mut request: Request<Incoming>| {
-        request.extensions_mut().insert(ConnectInfo(peer));
-        let caps = caps.clone();
-        let request = request.map(|body| Body::new(DeadlineBody::new(body, caps)));
-        let mut app = app.clone();
-        async move {
-            let mut response: Response<Body> =
-                match tower_service::Service::call(&mut app, request).await {
-                    Ok(response) => response,
-                    Err(never) => match never {},
-                };
-            if https {
-                response.headers_mut().insert(
-                    header::STRICT_TRANSPORT_SECURITY,
-                    HeaderValue::from_static(HSTS),
-                );
-            }
-            Ok::<_, Infallible>(response)
-        }
-    });
+    let shared = site.clone();
+    let service =
+        service_fn(move |request: Request<Incoming>| respond(request, peer, &shared, https));
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -414,15 +439,7 @@ where
     };
     if let Err(error) = result {
         if error.is_timeout() {
-            let logs = &site.caps.inner.logs;
-            if let Some(skipped) = logs.open(&logs.header_timeout) {
-                tracing::info!(
-                    client = %peer.ip(),
-                    timeout_s = site.caps.limits().header_timeout.as_secs_f64(),
-                    closed_since_last_line = skipped,
-                    "closed a connection that sent no complete request in time"
-                );
-            }
+            site.caps.header_timed_out(peer);
         } else {
             tracing::debug!(%peer, %error, "connection ended with an error");
         }
