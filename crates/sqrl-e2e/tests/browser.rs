@@ -10,7 +10,8 @@
 //! login refused for the disabled account (the page says how to re-enable), then enable and
 //! log in. And the widget alone on
 //! a minimal page of a tiny app that embeds `sqrl-axum` (served in this process), once as is
-//! and once with its first redemptions answered 503 (the widget retries).
+//! and once with its first redemptions answered 503 (the widget retries). And the site over
+//! HTTPS, which Chromium speaks HTTP/2 to.
 //!
 //! Set `SQRL_UPDATE_SCREENSHOTS=1` to rewrite `docs/screenshots/*.png`.
 #![allow(
@@ -162,12 +163,19 @@ impl Driver {
     }
 
     fn session(&self, profile: &Path) -> Browser {
+        self.session_with(profile, false)
+    }
+
+    /// A session; with `accept_insecure_certs`, one that accepts the site's local CA (the
+    /// WebDriver capability, as if the user had trusted it).
+    fn session_with(&self, profile: &Path, accept_insecure_certs: bool) -> Browser {
         let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
             .into_iter()
             .find(|p| Path::new(p).exists())
             .unwrap();
         let capabilities = json!({ "capabilities": { "alwaysMatch": {
             "browserName": "chrome",
+            "acceptInsecureCerts": accept_insecure_certs,
             "goog:chromeOptions": {
                 "binary": chromium,
                 "args": [
@@ -845,5 +853,57 @@ fn a_redeem_answered_503_is_retried_and_the_login_is_kept() {
         b.url().ends_with("/account") && b.text("body").starts_with("signed in as ")
     });
     drop((browser, driver));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// HTTPS in Chromium goes over HTTP/2 (ALPN `h2`): the page, its code and its status stream
+/// share one connection, and a whole login works on it.
+#[test]
+#[cfg_attr(
+    not(sqrl_browser),
+    ignore = "skipped: no chromium and chromedriver here (Debian's chromium, chromium-driver)"
+)]
+fn the_site_over_https_speaks_http2_in_chromium() {
+    let driver = start_driver();
+    let dir = std::env::temp_dir().join(format!("sqrl-e2e-h2-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let tls = dir.join("tls");
+    let site = start_site(&dir, "h2", &["--tls-self-signed", tls.to_str().unwrap()]);
+    assert!(site.base.starts_with("https://"), "{}", site.base);
+    let phone = Phone::create(&dir);
+    let browser = driver.session_with(&dir.join("profile"), true);
+    let url = browser.login_page(&site.base);
+    let page = browser.run("return performance.getEntriesByType('navigation')[0].nextHopProtocol;");
+    assert_eq!(page, json!("h2"));
+    let code = browser.run(
+        "return performance.getEntriesByType('resource')\
+           .filter(e => e.name.includes('/sqrl/new')).map(e => e.nextHopProtocol);",
+    );
+    assert_eq!(code, json!(["h2"]));
+
+    // Over HTTPS, trusting the site's CA (not `--danger-loopback-http`, which would send the
+    // phone's requests as plain HTTP to this TLS port).
+    let mut child = Command::new(binary("sqrl"))
+        .args(["login", &url])
+        .env("SQRL_IDENTITY", &phone.identity)
+        .env("SQRL_PASSWORD", PASSWORD)
+        .env("SQRL_CA_CERT", tls.join("ca.pem"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    browser.wait_status("scanned");
+    assert_eq!(
+        finish(Process(child), stdin, "y\n"),
+        Some(0),
+        "sqrl login succeeds"
+    );
+    browser.wait("the account page", Duration::from_secs(10), |b| {
+        b.url().ends_with("/account")
+    });
+    drop((browser, driver, site));
     let _ = std::fs::remove_dir_all(&dir);
 }
