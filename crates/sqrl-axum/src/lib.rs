@@ -65,11 +65,8 @@
 //!
 //! # Stopping
 //!
-//! Status streams and long-polls do not end by themselves, so a graceful shutdown would wait
-//! for them until its deadline. Call [`SqrlHttp::drain`] when the app stops accepting
-//! connections: streams end with a last event carrying the retry interval (the browser
-//! reconnects, to another instance or to this one restarted), long-polls answer at once,
-//! and requests in flight finish as usual. `sqrl-site` does this on SIGTERM and SIGINT.
+//! Call [`SqrlHttp::drain`] when the app stops accepting connections: status streams and
+//! long-polls end (see its docs), requests in flight finish. `sqrl-site` does so on SIGTERM.
 //!
 //! # Limits under plain `axum::serve`
 //!
@@ -93,6 +90,7 @@
 //! once: `429` for limits, `401`/`403` for a missing or foreign login code, `409` for a login
 //! that cannot be redeemed, `503` when a backend fails; never `500`.
 
+mod admission;
 pub mod assets;
 mod client_ip;
 mod drain;
@@ -125,8 +123,8 @@ use sha2::{Digest, Sha256};
 use sqrl_proto::b64;
 use sqrl_server::useragent::BrowserInfo;
 use sqrl_server::{
-    AccountId, Admission, FlowId, Lifetimes, NewFlow, Rule, Session, SessionDraft, SqrlServer,
-    Store, StoreError, WhenDown,
+    AccountId, FlowId, Lifetimes, NewFlow, Rule, Session, SessionDraft, SqrlServer, Store,
+    StoreError, WhenDown,
 };
 
 use crate::streams::{StreamCap, StreamPermit, Streams};
@@ -409,30 +407,6 @@ impl SqrlHttp {
     /// [`HttpSettings::retry`] in milliseconds, as the JSON of the routes gives it.
     pub(crate) fn retry_ms(&self) -> u64 {
         u64::try_from(self.inner.settings.retry.as_millis()).unwrap_or(u64::MAX)
-    }
-
-    /// Takes a token of a limit for the client at `ip`: `Ok(true)` allowed, `Ok(false)` over
-    /// the limit, `Err` the limiter is unavailable and `when_down` refuses.
-    async fn admit(&self, rule: &Rule, when_down: WhenDown, ip: IpAddr) -> Result<bool, ApiError> {
-        match self.inner.sqrl.check(rule, ip, self.now()).await {
-            Admission::Allowed => Ok(true),
-            Admission::Limited => Ok(false),
-            Admission::Unavailable => {
-                self.inner.metrics.backend("limiter");
-                match when_down {
-                    WhenDown::Admit => Ok(true),
-                    WhenDown::Refuse => Err(ApiError::Unavailable),
-                }
-            }
-        }
-    }
-
-    /// Takes a token of the status-request limit for the client at `ip` (see
-    /// [`HttpSettings::poll_when_down`]).
-    pub(crate) async fn allow_poll(&self, ip: IpAddr) -> Result<bool, ApiError> {
-        let settings = &self.inner.settings;
-        self.admit(&settings.poll_rule, settings.poll_when_down, ip)
-            .await
     }
 
     /// A place for one more status stream of the client at `ip` watching `flow`, under the
