@@ -173,6 +173,13 @@ impl ApiError {
                 )
                     .into_response()
             }
+            // "Try again": a client (a proxy, a script) is told when, as the widget knows.
+            ApiError::Unavailable | ApiError::LogoutFailed => (
+                status,
+                [(header::RETRY_AFTER, "1")],
+                Json(json!({ "error": self.message() })),
+            )
+                .into_response(),
             other => (status, Json(json!({ "error": other.message() }))).into_response(),
         }
     }
@@ -206,6 +213,19 @@ mod tests {
             ApiError::from(BrowserError::Flow(FlowError::Expired)).status(),
             StatusCode::CONFLICT
         );
+    }
+
+    /// A backend failure says when to try again (`Retry-After`), and is counted by its code.
+    #[test]
+    fn a_backend_failure_is_503_with_retry_after() {
+        for error in [ApiError::Unavailable, ApiError::LogoutFailed] {
+            let response = error.clone().into_response();
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+            assert_eq!(response.extensions().get::<ApiError>(), Some(&error));
+        }
+        let limited = ApiError::TooManyCodes.into_response();
+        assert!(limited.headers().get(header::RETRY_AFTER).is_none());
     }
 
     /// Before, a store failure while redeeming a CPS link answered 403 "already used or

@@ -105,6 +105,7 @@ pub mod qr;
 mod same_origin;
 mod setup;
 mod skew;
+mod store_latency;
 pub mod streams;
 mod watch;
 pub mod widget;
@@ -115,6 +116,7 @@ pub use origin::{Origin, OriginError};
 pub use same_origin::is_same_origin;
 pub use setup::SetupError;
 pub use sqrl_server::{LogGate, UnixTime};
+pub use store_latency::{StoreLatency, TimedStore};
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -279,6 +281,7 @@ pub struct Builder {
     on_login: Option<LoginHook>,
     map_user: Option<UserHook>,
     clock: Clock,
+    store_latency: Option<StoreLatency>,
 }
 
 impl core::fmt::Debug for Builder {
@@ -317,6 +320,13 @@ impl Builder {
         self
     }
 
+    /// Adds the latency histograms of a [`TimedStore`] (the store of the server) to the
+    /// layer's metrics, as `sqrl_store_seconds{op}`.
+    pub fn store_latency(mut self, latency: StoreLatency) -> Self {
+        self.store_latency = Some(latency);
+        self
+    }
+
     /// Finishes the builder: the HTTP layer, ready to mount with its router.
     pub fn build(self) -> SqrlHttp {
         let settings = self.settings;
@@ -329,7 +339,7 @@ impl Builder {
                 map_user: self.map_user,
                 clock: self.clock,
                 drain: drain::Drain::new(),
-                metrics: metrics::Metrics::new(),
+                metrics: metrics::Metrics::new(self.store_latency),
                 skew_log: skew::SkewLog::new(),
                 settings,
             }),
@@ -385,6 +395,7 @@ impl SqrlHttp {
             on_login: None,
             map_user: None,
             clock: Arc::new(system_clock),
+            store_latency: None,
         }
     }
 

@@ -12,6 +12,7 @@
 //! | `sqrl_limit_hits_total` | `limit` = `codes`, `polls`, `scans`, `streams-total`, `streams-client`, `streams-flow` | requests refused by a limit |
 //! | `sqrl_backend_errors_total` | `source` = `browser` (a browser route answered 503), `phone` (the SQRL endpoint answered refusal `backend`), `limiter` (the rate limiter failed, whatever its limit then did) | backend failures |
 //! | `sqrl_status_streams_open` | | status streams open now |
+//! | `sqrl_store_seconds` (histogram) | `op` = `load`, `commit`, `redeem`, `flow`, `session`, … | latency of each store operation, with a [`TimedStore`](crate::TimedStore) |
 //! | `sqrl_clock_skew_seconds` | | how far ahead of this instance's clock the last code a page showed it was issued (0 when not ahead; logins fail past 60) |
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -21,6 +22,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use crate::error::ApiError;
+use crate::store_latency::StoreLatency;
 use crate::streams::StreamCap;
 use crate::SqrlHttp;
 
@@ -66,9 +68,16 @@ pub(crate) struct Metrics {
 }
 
 impl Metrics {
-    /// Every metric at zero, registered.
-    pub(crate) fn new() -> Self {
+    /// Every metric at zero, registered (with the store's latency, when it is timed).
+    pub(crate) fn new(store_latency: Option<StoreLatency>) -> Self {
         let mut registry = Registry::default();
+        if let Some(latency) = store_latency {
+            registry.register(
+                "sqrl_store_seconds",
+                "Latency of the store's operations, by operation",
+                latency.family,
+            );
+        }
         let logins = Family::<Via, Counter>::default();
         let phone = Family::<Outcome, Counter>::default();
         let refusals = Family::<Code, Counter>::default();

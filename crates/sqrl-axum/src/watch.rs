@@ -63,13 +63,18 @@ pub(crate) fn status_json(status: Status, expires_in: u64) -> serde_json::Value 
 /// A flow read as `new` after a phone had it (`scanned`, `confirmed`) was lost by the flow
 /// store (Redis restarted empty): its login can no longer complete, so the page is told it
 /// `failed` (final: it offers a new code) rather than shown a fresh code that its phone has
-/// moved past. A flow never goes back to `new` otherwise.
-pub(crate) fn unless_lost(before: Status, now: Status) -> Status {
+/// moved past. A flow never goes back to `new` otherwise. `seen` says the layer itself read
+/// `before` (a stream's last status; logged once, as each stream can only lose its flow
+/// once), not a page's claim (a long-poll's `last=`, which anyone can write: not logged).
+pub(crate) fn unless_lost(before: Status, now: Status, seen: bool) -> Status {
     let had_phone = matches!(
         before,
         Status::Scanned | Status::ScannedDisabled | Status::Confirmed
     );
     if had_phone && now == Status::New {
+        if !seen {
+            return Status::Failed;
+        }
         tracing::warn!(
             before = before.as_str(),
             "a login's flow was lost by the flow store (restarted without persistence?); \
@@ -162,7 +167,7 @@ impl Watcher {
             Some(status) => status,
             None => read(&self.http, &self.cookie).await.ok()?,
         };
-        let status = unless_lost(self.status, status);
+        let status = unless_lost(self.status, status, true);
         self.status = status;
         Some(status)
     }
@@ -289,7 +294,7 @@ pub(crate) async fn poll(
         .as_deref()
         .and_then(|last| Status::from_parts(last, q.detail.as_deref().filter(|d| !d.is_empty())));
     if let Some(shown) = shown {
-        watcher.status = unless_lost(shown, watcher.status);
+        watcher.status = unless_lost(shown, watcher.status, false);
     }
     let now = tokio::time::Instant::now();
     let deadline = now.checked_add(LONG_POLL).unwrap_or(now);

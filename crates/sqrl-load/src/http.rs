@@ -1,8 +1,13 @@
 //! A minimal HTTP/1.1 client on hyper, whose connections leave from a chosen loopback source
-//! address (so the site's per-address limits see many browsers).
+//! address (so the site's per-address limits see many browsers), over TLS with `--tls-ca`.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use rustls_pki_types::pem::PemObject;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -21,6 +26,42 @@ pub(crate) struct Connection {
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The TLS client configuration, once `--tls-ca` set it: one for every connection, so its
+/// session cache lets them resume as a browser's and a phone's do.
+static TLS: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+
+/// TLS handshakes so far: (full, resumed).
+static FULL: AtomicU64 = AtomicU64::new(0);
+static RESUMED: AtomicU64 = AtomicU64::new(0);
+
+/// TLS handshakes so far: full ones and resumed ones.
+pub(crate) fn handshakes() -> (u64, u64) {
+    (
+        FULL.load(Ordering::Relaxed),
+        RESUMED.load(Ordering::Relaxed),
+    )
+}
+
+/// Speaks TLS from now on, trusting the CA certificates in `ca` (PEM).
+pub(crate) fn use_tls(ca: &Path) -> Result<(), Error> {
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = rustls_pki_types::CertificateDer::pem_file_iter(ca)
+        .map_err(|e| format!("cannot read {}: {e}", ca.display()))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| format!("cannot read {}: {e}", ca.display()))?;
+        roots.add(cert).map_err(|e| e.to_string())?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    TLS.set(Arc::new(config))
+        .map_err(|_| "TLS is already set up".to_owned())
+}
+
 impl Connection {
     /// Connects from `source` (port chosen by the system) to `server`.
     pub(crate) async fn open(source: IpAddr, server: SocketAddr) -> Result<Self, Error> {
@@ -37,12 +78,40 @@ impl Connection {
             .map_err(|_| "connect timed out".to_owned())?
             .map_err(|e| format!("connect: {e}"))?;
         stream.set_nodelay(true).map_err(|e| e.to_string())?;
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| e.to_string())?;
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
+        let sender = match TLS.get() {
+            None => {
+                let (sender, connection) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                sender
+            }
+            Some(config) => {
+                let name = rustls_pki_types::ServerName::from(server.ip());
+                let tls = tokio::time::timeout(
+                    TIMEOUT,
+                    tokio_rustls::TlsConnector::from(Arc::clone(config)).connect(name, stream),
+                )
+                .await
+                .map_err(|_| "TLS handshake timed out".to_owned())?
+                .map_err(|e| format!("TLS: {e}"))?;
+                let counter = match tls.get_ref().1.handshake_kind() {
+                    Some(rustls::HandshakeKind::Resumed) => &RESUMED,
+                    _ => &FULL,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                sender
+            }
+        };
         Ok(Self {
             sender,
             host: server.to_string(),

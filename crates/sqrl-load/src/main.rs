@@ -98,6 +98,12 @@ struct Args {
     /// site needs --forward-auth-domain 127.0.0.1)
     #[arg(long)]
     forward_auth: bool,
+    /// Speak HTTPS (HTTP/1.1 over TLS, as most browsers' logins and phones do), trusting the
+    /// CA certificate in this PEM file (`sqrl-site --tls-self-signed DIR` makes DIR/ca.pem).
+    /// Connections share one client configuration, so they resume TLS sessions as browsers
+    /// and phones do
+    #[arg(long, value_name = "PEM")]
+    tls_ca: Option<std::path::PathBuf>,
     /// Print `verify_strict` calls per second on this thread's core and exit (the load runs
     /// itself under `taskset` with this to measure on the server's core)
     #[arg(long, hide = true)]
@@ -588,6 +594,12 @@ fn main() -> ExitCode {
         println!("{}", verify_strict_per_second());
         return ExitCode::SUCCESS;
     }
+    if let Some(ca) = &args.tls_ca {
+        if let Err(e) = http::use_tls(ca) {
+            eprintln!("sqrl-load: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -599,8 +611,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let tls = args.tls_ca.is_some();
     match runtime.block_on(run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            if tls {
+                let (full, resumed) = http::handshakes();
+                println!("TLS handshakes: {full} full, {resumed} resumed");
+            }
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("sqrl-load: {e}");
             ExitCode::FAILURE

@@ -24,7 +24,7 @@ use std::time::Duration;
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::IntoResponse;
 use clap::Parser;
-use sqrl_axum::SqrlHttp;
+use sqrl_axum::{SqrlHttp, TimedStore};
 use sqrl_server::{Config, Endpoint, SqrlServer};
 
 use crate::args::Args;
@@ -87,9 +87,13 @@ fn sqrl_layer(
     server_config.ask = config.ask;
     server_config.codes_not_before = codes_not_before;
     let server = Endpoint::new(server_config, &keys.nut, &keys.browser);
-    let driver = SqrlServer::new(server, backends.store.clone()).with_scan_rule(config.scan_rule);
+    // Every store call is timed for the metrics (`sqrl_store_seconds`).
+    let (store, latency) = TimedStore::new(backends.store.clone());
+    let driver =
+        SqrlServer::new(server, std::sync::Arc::new(store)).with_scan_rule(config.scan_rule);
     SqrlHttp::builder(backends.attach(driver))
         .settings(config.http.clone())
+        .store_latency(latency)
         .on_login(|event| {
             tracing::info!(account = %event.account, ip = %event.ip, browser = %event.browser, cps = event.via_cps, "login");
         })

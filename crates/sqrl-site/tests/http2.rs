@@ -200,3 +200,33 @@ async fn an_idle_http2_connection_is_closed_after_the_header_timeout() {
     );
     drop(site);
 }
+
+/// The fault: the server kept TLS sessions in a cache of 256, which a busy site churned
+/// through in a fraction of a second, so browsers and phones paid a full handshake on almost
+/// every connection. With stateless tickets a second connection resumes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_tls_connection_resumes_the_session() {
+    let (site, config) = https_site("resume", &[]);
+    let (mut sender, _task) = connect_h2(&site, config.clone()).await;
+    let mut page = send(&mut sender, "GET", "/healthz", None).await;
+    whole_text(page.body_mut()).await;
+    // Fill the server's old session cache (256) with other clients' sessions first.
+    for _ in 0..300 {
+        let mut other = (*config).clone();
+        other.resumption = rustls::client::Resumption::disabled();
+        let (mut sender, _task) = connect_h2(&site, Arc::new(other)).await;
+        let mut reply = send(&mut sender, "GET", "/healthz", None).await;
+        whole_text(reply.body_mut()).await;
+    }
+    let tcp = TcpStream::connect(site.addr()).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let tls = tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    assert_eq!(
+        tls.get_ref().1.handshake_kind(),
+        Some(rustls::HandshakeKind::Resumed)
+    );
+    drop(site);
+}

@@ -87,6 +87,11 @@ fn metrics_count_logins_refusals_limit_hits_and_open_streams() {
         assert_eq!(sample(&text, series), Some(value), "{series}\n{text}");
     }
     assert_eq!(sample(&text, "sqrl_logins_total{via=\"cps\"}"), None);
+    // Store latency: the login's load, commit and redemption were timed.
+    for op in ["load", "commit", "redeem"] {
+        let count = sample(&text, &format!("sqrl_store_seconds_count{{op=\"{op}\"}}"));
+        assert!(count.is_some_and(|n| n >= 1.0), "{op}: {count:?}\n{text}");
+    }
     drop(stream);
 
     // The public listener does not serve them.

@@ -1,6 +1,8 @@
 //! Stopping the `sqrl-site` binary as systemd, Docker and Kubernetes do, with SIGTERM: it
 //! stops accepting, ends its status streams with a retry hint, answers its long-polls, lets a
-//! request in flight finish, and exits 0 within `--shutdown-timeout`.
+//! request in flight finish, and exits 0 within `--shutdown-timeout`; under load, no command
+//! it committed loses its reply (the load test catches a SIGKILL, the old behaviour, in most
+//! runs: 2 and 3 lost replies of 15 and 24 in two tries).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -138,11 +140,9 @@ async fn sigterm_drains_requests_in_flight_and_streams_then_exits_0() {
     assert!(exit.success(), "{exit}: {}", site.log());
     let took = stopped_at.elapsed();
     assert!(took < Duration::from_secs(8), "stopping took {took:?}");
-    assert!(
-        site.log().contains("every request finished"),
-        "{}",
-        site.log()
-    );
+    // The process has exited; its last lines may still be on their way from its stderr.
+    let log = site.wait_for_log("every request finished", Duration::from_secs(5));
+    assert!(log.contains("every request finished"), "{log}");
     drop(site);
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -170,10 +170,128 @@ async fn a_request_that_never_ends_holds_a_sigterm_only_for_the_shutdown_timeout
         took >= Duration::from_millis(900) && took < Duration::from_secs(5),
         "stopping took {took:?}"
     );
+    // The process has exited; its last lines may still be on their way from its stderr.
+    let log = site.wait_for_log("connections still open", Duration::from_secs(5));
+    assert!(log.contains("connections still open"), "{log}");
+    drop(site);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Whether the site knows `keys`' identity: a first query's TIF says so (`CURRENT_ID_MATCH`).
+fn known(site: &SiteProcess, keys: &sqrl_client::exchange::Keys) -> bool {
+    use sqrl_client::exchange::{Action, Config, Exchange};
+    let mut browser = Browser::new(&site.base, None);
+    let url = browser.new_code();
+    let (_, query) = Exchange::start(
+        sqrl_proto::SqrlUrl::parse(&url).unwrap(),
+        Action::Login,
+        keys,
+        Config::default(),
+        sqrl_client::keys::Rlk::generate(&mut rand_core::OsRng),
+    )
+    .unwrap();
+    let transport = sqrl_client::transport::HttpTransport::default().danger_allow_loopback_http();
+    let reply = transport.post(&query).unwrap();
+    let params = sqrl_proto::ServerParams::decode(&reply).unwrap();
+    params.tif.contains(sqrl_proto::Tif::CURRENT_ID_MATCH)
+}
+
+/// The fault: SIGTERM killed the site under load, and logins the phone's command had
+/// committed lost their reply (six confirmed logins lost in the report). Under four
+/// clients logging in new identities without pause, SIGTERM: the site exits 0, and every
+/// identity the site knows after a restart on the same database got its reply, so no
+/// committed command lost its answer (a request that came after the stop is refused
+/// before it is read, changing nothing).
+#[test]
+fn sigterm_under_load_loses_no_committed_reply() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use support::{answer, new_keys};
+
+    let dir = temp_dir("sigterm-load");
+    let database = dir.join("site.sqlite");
+    let mut site = SiteProcess::start(
+        &dir,
+        &[
+            "--database",
+            database.to_str().unwrap(),
+            "--codes-per-minute",
+            "100000",
+            "--scans-per-minute",
+            "100000",
+        ],
+    );
+    let stopping = Arc::new(AtomicBool::new(false));
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let results = Arc::new(Mutex::new(Vec::new()));
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let (base, stopping, attempts, results) = (
+                site.base.clone(),
+                stopping.clone(),
+                attempts.clone(),
+                results.clone(),
+            );
+            std::thread::spawn(move || {
+                let transport =
+                    sqrl_client::transport::HttpTransport::default().danger_allow_loopback_http();
+                loop {
+                    let mut browser = Browser::new(&base, None);
+                    let Ok(code) = browser.try_send("POST", "/sqrl/new") else {
+                        return; // refused: the site has stopped
+                    };
+                    let Some(url) = code
+                        .body
+                        .split("\"url\":\"")
+                        .nth(1)
+                        .and_then(|s| s.split('"').next())
+                    else {
+                        return;
+                    };
+                    let keys = new_keys();
+                    let replied = answer(url, &keys, &transport).is_ok();
+                    attempts.fetch_add(1, Ordering::SeqCst);
+                    results.lock().unwrap().push((keys, replied));
+                    if stopping.load(Ordering::SeqCst) && !replied {
+                        return;
+                    }
+                }
+            })
+        })
+        .collect();
     assert!(
-        site.log().contains("connections still open"),
-        "{}",
-        site.log()
+        sqrl_testkit::wait_until(Duration::from_secs(20), || attempts.load(Ordering::SeqCst)
+            >= 12),
+        "no load"
+    );
+    stopping.store(true, Ordering::SeqCst);
+    site.terminate();
+    let exit = site
+        .wait_exit(Duration::from_secs(15))
+        .unwrap_or_else(|| panic!("still running after SIGTERM: {}", site.log()));
+    assert!(exit.success(), "{exit}: {}", site.log());
+    for worker in workers {
+        worker.join().unwrap();
+    }
+
+    let site = SiteProcess::start(&dir, &["--database", database.to_str().unwrap()]);
+    let results = std::mem::take(&mut *results.lock().unwrap());
+    let mut lost = 0;
+    for (keys, replied) in &results {
+        if !replied && known(&site, keys) {
+            lost += 1;
+        }
+    }
+    assert_eq!(
+        lost,
+        0,
+        "committed commands whose reply was lost, of {}",
+        results.len()
+    );
+    assert!(
+        results.iter().filter(|(_, replied)| *replied).count() >= 12,
+        "the load logged in"
     );
     drop(site);
     std::fs::remove_dir_all(&dir).unwrap();
