@@ -30,6 +30,19 @@ fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(StoreError::backend)
 }
 
+/// The JSON record of `table` whose `hash` column is `hash`.
+fn record_by_hash<T: DeserializeOwned>(
+    c: &Connection,
+    table: &str,
+    hash: &[u8; 32],
+) -> Result<Option<T>, StoreError> {
+    let record: Option<String> = c
+        .prepare_cached(&format!("SELECT record FROM {table} WHERE hash = ?1"))
+        .and_then(|mut s| s.query_row([hash.to_vec()], |r| r.get(0)).optional())
+        .map_err(backend)?;
+    record.as_deref().map(from_json).transpose()
+}
+
 fn client_by_id(c: &Connection, id: &str) -> Result<Option<Client>, StoreError> {
     let record: Option<String> = c
         .query_row("SELECT record FROM oidc_clients WHERE id = ?1", [id], |r| {
@@ -126,19 +139,9 @@ impl OidcStore for SqliteStore {
     }
     async fn pending(&self, hash: &[u8; 32]) -> Result<Option<Pending>, StoreError> {
         let hash = *hash;
-        let record: Option<String> = self
-            .db
-            .read(move |c| {
-                c.query_row(
-                    "SELECT record FROM oidc_pending WHERE hash = ?1",
-                    [hash.to_vec()],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(backend)
-            })
-            .await?;
-        record.as_deref().map(from_json).transpose()
+        self.db
+            .read(move |c| record_by_hash(c, "oidc_pending", &hash))
+            .await
     }
     async fn delete_pending(&self, hash: &[u8; 32]) -> Result<(), StoreError> {
         let hash = *hash;
@@ -219,19 +222,9 @@ impl OidcStore for SqliteStore {
     }
     async fn access(&self, hash: &[u8; 32]) -> Result<Option<AccessGrant>, StoreError> {
         let hash = *hash;
-        let record: Option<String> = self
-            .db
-            .read(move |c| {
-                c.query_row(
-                    "SELECT record FROM oidc_tokens WHERE hash = ?1",
-                    [hash.to_vec()],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(backend)
-            })
-            .await?;
-        record.as_deref().map(from_json).transpose()
+        self.db
+            .read(move |c| record_by_hash(c, "oidc_tokens", &hash))
+            .await
     }
     async fn revoke_grant(&self, grant: &str) -> Result<(), StoreError> {
         let grant = grant.to_owned();

@@ -92,6 +92,15 @@ pub(crate) fn message(status: StatusCode, title: &str, message: &str) -> Respons
     )
 }
 
+/// A form posted from another site's page: refused, nothing changed.
+pub(crate) fn foreign_form() -> Response {
+    message(
+        StatusCode::FORBIDDEN,
+        "Not allowed",
+        "This form must be sent from this site's own page.",
+    )
+}
+
 /// A 303 to `location` (the browser follows with GET), never cached.
 pub(crate) fn see_other(location: &str) -> Response {
     let mut response = Redirect::to(location).into_response();

@@ -298,11 +298,7 @@ async fn consent(
     axum::Form(form): axum::Form<ConsentForm>,
 ) -> Response {
     if !p.same_origin(&headers) {
-        return pages::message(
-            StatusCode::FORBIDDEN,
-            "Not allowed",
-            "This form must be sent from this site's own page.",
-        );
+        return pages::foreign_form();
     }
     let (id, mut pending, client) = match load_pending(&p, &form.req).await {
         Ok(found) => found,
@@ -550,11 +546,7 @@ async fn revoke(
     axum::Form(form): axum::Form<RevokeForm>,
 ) -> Response {
     if !p.same_origin(&headers) {
-        return pages::message(
-            StatusCode::FORBIDDEN,
-            "Not allowed",
-            "This form must be sent from this site's own page.",
-        );
+        return pages::foreign_form();
     }
     let session = match p.session(&headers).await {
         Ok(Some(s)) => s,
