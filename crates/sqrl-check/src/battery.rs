@@ -1,0 +1,1 @@
+//! Checks run against a SQRL server (see the crate documentation).
