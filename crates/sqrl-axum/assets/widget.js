@@ -58,6 +58,7 @@
   const MARKUP =
     '<img class="sqrl-qr" alt="SQRL login code" hidden>' +
     '<p class="sqrl-status" role="status" aria-live="polite"></p>' +
+    '<p class="sqrl-compare" hidden>Code on this page: <strong class="sqrl-compare-code"></strong>. If your SQRL app asks about a different code, cancel.</p>' +
     '<p class="sqrl-countdown"></p>' +
     '<p><button type="button" class="sqrl-new-code" hidden>Get a new code</button></p>' +
     '<p class="sqrl-same-device" hidden>On this device: <a class="sqrl-link" href="#">log in with SQRL</a></p>' +
@@ -109,6 +110,7 @@
       part("status").textContent = text || DETAIL[next + ":" + detail] || TEXT[next] || ENDED;
       const live = LIVE.includes(next);
       show("qr", live);
+      show("compare", live && code !== null && typeof code.compare === "number");
       show("same-device", live);
       show("paste", live);
       show("countdown", live);
@@ -212,6 +214,8 @@
       part("qr").src = code.svg;
       part("link").href = code.link;
       part("url").textContent = code.url;
+      const compare = part("compare-code");
+      if (compare) compare.textContent = typeof code.compare === "number" ? String(code.compare) : "";
       retryMs = code.retry_ms || retryMs;
       sync(code.expires_in);
       render("new");

@@ -144,7 +144,7 @@ async fn new_flow(
         })?;
     let nut = &begun.flow.nut;
     let path = http.path();
-    let body = json!({
+    let mut body = json!({
         "url": begun.flow.url,
         "link": begun.link,
         "svg": format!("{path}/qr.svg?nut={nut}"),
@@ -154,6 +154,9 @@ async fn new_flow(
         "redeem_window_s": http.lifetimes().redeem,
         "after_login": http.settings().after_login,
     });
+    if let (Some(compare), Some(fields)) = (begun.compare, body.as_object_mut()) {
+        fields.insert("compare".into(), json!(compare));
+    }
     let mut response = Json(body).into_response();
     if let Ok(cookie) = HeaderValue::from_str(&begun.cookie) {
         response.headers_mut().insert(header::SET_COOKIE, cookie);

@@ -358,6 +358,10 @@ pub struct Begun {
     pub cookie: String,
     /// Seconds until the code expires.
     pub expires_in: u64,
+    /// The code the page shows beside the QR code and the phone's question quotes
+    /// ([`FlowId::compare_code`](sqrl_server::FlowId::compare_code)); `None` when the site
+    /// turned it off ([`Config::compare_code`](sqrl_server::Config::compare_code)).
+    pub compare: Option<u8>,
 }
 
 impl Begun {
@@ -546,6 +550,10 @@ impl SqrlHttp {
             link: server.link_with_cancel(&flow.url, &cancel),
             cookie: self.cookie(FLOW_COOKIE, &value, life.nut.saturating_add(life.redeem)),
             expires_in: life.nut,
+            compare: server
+                .config()
+                .compare_code
+                .then(|| flow.flow.compare_code()),
             flow,
         })
     }

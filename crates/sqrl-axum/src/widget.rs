@@ -18,7 +18,7 @@
 //! `local` when handed to the SQRL app on this device, `no-local` when none answered,
 //! `error`), and `data-detail` the status's detail when the server sent one (absent
 //! otherwise), for styling and tests. Its parts carry the classes `sqrl-qr`, `sqrl-status`,
-//! `sqrl-countdown`, `sqrl-new-code`, `sqrl-same-device`, `sqrl-link`, `sqrl-paste` and
+//! `sqrl-compare` (the compare code), `sqrl-countdown`, `sqrl-new-code`, `sqrl-same-device`, `sqrl-link`, `sqrl-paste` and
 //! `sqrl-url`; an element that already contains a `.sqrl-status` keeps its own markup and the
 //! widget fills in the parts it finds.
 //!
@@ -48,6 +48,7 @@
 //! | `retry_ms` | number | how long to wait before reconnecting or re-polling |
 //! | `redeem_window_s` | number | seconds a confirmed login may be redeemed (a page retries a redemption answered `503` within it) |
 //! | `after_login` | string | where to send the browser once it is logged in ([`HttpSettings::after_login`](crate::HttpSettings::after_login)) |
+//! | `compare` | number | the compare code, 10 to 99, that the phone's question quotes ("The login page shows 47"); the page shows it beside the QR code. Absent when the site turned it off ([`Config::compare_code`](sqrl_server::Config::compare_code)) |
 //!
 //! `429` when this client asked for too many codes; `503` ("try again") when a backend is
 //! down, the code limit's included.

@@ -80,6 +80,8 @@ fn new_login_code_is_json_with_a_flow_cookie() {
     assert_eq!(page.issued_at, T0);
     assert_eq!(t.status(&page), Ok(sqrl_server::Status::New));
     assert!(!t.flow_stored(&page.flow), "a code stores nothing");
+    // The compare code the phone's question quotes (spec/server.md §3).
+    assert_eq!(json["compare"], u64::from(page.flow.compare_code()));
 }
 
 /// Before, the JSON and SSE replies carried none of the pages' protective headers.

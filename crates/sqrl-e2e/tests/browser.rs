@@ -93,11 +93,16 @@ impl Phone {
 
     /// `sqrl login URL`, waiting at the site's question for the test to answer.
     fn login(&self, url: &str) -> (Process, ChildStdin) {
+        self.login_to(url, Stdio::null())
+    }
+
+    /// [`Phone::login`] with its standard error (the prompts) going to `prompts`.
+    fn login_to(&self, url: &str, prompts: Stdio) -> (Process, ChildStdin) {
         let mut child = self
             .command(&["login", url])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(prompts)
             .spawn()
             .unwrap();
         let stdin = child.stdin.take().unwrap();
@@ -197,11 +202,30 @@ fn the_site_in_a_real_browser() {
     let c = {
         let c = driver.session(&dir.join("profile-c"));
         let qr = c.login_page(&site.base);
-        let (process, stdin) = phone.login(&qr);
+        // Show-and-compare: the page shows a code beside the QR code and the question of
+        // the phone quotes it (a known account is asked).
+        let compare = c.text(".sqrl-compare-code");
+        assert!(
+            compare.len() == 2 && compare.bytes().all(|b| b.is_ascii_digit()),
+            "the page shows a two-digit code: {compare:?}"
+        );
+        assert_eq!(
+            c.run("return document.querySelector('.sqrl-compare').hidden;")
+                .as_bool(),
+            Some(false)
+        );
+        let prompts = dir.join("login-c.out");
+        let (process, stdin) =
+            phone.login_to(&qr, Stdio::from(std::fs::File::create(&prompts).unwrap()));
         c.wait_status("scanned");
         // b knows nothing of c's flow: its redeem is refused and its page stays "new".
         let refused = b.run("return fetch('/sqrl/redeem', {method: 'POST'}).then(r => r.status);");
         assert_eq!(finish(process, stdin, "1\n"), Some(0));
+        let asked = std::fs::read_to_string(&prompts).unwrap();
+        assert!(
+            asked.contains(&format!("The login page shows {compare} and")),
+            "the question quotes the page's code {compare}: {asked}"
+        );
         c.wait("c's account page", Duration::from_secs(10), |c| {
             c.url().ends_with("/account")
         });

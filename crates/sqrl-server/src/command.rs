@@ -208,12 +208,19 @@ fn command(
 fn login_question(config: &Config, flow: &Flow) -> Ask {
     let host = config.host_name();
     let seconds = flow.issued_at() % 86_400;
+    let opened = format!("{:02}:{:02} UTC", seconds / 3600, seconds % 3600 / 60);
+    let page = if config.compare_code {
+        format!(
+            "The login page shows {} and was opened at {opened}.",
+            flow.id().compare_code()
+        )
+    } else {
+        format!("The login page was opened at {opened}.")
+    };
     let message = format!(
-        "Log in to {host} in {} from {}? The login page was opened at {:02}:{:02} UTC.",
+        "Log in to {host} in {} from {}? {page}",
         flow.browser(),
         flow.browser_ip(),
-        seconds / 3600,
-        seconds % 3600 / 60
     );
     Ask::new(message.clone())
         .with_button("Log in", None)

@@ -40,6 +40,11 @@ pub struct Config {
     /// forgotten with the last process, and a code used before a restart must not open a new
     /// flow after it (a nut stays single use). 0 (the default) refuses nothing.
     pub codes_not_before: u64,
+    /// Quote the flow's compare code ([`FlowId::compare_code`](crate::FlowId::compare_code))
+    /// in the login question: "The login page shows 47." On by default: the login widget's
+    /// own markup shows the code beside the QR code (`/sqrl/new` answers it as `compare`).
+    /// Turn it off for a page that shows the QR code without it.
+    pub compare_code: bool,
 }
 
 impl Config {
@@ -53,6 +58,7 @@ impl Config {
             ask: AskPolicy::default(),
             secret_index: None,
             codes_not_before: 0,
+            compare_code: true,
         }
     }
 

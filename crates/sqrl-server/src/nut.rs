@@ -11,6 +11,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
 use rand_core::CryptoRngCore;
+use sha2::{Digest, Sha256};
 use sqrl_proto::b64;
 
 use crate::useragent::BrowserInfo;
@@ -35,6 +36,21 @@ impl FlowId {
     /// From base64url text.
     pub fn decode(text: &str) -> Option<Self> {
         b64::decode_array(text, "flow").ok().map(Self)
+    }
+
+    /// The flow's compare code, 10 to 99: the login page shows it beside the QR code and the
+    /// phone's question quotes it, so a user asked about a code that is not the one on their
+    /// screen has one more thing that does not match. Derived from the id (SHA-256 under its
+    /// own label), so the page and the SQRL endpoint agree without storing it. It is no
+    /// secret: whoever sees the page sees it (`spec/server.md` §3 says what it stops).
+    pub fn compare_code(&self) -> u8 {
+        let digest = Sha256::new()
+            .chain_update(b"sqrl-rs compare code v1\0")
+            .chain_update(self.0)
+            .finalize();
+        let [a, b, ..]: [u8; 32] = digest.into();
+        // 0..=89 fits in a u8, and so does 10 + it.
+        (u16::from_be_bytes([a, b]) % 90) as u8 + 10
     }
 }
 
@@ -174,6 +190,23 @@ impl NutCodec {
 
 #[cfg(test)]
 mod tests {
+    /// The compare code is two digits and spreads over them: a code that rarely changed
+    /// would match a relayed page's by chance.
+    #[test]
+    fn compare_codes_are_two_digits_and_spread() {
+        let mut seen = std::collections::BTreeSet::new();
+        for i in 0..=u8::MAX {
+            let code = FlowId([i; 16]).compare_code();
+            assert!((10..=99).contains(&code), "{code}");
+            seen.insert(code);
+        }
+        assert!(seen.len() > 60, "only {} distinct codes", seen.len());
+        assert_eq!(
+            FlowId([7; 16]).compare_code(),
+            FlowId([7; 16]).compare_code()
+        );
+    }
+
     use super::*;
     use crate::useragent::{Browser, Os};
 

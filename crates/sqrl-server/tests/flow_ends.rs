@@ -17,8 +17,8 @@ use sqrl_client::keys::{Imk, Iuk, SiteKey};
 use sqrl_proto::{b64, signing_input, Button, Bytes32, ClientParams, Command, RequestBody, Tif};
 use sqrl_server::UnixTime;
 use sqrl_server::{
-    Account, AccountChange, AccountId, Config, Decision, Endpoint, Flow, Incoming, Phase, Refusal,
-    Snapshot, Status,
+    Account, AccountChange, AccountId, Config, Decision, Endpoint, Flow, FlowId, Incoming, Phase,
+    Refusal, Snapshot, Status,
 };
 
 const T0: u64 = 1_800_000_000;
@@ -40,6 +40,8 @@ struct Exchange {
     query: String,
     /// What the next request echoes as `server`.
     server_text: String,
+    /// The flow of the login page's code.
+    page: FlowId,
 }
 
 impl Exchange {
@@ -53,6 +55,7 @@ impl Exchange {
             site: imk.site_key(HOST, ""),
             query: format!("nut={}", page.nut),
             server_text: b64::encode(&page.url),
+            page: page.flow,
         }
     }
 
@@ -162,6 +165,39 @@ fn a_known_accounts_query_with_btn_2_rejects_the_flow_without_failing() {
         x.account,
         Some(account_of(&x.site, &Iuk::from_bytes([9; 32]), false))
     );
+}
+
+/// Show-and-compare: the question quotes the code the login page shows beside its QR code,
+/// so a user shown a relayed code is asked about a number that is not on their screen.
+#[test]
+fn the_login_question_quotes_the_code_the_page_shows() {
+    let imk = Imk::from_bytes([8; 32]);
+    let mut x = Exchange::new(&imk);
+    x.account = Some(account_of(&x.site, &Iuk::from_bytes([9; 32]), false));
+    let code = x.page.compare_code();
+    assert!((10..=99).contains(&code));
+    let query = x.send(&x.params(Command::Query, None), None);
+    let ask = sqrl_proto::ServerParams::decode(&query.response.body)
+        .unwrap()
+        .ask
+        .unwrap();
+    let shows = format!("The login page shows {code} and was opened at ");
+    assert!(ask.message.contains(&shows), "{}", ask.message);
+    assert!(ask.message.contains("Firefox"), "{}", ask.message);
+
+    // A site whose page does not show the code leaves it out of the question.
+    let mut x = Exchange::new(&imk);
+    let mut config = Config::new(HOST);
+    config.compare_code = false;
+    x.server = Endpoint::new(config, &[1; 32], &[2; 32]);
+    x.account = Some(account_of(&x.site, &Iuk::from_bytes([9; 32]), false));
+    let query = x.send(&x.params(Command::Query, None), None);
+    let ask = sqrl_proto::ServerParams::decode(&query.response.body)
+        .unwrap()
+        .ask
+        .unwrap();
+    assert!(!ask.message.contains("shows"), "{}", ask.message);
+    assert!(ask.message.contains("The login page was opened at "));
 }
 
 #[test]
