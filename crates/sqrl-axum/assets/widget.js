@@ -9,6 +9,8 @@
 //   data-sqrl-path         the routes' prefix (default: the directory this script was loaded from)
 //   data-sqrl-after-login  where to go once logged in, a path on this site (default: the
 //                          server's `after_login`); the OpenID Connect login page sets it
+//   data-sqrl-new          where to POST for a new code, a path on this site (default: the
+//                          routes' `/new`); the OpenID Connect login page's codes name its app
 // The container's `data-status` holds the current state: `loading`, a flow status (`new`,
 // `scanned`, `confirmed`, `confirmed-elsewhere`, `rejected`, `expired`, `redeemed`, `disabled`,
 // `removed`, or any status a newer server sends), `local` (handed over to the SQRL app on this device),
@@ -95,6 +97,10 @@
     const own = root.dataset.sqrlAfterLogin;
     const pinned = own && /^\/(?!\/)/.test(own) && !/[\\\u0000-\u001f\u007f]/.test(own) ? own : null;
     let afterLogin = pinned || "/", code = null, redeemWindowMs = 60000;
+    // Where codes come from: `data-sqrl-new`, a path on this site (an identity provider's
+    // login page gets codes that name the application), else the routes' own `/new`.
+    const ownNew = root.dataset.sqrlNew;
+    const codeSource = ownNew && /^\/(?!\/)/.test(ownNew) && !/[\\\u0000-\u001f\u007f]/.test(ownNew) ? ownNew : path + "/new";
 
     function show(name, visible) { const e = part(name); if (e) e.hidden = !visible; }
     function stopWatching() {
@@ -201,7 +207,7 @@
       show("new-code", false);
       let r;
       try {
-        r = await fetch(path + "/new", { method: "POST", credentials: "same-origin" });
+        r = await fetch(codeSource, { method: "POST", credentials: "same-origin" });
       } catch (e) {
         render("error", "Could not reach the site. Try again.");
         return;

@@ -412,6 +412,7 @@ async fn login(
     let origin = &f.http.sqrl().server().config().origin;
     let provider = origin.split_once("://").map_or(origin.as_str(), |(_, h)| h);
     let widget = format!("{}/widget.js", f.http.path());
+    let new_code = format!("{}/new", f.http.path());
     let mut response = pages::page(
         StatusCode::OK,
         &LoginPage {
@@ -419,6 +420,7 @@ async fn login(
             provider,
             widget: &widget,
             resume: &resume,
+            new_code: &new_code,
         },
     );
     if let Some(value) = f.http.set_return(&resume, 600) {

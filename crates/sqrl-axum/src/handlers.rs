@@ -12,13 +12,13 @@ use axum::{Json, Router};
 use rand_core::OsRng;
 use serde::Deserialize;
 use serde_json::json;
-use sqrl_proto::MAX_BODY_LEN;
+use sqrl_proto::{b64, MAX_BODY_LEN};
 use sqrl_server::Incoming;
 use sqrl_server::Nut;
 
 use crate::error::ApiError;
 use crate::watch::{self, FlowCookie};
-use crate::{assets, qr, BeginError, SqrlHttp};
+use crate::{assets, qr, BeginError, Begun, SqrlHttp};
 
 impl SqrlHttp {
     /// The routes, with this layer as their state; merge them into the app's router.
@@ -131,24 +131,46 @@ async fn new_flow(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if !http.same_origin(&headers) {
+    new_code_for(&http, peer, &headers, "").await
+}
+
+/// A login code for the browser of `headers` into the application `app` (`""`: the site),
+/// answered as `POST /sqrl/new` answers.
+pub(crate) async fn new_code_for(
+    http: &SqrlHttp,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    app: &str,
+) -> Result<Response, ApiError> {
+    if !http.same_origin(headers) {
         return Err(ApiError::CrossOrigin);
     }
-    let ip = http.client_ip(peer, &headers);
+    let ip = http.client_ip(peer, headers);
     let begun = http
-        .begin(ip, &user_agent(&headers))
+        .begin_for(ip, &user_agent(headers), app)
         .await
         .map_err(|e| match e {
             BeginError::RateLimited => ApiError::TooManyCodes,
             BeginError::Unavailable => ApiError::Unavailable,
         })?;
+    Ok(code_response(http, &begun))
+}
+
+/// The JSON answer of a new login code (the contract in [`crate::widget`]), with the flow
+/// cookie.
+pub(crate) fn code_response(http: &SqrlHttp, begun: &Begun) -> Response {
     let nut = &begun.flow.nut;
     let path = http.path();
+    let app = if begun.app.is_empty() {
+        String::new()
+    } else {
+        format!("&app={}", b64::encode(&begun.app))
+    };
     let mut body = json!({
         "url": begun.flow.url,
         "link": begun.link,
-        "svg": format!("{path}/qr.svg?nut={nut}"),
-        "png": format!("{path}/qr.png?nut={nut}"),
+        "svg": format!("{path}/qr.svg?nut={nut}{app}"),
+        "png": format!("{path}/qr.png?nut={nut}{app}"),
         "expires_in": begun.expires_in,
         "retry_ms": http.retry_ms(),
         "redeem_window_s": http.lifetimes().redeem,
@@ -164,12 +186,14 @@ async fn new_flow(
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    response
 }
 
 #[derive(Deserialize)]
 struct NutQuery {
     nut: String,
+    /// The application the code was minted for, base64url as in its URL.
+    app: Option<String>,
 }
 
 /// The image formats of a QR code.
@@ -187,8 +211,13 @@ async fn qr_image(
     format: QrFormat,
 ) -> Result<Response, ApiError> {
     let server = http.sqrl().server();
-    let url = match server.open_nut(&q.nut) {
-        Some(Nut::Qr(_)) => server.url_for_nut(&q.nut),
+    let app = match q.app.as_deref().map(b64::decode) {
+        None => String::new(),
+        Some(Ok(bytes)) => String::from_utf8(bytes).map_err(|_| ApiError::NotFound)?,
+        Some(Err(_)) => return Err(ApiError::NotFound),
+    };
+    let url = match server.open_nut_for(&q.nut, &app) {
+        Some(Nut::Qr(_)) => server.url_for_app(&q.nut, &app),
         Some(Nut::Reply(_)) | None => return Err(ApiError::NotFound),
     };
     let cache = (header::CACHE_CONTROL, "private, max-age=300");

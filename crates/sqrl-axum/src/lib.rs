@@ -362,6 +362,9 @@ pub struct Begun {
     /// ([`FlowId::compare_code`](sqrl_server::FlowId::compare_code)); `None` when the site
     /// turned it off ([`Config::compare_code`](sqrl_server::Config::compare_code)).
     pub compare: Option<u8>,
+    /// The application the code logs in to ([`SqrlHttp::begin_for`]); empty for the site
+    /// itself.
+    pub app: String,
 }
 
 impl Begun {
@@ -521,6 +524,19 @@ impl SqrlHttp {
     /// A new login code for the browser at `ip` (rate-limited per client; while the limiter
     /// is down, as [`HttpSettings::mint_when_down`] says).
     pub async fn begin(&self, ip: IpAddr, user_agent: &str) -> Result<Begun, BeginError> {
+        self.begin_for(ip, user_agent, "").await
+    }
+
+    /// [`SqrlHttp::begin`] for a login into the application `app` (an identity provider's
+    /// client): the code's URL carries its name, sealed with the nut, and the phone's question
+    /// says "Log in to *app* via *host*" ([`sqrl_server::Endpoint::start_flow_for`]). The
+    /// name is cleaned by [`sqrl_server::app_label`].
+    pub async fn begin_for(
+        &self,
+        ip: IpAddr,
+        user_agent: &str,
+        app: &str,
+    ) -> Result<Begun, BeginError> {
         let sqrl = &self.inner.sqrl;
         let settings = &self.inner.settings;
         match self
@@ -533,7 +549,8 @@ impl SqrlHttp {
         }
         let now = self.now();
         let server = sqrl.server();
-        let flow = server.start_flow(ip, user_agent, now, &mut OsRng);
+        let app = sqrl_server::app_label(app);
+        let flow = server.start_flow_for(ip, user_agent, &app, now, &mut OsRng);
         let cancel = format!(
             "{}{}",
             server.config().origin,
@@ -555,6 +572,7 @@ impl SqrlHttp {
                 .compare_code
                 .then(|| flow.flow.compare_code()),
             flow,
+            app,
         })
     }
 

@@ -11,16 +11,19 @@
 //! <script src="/sqrl/widget.js?v=…" defer></script>
 //! ```
 //!
-//! Link to [`SqrlHttp::widget_src`] (the URL with the script's content hash, cached for a
-//! year) rather than a bare `/sqrl/widget.js` (revalidated on each load). The routes' prefix is
-//! taken from the script's own URL; `data-sqrl-path="/other"` on the element overrides it. The
-//! element's `data-status` attribute tracks the widget's state (a status below, or `loading`,
-//! `local` when handed to the SQRL app on this device, `no-local` when none answered,
-//! `error`), and `data-detail` the status's detail when the server sent one (absent
-//! otherwise), for styling and tests. Its parts carry the classes `sqrl-qr`, `sqrl-status`,
-//! `sqrl-compare` (the compare code), `sqrl-countdown`, `sqrl-new-code`, `sqrl-same-device`, `sqrl-link`, `sqrl-paste` and
-//! `sqrl-url`; an element that already contains a `.sqrl-status` keeps its own markup and the
-//! widget fills in the parts it finds.
+//! Link to [`SqrlHttp::widget_src`] (the URL with the script's content hash, cached for a year)
+//! rather than a bare `/sqrl/widget.js` (revalidated on each load). The routes' prefix is taken
+//! from the script's own URL; `data-sqrl-path="/other"` on the element overrides it.
+//! `data-sqrl-new="/path"` (a path on this site) is where the widget asks for its codes instead
+//! of `<path>/new`: the OpenID Connect login page's route, which answers as `/sqrl/new` does
+//! with codes that name the application. The element's `data-status` attribute tracks the
+//! widget's state (a status below, or `loading`, `local` when handed to the SQRL app on this
+//! device, `no-local` when none answered, `error`), and `data-detail` the status's detail when
+//! the server sent one (absent otherwise), for styling and tests. Its parts carry the classes
+//! `sqrl-qr`, `sqrl-status`, `sqrl-compare` (the compare code), `sqrl-countdown`,
+//! `sqrl-new-code`, `sqrl-same-device`, `sqrl-link`, `sqrl-paste` and `sqrl-url`; an element
+//! that already contains a `.sqrl-status` keeps its own markup and the widget fills in the
+//! parts it finds.
 //!
 //! The widget runs under a strict Content Security Policy; it needs at least
 //! [`CONTENT_SECURITY_POLICY`]'s `img-src http://localhost:25519` (the probe for a SQRL app on

@@ -273,6 +273,16 @@ fn apache_mod_auth_openidc_in_chromium_logs_in_with_sqrl_and_logs_out() {
         "{}",
         browser.text("h1")
     );
+    // Its code names the app (`app=` is base64url of "Team wiki"), in the link and in the QR
+    // image, so the phone's question can say "Log in to Team wiki via ...".
+    let url = browser.text(".sqrl-url");
+    assert!(url.contains("&app=VGVhbSB3aWtp"), "{url}");
+    browser.wait("the QR image", Duration::from_secs(10), |b| {
+        b.run("const i = document.querySelector('.sqrl-qr'); return i.complete && i.naturalWidth > 0;")
+            .as_bool()
+            == Some(true)
+    });
+    assert_eq!(chrome::read_qr(&browser.screenshot()), url);
 
     // The phone logs in; the widget redeems and comes back to the provider: consent.
     phone_answers(&browser.text(".sqrl-url"), &identity);

@@ -43,7 +43,8 @@ fn value<'a>(printed: &'a str, name: &str) -> &'a str {
 fn authlib_relying_party_logs_in_with_sqrl_and_its_negative_cases_are_refused() {
     let dir = temp_dir("e2e-oidc");
     let database = dir.join("site.sqlite");
-    let site = SiteProcess::start(&dir, &["--ask", "off"]);
+    // The site asks known identities (the default): the question names the application.
+    let site = SiteProcess::start(&dir, &[]);
     // Registered while the site runs: it reads clients from the database on each request.
     let wiki = site_command(
         &database,

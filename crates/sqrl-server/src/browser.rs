@@ -57,6 +57,25 @@ pub struct NewFlow {
     pub browser_secret: String,
 }
 
+/// The longest application name a login code carries, in characters.
+pub const APP_LABEL_MAX: usize = 40;
+
+/// An application's name as a login code carries it: control characters dropped, runs of
+/// white space made one space, trimmed, at most [`APP_LABEL_MAX`] characters (cut with "…").
+/// Empty when nothing is left.
+pub fn app_label(name: &str) -> String {
+    let words: Vec<&str> = name
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let joined = words.join(" ");
+    if joined.chars().count() <= APP_LABEL_MAX {
+        return joined;
+    }
+    let cut: String = joined.chars().take(APP_LABEL_MAX - 1).collect();
+    format!("{}…", cut.trim_end())
+}
+
 /// Who redeems a confirmed login.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via<'a> {
@@ -112,16 +131,34 @@ impl Endpoint {
         now: UnixTime,
         rng: &mut impl CryptoRngCore,
     ) -> NewFlow {
+        self.start_flow_for(browser_ip, user_agent, "", now, rng)
+    }
+
+    /// [`Endpoint::start_flow`] for a login into the application `app` (an identity
+    /// provider's client, by the name the site registered; `""` for none): the URL carries
+    /// the name (`&app=`, sealed with the nut) and the phone's question says "Log in to *app*
+    /// via *host*". Pass the name through [`app_label`] first.
+    pub fn start_flow_for(
+        &self,
+        browser_ip: IpAddr,
+        user_agent: &str,
+        app: &str,
+        now: UnixTime,
+        rng: &mut impl CryptoRngCore,
+    ) -> NewFlow {
         let flow = FlowId::generate(rng);
-        let nut = self.codec.mint_qr(&QrNut {
-            flow,
-            issued_at: now.as_secs(),
-            browser_ip,
-            browser: BrowserInfo::from_user_agent(user_agent),
-        });
+        let nut = self.codec.mint_qr_for(
+            &QrNut {
+                flow,
+                issued_at: now.as_secs(),
+                browser_ip,
+                browser: BrowserInfo::from_user_agent(user_agent),
+            },
+            app,
+        );
         NewFlow {
             flow,
-            url: self.url_for_nut(&nut),
+            url: self.url_for_app(&nut, app),
             nut,
             // (Empty, which no check accepts, if the MAC could not be made: it always can.)
             browser_secret: self

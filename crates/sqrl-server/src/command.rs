@@ -159,7 +159,7 @@ fn command(
             AskPolicy::Require => true,
         };
         if ask && !tif.contains(Tif::SQRL_DISABLED) {
-            outcome.ask = Some(login_question(config, flow));
+            outcome.ask = Some(login_question(config, flow, pending.app.as_deref()));
         }
         outcome.sin = config.secret_index.clone();
         return Ok(outcome);
@@ -205,7 +205,7 @@ fn command(
 
 /// The question that names the browser which opened the login page: the defence against
 /// someone showing the user a QR code taken from their own login page.
-fn login_question(config: &Config, flow: &Flow) -> Ask {
+fn login_question(config: &Config, flow: &Flow, app: Option<&str>) -> Ask {
     let host = config.host_name();
     let seconds = flow.issued_at() % 86_400;
     let opened = format!("{:02}:{:02} UTC", seconds / 3600, seconds % 3600 / 60);
@@ -217,8 +217,12 @@ fn login_question(config: &Config, flow: &Flow) -> Ask {
     } else {
         format!("The login page was opened at {opened}.")
     };
+    let target = match app {
+        Some(app) => format!("{app} via {host}"),
+        None => host.to_owned(),
+    };
     let message = format!(
-        "Log in to {host} in {} from {}? {page}",
+        "Log in to {target} in {} from {}? {page}",
         flow.browser(),
         flow.browser_ip(),
     );

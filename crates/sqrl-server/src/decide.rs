@@ -155,6 +155,7 @@ impl Endpoint {
             body,
             params,
             origin: Origin::Qr(qr),
+            app: None,
             client_ip: ip,
             now,
         };

@@ -61,9 +61,26 @@ impl Endpoint {
         format!("sqrl://{}{}?nut={nut}", self.config.host, self.config.path)
     }
 
+    /// The `sqrl://` URL of a nut minted for the application `app`
+    /// ([`Endpoint::start_flow_for`]): [`Endpoint::url_for_nut`] plus `&app=` and the name
+    /// in base64url; without it when `app` is empty.
+    pub fn url_for_app(&self, nut: &str, app: &str) -> String {
+        let url = self.url_for_nut(nut);
+        if app.is_empty() {
+            url
+        } else {
+            format!("{url}&app={}", b64::encode(app))
+        }
+    }
+
     /// Opens a nut minted by this server (`None` for anything else).
     pub fn open_nut(&self, nut: &str) -> Option<Nut> {
         self.codec.open(nut)
+    }
+
+    /// Opens a nut minted for the application `app` (`""`: none).
+    pub fn open_nut_for(&self, nut: &str, app: &str) -> Option<Nut> {
+        self.codec.open_for(nut, app)
     }
 
     /// The same-device link: the QR URL plus `can=` (where the client sends the browser when

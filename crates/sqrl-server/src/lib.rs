@@ -39,7 +39,9 @@ pub mod useragent;
 pub use account::{
     Account, AccountChange, AccountGuard, AccountId, AccountNotice, Accounts, Session,
 };
-pub use browser::{BrowserError, NewFlow, RedeemSnapshot, SessionDraft, Via};
+pub use browser::{
+    app_label, BrowserError, NewFlow, RedeemSnapshot, SessionDraft, Via, APP_LABEL_MAX,
+};
 pub use config::{AskPolicy, Config};
 pub use driver::{SqrlServer, DEFAULT_SCAN_RULE};
 pub use endpoint::Endpoint;

@@ -97,6 +97,15 @@ impl core::fmt::Debug for NutCodec {
     }
 }
 
+/// The seal's associated data: the flow id, then the application's name (none before it was
+/// added, so the nuts of codes without one are unchanged).
+fn aad(flow: &FlowId, app: &str) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(16 + app.len());
+    aad.extend_from_slice(&flow.0);
+    aad.extend_from_slice(app.as_bytes());
+    aad
+}
+
 fn ip_bytes(ip: IpAddr) -> [u8; 16] {
     match ip {
         IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
@@ -128,6 +137,14 @@ impl NutCodec {
 
     /// The nut for a QR code.
     pub fn mint_qr(&self, nut: &QrNut) -> String {
+        self.mint_qr_for(nut, "")
+    }
+
+    /// The nut for a QR code whose URL names the application `app` (`&app=`, see
+    /// [`Endpoint::start_flow_for`](crate::Endpoint::start_flow_for)): the name is
+    /// authenticated with the nut (the seal's associated data), so a relayed code cannot be
+    /// given another application's name. `""`: no application.
+    pub fn mint_qr_for(&self, nut: &QrNut, app: &str) -> String {
         let mut data = [0u8; QR_PLAIN];
         // u32 seconds last until 2106.
         data[..4].copy_from_slice(&(nut.issued_at.min(u64::from(u32::MAX)) as u32).to_le_bytes());
@@ -136,7 +153,7 @@ impl NutCodec {
         data[21] = nut.browser.os as u8;
         let tag = self
             .cipher
-            .encrypt_in_place_detached(&Self::nonce(&nut.flow), &nut.flow.0, &mut data)
+            .encrypt_in_place_detached(&Self::nonce(&nut.flow), &aad(&nut.flow, app), &mut data)
             .map(<[u8; 16]>::from)
             .unwrap_or([0; 16]);
         let mut out = Vec::with_capacity(QR_LEN);
@@ -156,6 +173,12 @@ impl NutCodec {
 
     /// Reads a nut; `None` for anything we did not mint (forged, altered, wrong length).
     pub fn open(&self, text: &str) -> Option<Nut> {
+        self.open_for(text, "")
+    }
+
+    /// [`NutCodec::open`] for a QR nut minted by [`NutCodec::mint_qr_for`] with `app`
+    /// (`None` when the application's name is not the one it was minted with).
+    pub fn open_for(&self, text: &str, app: &str) -> Option<Nut> {
         if text.len() > 80 {
             return None;
         }
@@ -169,7 +192,7 @@ impl NutCodec {
                 self.cipher
                     .decrypt_in_place_detached(
                         &Self::nonce(&flow),
-                        &flow.0,
+                        &aad(&flow, app),
                         &mut data,
                         &Tag::from(tag),
                     )

@@ -39,6 +39,9 @@ pub struct Pending {
     pub(crate) body: RequestBody,
     pub(crate) params: ClientParams,
     pub(crate) origin: Origin,
+    /// The application the code was minted for (`&app=` in its URL; only on the first
+    /// request of an exchange, which is the one asked).
+    pub(crate) app: Option<String>,
     pub(crate) client_ip: IpAddr,
     pub(crate) now: UnixTime,
 }
@@ -121,13 +124,26 @@ impl Endpoint {
         if nuts.next().is_some() {
             return Err(refused(Refusal::DuplicatedNut));
         }
-        let origin = match self.codec.open(nut).ok_or(refused(Refusal::UnknownNut))? {
+        // A code minted for an application names it in its URL (`&app=`, sealed with the
+        // nut), which the first request echoes: read it there (a client may trim the request
+        // URL's query, never the echo). A name that is not the minted one, or two of them,
+        // opens no nut.
+        let app = match app_in_echo(body.server_text()) {
+            Ok(app) => app,
+            Err(()) => return Err(refused(Refusal::UnknownNut)),
+        };
+        let opened = self
+            .codec
+            .open_for(nut, &app)
+            .ok_or(refused(Refusal::UnknownNut))?;
+        let qr_app = matches!(opened, Nut::Qr(_)).then_some(app);
+        let origin = match opened {
             Nut::Qr(qr) => {
                 // The first request echoes the very URL we issued for this nut (with or
                 // without the same-device `can=`), byte for byte.
                 let echoed =
                     b64::decode(body.server_text()).map_err(|_| refused(Refusal::EchoMismatch))?;
-                let expected = self.url_for_nut(nut);
+                let expected = self.url_for_app(nut, qr_app.as_deref().unwrap_or_default());
                 let tail = echoed
                     .strip_prefix(expected.as_bytes())
                     .ok_or(refused(Refusal::EchoMismatch))?;
@@ -157,11 +173,38 @@ impl Endpoint {
             body,
             params,
             origin,
+            app: qr_app.filter(|name| !name.is_empty()),
             // A dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d; nuts keep them as
             // IPv4, so compare like with like.
             client_ip: incoming.client_ip.to_canonical(),
             now: incoming.now,
         })
+    }
+}
+
+/// The application named by an echoed `sqrl://` URL (`""` for none, and for an echo that is
+/// not a URL: a reply); `Err` for a name that cannot be ours (not base64url of UTF-8, empty,
+/// or given twice).
+fn app_in_echo(server_text: &str) -> Result<String, ()> {
+    let Some(url) = b64::decode(server_text)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .filter(|text| text.starts_with("sqrl://"))
+    else {
+        return Ok(String::new());
+    };
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    let mut apps = query
+        .split('&')
+        .filter_map(|pair| pair.strip_prefix("app="));
+    match (apps.next(), apps.next()) {
+        (None, _) => Ok(String::new()),
+        (Some(text), None) => b64::decode(text)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .filter(|name| !name.is_empty())
+            .ok_or(()),
+        (Some(_), Some(_)) => Err(()),
     }
 }
 

@@ -46,8 +46,19 @@ struct Exchange {
 
 impl Exchange {
     fn new(imk: &Imk) -> Self {
+        Self::new_for(imk, "")
+    }
+
+    /// A login page of an identity provider for the application `app`.
+    fn new_for(imk: &Imk, app: &str) -> Self {
         let server = Endpoint::new(Config::new(HOST), &[1; 32], &[2; 32]);
-        let page = server.start_flow(browser_ip(), FIREFOX, UnixTime::from_secs(T0), &mut OsRng);
+        let page = server.start_flow_for(
+            browser_ip(),
+            FIREFOX,
+            app,
+            UnixTime::from_secs(T0),
+            &mut OsRng,
+        );
         Self {
             server,
             flow: None,
@@ -198,6 +209,71 @@ fn the_login_question_quotes_the_code_the_page_shows() {
         .unwrap();
     assert!(!ask.message.contains("shows"), "{}", ask.message);
     assert!(ask.message.contains("The login page was opened at "));
+}
+
+/// An identity provider's login page: the question names the application and the provider
+/// ("Log in to Wiki via example.com"); the name is sealed with the nut, so a code cannot be
+/// relabelled, nor its label dropped.
+#[test]
+fn the_login_question_names_the_application_of_the_code() {
+    let imk = Imk::from_bytes([8; 32]);
+    let mut x = Exchange::new_for(&imk, "Wiki");
+    x.account = Some(account_of(&x.site, &Iuk::from_bytes([9; 32]), false));
+    let url = String::from_utf8(b64::decode(&x.server_text).unwrap()).unwrap();
+    assert!(
+        url.ends_with(&format!("&app={}", b64::encode("Wiki"))),
+        "{url}"
+    );
+    let query = x.send(&x.params(Command::Query, None), None);
+    let ask = sqrl_proto::ServerParams::decode(&query.response.body)
+        .unwrap()
+        .ask
+        .unwrap();
+    assert!(
+        ask.message
+            .starts_with("Log in to Wiki via example.com in Firefox"),
+        "{}",
+        ask.message
+    );
+
+    // Relabelled, or the label dropped: the nut does not open.
+    for forged in [
+        url.replace(&b64::encode("Wiki"), &b64::encode("Bank")),
+        url.replace(&format!("&app={}", b64::encode("Wiki")), ""),
+        format!("{url}&app={}", b64::encode("Wiki")),
+    ] {
+        let mut x = Exchange::new_for(&imk, "Wiki");
+        let nut = x.query.clone();
+        x.server_text = b64::encode(&forged);
+        x.query = nut;
+        let params = x.params(Command::Query, None);
+        let client = params.encode().unwrap();
+        let message = signing_input(&client, &x.server_text);
+        let ids = x.site.sign(&message);
+        let body = RequestBody::new(client, x.server_text.clone(), &ids, None, None).encode();
+        let refused = x
+            .server
+            .receive(&Incoming {
+                query: &x.query,
+                body: body.as_bytes(),
+                client_ip: browser_ip(),
+                now: UnixTime::from_secs(T0 + 5),
+            })
+            .unwrap_err();
+        assert_eq!(refused.refusal, Refusal::UnknownNut, "{forged}");
+    }
+}
+
+/// Names come cleaned and bounded: no control characters, one space between words, at most
+/// 40 characters.
+#[test]
+fn application_names_are_cleaned_before_a_code_carries_them() {
+    assert_eq!(sqrl_server::app_label("  My\tWiki\n\u{7}  "), "My Wiki");
+    assert_eq!(sqrl_server::app_label("\u{1b}[2J"), "[2J");
+    assert_eq!(sqrl_server::app_label(" \n "), "");
+    let long = sqrl_server::app_label(&"x".repeat(100));
+    assert_eq!(long.chars().count(), sqrl_server::APP_LABEL_MAX);
+    assert!(long.ends_with('…'));
 }
 
 #[test]

@@ -26,6 +26,8 @@ use crate::SqrlHttp;
 
 /// The path of the page after the SQRL login (the login page's way back).
 pub(crate) const CONTINUE_PATH: &str = "/oidc/continue";
+/// Where the login page's widget gets its codes: codes that name the application.
+pub(crate) const NEW_CODE_PATH: &str = "/oidc/new";
 /// The consent form's target.
 pub(crate) const CONSENT_PATH: &str = "/oidc/consent";
 /// The applications page.

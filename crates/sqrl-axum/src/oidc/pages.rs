@@ -16,6 +16,7 @@ pub(crate) struct LoginPage<'a> {
     pub(crate) provider: &'a str,
     pub(crate) widget: &'a str,
     pub(crate) resume: &'a str,
+    pub(crate) new_code: &'a str,
 }
 
 #[derive(Template)]

@@ -1,7 +1,9 @@
 //! The provider's routes: each loads what the request names, asks `sqrl-oidc`, commits.
 
 use axum::body::Bytes;
-use axum::extract::{Query, RawQuery, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -15,7 +17,7 @@ use sqrl_oidc::{
 use sqrl_server::StoreError;
 
 use super::pages::{self, AppRow, AppsPage, ConsentPage, Form, LoginPage, MessagePage};
-use super::{OidcProvider, APPS_PATH, CONSENT_PATH, CONTINUE_PATH, REVOKE_PATH};
+use super::{OidcProvider, APPS_PATH, CONSENT_PATH, CONTINUE_PATH, NEW_CODE_PATH, REVOKE_PATH};
 use crate::SignedIn;
 
 impl OidcProvider {
@@ -26,6 +28,7 @@ impl OidcProvider {
             .route(sqrl_oidc::JWKS_PATH, get(jwks))
             .route(sqrl_oidc::AUTHORIZE_PATH, get(authorize).post(authorize))
             .route(CONTINUE_PATH, get(resume))
+            .route(NEW_CODE_PATH, post(new_code))
             .route(CONSENT_PATH, post(consent))
             .route(sqrl_oidc::TOKEN_PATH, post(token))
             .route(sqrl_oidc::USERINFO_PATH, get(userinfo).post(userinfo))
@@ -135,6 +138,7 @@ impl OidcProvider {
             return pages::unavailable_page(&e);
         }
         let resume = format!("{CONTINUE_PATH}?req={}", id.text);
+        let new_code = format!("{NEW_CODE_PATH}?req={}", id.text);
         let widget = format!("{}/widget.js", self.http().path());
         let provider = self
             .issuer()
@@ -147,6 +151,7 @@ impl OidcProvider {
                 provider,
                 widget: &widget,
                 resume: &resume,
+                new_code: &new_code,
             },
         );
         if let Some(value) = self.http().set_return(&resume, sqrl_oidc::PENDING_LIFETIME) {
@@ -284,6 +289,25 @@ async fn resume(
         }
     }
     response
+}
+
+/// `POST /oidc/new?req=…`: a login code for the login page of a pending request, naming its
+/// application, so the phone's question says "Log in to *app* via *host*". Answered as
+/// `POST /sqrl/new` is; `404` for a request that is gone (the widget offers a new code, and
+/// the page's reload shows why).
+async fn new_code(
+    State(p): State<OidcProvider>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(q): Query<ReqQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let client = match load_pending(&p, &q.req).await {
+        Ok((_, _, client)) => client,
+        Err(response) => return response,
+    };
+    crate::handlers::new_code_for(p.http(), peer, &headers, &client.name)
+        .await
+        .into_response()
 }
 
 #[derive(Deserialize)]

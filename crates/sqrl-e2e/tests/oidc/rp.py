@@ -48,15 +48,21 @@ def query(location):
 identity = IDENTITY
 
 
-def sqrl_login():
-    """The login page's widget, done by hand: a code, the phone (`sqrl login`), redeem."""
-    code = browser.post(f"{BASE}/sqrl/new", headers={"Origin": BASE}).json()
+last_prompts = ""
+
+
+def sqrl_login(new_code="/sqrl/new"):
+    """The login page's widget, done by hand: a code (from the page's `data-sqrl-new`), the
+    phone (`sqrl login --yes`, which answers the site's question with its first button), redeem."""
+    global last_prompts
+    code = browser.post(BASE + new_code, headers={"Origin": BASE}).json()
     done = subprocess.run(
-        [SQRL, "login", code["url"], "--danger-loopback-http"],
-        input="y\n", capture_output=True, text=True,
+        [SQRL, "login", "--yes", code["url"], "--danger-loopback-http"],
+        capture_output=True, text=True,
         env={"SQRL_IDENTITY": identity, "SQRL_PASSWORD": "correct horse battery staple"},
     )
     check(done.returncode == 0, f"the sqrl command logs in ({done.stderr.strip()[-200:]})")
+    last_prompts = done.stderr
     redeemed = browser.post(f"{BASE}/sqrl/redeem", headers={"Origin": BASE})
     check(redeemed.status_code == 200, "the browser redeems the login")
     return redeemed.json()["redirect"]
@@ -92,8 +98,16 @@ def follow_to_code(uri):
         if "data-sqrl-login" in page:
             resume = re.search(r'data-sqrl-after-login="([^"]+)"', page).group(1)
             resume = resume.replace("&amp;", "&")
-            check("Log in to Wiki" in page, "the login page names the application")
-            check(sqrl_login() == resume, "redeem returns the browser to the provider")
+            new_code = re.search(r'data-sqrl-new="([^"]+)"', page).group(1).replace("&amp;", "&")
+            check(new_code.startswith("/oidc/new?req="), "the widget gets its codes from the provider")
+            app = "Wiki" if "Log in to Wiki" in page else "Notes"
+            check(f"Log in to {app}" in page, "the login page names the application")
+            code = browser.post(BASE + new_code, headers={"Origin": BASE})
+            check(code.status_code == 200, "the provider gives the page a code")
+            named = query(code.json()["url"].replace("sqrl://", "http://")).get("app", "")
+            check(base64.urlsafe_b64decode(named + "=" * (-len(named) % 4)).decode() == app,
+                  "the code names the application (app=)")
+            check(sqrl_login(new_code) == resume, "redeem returns the browser to the provider")
             response = browser.get(BASE + resume, allow_redirects=False)
             continue
         if 'name="decision"' in page:
@@ -225,4 +239,12 @@ check(r.status_code == 303 and r.headers["location"] == LOGOUT_BACK + "?state=by
 uri, state, verifier, nonce = authorize(rp(), prompt="none")
 r = browser.get(uri, allow_redirects=False)
 check(query(r.headers["location"]).get("error") == "login_required", "after logout, prompt=none is login_required")
+
+# 9. A known identity is asked by the site; the question names the application and the
+# provider ("Log in to Wiki via 127.0.0.1 in ...").
+uri, state, verifier, nonce = authorize(rp())
+follow_to_code(uri)
+host = urlparse(BASE).hostname
+check(f"Log in to Wiki via {host} in " in last_prompts,
+      f"the phone's question names the application and the provider: {last_prompts[-400:]}")
 print(f"{checks} checks passed")
