@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::client::Client;
+use crate::keys::KeyRing;
 use crate::refusal::Refusal;
 
 /// The longest parameter value accepted (a `state` or `nonce` longer than this is abuse).
@@ -65,6 +66,10 @@ pub struct AuthRequest {
     pub max_age: Option<u64>,
     /// The PKCE S256 challenge.
     pub code_challenge: Option<String>,
+    /// The `sub` of the request's `id_token_hint` ([`check_id_token_hint`]): the user the
+    /// client expects. A session of another user is then no login for this request.
+    #[serde(default)]
+    pub hint_sub: Option<String>,
 }
 
 /// Where a refusal of the authorization endpoint goes.
@@ -205,7 +210,36 @@ pub fn validate(params: &Params, client: Option<&Client>) -> Result<AuthRequest,
         prompt,
         max_age,
         code_challenge,
+        hint_sub: None,
     })
+}
+
+/// The `sub` of the request's `id_token_hint` (OpenID Connect Core §3.1.2.1), for
+/// [`AuthRequest::hint_sub`]: an ID token this provider signed, for this `client` (its `aud`),
+/// issued by `issuer`; expired hints are accepted, as the specification allows. `None`
+/// without a hint; a hint that is not such a token is refused to the client
+/// (`invalid_request`).
+pub fn check_id_token_hint(
+    params: &Params,
+    client: &Client,
+    keys: &KeyRing,
+    issuer: &str,
+    now: u64,
+) -> Result<Option<String>, Refusal> {
+    let hint = params
+        .one("id_token_hint")
+        .map_err(|_| Refusal::InvalidIdTokenHint)?;
+    let Some(hint) = hint else {
+        return Ok(None);
+    };
+    let claims = keys.verify(hint, now).ok_or(Refusal::InvalidIdTokenHint)?;
+    let text = |name: &str| claims.get(name).and_then(serde_json::Value::as_str);
+    if text("iss") != Some(issuer) || text("aud") != Some(client.id.as_str()) {
+        return Err(Refusal::InvalidIdTokenHint);
+    }
+    text("sub")
+        .map(|sub| Some(sub.to_owned()))
+        .ok_or(Refusal::InvalidIdTokenHint)
 }
 
 fn parse_prompt(value: Option<&str>) -> Result<Prompt, Refusal> {
@@ -251,6 +285,10 @@ fn is_s256_challenge(challenge: &str) -> bool {
 pub struct Login {
     /// When the user logged in with SQRL (Unix seconds).
     pub auth_time: u64,
+    /// The request's `id_token_hint` names another user ([`AuthRequest::hint_sub`]
+    /// compared with the session user's `sub` for the client): the session does not answer
+    /// this request; only a login made for it does.
+    pub other_than_hinted: bool,
 }
 
 /// What the user sees next.
@@ -264,24 +302,25 @@ pub enum Next {
     Issue,
 }
 
-/// What a pending request needs now. `started_at` is when the request arrived: a login at or
-/// after it is fresh for this request (it satisfies `prompt=login` and `max_age`, even 0);
+/// What a pending request needs now. `login_shown_at` is when the request's login page was
+/// shown ([`Pending::login_shown_at`](crate::Pending::login_shown_at)): a login at or after it
+/// is fresh for this request (it satisfies `prompt=login` and `max_age`, even 0);
 /// `consented_now` means the user just agreed on the consent page of this request.
 pub fn next(
     request: &AuthRequest,
     client: &Client,
     login: Option<Login>,
-    started_at: u64,
+    login_shown_at: u64,
     has_consent: bool,
     consented_now: bool,
     now: u64,
 ) -> Result<Next, Refusal> {
     let login_ok = login.is_some_and(|l| {
-        let fresh = l.auth_time >= started_at;
+        let fresh = l.auth_time >= login_shown_at;
         let recent = request
             .max_age
             .is_none_or(|max| now.saturating_sub(l.auth_time) <= max);
-        fresh || (!request.prompt.login && recent)
+        fresh || (!request.prompt.login && recent && !l.other_than_hinted)
     });
     if !login_ok {
         return if request.prompt.none {

@@ -176,7 +176,10 @@ fn request(c: &Client, extra: &[(&str, &str)]) -> AuthRequest {
 fn prompt_and_max_age_decide_whether_to_log_in_again() {
     let c = client(true);
     let plain = request(&c, &[]);
-    let old = Some(Login { auth_time: 100 });
+    let old = Some(Login {
+        auth_time: 100,
+        other_than_hinted: false,
+    });
     assert_eq!(
         next(&plain, &c, None, 1000, false, false, 1000),
         Ok(Next::Login)
@@ -194,7 +197,10 @@ fn prompt_and_max_age_decide_whether_to_log_in_again() {
         next(&login, &c, old, 1000, true, false, 1000),
         Ok(Next::Login)
     );
-    let fresh = Some(Login { auth_time: 1000 });
+    let fresh = Some(Login {
+        auth_time: 1000,
+        other_than_hinted: false,
+    });
     assert_eq!(
         next(&login, &c, fresh, 1000, true, false, 1001),
         Ok(Next::Issue)
@@ -236,5 +242,67 @@ fn prompt_and_max_age_decide_whether_to_log_in_again() {
     assert_eq!(
         next(&plain, &first_party, old, 1000, false, false, 1000),
         Ok(Next::Issue)
+    );
+}
+
+/// Before, `id_token_hint` was ignored at the authorization endpoint: `prompt=none` with a
+/// hint naming user A answered with a code for user B, who was logged in.
+#[test]
+fn a_session_of_another_user_than_the_id_token_hint_names_is_no_login() {
+    let c = client(true);
+    let other = Some(Login {
+        auth_time: 100,
+        other_than_hinted: true,
+    });
+    let none = request(&c, &[("prompt", "none")]);
+    assert_eq!(
+        next(&none, &c, other, 1000, true, false, 1000),
+        Err(Refusal::LoginRequired)
+    );
+    let plain = request(&c, &[]);
+    assert_eq!(
+        next(&plain, &c, other, 1000, true, false, 1000),
+        Ok(Next::Login)
+    );
+    // A login made for this request answers it, whoever logged in: no loop.
+    let fresh = Some(Login {
+        auth_time: 1000,
+        other_than_hinted: true,
+    });
+    assert_eq!(
+        next(&plain, &c, fresh, 1000, true, false, 1001),
+        Ok(Next::Issue)
+    );
+}
+
+#[test]
+fn an_id_token_hint_must_be_ours_for_the_client() {
+    use crate::keys::{KeyRing, SigningKey};
+    use serde_json::json;
+    let c = client(true);
+    let key = SigningKey::generate(Alg::EdDsa, 0).unwrap();
+    let ring = KeyRing::from_records(vec![key.record().clone()]).unwrap();
+    let sign = |claims| ring.active(Alg::EdDsa, 0).unwrap().sign(&claims).unwrap();
+    let hint = |token: &str| params(&c, &[("id_token_hint", token)]);
+    let check = |p: &Params| check_id_token_hint(p, &c, &ring, "https://idp", 10);
+    // Expired long ago: still a hint.
+    let good = sign(json!({"iss": "https://idp", "aud": c.id, "sub": "u1", "exp": 1}));
+    assert_eq!(check(&hint(&good)), Ok(Some("u1".into())));
+    assert_eq!(check(&params(&c, &[])), Ok(None));
+    for bad in [
+        sign(json!({"iss": "https://other", "aud": c.id, "sub": "u1"})),
+        sign(json!({"iss": "https://idp", "aud": "another-client", "sub": "u1"})),
+        sign(json!({"iss": "https://idp", "aud": c.id})),
+        "not.a.token".to_owned(),
+    ] {
+        assert_eq!(
+            check(&hint(&bad)),
+            Err(Refusal::InvalidIdTokenHint),
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        Refusal::InvalidIdTokenHint.audience(),
+        crate::refusal::Audience::Redirect
     );
 }

@@ -28,8 +28,8 @@ pub mod testkit;
 mod token;
 
 pub use authorize::{
-    client_id as authorize_client_id, next, validate, AuthRequest, AuthorizeRefusal, Login, Next,
-    Params, Prompt, MAX_PARAM_LEN,
+    check_id_token_hint, client_id as authorize_client_id, next, validate, AuthRequest,
+    AuthorizeRefusal, Login, Next, Params, Prompt, MAX_PARAM_LEN,
 };
 pub use client::{
     check_redirect_uri, Client, ClientSecret, Registration, RegistrationError, SubjectType,
@@ -51,7 +51,7 @@ pub use logout::{
 };
 pub use memory::MemoryOidcStore;
 pub use refusal::{Audience, Refusal};
-pub use store::{Consent, OidcStore, Pending, PENDING_LIFETIME};
+pub use store::{Consent, OidcStore, Pending, NOT_SHOWN, PENDING_LIFETIME};
 pub use token::{
     authenticate, bearer, mint, parse as parse_token_request, redeem, subject, userinfo,
     CodeRequest, Credentials, Issued,

@@ -93,6 +93,10 @@ pub enum Refusal {
     /// The user declined to share their login with the application.
     #[error("the user declined")]
     AccessDenied,
+    /// An authorization request's `id_token_hint` is not an ID token this provider signed
+    /// for the client.
+    #[error("id_token_hint is not an ID token this provider issued to the client")]
+    InvalidIdTokenHint,
     /// The login request was not found or has expired (a stale tab).
     #[error("this login request has expired: start again from the application")]
     PendingExpired,
@@ -177,6 +181,7 @@ impl Refusal {
             | PendingExpired
             | InvalidTokenRequest(_)
             | BadIdTokenHint
+            | InvalidIdTokenHint
             | LogoutClientMismatch
             | LogoutClientUnknown
             | UnregisteredPostLogoutUri => "invalid_request",
@@ -226,6 +231,7 @@ impl Refusal {
             | UnknownPrompt
             | PromptNoneCombined
             | InvalidMaxAge
+            | InvalidIdTokenHint
             | LoginRequired
             | ConsentRequired
             | AccessDenied => Audience::Redirect,

@@ -14,13 +14,20 @@ use crate::keys::KeyRecord;
 /// How long a user has to log in and consent after the application sent them (seconds).
 pub const PENDING_LIFETIME: u64 = 600;
 
+/// [`Pending::login_shown_at`] of a request whose login page was not shown.
+pub const NOT_SHOWN: u64 = u64::MAX;
+
 /// An authorization request waiting for the user's login or consent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pending {
     /// The validated request.
     pub request: AuthRequest,
-    /// When it arrived (a login at or after it is fresh for it).
-    pub started_at: u64,
+    /// When its login page was first shown ([`NOT_SHOWN`] until then): a login at or after it
+    /// was made for this request (it satisfies `prompt=login` and `max_age`, and outweighs an
+    /// `id_token_hint` naming someone else). Not the request's arrival: a session made in the
+    /// same second as a `prompt=none` request was not made for it.
+    #[serde(alias = "started_at")]
+    pub login_shown_at: u64,
     /// The browser's session that agreed on the consent page, by its id hash (hex).
     pub consented_by: Option<String>,
     /// When it stops working.

@@ -87,8 +87,9 @@ pub async fn oidc_store_conforms(store: &dyn OidcStore) {
             prompt: Prompt::default(),
             max_age: Some(5),
             code_challenge: None,
+            hint_sub: Some("pairwise-sub".into()),
         },
-        started_at: 1,
+        login_shown_at: 1,
         consented_by: None,
         expires_at: 100,
     };

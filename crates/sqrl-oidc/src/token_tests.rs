@@ -35,6 +35,7 @@ fn grant(c: &Client) -> CodeGrant {
         prompt: Prompt::default(),
         max_age: None,
         code_challenge: Some(CHALLENGE.into()),
+        hint_sub: None,
     };
     issue_code(&request, "acct", 50, 100, &mut OsRng).1
 }

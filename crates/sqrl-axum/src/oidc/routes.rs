@@ -74,15 +74,18 @@ impl OidcProvider {
             (Some(s), Some(by)) => sqrl_oidc::hex(&s.session.id_hash) == *by,
             _ => false,
         };
+        let request = &pending.request;
         let login = session.as_ref().map(|s| Login {
             auth_time: s.session.created_at,
+            other_than_hinted: request.hint_sub.as_ref().is_some_and(|sub| {
+                *sub != sqrl_oidc::subject(client, &s.account.to_hex(), self.pairwise_key())
+            }),
         });
-        let request = &pending.request;
         let next = sqrl_oidc::next(
             request,
             client,
             login,
-            pending.started_at,
+            pending.login_shown_at,
             has_consent,
             consented_now,
             now,
@@ -134,7 +137,11 @@ impl OidcProvider {
     /// (the widget's `data-sqrl-after-login`, and the return cookie for a login through a
     /// CPS link, which lands on the SQRL layer's redeem route).
     async fn login_page(&self, id: &Secret, pending: &Pending, client: &Client) -> Response {
-        if let Err(e) = self.store().put_pending(&id.hash, pending).await {
+        let mut pending = pending.clone();
+        if pending.login_shown_at == sqrl_oidc::NOT_SHOWN {
+            pending.login_shown_at = self.now();
+        }
+        if let Err(e) = self.store().put_pending(&id.hash, &pending).await {
             return pages::unavailable_page(&e);
         }
         let resume = format!("{CONTINUE_PATH}?req={}", id.text);
@@ -228,7 +235,7 @@ async fn authorize(
             Err(e) => return pages::unavailable_page(&e),
         },
     };
-    let request = match sqrl_oidc::validate(&params, client.as_ref()) {
+    let mut request = match sqrl_oidc::validate(&params, client.as_ref()) {
         Ok(r) => r,
         Err(refusal) => return pages::authorize_refusal(&refusal, p.issuer()),
     };
@@ -239,9 +246,14 @@ async fn authorize(
         );
     };
     let now = p.now();
+    request.hint_sub =
+        match sqrl_oidc::check_id_token_hint(&params, &client, &p.keys(), p.issuer(), now) {
+            Ok(sub) => sub,
+            Err(refusal) => return p.refuse_to_client(&request, &refusal),
+        };
     let pending = Pending {
         request,
-        started_at: now,
+        login_shown_at: sqrl_oidc::NOT_SHOWN,
         consented_by: None,
         expires_at: now.saturating_add(sqrl_oidc::PENDING_LIFETIME),
     };

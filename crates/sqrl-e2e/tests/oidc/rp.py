@@ -137,6 +137,7 @@ params = query(location)
 check(params.get("iss") == BASE and params.get("state") == state, "the code comes with iss and state (RFC 9207)")
 token = client.fetch_token(meta["token_endpoint"], authorization_response=location, code_verifier=verifier)
 claims = verify(token["id_token"], nonce)
+claims_token = token["id_token"]
 check(claims["amr"] == ["pop"] and "auth_time" in claims, "the ID token verifies, with nonce, auth_time and amr")
 check(jwt.decode(token["id_token"], jwks).header["alg"] == "RS256", "RS256 by default")
 info = client.get(meta["userinfo_endpoint"]).json()
@@ -218,6 +219,20 @@ check(r.status_code == 200 and "Log out?" in r.text, "another user's id_token_hi
 uri, state, verifier, nonce = authorize(rp(), prompt="none")
 r = browser.get(uri, allow_redirects=False)
 check("code=" in r.headers.get("location", ""), "and the user is still logged in")
+# id_token_hint at the authorization endpoint: a hint naming another user is no login for
+# prompt=none; the user's own hint is; a forged one goes back to the client.
+uri, state, verifier, nonce = authorize(rp(), prompt="none", id_token_hint=others["id_token"])
+r = browser.get(uri, allow_redirects=False)
+check(query(r.headers.get("location", "")).get("error") == "login_required",
+      f"prompt=none with another user's id_token_hint is login_required ({r.status_code} {r.headers.get('location')} {r.text[:200]})")
+uri, state, verifier, nonce = authorize(rp(), prompt="none", id_token_hint=claims_token)
+r = browser.get(uri, allow_redirects=False)
+check("code=" in r.headers.get("location", ""), "prompt=none with the user's own id_token_hint issues a code")
+forged = others["id_token"][:-4] + ("AAAA" if not others["id_token"].endswith("AAAA") else "BBBB")
+uri, state, verifier, nonce = authorize(rp(), prompt="none", id_token_hint=forged)
+r = browser.get(uri, allow_redirects=False)
+check(query(r.headers["location"]).get("error") == "invalid_request",
+      "a forged id_token_hint is invalid_request, sent to the client")
 
 # 8. Logout: alg=none and unregistered URIs refused; a valid hint logs out and returns.
 none_token = ".".join(base64.urlsafe_b64encode(json.dumps(p).encode()).decode().rstrip("=")
