@@ -23,15 +23,34 @@ use crate::SignedIn;
 impl OidcProvider {
     /// The provider's routes (merge them into the app beside [`SqrlHttp::router`](crate::SqrlHttp::router)).
     pub fn router<T>(&self) -> Router<T> {
+        // The endpoints a browser app (a public client with PKCE) calls from its own origin:
+        // readable cross-origin. None of them acts on a cookie, so any origin may: a page
+        // gains nothing a server could not do with the same code, verifier or token.
+        let cors = || axum::middleware::map_response(allow_any_origin);
         Router::new()
-            .route(sqrl_oidc::DISCOVERY_PATH, get(discovery))
-            .route(sqrl_oidc::JWKS_PATH, get(jwks))
+            .route(
+                sqrl_oidc::DISCOVERY_PATH,
+                get(discovery).options(preflight).layer(cors()),
+            )
+            .route(
+                sqrl_oidc::JWKS_PATH,
+                get(jwks).options(preflight).layer(cors()),
+            )
             .route(sqrl_oidc::AUTHORIZE_PATH, get(authorize).post(authorize))
             .route(CONTINUE_PATH, get(resume))
             .route(NEW_CODE_PATH, post(new_code))
             .route(CONSENT_PATH, post(consent))
-            .route(sqrl_oidc::TOKEN_PATH, post(token))
-            .route(sqrl_oidc::USERINFO_PATH, get(userinfo).post(userinfo))
+            .route(
+                sqrl_oidc::TOKEN_PATH,
+                post(token).options(preflight).layer(cors()),
+            )
+            .route(
+                sqrl_oidc::USERINFO_PATH,
+                get(userinfo)
+                    .post(userinfo)
+                    .options(preflight)
+                    .layer(cors()),
+            )
             .route(
                 sqrl_oidc::END_SESSION_PATH,
                 get(end_session).post(end_session),
@@ -208,6 +227,32 @@ fn cached_json(value: serde_json::Value) -> Response {
         HeaderValue::from_static("public, max-age=300"),
     );
     response
+}
+
+/// CORS for the endpoints that never read a cookie: any origin may read their answers.
+async fn allow_any_origin(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
+}
+
+/// A CORS preflight (`OPTIONS`): `GET` and `POST` with `Authorization` (a bearer token, or
+/// `client_secret_basic`) and `Content-Type` (a form), remembered for ten minutes.
+async fn preflight() -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [
+            (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST"),
+            (
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                "Authorization, Content-Type",
+            ),
+            (header::ACCESS_CONTROL_MAX_AGE, "600"),
+        ],
+    )
+        .into_response()
 }
 
 /// The parameters of a GET (query) or POST (form) request.

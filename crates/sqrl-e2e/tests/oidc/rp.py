@@ -181,11 +181,26 @@ token = client.fetch_token(meta["token_endpoint"], authorization_response=locati
 verify(token["id_token"], nonce)
 check(True, "client_secret_post works")
 
-# 5. Pairwise subjects: the public client (EdDSA) sees another sub for the same user.
+# 5. Pairwise subjects: the public client (EdDSA) sees another sub for the same user. It is
+# a browser app on another origin: CORS lets it call the token and UserInfo endpoints.
+SPA = "https://spa.example"
+for endpoint in ("token_endpoint", "userinfo_endpoint", "jwks_uri"):
+    pre = requests.options(meta[endpoint], headers={
+        "Origin": SPA, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type"})
+    check(pre.status_code == 204 and pre.headers.get("access-control-allow-origin") == "*"
+          and "POST" in pre.headers.get("access-control-allow-methods", "")
+          and "authorization" in pre.headers.get("access-control-allow-headers", "").lower(),
+          f"a CORS preflight of the {endpoint} is allowed")
 public = rp(secret=None, client_id=PUBLIC_ID, method="none")
 uri, state, verifier, nonce = authorize(public)
 location = follow_to_code(uri)
-token = public.fetch_token(meta["token_endpoint"], authorization_response=location, code_verifier=verifier)
+token = public.fetch_token(meta["token_endpoint"], authorization_response=location, code_verifier=verifier,
+                           headers={"Origin": SPA})
+info = requests.get(meta["userinfo_endpoint"], headers={
+    "Origin": SPA, "Authorization": "Bearer " + token["access_token"]})
+check(info.status_code == 200 and info.headers.get("access-control-allow-origin") == "*",
+      "a browser app on another origin reads UserInfo")
 other = verify(token["id_token"], nonce, client_id=PUBLIC_ID)
 check(jwt.decode(token["id_token"], jwks).header["alg"] == "EdDSA", "a client registered for EdDSA gets EdDSA")
 check(other["sub"] != claims["sub"], "pairwise: each client sees its own sub")
