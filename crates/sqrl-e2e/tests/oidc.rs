@@ -83,7 +83,7 @@ fn authlib_relying_party_logs_in_with_sqrl_and_its_negative_cases_are_refused() 
         "{listed}"
     );
 
-    let [identity, other] = ["phone.sqrl", "other.sqrl"].map(|name| {
+    let [(identity, rescue_code), (other, _)] = ["phone.sqrl", "other.sqrl"].map(|name| {
         let identity = dir.join(name);
         let made = Command::new(binary("sqrl"))
             .args(["identity", "new", "--enscrypt-iterations", "1"])
@@ -92,7 +92,12 @@ fn authlib_relying_party_logs_in_with_sqrl_and_its_negative_cases_are_refused() 
             .output()
             .unwrap();
         assert!(made.status.success(), "{made:?}");
-        identity
+        let rescue_code = String::from_utf8(made.stdout)
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("Rescue code: ").map(str::to_owned))
+            .expect("the rescue code is printed");
+        (identity, rescue_code)
     });
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc/rp.py");
@@ -107,6 +112,7 @@ fn authlib_relying_party_logs_in_with_sqrl_and_its_negative_cases_are_refused() 
         .arg(binary("sqrl"))
         .arg(&identity)
         .arg(&other)
+        .arg(&rescue_code)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&run.stdout);

@@ -60,6 +60,15 @@ impl OidcProvider {
             .with_state(self.clone())
     }
 
+    /// Whether the account `user` (hex) still exists: a removed identity's codes and tokens
+    /// give nothing.
+    async fn account_exists(&self, user: &str) -> Result<bool, StoreError> {
+        let Some(id) = sqrl_server::AccountId::from_hex(user) else {
+            return Ok(false);
+        };
+        Ok(self.http().store().account(&id).await?.is_some())
+    }
+
     fn now(&self) -> u64 {
         self.http().now().as_secs()
     }
@@ -448,6 +457,12 @@ async fn token(State(p): State<OidcProvider>, headers: HeaderMap, body: Bytes) -
             return pages::json_refusal(&refusal);
         }
     };
+    // The user removed their identity from the site since the login: no tokens.
+    match p.account_exists(&grant.user).await {
+        Ok(true) => {}
+        Ok(false) => return pages::json_refusal(&Refusal::CodeInvalid),
+        Err(e) => return pages::unavailable_json(&e),
+    }
     let issued = match sqrl_oidc::mint(
         p.issuer(),
         client,
@@ -497,6 +512,15 @@ async fn userinfo(State(p): State<OidcProvider>, headers: HeaderMap) -> Response
     let access = match p.store().access(&sqrl_oidc::hash(token)).await {
         Ok(a) => a,
         Err(e) => return pages::unavailable_json(&e),
+    };
+    // A token outlives no account: the user may have removed their identity from the site.
+    let access = match access {
+        Some(a) => match p.account_exists(&a.user).await {
+            Ok(true) => Some(a),
+            Ok(false) => None,
+            Err(e) => return pages::unavailable_json(&e),
+        },
+        None => None,
     };
     match sqrl_oidc::userinfo(access, p.now()) {
         Ok(claims) => {

@@ -3,6 +3,7 @@ Connect provider: the whole login (the SQRL part by the `sqrl` command), then th
 negative cases. Run by crates/sqrl-e2e/tests/oidc.rs; exits non-zero on the first failure.
 
 argv: base client_id client_secret public_client_id sqrl_binary identity other_identity
+rescue_code (of identity)
 """
 import base64
 import json
@@ -18,7 +19,7 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.jose import JsonWebKey, jwt
 from authlib.oidc.core import CodeIDToken
 
-BASE, CLIENT_ID, SECRET, PUBLIC_ID, SQRL, IDENTITY, OTHER_IDENTITY = sys.argv[1:8]
+BASE, CLIENT_ID, SECRET, PUBLIC_ID, SQRL, IDENTITY, OTHER_IDENTITY, RESCUE_CODE = sys.argv[1:9]
 REDIRECT = "http://127.0.0.1:9/cb"
 LOGOUT_BACK = "http://127.0.0.1:9/bye"
 checks = 0
@@ -272,9 +273,23 @@ check(query(r.headers["location"]).get("error") == "login_required", "after logo
 
 # 9. A known identity is asked by the site; the question names the application and the
 # provider ("Log in to Wiki via 127.0.0.1 in ...").
-uri, state, verifier, nonce = authorize(rp())
-follow_to_code(uri)
+client = rp()
+uri, state, verifier, nonce = authorize(client)
+location = follow_to_code(uri)
 host = urlparse(BASE).hostname
 check(f"Log in to Wiki via {host} in " in last_prompts,
       f"the phone's question names the application and the provider: {last_prompts[-400:]}")
+
+# 10. The user removes their identity from the site: its tokens give nothing any more.
+token = client.fetch_token(meta["token_endpoint"], authorization_response=location, code_verifier=verifier)
+check(client.get(meta["userinfo_endpoint"]).status_code == 200, "UserInfo answers before the removal")
+code = requests.post(f"{BASE}/sqrl/new", headers={"Origin": BASE}).json()
+removed = subprocess.run(
+    [SQRL, "remove", "--yes", code["url"], "--danger-loopback-http"], capture_output=True, text=True,
+    env={"SQRL_IDENTITY": identity, "SQRL_PASSWORD": "correct horse battery staple",
+         "SQRL_RESCUE_CODE": RESCUE_CODE},
+)
+check(removed.returncode == 0, f"sqrl remove succeeds ({removed.stderr.strip()[-200:]})")
+check(client.get(meta["userinfo_endpoint"]).status_code == 401,
+      "a removed identity's access token is refused at UserInfo")
 print(f"{checks} checks passed")
