@@ -80,6 +80,10 @@ pub struct CodeGrant {
     pub scope: Vec<String>,
     /// When the code stops working.
     pub expires_at: u64,
+    /// A refresh token's record, kept beside the codes (single use as they are; see
+    /// [`crate::refresh`]): never redeemed as a code, nor a code as a refresh token.
+    #[serde(default)]
+    pub refresh: bool,
 }
 
 /// A code for a request the user has logged in to and agreed to.
@@ -101,6 +105,7 @@ pub fn issue_code(
         auth_time,
         scope: request.scope.clone(),
         expires_at: now.saturating_add(CODE_LIFETIME),
+        refresh: false,
     };
     (code, grant)
 }

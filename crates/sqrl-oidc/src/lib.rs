@@ -21,6 +21,7 @@ mod grant;
 mod keys;
 mod logout;
 mod memory;
+pub mod refresh;
 mod refusal;
 mod store;
 #[cfg(feature = "testkit")]

@@ -132,6 +132,15 @@ pub enum Refusal {
     /// A `code_verifier` came for a code issued without a challenge (a PKCE downgrade).
     #[error("code_verifier sent for a code issued without PKCE")]
     UnexpectedVerifier,
+    /// The refresh token is unknown, expired, another client's, or a code.
+    #[error("the refresh token is invalid or expired")]
+    RefreshInvalid,
+    /// The refresh token was used before: the chain it belongs to (this grant id) is revoked.
+    #[error("the refresh token was already used; its chain of tokens is revoked")]
+    RefreshReplayed(String),
+    /// A refresh asked for a scope the grant does not have.
+    #[error("a refresh may not widen the granted scope")]
+    ScopeWidened,
 
     // ---- UserInfo.
     /// No bearer token at all (RFC 6750 §3.1: the challenge carries no error code).
@@ -195,7 +204,9 @@ impl Refusal {
             UnsupportedGrantType => "unsupported_grant_type",
             ClientAuthFailed => "invalid_client",
             CodeInvalid | CodeReplayed | CodeOtherClient | RedirectUriMismatch
-            | VerifierMissing | VerifierMismatch | UnexpectedVerifier => "invalid_grant",
+            | VerifierMissing | VerifierMismatch | UnexpectedVerifier | RefreshInvalid
+            | RefreshReplayed(_) => "invalid_grant",
+            ScopeWidened => "invalid_scope",
             InvalidToken => "invalid_token",
             MissingToken => "invalid_request",
         }
@@ -245,6 +256,9 @@ impl Refusal {
             | VerifierMissing
             | VerifierMismatch
             | UnexpectedVerifier
+            | RefreshInvalid
+            | RefreshReplayed(_)
+            | ScopeWidened
             | InvalidToken
             | MissingToken => Audience::Json,
         }

@@ -62,7 +62,8 @@ pub trait OidcStore: Send + Sync + 'static {
     /// Forgets a pending request (it was answered).
     async fn delete_pending(&self, hash: &[u8; 32]) -> Result<(), StoreError>;
 
-    /// Stores a new code.
+    /// Stores a new code, or a refresh token ([`CodeGrant::refresh`]). A refresh token keeps
+    /// what [`OidcStore::grant_revoked`] says of its chain (its `grant`) for as long as itself.
     async fn put_code(&self, hash: &[u8; 32], grant: &CodeGrant) -> Result<(), StoreError>;
     /// Takes a code: atomically marks it used and says whether it was fresh. Of two
     /// concurrent redemptions exactly one sees it fresh.

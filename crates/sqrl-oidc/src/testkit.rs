@@ -35,6 +35,7 @@ fn grant(client: &str, grant: &str, user: &str) -> CodeGrant {
         auth_time: 10,
         scope: vec!["openid".into()],
         expires_at: 1_000,
+        refresh: false,
     }
 }
 
@@ -126,6 +127,17 @@ pub async fn oidc_store_conforms(store: &dyn OidcStore) {
         .filter(|t| matches!(t, Taken::Fresh(_)))
         .count();
     assert_eq!(fresh, 1, "exactly one redemption wins");
+    // A refresh token is kept beside the codes, and stays one.
+    let refresh = CodeGrant {
+        refresh: true,
+        expires_at: 5_000,
+        ..grant("a", "g1", "u1")
+    };
+    store.put_code(&[20; 32], &refresh).await.unwrap();
+    assert_eq!(
+        store.take_code(&[20; 32]).await.unwrap(),
+        Taken::Fresh(refresh)
+    );
 
     // Access tokens and their revocation by grant.
     store
@@ -150,6 +162,29 @@ pub async fn oidc_store_conforms(store: &dyn OidcStore) {
     assert!(
         store.access(&[6; 32]).await.unwrap().is_some(),
         "other grants stay"
+    );
+
+    // A refresh token keeps its chain's revocation as long as itself, past its code.
+    let chain = crate::hex(&[21; 32]);
+    store
+        .put_code(&[21; 32], &grant("a", &chain, "u1"))
+        .await
+        .unwrap();
+    let link = CodeGrant {
+        refresh: true,
+        expires_at: 50_000,
+        ..grant("a", &chain, "u1")
+    };
+    store.put_code(&[22; 32], &link).await.unwrap();
+    store.revoke_grant(&chain).await.unwrap();
+    store.purge_oidc(20_000).await.unwrap();
+    assert!(
+        store.grant_revoked(&chain).await.unwrap(),
+        "a chain's revocation outlives its code while a refresh token of it lives"
+    );
+    assert_eq!(
+        store.take_code(&[22; 32]).await.unwrap(),
+        Taken::Fresh(link)
     );
 
     // Consents; revoking one revokes that client's tokens for the user.

@@ -53,6 +53,23 @@ pub fn parse(form: &Params, authorization: Option<&str>) -> Result<CodeRequest, 
     let code = one("code")?
         .ok_or_else(|| Refusal::InvalidTokenRequest("code is missing".into()))?
         .to_owned();
+    Ok(CodeRequest {
+        credentials: credentials(form, authorization)?,
+        code,
+        redirect_uri: one("redirect_uri")?.map(str::to_owned),
+        code_verifier: one("code_verifier")?.map(str::to_owned),
+    })
+}
+
+/// The client's credentials of a token request: exactly one authentication method.
+pub(crate) fn credentials(
+    form: &Params,
+    authorization: Option<&str>,
+) -> Result<Credentials, Refusal> {
+    let one = |name: &str| {
+        form.one(name)
+            .map_err(|n| Refusal::InvalidTokenRequest(format!("{n} is given more than once")))
+    };
     let basic = authorization.map(basic_credentials).transpose()?;
     let post_id = one("client_id")?;
     let post_secret = one("client_secret")?;
@@ -68,12 +85,7 @@ pub fn parse(form: &Params, authorization: Option<&str>) -> Result<CodeRequest, 
         },
         (None, None, _) => return Err(Refusal::ClientAuthFailed),
     };
-    Ok(CodeRequest {
-        credentials,
-        code,
-        redirect_uri: one("redirect_uri")?.map(str::to_owned),
-        code_verifier: one("code_verifier")?.map(str::to_owned),
-    })
+    Ok(credentials)
 }
 
 /// `client_secret_basic`: `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1).
@@ -134,6 +146,10 @@ pub fn redeem(
 ) -> Result<CodeGrant, Refusal> {
     let grant = match taken {
         Taken::Missing => return Err(Refusal::CodeInvalid),
+        // A refresh token is kept beside the codes: it is no code.
+        Taken::Replayed(grant) | Taken::Fresh(grant) if grant.refresh => {
+            return Err(Refusal::CodeInvalid)
+        }
         Taken::Replayed(_) => return Err(Refusal::CodeReplayed),
         Taken::Fresh(grant) => grant,
     };
@@ -198,18 +214,26 @@ pub struct Issued {
     pub access: AccessGrant,
     /// The signed ID token.
     pub id_token: String,
+    /// The refresh token and what the store keeps for it (with `offline_access`; see
+    /// [`crate::refresh`]).
+    pub refresh: Option<(Secret, CodeGrant)>,
 }
 
 impl Issued {
     /// The token endpoint's JSON answer.
     pub fn response(&self) -> Value {
-        json!({
+        let mut answer = json!({
             "access_token": self.access_token.text,
             "token_type": "Bearer",
             "expires_in": ACCESS_TOKEN_LIFETIME,
             "id_token": self.id_token,
             "scope": self.access.scope.join(" "),
-        })
+        });
+        if let (Some((token, _)), Value::Object(map)) = (&self.refresh, &mut answer) {
+            map.insert("refresh_token".into(), json!(token.text));
+            map.insert("scope".into(), json!("openid offline_access"));
+        }
+        answer
     }
 }
 
@@ -250,10 +274,16 @@ pub fn mint(
         scope: vec!["openid".to_owned()],
         expires_at: now.saturating_add(ACCESS_TOKEN_LIFETIME),
     };
+    let refresh = grant
+        .scope
+        .iter()
+        .any(|s| s == crate::refresh::OFFLINE_ACCESS)
+        .then(|| crate::refresh::issue(grant, now, rng));
     Ok(Issued {
         access_token,
         access,
         id_token,
+        refresh,
     })
 }
 

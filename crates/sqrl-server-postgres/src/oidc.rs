@@ -131,8 +131,8 @@ impl OidcStore for PostgresStore {
     }
     async fn put_code(&self, hash: &[u8; 32], grant: &CodeGrant) -> Result<(), StoreError> {
         let forget = to_i64(grant.expires_at.saturating_add(USED_CODE_REMEMBERED));
-        self.client()
-            .await?
+        let client = self.client().await?;
+        client
             .execute(
                 "INSERT INTO sqrl_oidc_codes (hash, client_id, record, used, forget_at)
                  VALUES ($1, $2, $3, FALSE, $4)",
@@ -144,8 +144,24 @@ impl OidcStore for PostgresStore {
                 ],
             )
             .await
-            .map(drop)
-            .map_err(backend)
+            .map_err(backend)?;
+        // A refresh token keeps its chain's code row, which remembers a revocation, as long
+        // as itself.
+        if let Some(chain) = grant
+            .refresh
+            .then(|| sqrl_oidc::unhex(&grant.grant))
+            .flatten()
+        {
+            client
+                .execute(
+                    "UPDATE sqrl_oidc_codes SET forget_at = GREATEST(forget_at, $2)
+                     WHERE hash = $1",
+                    &[&chain.as_slice(), &forget],
+                )
+                .await
+                .map_err(backend)?;
+        }
+        Ok(())
     }
     async fn take_code(&self, hash: &[u8; 32]) -> Result<Taken, StoreError> {
         let client = self.client().await?;

@@ -157,6 +157,12 @@ impl OidcStore for SqliteStore {
         let (hash, record) = (*hash, to_json(grant)?);
         let client = grant.client_id.clone();
         let forget = to_i64(grant.expires_at.saturating_add(USED_CODE_REMEMBERED));
+        // A refresh token keeps its chain's code row, which remembers a revocation, as long
+        // as itself.
+        let chain = grant
+            .refresh
+            .then(|| sqrl_oidc::unhex(&grant.grant))
+            .flatten();
         self.db
             .write_lazy(move |c| {
                 c.execute(
@@ -164,8 +170,15 @@ impl OidcStore for SqliteStore {
                      VALUES (?1, ?2, ?3, 0, ?4)",
                     params![hash.to_vec(), client, record, forget],
                 )
-                .map(drop)
-                .map_err(backend)
+                .map_err(backend)?;
+                if let Some(chain) = chain {
+                    c.execute(
+                        "UPDATE oidc_codes SET forget_at = max(forget_at, ?2) WHERE hash = ?1",
+                        params![chain.to_vec(), forget],
+                    )
+                    .map_err(backend)?;
+                }
+                Ok(())
             })
             .await
     }

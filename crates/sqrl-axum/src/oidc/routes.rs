@@ -423,6 +423,9 @@ async fn token(State(p): State<OidcProvider>, headers: HeaderMap, body: Bytes) -
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
+    if form.one("grant_type") == Ok(Some("refresh_token")) {
+        return refresh(&p, &form, authorization).await;
+    }
     let request = match sqrl_oidc::parse_token_request(&form, authorization) {
         Ok(r) => r,
         Err(refusal) => return pages::json_refusal(&refusal),
@@ -475,6 +478,18 @@ async fn token(State(p): State<OidcProvider>, headers: HeaderMap, body: Bytes) -
         Ok(i) => i,
         Err(e) => return pages::unavailable_json(&e),
     };
+    store_issued(&p, &issued, &grant.grant, &Refusal::CodeReplayed).await
+}
+
+/// Stores what a token request issued and answers it; unless the grant was revoked meanwhile
+/// (a replayed code or refresh token that raced this request): then it is revoked again,
+/// with what was just stored, and `refusal` answers.
+async fn store_issued(
+    p: &OidcProvider,
+    issued: &sqrl_oidc::Issued,
+    grant: &str,
+    refusal: &Refusal,
+) -> Response {
     if let Err(e) = p
         .store()
         .put_access(&issued.access_token.hash, &issued.access)
@@ -482,15 +497,18 @@ async fn token(State(p): State<OidcProvider>, headers: HeaderMap, body: Bytes) -
     {
         return pages::unavailable_json(&e);
     }
-    // A replay of this code that raced this redemption revoked the grant before the token
-    // was stored: revoke it now, and give nothing.
-    match p.store().grant_revoked(&grant.grant).await {
+    if let Some((token, record)) = &issued.refresh {
+        if let Err(e) = p.store().put_code(&token.hash, record).await {
+            return pages::unavailable_json(&e);
+        }
+    }
+    match p.store().grant_revoked(grant).await {
         Ok(false) => {}
         Ok(true) => {
-            if let Err(e) = p.store().revoke_grant(&grant.grant).await {
+            if let Err(e) = p.store().revoke_grant(grant).await {
                 return pages::unavailable_json(&e);
             }
-            return pages::json_refusal(&Refusal::CodeReplayed);
+            return pages::json_refusal(refusal);
         }
         Err(e) => return pages::unavailable_json(&e),
     }
@@ -499,6 +517,75 @@ async fn token(State(p): State<OidcProvider>, headers: HeaderMap, body: Bytes) -
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     response
+}
+
+/// `grant_type=refresh_token`: new tokens and a new refresh token for an unused one, while
+/// the account, the consent and the chain last ([`sqrl_oidc::refresh`]).
+async fn refresh(p: &OidcProvider, form: &Params, authorization: Option<&str>) -> Response {
+    let request = match sqrl_oidc::refresh::parse(form, authorization) {
+        Ok(r) => r,
+        Err(refusal) => return pages::json_refusal(&refusal),
+    };
+    let client = match p.store().client(&request.credentials.client_id).await {
+        Ok(c) => c,
+        Err(e) => return pages::unavailable_json(&e),
+    };
+    let client = match sqrl_oidc::authenticate(client.as_ref(), &request.credentials) {
+        Ok(c) => c,
+        Err(refusal) => return pages::json_refusal(&refusal),
+    };
+    let taken = match p
+        .store()
+        .take_code(&sqrl_oidc::hash(&request.refresh_token))
+        .await
+    {
+        Ok(t) => t,
+        Err(e) => return pages::unavailable_json(&e),
+    };
+    let now = p.now();
+    let grant = match sqrl_oidc::refresh::redeem(client, &request, taken, now) {
+        Ok(g) => g,
+        Err(Refusal::RefreshReplayed(chain)) => {
+            if let Err(e) = p.store().revoke_grant(&chain).await {
+                tracing::error!(error = %e, "could not revoke the chain of a reused refresh token");
+                return pages::unavailable_json(&e);
+            }
+            tracing::warn!(client = %client.id, "refresh token reused: its chain is revoked");
+            return pages::json_refusal(&Refusal::RefreshReplayed(chain));
+        }
+        Err(refusal) => return pages::json_refusal(&refusal),
+    };
+    // The chain lives while the account, the user's consent and the grant do.
+    match p.account_exists(&grant.user).await {
+        Ok(true) => {}
+        Ok(false) => return pages::json_refusal(&Refusal::RefreshInvalid),
+        Err(e) => return pages::unavailable_json(&e),
+    }
+    if !client.first_party {
+        match p.store().consents(&grant.user).await {
+            Ok(list) if list.iter().any(|c| c.client_id == client.id) => {}
+            Ok(_) => return pages::json_refusal(&Refusal::RefreshInvalid),
+            Err(e) => return pages::unavailable_json(&e),
+        }
+    }
+    match p.store().grant_revoked(&grant.grant).await {
+        Ok(false) => {}
+        Ok(true) => return pages::json_refusal(&Refusal::RefreshInvalid),
+        Err(e) => return pages::unavailable_json(&e),
+    }
+    let issued = match sqrl_oidc::mint(
+        p.issuer(),
+        client,
+        &grant,
+        &p.keys(),
+        p.pairwise_key(),
+        now,
+        &mut OsRng,
+    ) {
+        Ok(i) => i,
+        Err(e) => return pages::unavailable_json(&e),
+    };
+    store_issued(p, &issued, &grant.grant, &Refusal::RefreshInvalid).await
 }
 
 async fn userinfo(State(p): State<OidcProvider>, headers: HeaderMap) -> Response {

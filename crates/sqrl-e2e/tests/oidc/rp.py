@@ -69,9 +69,9 @@ def sqrl_login(new_code="/sqrl/new"):
     return redeemed.json()["redirect"]
 
 
-def rp(secret=SECRET, client_id=CLIENT_ID, method="client_secret_basic"):
+def rp(secret=SECRET, client_id=CLIENT_ID, method="client_secret_basic", scope="openid"):
     return OAuth2Session(
-        client_id, secret, scope="openid", redirect_uri=REDIRECT,
+        client_id, secret, scope=scope, redirect_uri=REDIRECT,
         code_challenge_method="S256", token_endpoint_auth_method=method,
     )
 
@@ -143,6 +143,35 @@ check(claims["amr"] == ["pop"] and "auth_time" in claims, "the ID token verifies
 check(jwt.decode(token["id_token"], jwks).header["alg"] == "RS256", "RS256 by default")
 info = client.get(meta["userinfo_endpoint"]).json()
 check(info["sub"] == claims["sub"], "UserInfo names the same subject")
+
+# 1b. Refresh tokens (offline_access), rotated on each use; a reused one revokes its chain.
+check("refresh_token" not in token, "no refresh token without offline_access")
+offline = rp(scope="openid offline_access")
+offline_uri, _, offline_verifier, _ = authorize(offline)
+first = offline.fetch_token(meta["token_endpoint"], authorization_response=follow_to_code(offline_uri),
+                            code_verifier=offline_verifier)
+check("refresh_token" in first, "offline_access gets a refresh token")
+second = offline.refresh_token(meta["token_endpoint"], refresh_token=first["refresh_token"])
+check(second["refresh_token"] != first["refresh_token"], "a refresh rotates the refresh token")
+refreshed = jwt.decode(second["id_token"], jwks, claims_options={"iss": {"essential": True, "value": BASE}})
+refreshed.validate()
+check(refreshed["sub"] == claims["sub"] and refreshed["auth_time"] == claims["auth_time"] and "nonce" not in refreshed,
+      "the refreshed ID token names the same user and login, without a nonce")
+check(requests.get(meta["userinfo_endpoint"], headers={"Authorization": "Bearer " + second["access_token"]}).status_code == 200,
+      "the refreshed access token works")
+other_client = requests.post(meta["token_endpoint"], data={
+    "grant_type": "refresh_token", "refresh_token": second["refresh_token"], "client_id": PUBLIC_ID})
+check(other_client.status_code == 400 and other_client.json()["error"] == "invalid_grant",
+      "another client cannot use the refresh token")
+reuse = requests.post(meta["token_endpoint"], auth=(CLIENT_ID, SECRET), data={
+    "grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
+check(reuse.status_code == 400 and reuse.json()["error"] == "invalid_grant", "a used refresh token is invalid_grant")
+after = requests.post(meta["token_endpoint"], auth=(CLIENT_ID, SECRET), data={
+    "grant_type": "refresh_token", "refresh_token": second["refresh_token"]})
+check(after.status_code == 400 and after.json()["error"] == "invalid_grant",
+      "reusing a refresh token revokes its chain: the newest one fails too")
+check(requests.get(meta["userinfo_endpoint"], headers={"Authorization": "Bearer " + second["access_token"]}).status_code == 401,
+      "and the chain's access tokens")
 
 # 2. The code again: refused, and the token it issued is revoked.
 replay = requests.post(meta["token_endpoint"], auth=(CLIENT_ID, SECRET), data={
