@@ -6,9 +6,9 @@
 //! section of `spec/protocol.md` it comes from, a [`Verdict`] and the evidence: what the
 //! client sent. Nothing here fails: a request that cannot be read is graded, not refused.
 //!
-//! - [`form`]: the POST body's fields and their base64url spelling (§7, §1.1);
-//! - [`lines`]: the `client=` text, line by line (§1.2, §3);
-//! - [`rules`]: what the request must carry after the previous reply (§4–§8).
+//! - `form`: the POST body's fields and their base64url spelling (§7, §1.1);
+//! - `lines`: the `client=` text, line by line (§1.2, §3);
+//! - `rules`: what the request must carry after the previous reply (§4–§8).
 
 mod form;
 mod lines;
