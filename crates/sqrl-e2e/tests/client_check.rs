@@ -227,11 +227,23 @@ fn lf_endings_padding_and_btn_without_ask_are_exactly_the_failures_reported() {
         Ok(_) | Err(ureq::Error::Status(200..=499, _))
     ));
 
+    // A body over the endpoint's limit is refused unread (413), and graded as such.
+    let oversized = ureq::post(&format!("{base}/sqrl?nut=nothing")).send_bytes(&[b'a'; 9000]);
+    assert!(
+        matches!(oversized, Err(ureq::Error::Status(413, _))),
+        "{oversized:?}"
+    );
+
     let report = report(&base);
     let exchanges = report["exchanges"].as_array().unwrap();
-    assert_eq!(exchanges.len(), 2, "{report:#}");
-    // Newest first: the garbage, then the broken query.
-    let broken = &exchanges[1]["requests"][0]["grades"];
+    assert_eq!(exchanges.len(), 3, "{report:#}");
+    // Newest first: the oversized body, the garbage, then the broken query.
+    assert_eq!(
+        exchanges[0]["requests"][0]["grades"][0]["rule"],
+        "body-form"
+    );
+    assert_eq!(exchanges[0]["requests"][0]["grades"][0]["verdict"], "fail");
+    let broken = &exchanges[2]["requests"][0]["grades"];
     let mut failed: Vec<&str> = broken
         .as_array()
         .unwrap()

@@ -15,7 +15,7 @@ mod lines;
 mod rules;
 
 use serde::Serialize;
-use sqrl_proto::{ServerParams, Tif};
+use sqrl_proto::{ServerParams, Tif, MAX_BODY_LEN};
 
 /// The outcome of one rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -181,6 +181,21 @@ pub fn grade_request(body: &[u8], context: &Context<'_>) -> Graded {
     }
     graded.grades = grades;
     graded
+}
+
+/// The grades of a body longer than the endpoint reads (`sqrl_proto::MAX_BODY_LEN`): the site
+/// refuses it unread, so this is all there is to say.
+pub fn grade_oversized() -> Graded {
+    Graded {
+        grades: vec![Grade::fail(
+            "body-form",
+            "§7",
+            format!("the body is longer than {MAX_BODY_LEN} bytes (or did not arrive whole)"),
+        )],
+        command: None,
+        idk: None,
+        cps: false,
+    }
 }
 
 /// The CPS rule (§8.4), graded by the site once the exchange is over: a client that asked

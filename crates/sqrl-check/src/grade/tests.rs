@@ -444,6 +444,18 @@ fn garbage_is_graded_not_crashed_on() {
 }
 
 #[test]
+fn an_oversized_body_fails_body_form() {
+    let graded = grade_oversized();
+    assert_eq!(with(&graded, Verdict::Fail), ["body-form"]);
+    // The same verdict as grading the bytes themselves.
+    let body = vec![b'a'; MAX_BODY_LEN + 1];
+    assert_eq!(
+        with(&grade_request(&body, &Context::default()), Verdict::Fail),
+        ["body-form"]
+    );
+}
+
+#[test]
 fn long_client_text_is_cut_in_the_evidence() {
     let name = "n".repeat(1000);
     let graded = grade_request(

@@ -17,7 +17,7 @@ use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use sqrl_check::grade::{grade_request, Context, Grade, Graded, Previous};
+use sqrl_check::grade::{grade_oversized, grade_request, Context, Grade, Graded, Previous};
 use sqrl_proto::{ServerParams, MAX_BODY_LEN};
 
 /// Where the report page is; its JSON form is at the same path with `.json`.
@@ -247,16 +247,17 @@ async fn observe(State(check): State<ClientCheck>, request: Request, next: Next)
 /// Grades a request to the SQRL endpoint, lets the endpoint answer it, records both.
 async fn grade(check: ClientCheck, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
+    let nut = parts.uri.query().and_then(nut_of).map(str::to_owned);
+    let previous = check.previous(nut.as_deref());
     // The endpoint's own limit: a longer body gets the 413 it would get anyway.
     let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_LEN).await else {
+        check.record(previous.map(|(id, _)| id), grade_oversized(), "");
         return (
             StatusCode::PAYLOAD_TOO_LARGE,
             "the request body is too large",
         )
             .into_response();
     };
-    let nut = parts.uri.query().and_then(nut_of).map(str::to_owned);
-    let previous = check.previous(nut.as_deref());
     let graded = grade_request(
         &bytes,
         &Context {
