@@ -162,7 +162,7 @@ async fn run(config: SiteConfig) -> Result<(), String> {
             origin.url,
             client_check::REPORT_PATH
         ));
-        app = check.wrap(app);
+        app = client_check::wrap(check, app);
     }
     // The descriptor limit is raised to the hard limit whether or not the cap is given.
     let fd_limit = serve::fd_limit();

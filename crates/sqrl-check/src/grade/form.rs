@@ -2,7 +2,7 @@
 
 use sqrl_proto::{b64, MAX_BODY_LEN};
 
-use super::Grade;
+use super::model::Grade;
 
 /// The fields of a POST body, as sent; a field repeated keeps its first value.
 #[derive(Debug, Default, Clone, Copy)]

@@ -2,7 +2,7 @@
 
 use sqrl_proto::{b64, NameValueList};
 
-use super::Grade;
+use super::model::Grade;
 
 /// The most lines read from a client text (the spec's limit is 32).
 const MAX_LINES: usize = 64;

@@ -4,7 +4,7 @@
 use sqrl_proto::{b64, signing_input, verify_signature, ClientParams, NameValueList, SqrlUrl, Tif};
 
 use super::form::Fields;
-use super::{Context, Grade, Previous};
+use super::model::{Context, Grade, Previous};
 
 /// Grades the typed parameters and everything that depends on the previous reply. Sets `cps`
 /// when the request asked for CPS.

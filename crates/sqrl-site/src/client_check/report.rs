@@ -11,8 +11,11 @@ use serde::Serialize;
 use sqrl_axum::date::utc;
 use sqrl_check::grade::{grade_cps, Grade, Verdict};
 
-use super::{ClientCheck, Exchange, REPORT_PATH};
+use super::book::{ClientCheck, Exchange};
 use crate::pages;
+
+/// Where the report page is; its JSON form is at the same path with `.json`.
+pub(crate) const REPORT_PATH: &str = "/client-check";
 
 /// The routes of the report.
 pub(super) fn router(check: ClientCheck) -> Router {
