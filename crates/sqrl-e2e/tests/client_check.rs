@@ -264,3 +264,28 @@ fn lf_endings_padding_and_btn_without_ask_are_exactly_the_failures_reported() {
     drop(site);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn without_the_flag_there_is_no_report_and_no_link() {
+    let dir = temp_dir("e2e-client-check-off");
+    let site = SiteProcess::start(&dir, &[]);
+    let base = site.base.clone();
+    assert!(!site.printed.contains("/client-check"), "{}", site.printed);
+    let mut browser = Browser::new();
+    let login_page = browser.call("GET", &format!("{base}/"), &[]);
+    assert_eq!(login_page.status, 200);
+    assert!(
+        !login_page.body.contains("client-check"),
+        "{}",
+        login_page.body
+    );
+    for path in ["/client-check", "/client-check.json"] {
+        assert_eq!(
+            browser.call("GET", &format!("{base}{path}"), &[]).status,
+            404,
+            "{path}"
+        );
+    }
+    drop(site);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
