@@ -175,6 +175,18 @@ fn our_client_passes_the_client_check_through_a_whole_life() {
     ] {
         assert!(passed(&report, rule), "{rule} never passed: {report:#}");
     }
+    // ?idk= keeps one identity's exchanges: the two logins before the re-key.
+    let first_idk = report["exchanges"][6]["idk"].as_str().unwrap();
+    let mut only = Browser::new();
+    let reply = only.call(
+        "GET",
+        &format!("{base}/client-check.json?idk={first_idk}"),
+        &[],
+    );
+    let filtered: Value = serde_json::from_str(&reply.body).unwrap();
+    let kept = filtered["exchanges"].as_array().unwrap();
+    assert_eq!(kept.len(), 2, "{filtered:#}");
+    assert!(kept.iter().all(|e| e["idk"] == first_idk), "{filtered:#}");
     let page = browser.call("GET", &format!("{base}/client-check"), &[]);
     assert_eq!(page.status, 200);
     assert!(page.body.contains("SQRL client check"), "{}", page.body);

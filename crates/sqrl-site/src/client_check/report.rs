@@ -2,12 +2,12 @@
 //! (`/client-check`) and as JSON (`/client-check.json`) for CI.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqrl_axum::date::utc;
 use sqrl_check::grade::{grade_cps, Grade, Verdict};
 
@@ -119,14 +119,26 @@ fn view(exchange: &Exchange, totals: &mut Totals) -> ExchangeView {
     }
 }
 
+/// `?idk=`: only the exchanges of one client identity (as it sent `idk`).
+#[derive(Debug, Deserialize)]
+struct Filter {
+    idk: Option<String>,
+}
+
 impl ClientCheck {
-    fn report(&self) -> Report {
+    fn report(&self, filter: &Filter) -> Report {
         let book = self.book();
         let mut totals = Totals::default();
         let exchanges = book
             .exchanges
             .iter()
             .rev()
+            .filter(|exchange| {
+                filter
+                    .idk
+                    .as_deref()
+                    .is_none_or(|idk| exchange.idk.as_deref() == Some(idk))
+            })
             .map(|exchange| view(exchange, &mut totals))
             .collect();
         Report {
@@ -142,19 +154,22 @@ impl ClientCheck {
 struct Page {
     css: String,
     report: Report,
+    /// The `idk` the report is limited to, if any.
+    only: Option<String>,
 }
 
-async fn page(State(check): State<ClientCheck>) -> Response {
+async fn page(State(check): State<ClientCheck>, Query(filter): Query<Filter>) -> Response {
     pages::html(&Page {
         css: pages::stylesheet_href(),
-        report: check.report(),
+        report: check.report(&filter),
+        only: filter.idk,
     })
 }
 
-async fn json(State(check): State<ClientCheck>) -> Response {
+async fn json(State(check): State<ClientCheck>, Query(filter): Query<Filter>) -> Response {
     (
         [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
-        Json(check.report()),
+        Json(check.report(&filter)),
     )
         .into_response()
 }
