@@ -80,6 +80,12 @@ pub(crate) struct Args {
     /// everyone and refuses such clients; `off` never asks (see spec/server.md)
     #[arg(long, env = "SQRL_SITE_ASK", value_enum, default_value_t = Ask::Offer)]
     pub(crate) ask: Ask,
+    /// Test a SQRL client: grade every request a client sends to this site against the
+    /// protocol (line endings, padding, `ver`, `opt=`, signatures, re-key fields, `btn` after
+    /// `ask`, CPS) and show the grades at /client-check (JSON: /client-check.json); logins
+    /// still work (see docs/client-check.md)
+    #[arg(long, env = "SQRL_SITE_CHECK_CLIENTS")]
+    pub(crate) check_clients: bool,
     /// Serve HTTPS with this certificate chain (PEM); needs --tls-key
     #[arg(
         long,

@@ -180,6 +180,8 @@ pub(crate) struct SiteConfig {
     pub(crate) shutdown_timeout: Duration,
     /// Where the metrics listener binds, if anywhere.
     pub(crate) metrics_bind: Option<SocketAddr>,
+    /// `--check-clients`: grade the requests of the clients that log in.
+    pub(crate) check_clients: bool,
 }
 
 fn scheme(secure: bool) -> &'static str {
@@ -321,6 +323,7 @@ impl SiteConfig {
             },
             shutdown_timeout: args.shutdown_timeout,
             metrics_bind: args.metrics_bind,
+            check_clients: args.check_clients,
         })
     }
 }

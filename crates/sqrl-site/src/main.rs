@@ -7,6 +7,7 @@
 
 mod args;
 mod backends;
+mod client_check;
 mod clients;
 mod config;
 mod h2;
@@ -140,7 +141,11 @@ async fn run(config: SiteConfig) -> Result<(), String> {
     // Housekeeping: forget the flows whose every phase has ended.
     sqrl.spawn_housekeeping().map_err(|e| e.to_string())?;
 
-    let mut app = pages::router(sqrl.clone())
+    let check = config
+        .check_clients
+        .then(|| client_check::ClientCheck::new(sqrl.path()));
+    let report = check.as_ref().map(|_| client_check::REPORT_PATH);
+    let mut app = pages::router(sqrl.clone(), report)
         .merge(sqrl.router())
         .merge(health::router(sqrl.clone()));
     let provider = sqrl_axum::oidc::OidcProvider::new(sqrl.clone(), backends.oidc.clone())
@@ -150,6 +155,14 @@ async fn run(config: SiteConfig) -> Result<(), String> {
     app = app.merge(provider.router());
     if let Some(settings) = config.forward_auth.clone() {
         app = app.merge(sqrl_axum::forward_auth::ForwardAuth::new(sqrl.clone(), settings).router());
+    }
+    if let Some(check) = check {
+        say(&format!(
+            "sqrl-site grading SQRL clients: the report is at {}{}",
+            origin.url,
+            client_check::REPORT_PATH
+        ));
+        app = client_check::wrap(check, app);
     }
     // The descriptor limit is raised to the hard limit whether or not the cap is given.
     let fd_limit = serve::fd_limit();

@@ -19,6 +19,8 @@ use sqrl_axum::date::utc;
 #[derive(Clone)]
 struct Site {
     sqrl: SqrlHttp,
+    /// `--check-clients`: where the login page links to the client report.
+    report: Option<&'static str>,
 }
 
 /// The site's stylesheet, compiled in and served under a versioned URL.
@@ -28,7 +30,9 @@ static SITE_CSS: Asset = Asset::new(
 );
 const CSS_ROUTE: &str = "/assets/site.css";
 
-pub(crate) fn router(sqrl: SqrlHttp) -> Router {
+/// The pages; with `report` (`--check-clients`), the login page links to the client report
+/// there.
+pub(crate) fn router(sqrl: SqrlHttp, report: Option<&'static str>) -> Router {
     Router::new()
         .route("/", get(login_page))
         .route("/account", get(account_page))
@@ -37,13 +41,13 @@ pub(crate) fn router(sqrl: SqrlHttp) -> Router {
         .route(CSS_ROUTE, get(stylesheet))
         .route("/health", get(|| async { "ok" }))
         .layer(middleware::map_response(security_headers))
-        .with_state(Site { sqrl })
+        .with_state(Site { sqrl, report })
 }
 
 /// Headers on every page: a strict Content Security Policy (no inline script or style; the
 /// login widget's needs, see `sqrl_axum::widget`), no MIME sniffing, no framing, no referrer
 /// to other origins, and a browsing context of our own.
-async fn security_headers(mut response: Response) -> Response {
+pub(crate) async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     for (name, value) in [
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
@@ -77,6 +81,8 @@ async fn stylesheet(Query(q): Query<VersionQuery>, headers: HeaderMap) -> Respon
 struct LoginPage {
     css: String,
     widget: String,
+    /// Where the client report is, with `--check-clients`.
+    report: Option<&'static str>,
 }
 
 /// One row of the sessions table.
@@ -97,8 +103,13 @@ struct AccountPage {
     rows: Vec<SessionRow>,
 }
 
-/// A rendered page, not to be cached (both pages depend on the session).
-fn html(page: &impl Template) -> Response {
+/// The stylesheet's versioned URL, for pages rendered elsewhere (the client report).
+pub(crate) fn stylesheet_href() -> String {
+    SITE_CSS.versioned(CSS_ROUTE)
+}
+
+/// A rendered page, not to be cached (the pages depend on the session or on live state).
+pub(crate) fn html(page: &impl Template) -> Response {
     match page.render() {
         Ok(body) => (
             [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
@@ -119,6 +130,7 @@ async fn login_page(State(site): State<Site>, headers: HeaderMap) -> Response {
     html(&LoginPage {
         css: SITE_CSS.versioned(CSS_ROUTE),
         widget: site.sqrl.widget_src(),
+        report: site.report,
     })
 }
 
