@@ -76,6 +76,17 @@ pub(crate) fn run(global: &Global, args: CheckArgs) -> Outcome {
         args.code_command.as_deref(),
     )
     .map_err(|e| Failure::new(Kind::Input, e))?;
+    wire.first_code().map_err(|e| {
+        let hint = if e.contains("unknown issuer") {
+            " (trust the server's CA with --ca-cert FILE)"
+        } else {
+            ""
+        };
+        Failure::new(
+            Kind::Network,
+            format!("no login code to start with: {e}{hint}"),
+        )
+    })?;
     let target = args
         .target
         .clone()

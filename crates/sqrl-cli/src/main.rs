@@ -57,7 +57,8 @@ enum Command {
     /// Check a SQRL server against the spec: a battery of checks, one line each
     #[command(
         after_help = "Exit status 0 when no check failed (warnings and n/a do not \
-        count), 1 when one did, 7 on bad input. See docs/conformance.md for every check."
+        count), 1 when one did, 4 when no first code could be had, 7 on bad input. See \
+        docs/conformance.md for every check."
     )]
     Check(check_cmd::CheckArgs),
     /// Print shell completions

@@ -29,6 +29,8 @@ enum Codes {
 pub struct HttpWire {
     transport: HttpTransport,
     codes: Codes,
+    /// A code fetched ahead by [`HttpWire::first_code`].
+    pending: Option<String>,
 }
 
 fn answer(reply: sqrl_client::transport::HttpReply) -> Answer {
@@ -69,7 +71,24 @@ impl HttpWire {
                 return Err("give a login page, a sqrl:// URL, --code-url or --code-command".into())
             }
         };
-        Ok(Self { transport, codes })
+        Ok(Self {
+            transport,
+            codes,
+            pending: None,
+        })
+    }
+
+    /// Fetches the first code now, so that a server that cannot be reached (or a login page
+    /// without a code) is one clear error rather than every check failing; the battery gets
+    /// this code first.
+    pub fn first_code(&mut self) -> Result<(), String> {
+        match self.fresh_code()? {
+            Some(code) => {
+                self.pending = Some(code);
+                Ok(())
+            }
+            None => Err("no code to start with".into()),
+        }
     }
 
     fn fetch(&self, url: &str, body: Option<&str>) -> Result<Answer, String> {
@@ -135,6 +154,9 @@ impl HttpWire {
 
 impl Wire for HttpWire {
     fn fresh_code(&mut self) -> Result<Option<String>, String> {
+        if let Some(code) = self.pending.take() {
+            return Ok(Some(code));
+        }
         match self.codes.clone() {
             Codes::Page(page) => self.code_from_page(&page),
             Codes::PageLink(page) => {

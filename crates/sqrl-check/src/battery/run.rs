@@ -135,8 +135,20 @@ impl<W: Wire> Battery<'_, W> {
                 _ => Verdict::Fail,
             };
             self.checks.push(
-                Check::new(id, verdict, format!("could not run: {}", stop.why))
-                    .with_evidence(stop.sent.clone(), stop.received.clone()),
+                Check::new(
+                    id,
+                    verdict,
+                    format!(
+                        "{}: {}",
+                        if verdict == Verdict::Fail {
+                            "could not run"
+                        } else {
+                            "not run"
+                        },
+                        stop.why
+                    ),
+                )
+                .with_evidence(stop.sent.clone(), stop.received.clone()),
             );
         }
     }
