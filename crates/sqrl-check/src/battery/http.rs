@@ -4,7 +4,7 @@
 use sqrl_client::transport::HttpTransport;
 
 use super::codes::{code_from_answer, find_code, sqrl_link, CodeSource};
-use super::{Answer, Wire};
+use super::report::{Answer, Wire};
 
 /// Largest login page or code answer read.
 const MAX_PAGE: u64 = 512 * 1024;
