@@ -27,12 +27,18 @@ pub fn run<W: Wire>(wire: &mut W, target: &str, options: &Options) -> Report {
         ask: None,
     };
     let a = Person::random();
+    // Why the scenarios that need an account cannot run: n/a when there was no code to
+    // make one on, a failure otherwise.
+    let mut no_account = Stop::from("no account could be created (ident-new)".to_owned());
     if let Err(stop) = create(&mut b, &a) {
         let rest: Vec<&'static str> = CREATE
             .into_iter()
             .filter(|id| !b.checks.iter().any(|c| c.id == *id))
             .collect();
         b.skip(&rest, &stop);
+        if stop.verdict == Verdict::NotApplicable {
+            no_account = stop;
+        }
     }
     let created = b
         .checks
@@ -81,10 +87,7 @@ pub fn run<W: Wire>(wire: &mut W, target: &str, options: &Options) -> Report {
     ];
     for (ids, needs_account, scenario) in later {
         if needs_account && !created {
-            b.skip(
-                ids,
-                &Stop::from("no account could be created (ident-new)".to_owned()),
-            );
+            b.skip(ids, &no_account);
             continue;
         }
         let before = b.checks.len();
@@ -142,5 +145,64 @@ fn format_checks<W: Wire>(b: &mut Battery<'_, W>) {
             ),
         };
         b.checks.push(check);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::battery::{Answer, CATALOG};
+
+    /// A wire with no server behind it: codes as given, every request fails.
+    struct Nowhere(Result<Option<String>, String>);
+
+    impl Wire for Nowhere {
+        fn fresh_code(&mut self) -> Result<Option<String>, String> {
+            self.0.clone()
+        }
+        fn post(&mut self, url: &str, _: &str) -> Result<Answer, String> {
+            Err(format!("{url}: connection refused"))
+        }
+        fn get(&mut self, url: &str) -> Result<Answer, String> {
+            Err(format!("{url}: connection refused"))
+        }
+    }
+
+    fn ids(report: &Report) -> Vec<&'static str> {
+        report.checks.iter().map(|c| c.id).collect()
+    }
+
+    #[test]
+    fn every_check_is_reported_once_in_catalog_order_whatever_happens() {
+        let catalog: Vec<&str> = CATALOG.iter().map(|s| s.id).collect();
+        for wire in [
+            Nowhere(Ok(None)),
+            Nowhere(Err("no page".into())),
+            Nowhere(Ok(Some("sqrl://127.0.0.1:1/sqrl?nut=abc".into()))),
+            Nowhere(Ok(Some("not a code".into()))),
+        ] {
+            let mut wire = wire;
+            let report = run(&mut wire, "t", &Options::default());
+            assert_eq!(ids(&report), catalog);
+        }
+    }
+
+    #[test]
+    fn no_codes_is_not_applicable_but_a_failing_server_fails() {
+        let report = run(&mut Nowhere(Ok(None)), "t", &Options::default());
+        assert!(!report.failed());
+        assert_eq!(report.summary.not_applicable, CATALOG.len());
+
+        let code = "sqrl://127.0.0.1:1/sqrl?nut=abc".to_owned();
+        let report = run(&mut Nowhere(Ok(Some(code))), "t", &Options::default());
+        assert!(report.failed());
+        let first = &report.checks.iter().find(|c| c.id == "query-new").unwrap();
+        assert_eq!(first.verdict, Verdict::Fail);
+        assert!(
+            first.detail.contains("connection refused"),
+            "{}",
+            first.detail
+        );
+        assert!(first.sent.is_none() && first.received.is_none());
     }
 }
