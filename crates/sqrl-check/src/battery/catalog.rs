@@ -188,6 +188,13 @@ pub const CATALOG: &[Spec] = &[
         "0x40 set (accepted: warn, a recommendation of ours)",
     ),
     spec(
+        "ver-anywhere",
+        "§3",
+        "`ver` is read on any line of `client`",
+        "`query` whose `client` has `cmd`, `idk` first and `ver` last",
+        "answered without 0x40 (refused: warn, a robustness recommendation)",
+    ),
+    spec(
         "cps-url",
         "§8.4",
         "`opt=cps` gets a `url=`",

@@ -72,6 +72,8 @@ pub(crate) struct Ask<'p> {
     pub(crate) previous: Option<&'p Person>,
     /// Sign `urs` with this person's unlock key for this stored `suk`.
     pub(crate) urs: Option<(&'p Person, Bytes32)>,
+    /// Write `ver` as the last line of `client` instead of the first.
+    pub(crate) ver_last: bool,
 }
 
 impl Ask<'_> {
@@ -84,6 +86,7 @@ impl Ask<'_> {
             btn: None,
             previous: None,
             urs: None,
+            ver_last: false,
         }
     }
 }
@@ -122,7 +125,10 @@ impl Parts {
         }
         params.btn = ask.btn;
         params.opt = ask.opt.clone();
-        let client = params.encode().map_err(|e| e.to_string())?;
+        let mut client = params.encode().map_err(|e| e.to_string())?;
+        if ask.ver_last {
+            client = ver_last(&client);
+        }
         let message = signing_input(&client, &session.echo);
         Ok(Self {
             url: session.next.clone(),
@@ -188,6 +194,23 @@ impl Parts {
     }
 }
 
+/// An encoded `client` list with its `ver` line moved to the end.
+fn ver_last(client: &str) -> String {
+    let Ok(bytes) = b64::decode(client) else {
+        return client.to_owned();
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let (ver, rest): (Vec<&str>, Vec<&str>) = text
+        .split_terminator("\r\n")
+        .partition(|line| line.starts_with("ver="));
+    let mut out = String::new();
+    for line in rest.iter().chain(ver.iter()) {
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    b64::encode(out)
+}
+
 /// `echo` (a previous reply) with one byte changed: the last digit of its `tif` value (or,
 /// without one, its last letter's case), still a well-formed list.
 pub(crate) fn tampered_echo(echo: &str) -> String {
@@ -243,6 +266,21 @@ mod tests {
         assert!(body
             .verify_identity_signatures(&body.client().unwrap())
             .is_err());
+
+        let moved = Parts::build(
+            &session,
+            &me,
+            &Ask {
+                ver_last: true,
+                ..Ask::new(Command::Query)
+            },
+        )
+        .unwrap();
+        let text = String::from_utf8(b64::decode(&moved.client).unwrap()).unwrap();
+        assert!(text.starts_with("cmd=query\r\n") && text.ends_with("\r\nver=1\r\n"));
+        let body = RequestBody::parse(moved.body().as_bytes()).unwrap();
+        body.verify_identity_signatures(&body.client().unwrap())
+            .unwrap();
 
         let reply = b64::encode("ver=1\r\nnut=x\r\ntif=C4\r\nqry=/s?nut=x\r\n");
         assert_eq!(

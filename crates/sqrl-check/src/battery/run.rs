@@ -6,7 +6,7 @@ use super::phone::{decoded, Person};
 use super::report::{Check, Options, Report, Verdict, Wire};
 use super::scenarios::{
     cps_login, create, disable_enable, duplicated_nut, expired, known, query_first, rekey_remove,
-    tampering, unknown_command,
+    tampering, unknown_command, ver_anywhere,
 };
 
 /// The checks of the first scenario.
@@ -46,7 +46,7 @@ pub fn run<W: Wire>(wire: &mut W, target: &str, options: &Options) -> Report {
         .any(|c| c.id == "ident-new" && c.verdict == Verdict::Pass);
     type Scenario<W> = fn(&mut Battery<'_, W>, &Person) -> Result<(), Stop>;
     // The checks of each scenario, whether it needs the account `create` made, and the run.
-    let later: [(&[&'static str], bool, Scenario<W>); 8] = [
+    let later: [(&[&'static str], bool, Scenario<W>); 9] = [
         (&["query-known", "opt-suk", "ident-known"], true, known),
         (
             &["tamper-client", "tamper-ids", "tamper-server", "echo-older"],
@@ -60,6 +60,7 @@ pub fn run<W: Wire>(wire: &mut W, target: &str, options: &Options) -> Report {
         ),
         (&["query-first"], false, query_first),
         (&["duplicated-nut"], false, duplicated_nut),
+        (&["ver-anywhere"], false, ver_anywhere),
         (&["cps-url", "cps-single-use"], true, cps_login),
         (
             &[

@@ -225,6 +225,23 @@ pub(crate) fn query_first<W: Wire>(b: &mut Battery<'_, W>, _: &Person) -> Result
     Ok(())
 }
 
+/// ver-anywhere: a query whose `client` has `ver` last.
+pub(crate) fn ver_anywhere<W: Wire>(b: &mut Battery<'_, W>, _: &Person) -> Result<(), Stop> {
+    let stranger = Person::random();
+    let mut session = b.code()?;
+    let ask = Ask {
+        ver_last: true,
+        ..Ask::new(Command::Query)
+    };
+    let sent = b.ask(&mut session, &stranger, &ask)?;
+    let verdict = match judge_ok(sent.tif(), Tif::empty(), Tif::empty()) {
+        (Verdict::Fail, why) => (Verdict::Warn, why),
+        other => other,
+    };
+    b.add("ver-anywhere", verdict, Some(&sent));
+    Ok(())
+}
+
 /// duplicated-nut: `?nut=<right>&nut=<other>`.
 pub(crate) fn duplicated_nut<W: Wire>(b: &mut Battery<'_, W>, _: &Person) -> Result<(), Stop> {
     let stranger = Person::random();
