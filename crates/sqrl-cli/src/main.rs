@@ -1,6 +1,7 @@
 //! `sqrl`: the phone side of SQRL for a terminal. Manage an identity; log in to a site by its
 //! `sqrl://` link or a picture of its QR code.
 
+mod check_cmd;
 mod cps_cmd;
 mod failure;
 mod global;
@@ -53,6 +54,13 @@ enum Command {
     Remove(site_cmd::SiteArgs),
     /// Serve same-device logins on http://127.0.0.1:25519 (the SQRL localhost protocol)
     Cps(cps_cmd::CpsArgs),
+    /// Check a SQRL server against the spec: a battery of checks, one line each
+    #[command(
+        after_help = "Exit status 0 when no check failed (warnings and n/a do not \
+        count), 1 when one did, 4 when no first code could be had, 7 on bad input. See \
+        docs/conformance.md for every check."
+    )]
+    Check(check_cmd::CheckArgs),
     /// Print shell completions
     #[command(
         long_about = "Print shell completions on standard output.",
@@ -102,6 +110,7 @@ fn run(cli: Cli) -> Outcome {
         Command::Enable(args) => site_cmd::change(&cli.global, Action::Enable, args),
         Command::Remove(args) => site_cmd::change(&cli.global, Action::Remove, args),
         Command::Cps(args) => cps_cmd::run(&cli.global, args),
+        Command::Check(args) => check_cmd::run(&cli.global, args),
         Command::Completions { shell } => {
             let shell = match shell {
                 Shell::Bash => clap_complete::Shell::Bash,

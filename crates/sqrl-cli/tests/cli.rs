@@ -583,6 +583,7 @@ const COMMANDS: &[&[&str]] = &[
     &["enable"],
     &["remove"],
     &["cps"],
+    &["check"],
     &["completions"],
 ];
 

@@ -31,9 +31,6 @@ pub const MAX_REPLY: u64 = 16 * 1024;
 /// Largest reply head (status line and headers) accepted.
 const MAX_HEAD: usize = 8 * 1024;
 
-/// Most bytes read from a connection: head, body and chunked-encoding overhead.
-const MAX_READ: usize = MAX_HEAD + 2 * MAX_REPLY as usize;
-
 /// Most headers in a reply.
 const MAX_HEADERS: usize = 64;
 
@@ -170,9 +167,53 @@ impl HttpTransport {
     pub fn post(&self, request: &Request) -> Result<String, Error> {
         let url = self.effective_url(&request.url)?;
         tracing::debug!(url = %url, "sqrl request");
-        let target = Target::parse(&url)?;
+        let reply = self.send(&url, "POST", Some(&request.body), MAX_REPLY)?;
+        let body = String::from_utf8(reply.body)
+            .map_err(|_| Error::Proto(sqrl_proto::Error::NotUtf8 { what: "reply" }))?;
+        if (200..300).contains(&reply.status) {
+            return Ok(body);
+        }
+        // Some servers answer failures with an error status but a SQRL reply body; the
+        // exchange reads the TIF, so pass the body on when there is one.
+        if body.trim().is_empty() || sqrl_proto::ServerParams::decode(body.trim()).is_err() {
+            return Err(TransportError::HttpStatus(reply.status).into());
+        }
+        Ok(body)
+    }
+
+    /// One plain request for tools that look at the whole answer (the conformance checker):
+    /// `GET` (no `body`) or `POST` (a form `body`, possibly empty) to an `https://` URL, or an
+    /// `http://` loopback URL when plain HTTP to loopback is allowed. Whatever the status,
+    /// the answer comes back as it is, its body capped at `max_body` bytes; redirects are not
+    /// followed.
+    pub fn fetch(
+        &self,
+        url: &str,
+        body: Option<&str>,
+        max_body: u64,
+    ) -> Result<HttpReply, TransportError> {
+        let url = match url.strip_prefix("http://") {
+            Some(rest) if self.loopback_http && is_loopback_host(host_of(url)) => {
+                format!("https://{rest}")
+            }
+            _ => url.to_owned(),
+        };
+        let url = self.effective_url(&url)?;
+        let method = if body.is_some() { "POST" } else { "GET" };
+        tracing::debug!(url = %url, method, "plain request");
+        self.send(&url, method, body, max_body)
+    }
+
+    fn send(
+        &self,
+        url: &str,
+        method: &str,
+        body: Option<&str>,
+        max_body: u64,
+    ) -> Result<HttpReply, TransportError> {
+        let target = Target::parse(url)?;
         let deadline = Deadline::after(self.overall_timeout);
-        let wire = target.request_bytes(&request.body);
+        let wire = target.request_bytes(method, body);
         let tcp = connect(&target, self.connect_timeout, &deadline)?;
         let raw = if target.tls {
             let name = ServerName::try_from(target.host.clone()).map_err(|_| {
@@ -189,25 +230,27 @@ impl HttpTransport {
                     .map_err(|e| handshake_error(&e, &target.host))?;
             }
             send_once(&mut stream, &wire, &deadline, |s| &s.sock)?;
-            read_reply(&mut stream, &deadline, |s| &s.sock)?
+            read_reply(&mut stream, &deadline, |s| &s.sock, max_body)?
         } else {
             let mut stream = tcp;
             send_once(&mut stream, &wire, &deadline, |s| s)?;
-            read_reply(&mut stream, &deadline, |s| s)?
+            read_reply(&mut stream, &deadline, |s| s, max_body)?
         };
-        let reply = parse_reply(&raw)?;
-        let body = String::from_utf8(reply.body)
-            .map_err(|_| Error::Proto(sqrl_proto::Error::NotUtf8 { what: "reply" }))?;
-        if (200..300).contains(&reply.status) {
-            return Ok(body);
-        }
-        // Some servers answer failures with an error status but a SQRL reply body; the
-        // exchange reads the TIF, so pass the body on when there is one.
-        if body.trim().is_empty() || sqrl_proto::ServerParams::decode(body.trim()).is_err() {
-            return Err(TransportError::HttpStatus(reply.status).into());
-        }
-        Ok(body)
+        parse_reply(&raw, max_body)
     }
+}
+
+/// A whole HTTP answer, as [`HttpTransport::fetch`] returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpReply {
+    /// The status code.
+    pub status: u16,
+    /// The `Location` header, if any.
+    pub location: Option<String>,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
+    /// The body, de-chunked.
+    pub body: Vec<u8>,
 }
 
 /// Where a request goes, from an `http(s)://` URL the exchange built.
@@ -261,15 +304,21 @@ impl Target {
         })
     }
 
-    /// The complete request, head and body, as one buffer.
-    fn request_bytes(&self, body: &str) -> Vec<u8> {
+    /// The complete request, head and body, as one buffer: `POST` with a form body, or a
+    /// bodiless request (`GET`).
+    fn request_bytes(&self, method: &str, body: Option<&str>) -> Vec<u8> {
+        let form = match body {
+            Some(body) => format!(
+                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+                body.len()
+            ),
+            None => String::new(),
+        };
+        let body = body.unwrap_or_default();
         let head = format!(
-            "POST {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: SQRL/1\r\n\
-             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
+            "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: SQRL/1\r\n{form}\
              Connection: close\r\n\r\n",
-            self.path,
-            self.authority,
-            body.len()
+            self.path, self.authority,
         );
         let mut wire = Vec::with_capacity(head.len() + body.len());
         wire.extend_from_slice(head.as_bytes());
@@ -386,16 +435,19 @@ fn send_once<S: Write>(
 }
 
 /// Reads until the reply is complete (by `Content-Length`, chunked framing or the end of the
-/// connection), refusing more than [`MAX_READ`] bytes.
+/// connection), refusing more than the head, twice `max_body` (chunked-encoding overhead) and no more.
 fn read_reply<S: Read>(
     stream: &mut S,
     deadline: &Deadline,
     socket: impl Fn(&S) -> &TcpStream,
+    max_body: u64,
 ) -> Result<Vec<u8>, TransportError> {
     let mut raw = Vec::new();
     let mut chunk = [0u8; 4096];
+    let max_read =
+        MAX_HEAD.saturating_add(usize::try_from(max_body.saturating_mul(2)).unwrap_or(usize::MAX));
     loop {
-        if complete(&raw)? {
+        if complete(&raw, max_body)? {
             return Ok(raw);
         }
         deadline.apply(socket(stream))?;
@@ -410,17 +462,10 @@ fn read_reply<S: Read>(
             return Ok(raw);
         }
         raw.extend_from_slice(chunk.get(..n).unwrap_or_default());
-        if raw.len() > MAX_READ {
+        if raw.len() > max_read {
             return Err(TransportError::ReplyTooLarge);
         }
     }
-}
-
-/// A parsed reply.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    body: Vec<u8>,
 }
 
 /// How the body of a reply ends.
@@ -433,7 +478,7 @@ enum Framing {
 
 /// The final (non-1xx) head: status, framing and where the body starts. `None` while the
 /// head is incomplete.
-fn head(raw: &[u8]) -> Result<Option<(u16, Framing, usize)>, TransportError> {
+fn head(raw: &[u8], max_body: u64) -> Result<Option<(u16, Framing, usize)>, TransportError> {
     let malformed = |what: &str| TransportError::Network(format!("malformed HTTP reply: {what}"));
     let mut offset = 0usize;
     loop {
@@ -472,7 +517,7 @@ fn head(raw: &[u8]) -> Result<Option<(u16, Framing, usize)>, TransportError> {
                 && framing != Framing::Chunked
             {
                 let length: u64 = value.parse().map_err(|_| malformed("bad Content-Length"))?;
-                if length > MAX_REPLY {
+                if length > max_body {
                     return Err(TransportError::ReplyTooLarge);
                 }
                 framing = Framing::Length(usize::try_from(length).unwrap_or(usize::MAX));
@@ -486,7 +531,7 @@ fn head(raw: &[u8]) -> Result<Option<(u16, Framing, usize)>, TransportError> {
 }
 
 /// Decodes a chunked body; `None` while incomplete.
-fn dechunk(mut data: &[u8]) -> Result<Option<Vec<u8>>, TransportError> {
+fn dechunk(mut data: &[u8], max_body: u64) -> Result<Option<Vec<u8>>, TransportError> {
     let malformed = || TransportError::Network("malformed chunked reply".into());
     let mut body = Vec::new();
     loop {
@@ -500,7 +545,7 @@ fn dechunk(mut data: &[u8]) -> Result<Option<Vec<u8>>, TransportError> {
         if size == 0 {
             return Ok(Some(body));
         }
-        if body.len().saturating_add(size) > MAX_REPLY as usize {
+        if body.len().saturating_add(size) as u64 > max_body {
             return Err(TransportError::ReplyTooLarge);
         }
         let start = line_end.saturating_add(2);
@@ -518,33 +563,61 @@ fn dechunk(mut data: &[u8]) -> Result<Option<Vec<u8>>, TransportError> {
 }
 
 /// `true` once `raw` holds a whole reply that announced its own length.
-fn complete(raw: &[u8]) -> Result<bool, TransportError> {
-    let Some((_, framing, start)) = head(raw)? else {
+fn complete(raw: &[u8], max_body: u64) -> Result<bool, TransportError> {
+    let Some((_, framing, start)) = head(raw, max_body)? else {
         return Ok(false);
     };
     let body = raw.get(start..).unwrap_or_default();
     Ok(match framing {
         Framing::Length(length) => body.len() >= length,
-        Framing::Chunked => dechunk(body)?.is_some(),
+        Framing::Chunked => dechunk(body, max_body)?.is_some(),
         Framing::UntilClose => false,
     })
 }
 
 /// The status and body of everything read from the connection.
-fn parse_reply(raw: &[u8]) -> Result<Reply, TransportError> {
+fn parse_reply(raw: &[u8], max_body: u64) -> Result<HttpReply, TransportError> {
     let truncated =
         || TransportError::Network("the connection closed before the whole reply".into());
-    let (status, framing, start) = head(raw)?.ok_or_else(truncated)?;
+    let (status, framing, start) = head(raw, max_body)?.ok_or_else(truncated)?;
     let rest = raw.get(start..).unwrap_or_default();
     let body = match framing {
         Framing::Length(length) => rest.get(..length).ok_or_else(truncated)?.to_vec(),
-        Framing::Chunked => dechunk(rest)?.ok_or_else(truncated)?,
+        Framing::Chunked => dechunk(rest, max_body)?.ok_or_else(truncated)?,
         Framing::UntilClose => rest.to_vec(),
     };
-    if body.len() as u64 > MAX_REPLY {
+    if body.len() as u64 > max_body {
         return Err(TransportError::ReplyTooLarge);
     }
-    Ok(Reply { status, body })
+    // The final head is the one before `start`; its headers name a redirect and the type.
+    let mut location = None;
+    let mut content_type = None;
+    let head_text = raw.get(..start).unwrap_or_default();
+    let final_head = head_text
+        .windows(4)
+        .enumerate()
+        .rfind(|(i, w)| *w == b"\r\n\r\n" && i.saturating_add(4) < start)
+        .map_or(head_text, |(i, _)| {
+            head_text.get(i.saturating_add(4)..).unwrap_or_default()
+        });
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut headers);
+    if response.parse(final_head).is_ok() {
+        for header in response.headers.iter() {
+            let value = String::from_utf8_lossy(header.value).trim().to_owned();
+            if header.name.eq_ignore_ascii_case("location") {
+                location = Some(value);
+            } else if header.name.eq_ignore_ascii_case("content-type") {
+                content_type = Some(value);
+            }
+        }
+    }
+    Ok(HttpReply {
+        status,
+        location,
+        content_type,
+        body,
+    })
 }
 
 /// Runs an exchange to its end over `transport`, asking `decide` at the prompt.
@@ -618,42 +691,59 @@ mod tests {
     #[test]
     fn request_is_one_buffer_with_head_and_body() {
         let t = Target::parse("https://example.com/sqrl?nut=a").unwrap();
-        let wire = String::from_utf8(t.request_bytes("client=YQ&server=Yg&ids=Yw")).unwrap();
+        let wire =
+            String::from_utf8(t.request_bytes("POST", Some("client=YQ&server=Yg&ids=Yw"))).unwrap();
         assert!(wire.starts_with("POST /sqrl?nut=a HTTP/1.1\r\nHost: example.com\r\n"));
         assert!(wire.contains("\r\nContent-Length: 26\r\n"));
         assert!(wire.ends_with("\r\n\r\nclient=YQ&server=Yg&ids=Yw"));
+        let get = String::from_utf8(t.request_bytes("GET", None)).unwrap();
+        assert!(get.starts_with("GET /sqrl?nut=a HTTP/1.1\r\n"));
+        assert!(!get.contains("Content-Length") && get.ends_with("\r\n\r\n"));
+    }
+
+    #[test]
+    fn fetched_answers_keep_status_location_and_type_of_the_final_head() {
+        let raw = b"HTTP/1.1 100 Continue\r\nLocation: /no\r\n\r\nHTTP/1.1 302 Found\r\nLocation: /account\r\nContent-Type: text/html\r\nContent-Length: 2\r\n\r\nhi";
+        let reply = parse_reply(raw, MAX_REPLY).unwrap();
+        assert_eq!(reply.status, 302);
+        assert_eq!(reply.location.as_deref(), Some("/account"));
+        assert_eq!(reply.content_type.as_deref(), Some("text/html"));
+        assert_eq!(reply.body, b"hi");
+        let big = b"HTTP/1.1 200 OK\r\nContent-Length: 20000\r\n\r\n";
+        assert!(parse_reply(big, MAX_REPLY).is_err());
+        assert!(complete(big, 64 * 1024).is_ok());
     }
 
     #[test]
     fn replies_are_framed_by_length_chunks_or_close() {
         let by_length = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcdef";
-        assert!(complete(by_length).unwrap());
-        assert_eq!(parse_reply(by_length).unwrap().body, b"abc");
+        assert!(complete(by_length, MAX_REPLY).unwrap());
+        assert_eq!(parse_reply(by_length, MAX_REPLY).unwrap().body, b"abc");
         let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n";
-        assert!(complete(chunked).unwrap());
-        assert_eq!(parse_reply(chunked).unwrap().body, b"abcde");
-        assert!(!complete(&chunked[..chunked.len() - 8]).unwrap());
+        assert!(complete(chunked, MAX_REPLY).unwrap());
+        assert_eq!(parse_reply(chunked, MAX_REPLY).unwrap().body, b"abcde");
+        assert!(!complete(&chunked[..chunked.len() - 8], MAX_REPLY).unwrap());
         let until_close = b"HTTP/1.0 200 OK\r\n\r\nabc";
-        assert!(!complete(until_close).unwrap());
-        assert_eq!(parse_reply(until_close).unwrap().body, b"abc");
+        assert!(!complete(until_close, MAX_REPLY).unwrap());
+        assert_eq!(parse_reply(until_close, MAX_REPLY).unwrap().body, b"abc");
         let interim =
             b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
-        assert_eq!(parse_reply(interim).unwrap().status, 404);
+        assert_eq!(parse_reply(interim, MAX_REPLY).unwrap().status, 404);
         let short = b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc";
         assert!(matches!(
-            parse_reply(short),
+            parse_reply(short, MAX_REPLY),
             Err(TransportError::Network(_))
         ));
         let huge = b"HTTP/1.1 200 OK\r\nContent-Length: 99999\r\n\r\n";
         assert_eq!(
-            parse_reply(huge).unwrap_err(),
+            parse_reply(huge, MAX_REPLY).unwrap_err(),
             TransportError::ReplyTooLarge
         );
         let huge_chunk = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffff\r\n";
         assert_eq!(
-            parse_reply(huge_chunk).unwrap_err(),
+            parse_reply(huge_chunk, MAX_REPLY).unwrap_err(),
             TransportError::ReplyTooLarge
         );
-        assert!(parse_reply(b"not http\r\n\r\n").is_err());
+        assert!(parse_reply(b"not http\r\n\r\n", MAX_REPLY).is_err());
     }
 }

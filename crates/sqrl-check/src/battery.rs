@@ -1,1 +1,0 @@
-//! Checks run against a SQRL server (see the crate documentation).
