@@ -313,7 +313,9 @@ impl SqrlUrl {
         };
         let mut cancel_path = None;
         let cancel = match cancel {
-            None => None,
+            // An empty `can=` names no page (GRC's `/nut.sqrl` writes one when the browser
+            // sent no Referer): there is nothing to go back to, as without it.
+            None | Some("") => None,
             Some(value) => {
                 let bytes = b64::decode(value).map_err(|_| Error::UrlCancel {
                     reason: "not base64url",
@@ -564,6 +566,18 @@ mod tests {
         assert_eq!(
             url.request_url(),
             "https://sqrl.grc.com:8080/demo/cli.sqrl?x=5&nut=oOB4QOFJux5Z&can=aHR0cHM6Ly9zcXJsLmdyYy5jb20vYWNjb3VudC9jb25uZWN0ZWQtYWNjb3VudHMv"
+        );
+    }
+
+    /// Before, `can=` with no value (GRC's reference server sends one when the page that
+    /// asked for the code sent no Referer) made the whole link "not a SQRL URL".
+    #[test]
+    fn an_empty_can_is_no_cancel_url_not_a_bad_link() {
+        let url = SqrlUrl::parse("sqrl://localhost:18443/cli.sqrl?nut=gLfuETALveBI&can=").unwrap();
+        assert_eq!(url.cancel_url(), None);
+        assert_eq!(
+            url.request_url(),
+            "https://localhost:18443/cli.sqrl?nut=gLfuETALveBI&can="
         );
     }
 

@@ -94,7 +94,7 @@ pub const CATALOG: &[Spec] = &[
         "§8.2",
         "`ident` with `suk`/`vuk` creates an account",
         "`ident` with `suk`, `vuk` after that query",
-        "0x01 set, no 0x40",
+        "no 0x40 (0x01 may or may not be set: GRC's server leaves it clear; query-known checks the account)",
     ),
     spec(
         "nut-replay-query",
@@ -176,9 +176,9 @@ pub const CATALOG: &[Spec] = &[
     spec(
         "query-first",
         "§8",
-        "`query` must come first",
+        "`query` comes first",
         "`ident` (with `suk`/`vuk`) on a fresh code, no query before",
-        "0x40 set and no account made",
+        "0x40 set (accepted: warn, a recommendation of ours; clients begin with a query)",
     ),
     spec(
         "duplicated-nut",
