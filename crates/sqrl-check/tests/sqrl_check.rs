@@ -202,3 +202,84 @@ fn a_server_that_takes_a_replayed_nut_fails_that_check() {
     assert_eq!(verdict("tamper-ids"), Some("fail"));
     assert_eq!(verdict("reply-tif-hex"), Some("pass"));
 }
+
+/// One raw HTTP request; the answer's body as bytes.
+fn http_bytes(addr: &str, request: &str) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let at = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    answer[at + 4..].to_vec()
+}
+
+/// A login page that shows its code only as a QR image (as GRC's demo pages do): each load
+/// of `/` names `/qr.png`, a fresh code of `site` drawn by the site.
+fn page_with_only_a_qr_image(site: String) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = [0u8; 2048];
+            let read = stream.read(&mut head).unwrap_or(0);
+            let request = String::from_utf8_lossy(&head[..read]).into_owned();
+            let (kind, body) = if request.starts_with("GET /qr.png") {
+                let code = http(
+                    &site,
+                    &format!("POST /sqrl/new HTTP/1.1\r\nHost: {site}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+                );
+                let json: serde_json::Value = serde_json::from_str(&code).unwrap();
+                let png = json["png"].as_str().unwrap().to_owned();
+                let image = http_bytes(
+                    &site,
+                    &format!("GET {png} HTTP/1.1\r\nHost: {site}\r\nConnection: close\r\n\r\n"),
+                );
+                ("image/png", image)
+            } else {
+                (
+                    "text/html",
+                    b"<h1>Log in</h1><img alt=\"logo\" src=\"logo.png\"><img src=\"/qr.png\">"
+                        .to_vec(),
+                )
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(&body);
+        }
+    });
+    addr
+}
+
+/// Before, a login page that shows its code only as a QR image (no `sqrl://` link, no code
+/// API) was "no code": the issue asks for codes from the QR image too.
+#[test]
+fn codes_are_read_from_a_login_page_s_qr_image() {
+    let dir = temp_dir("check-qr-page");
+    let site = SiteProcess::start(
+        &dir,
+        &["--scans-per-minute", "6000", "--codes-per-minute", "6000"],
+    );
+    let page = format!(
+        "http://{}/",
+        page_with_only_a_qr_image(site.addr().to_string())
+    );
+    let output = sqrl_check(&["--json", &page]);
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for (id, verdict) in verdicts(&output) {
+        let expected = if id == "expired-code" {
+            "not-applicable"
+        } else {
+            "pass"
+        };
+        assert_eq!(verdict, expected, "{id}");
+    }
+}

@@ -8,8 +8,9 @@ use crate::global::Global;
 
 #[derive(Debug, Args)]
 pub(crate) struct CheckArgs {
-    /// The server's login page (https://…) or one sqrl:// URL (then only the checks of one
-    /// code run; give --code-url or --code-command for the whole battery)
+    /// The server's login page (https://…: its sqrl:// link, our widget's code API, or the QR
+    /// code in one of its images) or one sqrl:// URL (then only the checks of one code run;
+    /// give --code-url or --code-command for the whole battery)
     #[arg(required_unless_present_any = ["code_url", "code_command"])]
     target: Option<String>,
     /// A URL answering a fresh code: GET, or POST when GET is refused (JSON with `url`, a
@@ -75,7 +76,8 @@ pub(crate) fn run(global: &Global, args: CheckArgs) -> Outcome {
         args.code_url.as_deref(),
         args.code_command.as_deref(),
     )
-    .map_err(|e| Failure::new(Kind::Input, e))?;
+    .map_err(|e| Failure::new(Kind::Input, e))?
+    .with_qr_reader(crate::qr::sqrl_url_in_bytes);
     wire.first_code().map_err(|e| {
         let hint = if e.contains("unknown issuer") {
             " (trust the server's CA with --ca-cert FILE)"

@@ -8,6 +8,9 @@ pub enum CodeSource {
     Link(String),
     /// A code API to POST to (our widget's `POST /sqrl/new`), as an absolute URL.
     Api(String),
+    /// Neither: the page's images, as absolute URLs, one of which may be the QR code (a fresh
+    /// one each time the page is loaded).
+    Images(Vec<String>),
 }
 
 /// The `scheme://authority` of an absolute URL.
@@ -52,7 +55,10 @@ pub fn find_code(page_url: &str, html: &str) -> Option<CodeSource> {
     if let Some(link) = sqrl_link(html) {
         return Some(CodeSource::Link(link));
     }
-    let element = html.find("data-sqrl-login")?;
+    let Some(element) = html.find("data-sqrl-login") else {
+        let images = image_urls(page_url, html);
+        return (!images.is_empty()).then_some(CodeSource::Images(images));
+    };
     let page_origin = origin(page_url)?;
     let tag_start = html.get(..element)?.rfind('<').unwrap_or(0);
     let prefix = match attribute(html, tag_start, "data-sqrl-path") {
@@ -74,6 +80,47 @@ pub fn find_code(page_url: &str, html: &str) -> Option<CodeSource> {
         return None;
     }
     Some(CodeSource::Api(format!("{page_origin}{prefix}/new")))
+}
+
+/// The images of a page (`<img src=…>`), as absolute URLs: resolved against the page's
+/// origin (`/path`) or its directory (`path`); `data:` and other schemes are left out.
+pub fn image_urls(page_url: &str, html: &str) -> Vec<String> {
+    let Some(page_origin) = origin(page_url) else {
+        return Vec::new();
+    };
+    let page_path = page_url
+        .get(page_origin.len()..)
+        .unwrap_or_default()
+        .split(['?', '#'])
+        .next()
+        .unwrap_or_default();
+    let directory = page_path.get(..page_path.rfind('/').map_or(0, |i| i.saturating_add(1)));
+    let lower = html.to_ascii_lowercase();
+    let mut urls = Vec::new();
+    let mut at = 0;
+    while let Some(found) = lower.get(at..).and_then(|rest| rest.find("<img")) {
+        let start = at.saturating_add(found);
+        at = start.saturating_add(4);
+        let Some(src) = attribute(html, start, "src") else {
+            continue;
+        };
+        let src = src.replace("&amp;", "&");
+        let absolute = if src.starts_with("https://") || src.starts_with("http://") {
+            src
+        } else if src.starts_with("//") {
+            continue;
+        } else if src.starts_with('/') {
+            format!("{page_origin}{src}")
+        } else if src.contains(':') {
+            continue;
+        } else {
+            format!("{page_origin}{}{src}", directory.unwrap_or("/"))
+        };
+        if !urls.contains(&absolute) {
+            urls.push(absolute);
+        }
+    }
+    urls
 }
 
 /// The `sqrl://` URL in a code API's answer: a JSON object's `url`, a `sqrl://` link in the
@@ -98,6 +145,21 @@ pub(crate) fn code_from_answer(code_url: &str, body: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_page_with_only_images_offers_them_resolved() {
+        let html = r#"<p>Scan:</p><IMG alt="code" src="/png.sqrl?nut=abc&amp;x=1">
+            <img src="logo.png"><img src="data:image/png;base64,AAAA"><img src='https://cdn.example/q.png'>"#;
+        assert_eq!(
+            find_code("https://sqrl.example:8443/demo/login.php?x", html),
+            Some(CodeSource::Images(vec![
+                "https://sqrl.example:8443/png.sqrl?nut=abc&x=1".into(),
+                "https://sqrl.example:8443/demo/logo.png".into(),
+                "https://cdn.example/q.png".into(),
+            ]))
+        );
+        assert_eq!(find_code("https://sqrl.example/", "<p>nothing</p>"), None);
+    }
+
     use super::*;
 
     #[test]

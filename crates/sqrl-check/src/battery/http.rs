@@ -16,6 +16,8 @@ enum Codes {
     Page(String),
     /// A login page whose `sqrl://` link is fresh on each load.
     PageLink(String),
+    /// A login page whose QR code image is fresh on each load.
+    PageImages(String),
     /// A code URL: GET (or POST, when GET is refused) answers a code.
     Url(String),
     /// A shell command that prints a fresh `sqrl://` URL.
@@ -24,6 +26,12 @@ enum Codes {
     Once(Option<String>),
 }
 
+/// Reads the `sqrl://` URL of a QR code in a picture (PNG or JPEG bytes).
+pub type QrReader = fn(&[u8]) -> Result<String, String>;
+
+/// Largest image read for its QR code.
+const MAX_IMAGE: u64 = 2 * 1024 * 1024;
+
 /// The battery's wire over HTTP(S).
 #[derive(Debug)]
 pub struct HttpWire {
@@ -31,6 +39,8 @@ pub struct HttpWire {
     codes: Codes,
     /// A code fetched ahead by [`HttpWire::first_code`].
     pending: Option<String>,
+    /// Reads a login page's QR code image (`None`: images are not tried).
+    qr_reader: Option<QrReader>,
 }
 
 fn answer(reply: sqrl_client::transport::HttpReply) -> Answer {
@@ -75,7 +85,38 @@ impl HttpWire {
             transport,
             codes,
             pending: None,
+            qr_reader: None,
         })
+    }
+
+    /// Also finds codes in a login page's QR code image, read by `reader`, when the page has
+    /// neither a `sqrl://` link nor our widget.
+    pub fn with_qr_reader(mut self, reader: QrReader) -> Self {
+        self.qr_reader = Some(reader);
+        self
+    }
+
+    /// The first `sqrl://` URL in the QR code of one of the page's images.
+    fn code_from_images(&self, page: &str) -> Result<Option<String>, String> {
+        let reader = self
+            .qr_reader
+            .ok_or_else(|| format!("{page} shows its code only as an image"))?;
+        let html = self.fetch(page, None)?;
+        let mut why = format!("no image of {page} holds a sqrl:// QR code");
+        for image in super::codes::image_urls(page, &html.body) {
+            let got = self
+                .transport
+                .fetch(&image, None, MAX_IMAGE)
+                .map_err(|e| format!("{image}: {e}"))?;
+            if !(200..300).contains(&got.status) {
+                continue;
+            }
+            match reader(&got.body) {
+                Ok(code) => return Ok(Some(code)),
+                Err(e) => why = format!("{image}: {e}"),
+            }
+        }
+        Err(why)
     }
 
     /// Fetches the first code now, so that a server that cannot be reached (or a login page
@@ -112,8 +153,13 @@ impl HttpWire {
                 self.codes = Codes::Url(api);
                 self.fresh_code()
             }
+            Some(CodeSource::Images(_)) => {
+                let code = self.code_from_images(page)?;
+                self.codes = Codes::PageImages(page.to_owned());
+                Ok(code)
+            }
             None => Err(format!(
-                "{page} has no sqrl:// link and no SQRL login widget; use --code-url or --code-command"
+                "{page} has no sqrl:// link, no SQRL login widget and no image; use --code-url or --code-command"
             )),
         }
     }
@@ -163,6 +209,7 @@ impl Wire for HttpWire {
                 let html = self.fetch(&page, None)?;
                 Ok(sqrl_link(&html.body))
             }
+            Codes::PageImages(page) => self.code_from_images(&page),
             Codes::Url(url) => self.code_from_url(&url),
             Codes::Command(command) => Self::code_from_command(&command),
             Codes::Once(code) => {

@@ -23,8 +23,8 @@ mod run;
 mod scenarios;
 
 pub use catalog::{Spec, CATALOG};
-pub use codes::{find_code, CodeSource};
+pub use codes::{find_code, image_urls, CodeSource};
 pub use format::reply_format;
-pub use http::HttpWire;
+pub use http::{HttpWire, QrReader};
 pub use report::{Answer, Check, Options, Report, Summary, Verdict, Wire};
 pub use run::run;
