@@ -169,6 +169,7 @@ pub(crate) fn run(global: &Global, args: CpsArgs) -> Outcome {
             &keys,
             config,
             &args.common,
+            None,
         );
         match (result, cancel) {
             (Ok(outcome), _) if outcome.redirect.is_some() => {

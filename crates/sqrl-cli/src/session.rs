@@ -7,7 +7,7 @@ use std::path::Path;
 use clap::Args;
 use rand_core::OsRng;
 use sqrl_client::exchange::{self, Action, Config, Decision, Exchange, Keys, Prompt};
-use sqrl_client::keys::Rlk;
+use sqrl_client::keys::{Iuk, Rlk};
 use sqrl_client::storage::s4::Settings;
 use sqrl_client::transport::{self, HttpTransport};
 use sqrl_client::{ExchangeError, Identity, TransportError, Unlocked};
@@ -76,7 +76,7 @@ fn action_text(prompt: &Prompt) -> &'static str {
         Action::Login if prompt.known => "log in",
         Action::Login => "log in with a new account (this site does not know you yet)",
         Action::Disable => "disable SQRL login at this site",
-        Action::Enable => "re-enable SQRL login at this site",
+        Action::Enable => "re-enable SQRL login at this site (needs your rescue code)",
         Action::Remove => "remove your identity from this site",
     }
 }
@@ -94,8 +94,8 @@ fn question(prompt: &Prompt) -> String {
     }
 }
 
-/// Shows the prompt and gets the user's decision.
-fn decide(prompt: &Prompt, common: &Common) -> Decision {
+/// Shows what the prompt is about: the site, the request and the IP check.
+fn show(prompt: &Prompt) {
     eprintln!("Site:      {}", prompt.auth_domain);
     eprintln!("Request:   {}", action_text(prompt));
     if prompt.ips_matched {
@@ -103,6 +103,45 @@ fn decide(prompt: &Prompt, common: &Common) -> Decision {
     } else {
         eprintln!("IP check:  NOT matched. If you did not open this login page yourself, cancel.");
     }
+}
+
+/// A login found SQRL disabled for the identity at the site: offers to re-enable it on the
+/// same exchange with the rescue code (the code's nut is spent by then, so `sqrl enable`
+/// could not use it). `None` when declined, with `--yes`, or when the rescue code fails
+/// (`failure` says why).
+fn offer_reenable(
+    prompt: &Prompt,
+    identity: &Identity,
+    common: &Common,
+    failure: &mut Option<Failure>,
+) -> Option<Iuk> {
+    if common.yes {
+        return None;
+    }
+    show(prompt);
+    eprintln!(
+        "SQRL login is disabled for your identity at {}.",
+        prompt.auth_domain
+    );
+    if !ui::confirm("Re-enable it now with your rescue code, then log in?") {
+        return None;
+    }
+    let recovered = ui::with_rescue_code(|code| {
+        let bar = Stretching::new();
+        Ok(identity.recover(code, &mut |p| bar.update(p))?)
+    });
+    match recovered {
+        Ok(iuk) => Some(iuk),
+        Err(error) => {
+            *failure = Some(error);
+            None
+        }
+    }
+}
+
+/// Shows the prompt and gets the user's decision.
+fn decide(prompt: &Prompt, common: &Common) -> Decision {
+    show(prompt);
     let buttons = prompt.ask.as_ref().map_or(0, |a| a.buttons.len());
     let login = prompt.action == Action::Login;
     if let Some(ask) = &prompt.ask {
@@ -200,6 +239,9 @@ pub(crate) fn config(
 
 /// Runs one exchange with the site of `url` over `transport`: shows the site's prompt and
 /// takes the user's answer (or `--yes`), and says what a failure means in the user's words.
+/// With `identity`, a login that finds SQRL disabled offers to re-enable it with the rescue
+/// code and log in on the same exchange.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn run(
     global: &Global,
     transport: &HttpTransport,
@@ -208,6 +250,7 @@ pub(crate) fn run(
     keys: &Keys,
     config: Config,
     common: &Common,
+    identity: Option<&Identity>,
 ) -> Result<exchange::Outcome, Failure> {
     let url = global.reach(url);
     let host = site_of(&url);
@@ -217,17 +260,31 @@ pub(crate) fn run(
         cross_device: config.noiptest,
         danger_loopback_http: global.danger_loopback_http,
         answered: None,
+        yes: common.yes,
     };
+    let mut rescue_failure = None;
     let result = Exchange::start(url, action, keys, config, Rlk::generate(&mut OsRng)).and_then(
         |(exchange, first)| {
-            transport::run(exchange, first, transport, |prompt| {
-                let decision = decide(prompt, common);
-                situation.answered = Some(decision);
-                decision
-            })
+            exchange.drive_reenabling(
+                first,
+                |request| transport.post(request),
+                |prompt| {
+                    let decision = decide(prompt, common);
+                    situation.answered = Some(decision);
+                    decision
+                },
+                |prompt| {
+                    identity.and_then(|identity| {
+                        offer_reenable(prompt, identity, common, &mut rescue_failure)
+                    })
+                },
+            )
         },
     );
-    result.map_err(|error| explain(error, &situation))
+    result.map_err(|error| match rescue_failure {
+        Some(failure) => failure,
+        None => explain(error, &situation),
+    })
 }
 
 /// What an exchange was, to explain how it failed.
@@ -239,6 +296,8 @@ struct Situation<'a> {
     danger_loopback_http: bool,
     /// The user's answer at the prompt, if it was shown.
     answered: Option<Decision>,
+    /// `--yes`: nothing was asked.
+    yes: bool,
 }
 
 impl Situation<'_> {
@@ -327,6 +386,13 @@ fn explain_exchange(error: ExchangeError, situation: &Situation<'_>) -> Failure 
                  again with the new code."
             ),
         ),
+        // A code serves one exchange: a login that found SQRL disabled has spent it.
+        X::TransientRepeated if action == Action::Enable => Failure::new(
+            Kind::Refused,
+            "This code has expired or was already used (a login that found SQRL disabled uses \
+             up its code). Reload the login page and run `sqrl login` with the new code: it \
+             offers to re-enable SQRL login with your rescue code and logs you in, with one code.",
+        ),
         X::TransientRepeated => Failure::new(
             Kind::Refused,
             "This login code has expired, was already used, or is incomplete: reload the login \
@@ -362,6 +428,22 @@ fn explain_exchange(error: ExchangeError, situation: &Situation<'_>) -> Failure 
             format!(
                 "{host} knows a newer identity of yours: this one was replaced there (re-keyed \
                  on another device?). Import your newest identity and try again."
+            ),
+        ),
+        X::SqrlDisabled if action == Action::Login && situation.yes => Failure::new(
+            Kind::Refused,
+            format!(
+                "SQRL login is disabled for your identity at {host}. Run `sqrl login` again \
+                 without --yes and with a new code from the login page: it offers to re-enable \
+                 SQRL login with your rescue code and logs you in."
+            ),
+        ),
+        X::SqrlDisabled if action == Action::Login => Failure::new(
+            Kind::Refused,
+            format!(
+                "SQRL login is disabled for your identity at {host}, and it was not re-enabled. \
+                 To log in, reload the login page, run `sqrl login` with the new code and \
+                 answer yes when it offers to re-enable SQRL login (it needs your rescue code)."
             ),
         ),
         X::SqrlDisabled => Failure::new(

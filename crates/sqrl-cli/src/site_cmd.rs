@@ -56,7 +56,16 @@ fn exchange(
         keys = keys.with_unlock_key(iuk);
     }
     let config = session::config(&unlocked.settings, common, cps, cross_device);
-    session::run(global, &transport, url, action, &keys, config, common)
+    session::run(
+        global,
+        &transport,
+        url,
+        action,
+        &keys,
+        config,
+        common,
+        Some(&identity),
+    )
 }
 
 pub(crate) fn login(global: &Global, args: LoginArgs) -> Outcome {
@@ -80,6 +89,9 @@ pub(crate) fn login(global: &Global, args: LoginArgs) -> Outcome {
         args.cps,
         cross_device,
     )?;
+    if outcome.reenabled {
+        eprintln!("SQRL login is enabled again at this site.");
+    }
     if outcome.rekeyed {
         eprintln!("Your previous identity at this site was replaced by the current one.");
     } else if outcome.new_association {
@@ -110,7 +122,11 @@ pub(crate) fn change(global: &Global, action: Action, args: SiteArgs) -> Outcome
         "{}",
         match action {
             Action::Disable => "SQRL login is now disabled at this site.",
-            Action::Enable => "SQRL login is enabled again at this site.",
+            Action::Enable => {
+                "SQRL login is enabled again at this site. The login page that showed this code \
+                 does not log in from it: reload the page and log in with a new code (next time, \
+                 `sqrl login` offers to re-enable and log in with one code)."
+            }
             _ => "Your identity was removed from this site.",
         }
     );

@@ -169,6 +169,8 @@ pub struct Outcome {
     pub new_association: bool,
     /// A previous identity was replaced by the current one.
     pub rekeyed: bool,
+    /// SQRL login was re-enabled (with the rescue code) before this login, on this exchange.
+    pub reenabled: bool,
 }
 
 /// The next thing to do.
@@ -189,6 +191,9 @@ enum State {
     Committing,
     /// The user cancelled; the query that tells the site is on its way.
     Cancelling,
+    /// A login's query found SQRL disabled for the identity: the exchange may go on with
+    /// [`Exchange::reenable`] (the rescue code), else it is over.
+    Disabled,
     Finished,
 }
 
@@ -215,6 +220,10 @@ pub struct Exchange<'k> {
     transient_in_a_row: bool,
     button: Option<Button>,
     prompt: Option<Prompt>,
+    /// The IUK from the rescue code, given to [`Exchange::reenable`] during a login.
+    rescue: Option<Iuk>,
+    /// The `enable` sent by [`Exchange::reenable`] awaits its reply; the login goes on after.
+    reenabling: bool,
 }
 
 /// Where an exchange holds its keys: borrowed for one call stack, or shared by an exchange
@@ -350,6 +359,8 @@ impl<'k> Exchange<'k> {
             transient_in_a_row: false,
             button: None,
             prompt: None,
+            rescue: None,
+            reenabling: false,
         };
         let request = exchange.request(Command::Query)?;
         Ok((exchange, request))
@@ -369,17 +380,17 @@ impl<'k> Exchange<'k> {
             .or(self.url.cancel_url())
     }
 
-    fn options(&self, command: &Command) -> sqrl_proto::Options {
+    fn options(&self) -> sqrl_proto::Options {
         sqrl_proto::Options {
             noiptest: self.config.noiptest,
             cps: self.config.cps,
             sqrlonly: self.config.sqrlonly,
             hardlock: self.config.hardlock,
-            // Ask for the stored suk whenever the next step will need it for `urs` (enable,
-            // remove, or re-keying onto a previous identity): servers need not volunteer it.
-            suk: *command == Command::Query
-                && (matches!(self.action, Action::Enable | Action::Remove)
-                    || self.presented.is_some()),
+            // Always asked for, on every command, as GRC's client does: the next step may
+            // need the stored suk for `urs` (enable, remove, re-keying onto a previous
+            // identity) and servers need not volunteer it; and some servers fail a request
+            // that carries no `opt=` line at all (`spec/protocol.md` §3).
+            suk: true,
             unknown: Vec::new(),
         }
     }
@@ -401,7 +412,7 @@ impl<'k> Exchange<'k> {
             params.ins = Some(self.site.indexed_secret(sin));
             params.pins = previous.map(|p| p.indexed_secret(sin));
         }
-        params.opt = self.options(&command);
+        params.opt = self.options();
         // Decided from the query's answer, not from a later transient-error reply.
         let known = self.prompt.as_ref().is_some_and(|p| p.known);
         if command == Command::Ident && !known {
@@ -421,7 +432,7 @@ impl<'k> Exchange<'k> {
             (Command::Ident, _) if previous.is_some() => {
                 self.presented.and_then(|i| keys.previous.get(i))
             }
-            (Command::Enable | Command::Remove, _) => keys.unlock.as_ref(),
+            (Command::Enable | Command::Remove, _) => keys.unlock.as_ref().or(self.rescue.as_ref()),
             _ => None,
         };
         let suk = match unlock_iuk {
@@ -468,7 +479,12 @@ impl<'k> Exchange<'k> {
             return Err(ExchangeError::OutOfOrder.into());
         }
         let reply_text = reply_text.trim_end_matches(['\r', '\n']);
-        let reply = ServerParams::decode(reply_text)?;
+        let mut reply = ServerParams::decode(reply_text)?;
+        // A root-anchored `can=` is resolved against the origin, as `url=` is (§2): kept
+        // resolved, so that every cancel address the exchange gives out is absolute.
+        if let Some(can) = reply.can.take() {
+            reply.can = Some(self.url.resolve_link(&can)?);
+        }
         let version = reply.version.negotiate(&sqrl_proto::version::SUPPORTED)?;
         let unknown = reply.tif.unknown_bits(version);
         if unknown != Tif::empty() {
@@ -502,6 +518,12 @@ impl<'k> Exchange<'k> {
         }
         match self.state {
             State::Querying => self.after_query(tif),
+            // Re-enabled during a login: the login goes on, on this exchange, from a prompt
+            // as after a query (the waiting page says "confirm in your SQRL app" again).
+            State::Committing if self.reenabling => {
+                self.reenabling = false;
+                self.after_query(tif)
+            }
             _ => self.after_commit(tif),
         }
     }
@@ -512,7 +534,23 @@ impl<'k> Exchange<'k> {
         match self.action {
             Action::Login => {
                 if tif.contains(Tif::SQRL_DISABLED) {
+                    // The identity is known here but disabled: the user may re-enable it on
+                    // this exchange with the rescue code (`reenable`), and then log in; once
+                    // only, so a server that stays disabled ends the exchange.
                     self.state = State::Finished;
+                    if known && self.rescue.is_none() {
+                        self.state = State::Disabled;
+                        // `enable` acts on the current identity only.
+                        self.presented = None;
+                        self.prompt = Some(Prompt {
+                            action: Action::Enable,
+                            auth_domain: self.url.auth_domain().to_owned(),
+                            known,
+                            replaces_previous: false,
+                            ips_matched: tif.contains(Tif::IPS_MATCHED),
+                            ask: None,
+                        });
+                    }
                     return Err(ExchangeError::SqrlDisabled.into());
                 }
                 if previous_match {
@@ -576,17 +614,60 @@ impl<'k> Exchange<'k> {
             new_association: self.action == Action::Login
                 && prompt.is_some_and(|p| !p.known && !p.replaces_previous),
             rekeyed: prompt.is_some_and(|p| p.replaces_previous),
+            reenabled: self.action == Action::Login && self.rescue.is_some(),
         }))
+    }
+
+    /// After a login's query ended in [`ExchangeError::SqrlDisabled`]: what re-enabling would
+    /// do (a [`Prompt`] whose action is [`Action::Enable`]), to show the user before asking
+    /// for the rescue code. `None` when the exchange cannot go on that way.
+    pub fn reenable_prompt(&self) -> Option<&Prompt> {
+        match self.state {
+            State::Disabled => self.prompt.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Re-enables SQRL login for the identity on this same exchange (the query's nut is not
+    /// spent again): `iuk` comes from the rescue code. Returns the `enable` to send, signed
+    /// with `urs` over the `suk` the query's reply carried; after its reply the login goes on
+    /// from a login [`Prompt`] as after a query. Only after a login's query ended in
+    /// [`ExchangeError::SqrlDisabled`] ([`reenable_prompt`](Self::reenable_prompt) is `Some`).
+    pub fn reenable(&mut self, iuk: Iuk) -> Result<Step, Error> {
+        if self.state != State::Disabled {
+            return Err(ExchangeError::OutOfOrder.into());
+        }
+        self.state = State::Finished;
+        self.reply_suk()?;
+        self.rescue = Some(iuk);
+        self.reenabling = true;
+        self.button = None;
+        self.state = State::Committing;
+        self.request(Command::Enable).map(Step::Send)
     }
 
     /// Runs the exchange to its end: `send` posts a request and returns the reply body (HTTP,
     /// or an in-process server in tests), `decide` answers the prompt. At most 16 requests, so
     /// a hostile server cannot keep a client looping.
     pub fn drive(
+        self,
+        first: Request,
+        send: impl FnMut(&Request) -> Result<String, Error>,
+        decide: impl FnMut(&Prompt) -> Decision,
+    ) -> Result<Outcome, Error> {
+        self.drive_reenabling(first, send, decide, |_| None)
+    }
+
+    /// [`drive`](Self::drive), and when a login finds SQRL disabled for the identity,
+    /// `rescue` is shown the [`reenable_prompt`](Self::reenable_prompt): it returns the IUK
+    /// from the user's rescue code to re-enable and log in on this exchange, or `None` to stop
+    /// with [`ExchangeError::SqrlDisabled`].
+    pub fn drive_reenabling(
         mut self,
         first: Request,
         mut send: impl FnMut(&Request) -> Result<String, Error>,
         mut decide: impl FnMut(&Prompt) -> Decision,
+        mut rescue: impl FnMut(&Prompt) -> Option<Iuk>,
     ) -> Result<Outcome, Error> {
         let mut request = first;
         // up to 5 queries (current + 4 previous identities) and the command, each possibly
@@ -601,7 +682,16 @@ impl<'k> Exchange<'k> {
                 }
                 Err(e) => return Err(e),
             };
-            let mut step = self.receive(&reply)?;
+            let mut step = match self.receive(&reply) {
+                Err(Error::Exchange(ExchangeError::SqrlDisabled)) => {
+                    let iuk = self.reenable_prompt().cloned().and_then(|p| rescue(&p));
+                    match iuk {
+                        Some(iuk) => self.reenable(iuk)?,
+                        None => return Err(ExchangeError::SqrlDisabled.into()),
+                    }
+                }
+                other => other?,
+            };
             loop {
                 match step {
                     Step::Send(next) => {

@@ -457,13 +457,127 @@ fn rekey_query_asks_for_suk_when_presenting_a_pidk() {
     let (outcome, _) = login(&mut server, &keys).unwrap();
     assert!(outcome.rekeyed);
     assert_eq!(server.log, ["query 4", "query 6", "ident 5"]);
-    // Both queries presented a pidk and asked; the ident did not need to.
-    assert_eq!(server.asked_suk, [true, true, false]);
+    // Both queries presented a pidk and asked (every request asks, see below).
+    assert_eq!(server.asked_suk, [true, true, true]);
+}
 
-    // With no previous identities a login has no use for suk and does not ask.
-    server.asked_suk.clear();
-    login(&mut server, &keys_for(&Iuk::generate(&mut OsRng), vec![])).unwrap();
-    assert_eq!(server.asked_suk, [false, false]);
+/// The client's `opt=` lines, one per request, read back from the request bodies.
+fn opt_lines(requests: &[sqrl_client::exchange::Request]) -> Vec<Option<String>> {
+    requests
+        .iter()
+        .map(|request| {
+            let body = sqrl_proto::RequestBody::parse(request.body.as_bytes()).unwrap();
+            let text = String::from_utf8(b64::decode(body.client_text()).unwrap()).unwrap();
+            text.split("\r\n")
+                .find_map(|line| line.strip_prefix("opt="))
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+#[test]
+fn a_request_without_an_opt_line_is_never_sent() {
+    // Two servers fail a request that has no `opt=` line: every request of every kind of
+    // exchange carries at least `opt=suk`, as GRC's client does.
+    let mut server = MiniServer::new("example.com");
+    let iuk = Iuk::generate(&mut OsRng);
+    let keys = keys_for(&iuk, vec![]);
+    let with_iuk = keys_for(&iuk, vec![]).with_unlock_key(iuk.clone());
+    let cases: [(&Keys, Action, Decision); 6] = [
+        (&keys, Action::Login, Decision::Approve), // a new identity: query, ident
+        (&keys, Action::Login, Decision::Approve), // a known one
+        (&keys, Action::Login, Decision::Cancel),  // query, then the query with btn=2
+        (&keys, Action::Disable, Decision::Approve),
+        (&with_iuk, Action::Enable, Decision::Approve),
+        (&with_iuk, Action::Remove, Decision::Approve),
+    ];
+    for (keys, action, decision) in cases {
+        let url = SqrlUrl::parse(&server.issue_url()).unwrap();
+        let (exchange, first) = Exchange::start(
+            url,
+            action,
+            keys,
+            Config::default(),
+            Rlk::generate(&mut OsRng),
+        )
+        .unwrap();
+        let mut requests = Vec::new();
+        let _ = exchange.drive(
+            first,
+            |request| {
+                requests.push(request.clone());
+                Ok(server.handle(&path_and_query(&request.url), &request.body))
+            },
+            |_| decision,
+        );
+        assert!(requests.len() >= 2, "{action:?}");
+        assert!(
+            opt_lines(&requests).iter().all(|opt| opt
+                .as_deref()
+                .is_some_and(|o| o.split('~').any(|t| t == "suk"))),
+            "{action:?} {decision:?}: {:?}",
+            opt_lines(&requests)
+        );
+    }
+    assert!(server.accounts.is_empty(), "the last exchange removed it");
+    // Other options still come beside it.
+    let url = SqrlUrl::parse(&server.issue_url()).unwrap();
+    let config = Config {
+        noiptest: true,
+        cps: true,
+        ..Config::default()
+    };
+    let (_, first) =
+        Exchange::start(url, Action::Login, &keys, config, Rlk::generate(&mut OsRng)).unwrap();
+    assert_eq!(opt_lines(&[first]), [Some("noiptest~cps~suk".to_owned())]);
+}
+
+#[test]
+fn a_path_only_can_in_a_server_reply_is_resolved_against_the_origin() {
+    // `can=/…` in a reply used to fail the whole reply ("must be an absolute http(s) URL").
+    let keys = keys_for(&Iuk::generate(&mut OsRng), vec![]);
+    let url = SqrlUrl::parse("sqrl://example.com:8443/sqrl?nut=abc").unwrap();
+    let (mut exchange, _) = Exchange::start(
+        url,
+        Action::Login,
+        &keys,
+        Config::default(),
+        Rlk::generate(&mut OsRng),
+    )
+    .unwrap();
+    let mut reply = ServerParams::new("n2", Tif::IPS_MATCHED, "/sqrl?nut=n2");
+    reply.can = Some("/login?cancelled=1".into());
+    let step = exchange.receive(&reply.encode().unwrap()).unwrap();
+    assert!(matches!(step, Step::Confirm(_)), "{step:?}");
+    assert_eq!(
+        exchange.cancel_url(),
+        Some("https://example.com:8443/login?cancelled=1")
+    );
+    let Step::Send(_) = exchange.decide(Decision::Approve).unwrap() else {
+        panic!("no ident")
+    };
+    let mut done = ServerParams::new(
+        "n3",
+        Tif::CURRENT_ID_MATCH | Tif::IPS_MATCHED,
+        "/sqrl?nut=n3",
+    );
+    done.can = Some("/bye".into());
+    let Step::Done(outcome) = exchange.receive(&done.encode().unwrap()).unwrap() else {
+        panic!("not done")
+    };
+    assert_eq!(
+        outcome.cancel.as_deref(),
+        Some("https://example.com:8443/bye")
+    );
+
+    // Anything else still fails the reply clearly, naming `can`.
+    for bad in ["login", "//evil.example/x", "javascript:alert(1)"] {
+        let mut exchange = started(&keys);
+        let mut reply = ServerParams::new("n2", Tif::IPS_MATCHED, "/sqrl?nut=n2");
+        reply.can = Some(bad.into());
+        let error = exchange.receive(&reply.encode().unwrap()).unwrap_err();
+        assert!(error.to_string().contains("can"), "{bad}: {error}");
+    }
 }
 
 #[test]
@@ -608,4 +722,122 @@ fn tif_0x80_without_0x40_is_not_a_success() {
         result.unwrap_err(),
         Error::Exchange(ExchangeError::ClientFailure(Tif::CLIENT_FAILURE))
     );
+}
+
+#[test]
+fn a_disabled_identity_is_reenabled_and_logged_in_on_the_same_exchange() {
+    // The dead end: a login found SQRL disabled and spent its code, so `enable` needed a
+    // second code and the login a third. Now the same exchange re-enables (urs from the
+    // rescue code) and then logs in.
+    let mut server = MiniServer::new("example.com");
+    let iuk = Iuk::generate(&mut OsRng);
+    let keys = keys_for(&iuk, vec![Iuk::generate(&mut OsRng)]);
+    login(&mut server, &keys).unwrap();
+    run(
+        &mut server,
+        &keys,
+        Action::Disable,
+        Config::default(),
+        approve,
+    )
+    .unwrap();
+    server.log.clear();
+
+    // Without a rescue code offered (plain `drive`), the login stops as before.
+    assert_eq!(
+        login(&mut server, &keys).unwrap_err(),
+        Error::Exchange(ExchangeError::SqrlDisabled)
+    );
+    // Declined at the offer: the same, nothing sent after the query.
+    let url = SqrlUrl::parse(&server.issue_url()).unwrap();
+    let (exchange, first) = Exchange::start(
+        url,
+        Action::Login,
+        &keys,
+        Config::default(),
+        Rlk::generate(&mut OsRng),
+    )
+    .unwrap();
+    let send = |server: &mut MiniServer, r: &sqrl_client::exchange::Request| {
+        Ok(server.handle(&path_and_query(&r.url), &r.body))
+    };
+    let err = exchange
+        .drive_reenabling(first, |r| send(&mut server, r), approve, |_| None)
+        .unwrap_err();
+    assert_eq!(err, Error::Exchange(ExchangeError::SqrlDisabled));
+    // One query each, nothing after it.
+    assert_eq!(server.log, ["query D", "query D"]);
+    server.log.clear();
+
+    // Accepted: enable then ident on one code, and the prompts say what happens.
+    let url = SqrlUrl::parse(&server.issue_url()).unwrap();
+    let (exchange, first) = Exchange::start(
+        url,
+        Action::Login,
+        &keys,
+        Config::default(),
+        Rlk::generate(&mut OsRng),
+    )
+    .unwrap();
+    let mut offered = Vec::new();
+    let mut prompts = Vec::new();
+    let outcome = exchange
+        .drive_reenabling(
+            first,
+            |r| send(&mut server, r),
+            |p| {
+                prompts.push(p.clone());
+                Decision::Approve
+            },
+            |p| {
+                offered.push(p.clone());
+                Some(iuk.clone())
+            },
+        )
+        .unwrap();
+    assert_eq!(offered.len(), 1);
+    assert_eq!(offered[0].action, Action::Enable);
+    assert!(offered[0].known && offered[0].ips_matched);
+    assert_eq!(prompts.len(), 1);
+    assert_eq!(prompts[0].action, Action::Login);
+    assert!(prompts[0].known);
+    assert!(outcome.reenabled && !outcome.new_association && !outcome.rekeyed);
+    assert!(outcome.tif.contains(Tif::CURRENT_ID_MATCH));
+    assert!(!outcome.tif.contains(Tif::SQRL_DISABLED));
+    // One code: the query (disabled), enable with urs, ident.
+    assert_eq!(server.log, ["query D", "enable 5", "ident 5"]);
+    let account = server.accounts.values().next().unwrap();
+    assert!(!account.disabled);
+
+    // A wrong rescue code cannot sign urs: refused, and the account stays as it was.
+    run(
+        &mut server,
+        &keys,
+        Action::Disable,
+        Config::default(),
+        approve,
+    )
+    .unwrap();
+    let url = SqrlUrl::parse(&server.issue_url()).unwrap();
+    let (exchange, first) = Exchange::start(
+        url,
+        Action::Login,
+        &keys,
+        Config::default(),
+        Rlk::generate(&mut OsRng),
+    )
+    .unwrap();
+    let err = exchange
+        .drive_reenabling(
+            first,
+            |r| send(&mut server, r),
+            approve,
+            |_| Some(Iuk::generate(&mut OsRng)),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Exchange(ExchangeError::ClientFailure(_))),
+        "{err:?}"
+    );
+    assert!(server.accounts.values().next().unwrap().disabled);
 }

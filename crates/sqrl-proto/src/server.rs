@@ -132,7 +132,9 @@ pub struct ServerParams {
     /// `url`: where to send the browser (CPS), as sent: an absolute http(s) URL, or a
     /// root-anchored path some servers send (see `SqrlUrl::resolve_link`).
     pub url: Option<String>,
-    /// `can`: replacement cancel URL (sent base64url encoded; held decoded here).
+    /// `can`: replacement cancel URL (sent base64url encoded; held decoded here): an absolute
+    /// http(s) URL, or a root-anchored path the client resolves against the site's origin
+    /// (`SqrlUrl::resolve_link`).
     pub can: Option<String>,
     /// `sin`: secret index; the next request must carry `ins`.
     pub sin: Option<String>,
@@ -196,10 +198,15 @@ impl ServerParams {
                         name: "can",
                         reason: "not UTF-8",
                     })?;
-                if !check_absolute_http_url(&url) {
+                // A root-anchored path is accepted as it is for `url=` (some servers send
+                // one); the client resolves it against the site's origin
+                // (`SqrlUrl::resolve_link`). Anything else is refused.
+                if url.starts_with('/') {
+                    check_root_anchored(&url, "can")?;
+                } else if !check_absolute_http_url(&url) {
                     return Err(Error::InvalidValue {
                         name: "can",
-                        reason: "must be an absolute http(s) URL",
+                        reason: "must be an absolute http(s) URL or a root-anchored path",
                     });
                 }
                 Some(url)
@@ -356,6 +363,33 @@ mod tests {
         reply.url = Some("javascript:alert(1)".into());
         let decoded = ServerParams::decode(&reply.encode().unwrap()).unwrap();
         assert_eq!(decoded.tif, Tif::CURRENT_ID_MATCH);
+    }
+
+    #[test]
+    fn path_only_can_in_a_reply_does_not_fail_the_reply() {
+        let mut reply = ServerParams::new("n", Tif::IPS_MATCHED, "/s?nut=n");
+        reply.can = Some("/sqrl/cancel?x=1".into());
+        let decoded = ServerParams::decode(&reply.encode().unwrap()).unwrap();
+        assert_eq!(decoded.can.as_deref(), Some("/sqrl/cancel?x=1"));
+        assert_eq!(decoded.tif, Tif::IPS_MATCHED);
+        // Anything neither absolute nor root-anchored is still refused, and says which field.
+        for bad in [
+            "sqrl/cancel",
+            "//evil.example/x",
+            "javascript:alert(1)",
+            "/a b",
+        ] {
+            reply.can = Some(bad.into());
+            let error = ServerParams::decode(&reply.encode().unwrap()).unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    Error::InvalidValue { name: "can", .. }
+                        | Error::NotRootAnchored { name: "can" }
+                ),
+                "{bad}: {error:?}"
+            );
+        }
     }
 
     #[test]
