@@ -174,15 +174,23 @@ fn the_site_in_a_real_browser() {
     );
     save_screenshot(&a, "login.png");
     let idk = phone.idk(&url);
-    // A new account: the client asks "Log in to …? [y/N]"; known accounts get the site's
+    // A new account: the client asks "Log in to …? [y/N]" after the site's words (browser,
+    // IP, the page's code: every approval names them); known accounts get the site's
     // question with numbered buttons.
-    let (process, stdin) = phone.login(&url);
+    let prompts = dir.join("login-a.out");
+    let (process, stdin) =
+        phone.login_to(&url, Stdio::from(std::fs::File::create(&prompts).unwrap()));
     a.wait_status("scanned");
     assert!(a.text(".sqrl-status").contains("Confirm in your SQRL app"));
     assert_eq!(
         finish(process, stdin, "y\n"),
         Some(0),
         "sqrl login succeeds"
+    );
+    let told = std::fs::read_to_string(&prompts).unwrap();
+    assert!(
+        told.contains("from 127.0.0.1?") && told.contains("[y/N]"),
+        "a new account's approval names the browser's IP: {told}"
     );
     let returned = Instant::now();
     a.wait("the account page", Duration::from_secs(10), |b| {

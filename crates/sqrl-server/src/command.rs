@@ -153,13 +153,23 @@ fn command(
             outcome.declined = true;
             return Ok(outcome);
         }
-        let ask = match config.ask {
-            AskPolicy::Off => false,
-            AskPolicy::Offer => tif.contains(Tif::CURRENT_ID_MATCH),
-            AskPolicy::Require => true,
+        // Every approval names the browser, its IP and the page's code. A known account is
+        // asked with buttons (as the protocol sends `ask`, with 0x01); under `offer`, a new
+        // identity or a re-key gets the same words as a message without buttons, which a
+        // client shows at its own yes/no and answers with `btn=0` or nothing (clients without
+        // `ask` ignore it). Under `require` every question has buttons.
+        let buttons = match config.ask {
+            AskPolicy::Off => None,
+            AskPolicy::Offer => Some(tif.contains(Tif::CURRENT_ID_MATCH)),
+            AskPolicy::Require => Some(true),
         };
-        if ask && !tif.contains(Tif::SQRL_DISABLED) {
-            outcome.ask = Some(login_question(config, flow, pending.app.as_deref()));
+        if let (Some(buttons), false) = (buttons, tif.contains(Tif::SQRL_DISABLED)) {
+            let question = login_question(config, flow, pending.app.as_deref());
+            outcome.ask = Some(if buttons {
+                question
+            } else {
+                Ask::new(question.message)
+            });
         }
         outcome.sin = config.secret_index.clone();
         return Ok(outcome);

@@ -7,13 +7,15 @@ use crate::flow::Lifetimes;
 /// from their own login page. See `spec/server.md` for the trade-off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AskPolicy {
-    /// As the protocol says: ask on query replies for known, enabled accounts; an `ident`
-    /// without `btn` (a client that does not implement `ask`) is accepted; `btn=2` declines
-    /// and `btn=0` (no button) is refused.
+    /// Ask a known, enabled identity with buttons (as the protocol sends `ask`, with 0x01),
+    /// and tell a new or re-keying one the same words without buttons, so that every
+    /// approval names the browser; an `ident` without `btn` (a client that does not implement
+    /// `ask`) is accepted; after the buttons `btn=2` declines and `btn=0` (no button) is
+    /// refused.
     #[default]
     Offer,
-    /// Ask on every query reply, also for new users, and refuse an `ident` that does not
-    /// answer with the first button. Clients without `ask` cannot log in.
+    /// Ask every identity with buttons (not a disabled one), and refuse an `ident` that does
+    /// not answer with the first button. Clients without `ask` cannot log in.
     Require,
     /// Never ask.
     Off,

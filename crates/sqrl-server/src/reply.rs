@@ -172,7 +172,10 @@ impl Endpoint {
         };
         // Once the user was asked in this flow, every later ident must answer: a refusal in
         // between (an IP mismatch, say) must not clear the question.
-        flow.replied(nut, sha256(&body), outcome.ask.is_some());
+        // Only a question with buttons needs an answer (`btn=1`/`2`); a message without
+        // them (a new identity under `offer`) is acknowledged by `btn=0` or nothing.
+        let asked = outcome.ask.as_ref().is_some_and(|a| !a.buttons.is_empty());
+        flow.replied(nut, sha256(&body), asked);
         flow.advance(expected_version);
         if let Some(refusal) = refusal {
             tracing::debug!(refusal = refusal.code(), flow = ?flow.id(), "sqrl command refused");

@@ -37,7 +37,8 @@ fn new_account_then_known_then_browser_redeems_once<T: Transport>() {
     t.set_now(at(T0 + 1));
     assert_eq!(t.status(&page), Ok(Status::New));
 
-    // A new user is not asked (AskPolicy::Offer asks only known accounts).
+    // A new user is told the question's words without buttons (AskPolicy::Offer asks known
+    // accounts with buttons): every approval names the browser and its IP.
     t.set_now(at(T0 + 5));
     let mut asked = None;
     let outcome = login_with(&t, &page.url, &keys, |p| {
@@ -47,7 +48,11 @@ fn new_account_then_known_then_browser_redeems_once<T: Transport>() {
         Decision::Approve
     })
     .unwrap();
-    assert_eq!(asked, Some(None), "no question for a new user");
+    let told = asked
+        .flatten()
+        .expect("a new user is told which browser asked");
+    assert!(told.buttons.is_empty(), "no buttons for a new user");
+    assert!(told.message.contains(" from "), "{}", told.message);
     assert!(outcome.new_association);
     assert_eq!(outcome.tif, Tif::CURRENT_ID_MATCH | Tif::IPS_MATCHED);
     let account = t.account(&idk_of(&iuk.imk())).unwrap();

@@ -250,13 +250,14 @@ fn cps_disable_enable_remove_send_the_browser_home<T: Transport>() {
 
 fn ask_policy_offer_lets_clients_without_ask_log_in<T: Transport>() {
     let t = T::site();
-    // A new user: no question, and an ident without btn logs in.
+    // A new user: a message without buttons, and an ident without btn logs in.
     let imk = Imk::from_bytes([7; 32]);
     let page = t.start();
     let mut m = Phone::scan(&page, &imk);
     let query = m.params(Command::Query);
     let reply = m.send(&t, &m.body(&query));
-    assert_eq!(ServerParams::decode(&reply).unwrap().ask, None);
+    let told = ServerParams::decode(&reply).unwrap().ask.unwrap();
+    assert!(told.buttons.is_empty());
     m.follow(&reply);
     let mut p = m.params(Command::Ident);
     p.btn = None;
@@ -334,14 +335,17 @@ fn a_login_disabled_before_redemption_gets_no_session<T: Transport>() {
     assert_eq!(t.redeem(&page), Err(Denied::Flow(FlowError::WrongState)));
 }
 
-/// Before, a user who cancelled at the client's own prompt (a new user: the site asks nothing)
-/// left the page on "scanned" until its code expired.
+/// Before, a user who cancelled at the client's own prompt (a new user: the site's words come
+/// without buttons) left the page on "scanned" until its code expired.
 fn cancel_at_the_clients_own_prompt_reaches_the_waiting_page<T: Transport>() {
     let t = T::site();
     let (iuk, keys) = new_keys();
     let page = t.start();
     let err = login_with(&t, &page.url, &keys, |p| {
-        assert!(p.ask.is_none(), "a new user is asked nothing");
+        assert!(
+            p.ask.as_ref().is_some_and(|a| a.buttons.is_empty()),
+            "a new user is told, without buttons"
+        );
         Decision::Cancel
     })
     .unwrap_err();
