@@ -163,17 +163,21 @@ fn a_disabled_identity_is_no_dead_end_one_code_reenables_and_logs_in() {
         "{text}"
     );
 
-    // Yes: the same code re-enables, then the login prompt, then the browser logs in.
+    // Yes: the same code re-enables, then the site's login question (its browser, IP and
+    // code, with buttons: the re-enable's reply carries it), then the browser logs in.
     let mut browser = Browser::new(&site.base);
     let url = browser.new_code();
-    let done = sqrl(&identity, &rescue, &["login", &url], "y\ny\n");
+    let done = sqrl(&identity, &rescue, &["login", &url], "y\n1\n");
     let text = stderr(&done);
     assert_eq!(done.status.code(), Some(0), "{text}");
     assert!(
         text.contains("Re-enable it now with your rescue code, then log in?"),
         "{text}"
     );
-    assert!(text.contains("Log in to 127.0.0.1?"), "{text}");
+    assert!(
+        text.contains("The site asks:") && text.contains("from 127.0.0.1? The login page shows"),
+        "the login after re-enabling is asked with the browser and IP: {text}"
+    );
     assert!(
         text.contains("SQRL login is enabled again at this site.") && text.contains("Logged in."),
         "{text}"

@@ -329,8 +329,14 @@ pub fn next(
             Ok(Next::Login)
         };
     }
+    // Offline access (a refresh token) is agreed to on this request's consent page, never
+    // carried over from a consent to plain logins (OpenID Connect Core §11).
+    let offline = request
+        .scope
+        .iter()
+        .any(|s| s == crate::refresh::OFFLINE_ACCESS);
     let consent_ok =
-        client.first_party || consented_now || (has_consent && !request.prompt.consent);
+        client.first_party || consented_now || (has_consent && !request.prompt.consent && !offline);
     if !consent_ok {
         return if request.prompt.none {
             Err(Refusal::ConsentRequired)

@@ -306,3 +306,38 @@ fn an_id_token_hint_must_be_ours_for_the_client() {
         crate::refusal::Audience::Redirect
     );
 }
+
+/// Before, a consent given for plain logins silently covered a later request for
+/// `offline_access`, which then got a refresh token: offline access is agreed to on the
+/// request's own consent page (OpenID Connect Core §11), unless the client is first-party.
+#[test]
+fn offline_access_needs_the_consent_of_its_own_request() {
+    let c = client(true);
+    let old = Some(Login {
+        auth_time: 100,
+        other_than_hinted: false,
+    });
+    let offline = request(&c, &[("scope", "openid offline_access")]);
+    assert_eq!(
+        next(&offline, &c, old, 1000, true, false, 1000),
+        Ok(Next::Consent)
+    );
+    assert_eq!(
+        next(&offline, &c, old, 1000, true, true, 1000),
+        Ok(Next::Issue)
+    );
+    let none = request(
+        &c,
+        &[("scope", "openid offline_access"), ("prompt", "none")],
+    );
+    assert_eq!(
+        next(&none, &c, old, 1000, true, false, 1000),
+        Err(Refusal::ConsentRequired)
+    );
+    let mut first_party = c.clone();
+    first_party.first_party = true;
+    assert_eq!(
+        next(&offline, &first_party, old, 1000, false, false, 1000),
+        Ok(Next::Issue)
+    );
+}

@@ -84,6 +84,10 @@ pub struct CodeGrant {
     /// [`crate::refresh`]): never redeemed as a code, nor a code as a refresh token.
     #[serde(default)]
     pub refresh: bool,
+    /// When the chain began: the issue time of the code that started it (refresh tokens
+    /// carry it on). A consent given after it (withdrawn, then given again) ends the chain.
+    #[serde(default)]
+    pub chain_started_at: u64,
 }
 
 /// A code for a request the user has logged in to and agreed to.
@@ -106,6 +110,7 @@ pub fn issue_code(
         scope: request.scope.clone(),
         expires_at: now.saturating_add(CODE_LIFETIME),
         refresh: false,
+        chain_started_at: now,
     };
     (code, grant)
 }

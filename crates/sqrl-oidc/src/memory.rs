@@ -142,6 +142,14 @@ impl OidcStore for MemoryOidcStore {
         }
         s.access
             .retain(|_, a| !(a.user == user && a.client_id == client_id));
+        // Its refresh chains end for good (a consent given again later revives none).
+        let chains: Vec<String> = s
+            .codes
+            .values()
+            .filter(|(g, _)| g.user == user && g.client_id == client_id)
+            .map(|(g, _)| g.grant.clone())
+            .collect();
+        s.revoked.extend(chains);
         Ok(())
     }
     async fn purge_oidc(&self, now: u64) -> Result<usize, StoreError> {

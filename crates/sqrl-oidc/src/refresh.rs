@@ -65,6 +65,11 @@ pub fn issue(grant: &CodeGrant, now: u64, rng: &mut impl CryptoRngCore) -> (Secr
         scope: grant.scope.clone(),
         expires_at: now.saturating_add(REFRESH_TOKEN_LIFETIME),
         refresh: true,
+        chain_started_at: match (grant.refresh, grant.chain_started_at) {
+            // A code stored before the field: it was issued its lifetime before it expires.
+            (false, 0) => grant.expires_at.saturating_sub(crate::grant::CODE_LIFETIME),
+            (_, at) => at,
+        },
     };
     (token, record)
 }
@@ -79,7 +84,14 @@ pub fn redeem(
     taken: Taken,
     now: u64,
 ) -> Result<CodeGrant, Refusal> {
-    let grant = match taken {
+    let mut grant = match taken {
+        // Taken (now used) by another client: whoever holds it is not its client, so the
+        // chain is treated as stolen, as a reuse is.
+        Taken::Fresh(grant) | Taken::Replayed(grant)
+            if grant.refresh && grant.client_id != client.id =>
+        {
+            return Err(Refusal::RefreshReplayed(grant.grant))
+        }
         Taken::Fresh(grant) if grant.refresh => grant,
         Taken::Replayed(grant) if grant.refresh => {
             return Err(Refusal::RefreshReplayed(grant.grant))
@@ -87,17 +99,21 @@ pub fn redeem(
         // Unknown, or a code presented as a refresh token.
         _ => return Err(Refusal::RefreshInvalid),
     };
-    if now >= grant.expires_at || grant.client_id != client.id {
+    if now >= grant.expires_at {
         return Err(Refusal::RefreshInvalid);
     }
     if let Some(scope) = &request.scope {
-        if !scope
+        let asked: Vec<String> = scope
             .split(' ')
             .filter(|s| !s.is_empty())
-            .all(|s| grant.scope.iter().any(|g| g == s))
-        {
+            .map(str::to_owned)
+            .collect();
+        if !asked.iter().all(|s| grant.scope.contains(s)) {
             return Err(Refusal::ScopeWidened);
         }
+        // The narrower scope is what this refresh issues (without `offline_access`, no new
+        // refresh token: the chain ends here).
+        grant.scope = asked;
     }
     Ok(grant)
 }

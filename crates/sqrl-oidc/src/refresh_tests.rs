@@ -32,6 +32,7 @@ fn code_grant(client: &str, scope: &[&str]) -> CodeGrant {
         scope: scope.iter().map(|s| (*s).to_owned()).collect(),
         expires_at: 160,
         refresh: false,
+        chain_started_at: 100,
     }
 }
 
@@ -71,7 +72,11 @@ fn a_refresh_token_continues_the_chain_of_its_code() {
         "expired"
     );
     let narrower = request(&c, &token.text, Some("openid"));
-    assert!(redeem(&c, &narrower, Taken::Fresh(record.clone()), 200).is_ok());
+    assert_eq!(
+        redeem(&c, &narrower, Taken::Fresh(record.clone()), 200).map(|g| g.scope),
+        Ok(vec!["openid".to_owned()]),
+        "the narrower scope is what the refresh issues"
+    );
     let wider = request(&c, &token.text, Some("openid profile"));
     assert_eq!(
         redeem(&c, &wider, Taken::Fresh(record.clone()), 200),
@@ -85,8 +90,8 @@ fn a_refresh_token_continues_the_chain_of_its_code() {
             Taken::Fresh(record),
             200
         ),
-        Err(Refusal::RefreshInvalid),
-        "another client's"
+        Err(Refusal::RefreshReplayed(code.grant.clone())),
+        "presented by another client: the chain is treated as stolen"
     );
 }
 

@@ -95,7 +95,8 @@ pub trait OidcStore: Send + Sync + 'static {
     async fn consents(&self, user: &str) -> Result<Vec<Consent>, StoreError>;
     /// Records a consent.
     async fn put_consent(&self, user: &str, consent: &Consent) -> Result<(), StoreError>;
-    /// Revokes a consent and the tokens the user's logins gave that client.
+    /// Revokes a consent and the tokens the user's logins gave that client, and marks
+    /// their chains revoked ([`OidcStore::grant_revoked`]): refresh tokens stop for good.
     async fn revoke_consent(&self, user: &str, client_id: &str) -> Result<(), StoreError>;
 
     /// Forgets expired pending requests, codes and tokens; how many records.

@@ -36,6 +36,7 @@ fn grant(client: &str, grant: &str, user: &str) -> CodeGrant {
         scope: vec!["openid".into()],
         expires_at: 1_000,
         refresh: false,
+        chain_started_at: 940,
     }
 }
 
@@ -216,9 +217,25 @@ pub async fn oidc_store_conforms(store: &dyn OidcStore) {
         }],
         "one consent per client, the latest"
     );
+    let chain = crate::hex(&[23; 32]);
+    store
+        .put_code(&[23; 32], &grant("a", &chain, "u1"))
+        .await
+        .unwrap();
+    let link = CodeGrant {
+        refresh: true,
+        expires_at: 50_000,
+        ..grant("a", &chain, "u1")
+    };
+    store.put_code(&[24; 32], &link).await.unwrap();
+    assert!(!store.grant_revoked(&chain).await.unwrap());
     store.revoke_consent("u1", "a").await.unwrap();
     assert!(store.consents("u1").await.unwrap().is_empty());
     assert_eq!(store.access(&[6; 32]).await.unwrap(), None);
+    assert!(
+        store.grant_revoked(&chain).await.unwrap(),
+        "withdrawing a consent ends the user's refresh chains with that client"
+    );
 
     // Signing keys: compare-and-swap.
     assert!(store.signing_keys().await.unwrap().is_empty());

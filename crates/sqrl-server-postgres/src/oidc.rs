@@ -313,6 +313,14 @@ impl OidcStore for PostgresStore {
             .await
             .map_err(backend)?;
         }
+        // Its refresh chains end for good (a consent given again later revives none).
+        tx.execute(
+            "UPDATE sqrl_oidc_codes SET revoked = TRUE
+             WHERE client_id = $2 AND (record::jsonb ->> 'user') = $1",
+            &[&user, &client_id],
+        )
+        .await
+        .map_err(backend)?;
         tx.commit().await.map_err(backend)
     }
     async fn purge_oidc(&self, now: u64) -> Result<usize, StoreError> {

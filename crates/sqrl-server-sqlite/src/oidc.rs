@@ -346,6 +346,13 @@ impl OidcStore for SqliteStore {
                     params![user, client],
                 )
                 .map_err(backend)?;
+                // Its refresh chains end for good (a consent given again later revives none).
+                c.execute(
+                    "UPDATE oidc_codes SET revoked = 1
+                     WHERE client_id = ?2 AND json_extract(record, '$.user') = ?1",
+                    params![user, client],
+                )
+                .map_err(backend)?;
                 c.execute(
                     "DELETE FROM oidc_tokens WHERE user = ?1 AND client_id = ?2",
                     params![user, client],

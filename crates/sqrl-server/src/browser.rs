@@ -64,7 +64,14 @@ pub const APP_LABEL_MAX: usize = 40;
 /// white space made one space, trimmed, at most [`APP_LABEL_MAX`] characters (cut with "…").
 /// Empty when nothing is left.
 pub fn app_label(name: &str) -> String {
-    let words: Vec<&str> = name
+    // Control characters and the invisible format characters that reorder or hide text
+    // (bidirectional overrides, zero-width characters) would let a name misquote itself.
+    let invisible = |c: char| {
+        matches!(c, '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2069}' | '\u{feff}')
+    };
+    let cleaned: String = name.chars().filter(|&c| !invisible(c)).collect();
+    let words: Vec<&str> = cleaned
         .split(|c: char| c.is_whitespace() || c.is_control())
         .filter(|w| !w.is_empty())
         .collect();

@@ -198,6 +198,11 @@ fn command(
             if p.command == Command::Enable {
                 account.disabled = false;
                 outcome.tif = outcome.tif.without(Tif::SQRL_DISABLED);
+                // The login that may follow on this exchange (a client re-enabling during a
+                // login) is asked as after a query: the query of a disabled identity was not.
+                if config.ask != AskPolicy::Off {
+                    outcome.ask = Some(login_question(config, flow, pending.app.as_deref()));
+                }
                 outcome.notice = Some(AccountNotice::Enabled(account.id));
                 outcome.account = AccountChange::Put(account);
             } else {

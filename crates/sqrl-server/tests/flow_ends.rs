@@ -264,6 +264,33 @@ fn the_login_question_names_the_application_of_the_code() {
     }
 }
 
+/// Before, a login that re-enabled a disabled identity on the same code was never asked: the
+/// query of a disabled identity carries no question and the `enable` reply carried none, so
+/// even under `require` an `ident` without `btn` logged in, naming no browser to the user.
+#[test]
+fn a_login_after_re_enabling_on_the_same_code_is_asked() {
+    let imk = Imk::from_bytes([8; 32]);
+    let iuk = Iuk::from_bytes([9; 32]);
+    let mut x = Exchange::new(&imk);
+    let mut config = Config::new(HOST);
+    config.ask = sqrl_server::AskPolicy::Require;
+    x.server = Endpoint::new(config, &[1; 32], &[2; 32]);
+    x.account = Some(account_of(&x.site, &iuk, true));
+    let query = x.send(&x.params(Command::Query, None), None);
+    let reply = sqrl_proto::ServerParams::decode(&query.response.body).unwrap();
+    assert!(reply.tif.contains(Tif::SQRL_DISABLED) && reply.ask.is_none());
+    let enable = x.send(&x.params(Command::Enable, None), Some(&iuk));
+    assert_eq!(enable.response.refusal, None);
+    let reply = sqrl_proto::ServerParams::decode(&enable.response.body).unwrap();
+    let ask = reply
+        .ask
+        .expect("the enable's reply asks the login question");
+    assert_eq!(ask.buttons.len(), 2);
+    assert!(ask.message.contains("Firefox"), "{}", ask.message);
+    let unanswered = x.send(&x.params(Command::Ident, None), None);
+    assert_eq!(unanswered.response.refusal, Some(Refusal::MissingAnswer));
+}
+
 /// Names come cleaned and bounded: no control characters, one space between words, at most
 /// 40 characters.
 #[test]
@@ -271,6 +298,11 @@ fn application_names_are_cleaned_before_a_code_carries_them() {
     assert_eq!(sqrl_server::app_label("  My\tWiki\n\u{7}  "), "My Wiki");
     assert_eq!(sqrl_server::app_label("\u{1b}[2J"), "[2J");
     assert_eq!(sqrl_server::app_label(" \n "), "");
+    assert_eq!(
+        sqrl_server::app_label("Wi\u{202e}ki\u{200b}"),
+        "Wiki",
+        "no bidirectional override or zero-width character"
+    );
     let long = sqrl_server::app_label(&"x".repeat(100));
     assert_eq!(long.chars().count(), sqrl_server::APP_LABEL_MAX);
     assert!(long.ends_with('…'));

@@ -26,6 +26,8 @@ pub(crate) struct ConsentPage<'a> {
     pub(crate) action: &'a str,
     pub(crate) req: &'a str,
     pub(crate) apps: &'a str,
+    /// The request asks for offline access (a refresh token).
+    pub(crate) offline: bool,
 }
 
 pub(crate) struct Form {

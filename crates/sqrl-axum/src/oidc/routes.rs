@@ -60,13 +60,19 @@ impl OidcProvider {
             .with_state(self.clone())
     }
 
-    /// Whether the account `user` (hex) still exists: a removed identity's codes and tokens
-    /// give nothing.
+    /// Whether the account `user` (hex) still exists with SQRL login enabled: the codes and
+    /// tokens of a removed identity give nothing, nor those of one whose user disabled it
+    /// (the user's way to lock the account when their identity may be compromised).
     async fn account_exists(&self, user: &str) -> Result<bool, StoreError> {
         let Some(id) = sqrl_server::AccountId::from_hex(user) else {
             return Ok(false);
         };
-        Ok(self.http().store().account(&id).await?.is_some())
+        Ok(self
+            .http()
+            .store()
+            .account(&id)
+            .await?
+            .is_some_and(|a| !a.disabled))
     }
 
     fn now(&self) -> u64 {
@@ -139,6 +145,10 @@ impl OidcProvider {
                         action: CONSENT_PATH,
                         req: &id.text,
                         apps: APPS_PATH,
+                        offline: request
+                            .scope
+                            .iter()
+                            .any(|s| s == sqrl_oidc::refresh::OFFLINE_ACCESS),
                     },
                 )
             }
@@ -561,9 +571,14 @@ async fn refresh(p: &OidcProvider, form: &Params, authorization: Option<&str>) -
         Ok(false) => return pages::json_refusal(&Refusal::RefreshInvalid),
         Err(e) => return pages::unavailable_json(&e),
     }
+    // A consent given after the chain began means the one the chain was issued under was
+    // withdrawn: withdrawing ends the chain for good.
     if !client.first_party {
         match p.store().consents(&grant.user).await {
-            Ok(list) if list.iter().any(|c| c.client_id == client.id) => {}
+            Ok(list)
+                if list.iter().any(|c| {
+                    c.client_id == client.id && c.granted_at <= grant.chain_started_at
+                }) => {}
             Ok(_) => return pages::json_refusal(&Refusal::RefreshInvalid),
             Err(e) => return pages::unavailable_json(&e),
         }

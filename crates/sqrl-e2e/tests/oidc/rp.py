@@ -173,6 +173,22 @@ check(after.status_code == 400 and after.json()["error"] == "invalid_grant",
 check(requests.get(meta["userinfo_endpoint"], headers={"Authorization": "Bearer " + second["access_token"]}).status_code == 401,
       "and the chain's access tokens")
 
+# 1c. Withdrawing the consent ends a refresh chain for good: consenting again revives none.
+offline_uri, _, offline_verifier, _ = authorize(offline)
+third = offline.fetch_token(meta["token_endpoint"], authorization_response=follow_to_code(offline_uri),
+                            code_verifier=offline_verifier)
+withdrawn = browser.post(f"{BASE}/oidc/apps/revoke", data={"client_id": CLIENT_ID},
+                         headers={"Origin": BASE}, allow_redirects=False)
+check(withdrawn.status_code == 303, "the user withdraws the consent on the applications page")
+again = rp()
+again_uri, _, again_verifier, _ = authorize(again)
+again.fetch_token(meta["token_endpoint"], authorization_response=follow_to_code(again_uri),
+                  code_verifier=again_verifier)
+revived = requests.post(meta["token_endpoint"], auth=(CLIENT_ID, SECRET), data={
+    "grant_type": "refresh_token", "refresh_token": third["refresh_token"]})
+check(revived.status_code == 400 and revived.json()["error"] == "invalid_grant",
+      "a refresh token from before a withdrawn consent stays dead after consenting again")
+
 # 2. The code again: refused, and the token it issued is revoked.
 replay = requests.post(meta["token_endpoint"], auth=(CLIENT_ID, SECRET), data={
     "grant_type": "authorization_code", "code": params["code"], "redirect_uri": REDIRECT,
