@@ -476,10 +476,23 @@ async fn token(State(p): State<OidcProvider>, headers: HeaderMap, body: Bytes) -
         Ok(false) => return pages::json_refusal(&Refusal::CodeInvalid),
         Err(e) => return pages::unavailable_json(&e),
     }
+    issue_tokens(&p, client, &grant, now, &Refusal::CodeReplayed).await
+}
+
+/// Mints the tokens of a redeemed code or refresh token, stores them and answers them; unless
+/// the grant was revoked meanwhile (a replayed code or refresh token that raced this
+/// request): then it is revoked again, with what was just stored, and `refusal` answers.
+async fn issue_tokens(
+    p: &OidcProvider,
+    client: &Client,
+    grant: &sqrl_oidc::CodeGrant,
+    now: u64,
+    refusal: &Refusal,
+) -> Response {
     let issued = match sqrl_oidc::mint(
         p.issuer(),
         client,
-        &grant,
+        grant,
         &p.keys(),
         p.pairwise_key(),
         now,
@@ -488,18 +501,7 @@ async fn token(State(p): State<OidcProvider>, headers: HeaderMap, body: Bytes) -
         Ok(i) => i,
         Err(e) => return pages::unavailable_json(&e),
     };
-    store_issued(&p, &issued, &grant.grant, &Refusal::CodeReplayed).await
-}
-
-/// Stores what a token request issued and answers it; unless the grant was revoked meanwhile
-/// (a replayed code or refresh token that raced this request): then it is revoked again,
-/// with what was just stored, and `refusal` answers.
-async fn store_issued(
-    p: &OidcProvider,
-    issued: &sqrl_oidc::Issued,
-    grant: &str,
-    refusal: &Refusal,
-) -> Response {
+    let grant = grant.grant.as_str();
     if let Err(e) = p
         .store()
         .put_access(&issued.access_token.hash, &issued.access)
@@ -588,19 +590,7 @@ async fn refresh(p: &OidcProvider, form: &Params, authorization: Option<&str>) -
         Ok(true) => return pages::json_refusal(&Refusal::RefreshInvalid),
         Err(e) => return pages::unavailable_json(&e),
     }
-    let issued = match sqrl_oidc::mint(
-        p.issuer(),
-        client,
-        &grant,
-        &p.keys(),
-        p.pairwise_key(),
-        now,
-        &mut OsRng,
-    ) {
-        Ok(i) => i,
-        Err(e) => return pages::unavailable_json(&e),
-    };
-    store_issued(p, &issued, &grant.grant, &Refusal::RefreshInvalid).await
+    issue_tokens(p, client, &grant, now, &Refusal::RefreshInvalid).await
 }
 
 async fn userinfo(State(p): State<OidcProvider>, headers: HeaderMap) -> Response {
